@@ -1,0 +1,3 @@
+"""composewatch: from a save to the new code served, for Docker Compose projects."""
+
+__version__ = "0.1.0"

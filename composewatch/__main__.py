@@ -1,0 +1,3 @@
+from composewatch.cli import main
+
+main()

@@ -1,0 +1,92 @@
+"""The exception tree, with exit codes.
+
+    ComposewatchError            exit 1: something failed at run time
+    ├── EngineError              the Docker engine failed an operation
+    │   └── BuildError           an image build failed (step and log tail attached)
+    └── InputError               exit 2: the user's input is wrong; nothing was touched
+        ├── ComposeFileError     a compose file is unreadable or invalid (file, key path, line)
+        ├── ConfigError          x-composewatch settings are invalid
+        ├── BuildContextError    a build context or Dockerfile is missing
+        └── EngineUnavailable    no Docker engine answers
+
+Every message is one paragraph a user can act on: it names the file and the key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "BuildContextError",
+    "BuildError",
+    "ComposeFileError",
+    "ComposewatchError",
+    "ConfigError",
+    "EngineError",
+    "EngineUnavailable",
+    "InputError",
+]
+
+
+class ComposewatchError(Exception):
+    exit_code = 1
+
+
+class EngineError(ComposewatchError):
+    pass
+
+
+class BuildError(EngineError):
+    def __init__(self, service: str, step: str, log_tail: list[str]) -> None:
+        self.service = service
+        self.step = step
+        self.log_tail = log_tail
+        super().__init__(f"build of service {service!r} failed at {step}")
+
+
+class InputError(ComposewatchError):
+    exit_code = 2
+
+
+class ComposeFileError(InputError):
+    """A compose file is invalid.
+
+    `file` is the file at fault (None when the error concerns the merged project),
+    `key` the dotted key path (`services.web.ports[0]`), `line`/`column` 1-based when known.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        file: Path | str | None = None,
+        key: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        self.reason = reason
+        self.file = str(file) if file is not None else None
+        self.key = key
+        self.line = line
+        self.column = column
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = self.file or "compose project"
+        if self.line is not None:
+            where += f", line {self.line}" + (f", column {self.column}" if self.column else "")
+        if self.key:
+            where += f", key {self.key}"
+        return f"{where}: {self.reason}"
+
+
+class ConfigError(InputError):
+    pass
+
+
+class BuildContextError(InputError):
+    pass
+
+
+class EngineUnavailable(InputError):
+    pass
