@@ -1,0 +1,139 @@
+"""What composewatch tells the user: one small frozen type per event, past tense."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "BuildFailed",
+    "BuildFinished",
+    "BuildLog",
+    "BuildQueued",
+    "BuildStarted",
+    "BuildSuperseded",
+    "BuildUnchanged",
+    "Event",
+    "Live",
+    "Note",
+    "RolledBack",
+    "ServiceStarted",
+    "SwapFailed",
+    "SyncFailed",
+    "Unhealthy",
+    "Watching",
+]
+
+
+@dataclass(frozen=True)
+class BuildStarted:
+    service: str
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BuildQueued:
+    service: str
+    waiting_for: tuple[str, ...]  # the services holding the build slots
+
+
+@dataclass(frozen=True)
+class BuildLog:
+    service: str
+    line: str
+
+
+@dataclass(frozen=True)
+class BuildFinished:
+    service: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class BuildSuperseded:
+    service: str
+
+
+@dataclass(frozen=True)
+class BuildUnchanged:
+    service: str
+
+
+@dataclass(frozen=True)
+class BuildFailed:
+    service: str
+    message: str
+    log_tail: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SwapFailed:
+    service: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SyncFailed:
+    service: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RolledBack:
+    service: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Unhealthy:
+    service: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Live:
+    """The new code answers. `since_save_s` runs from the save to the first healthy answer."""
+
+    service: str
+    since_save_s: float | None
+    timings: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
+class ServiceStarted:
+    service: str
+    container: str
+    adopted: bool
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Watching:
+    roots: tuple[str, ...]
+    services: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Note:
+    """A one-off hint or warning (an unsupported compose key, a stop-policy hint)."""
+
+    message: str
+    level: str = "info"  # info | warning
+
+
+Event = (
+    BuildStarted
+    | BuildQueued
+    | BuildLog
+    | BuildFinished
+    | BuildSuperseded
+    | BuildUnchanged
+    | BuildFailed
+    | SwapFailed
+    | SyncFailed
+    | RolledBack
+    | Unhealthy
+    | Live
+    | ServiceStarted
+    | Watching
+    | Note
+)

@@ -1,0 +1,217 @@
+"""Which services a set of changed paths concerns, and what to do about each.
+
+With zero configuration a path triggers a rebuild of every service whose build context holds
+it, unless that context's `.dockerignore` excludes it; the service's Dockerfile triggers it
+too, wherever it lives. A service with `develop.watch` rules is driven by those rules instead,
+as `docker compose watch` does.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+from pathlib import Path, PurePosixPath
+
+from docker.utils.build import PatternMatcher
+
+from composewatch.compose.model import LoadedProject, WatchRule
+
+__all__ = [
+    "Action",
+    "ServiceChange",
+    "WatchTarget",
+    "is_noise",
+    "load_watch_targets",
+    "map_changes",
+    "parse_ignore_file",
+    "watch_roots",
+]
+
+
+class Action(IntEnum):
+    """What a change asks of a service; when several apply, the highest wins."""
+
+    SYNC = 1
+    RESTART = 2
+    SYNC_RESTART = 3
+    REBUILD = 4
+
+
+_RULE_ACTIONS = {
+    "sync": Action.SYNC,
+    "sync+exec": Action.SYNC,
+    "restart": Action.RESTART,
+    "sync+restart": Action.SYNC_RESTART,
+    "rebuild": Action.REBUILD,
+}
+
+# Directories and editor droppings that never describe a change to the code.
+_NOISE_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache"})
+_NOISE_GLOBS = ("*.pyc", "*.pyo", "*.swp", "*.swx", "*.swo", "*~", ".#*", "#*#", "4913")
+
+
+@dataclass(frozen=True)
+class WatchTarget:
+    """Everything needed to decide, without I/O, whether a path concerns one service."""
+
+    service: str
+    context: Path | None  # absolute; None for an image-only service
+    dockerfile: Path | None
+    ignore_patterns: tuple[str, ...] = ()
+    rules: tuple[WatchRule, ...] = ()
+    _matcher: PatternMatcher | None = field(default=None, compare=False, repr=False)
+
+    def matcher(self) -> PatternMatcher:
+        if self._matcher is None:
+            object.__setattr__(self, "_matcher", PatternMatcher(list(self.ignore_patterns)))
+        assert self._matcher is not None
+        return self._matcher
+
+
+@dataclass(frozen=True)
+class ServiceChange:
+    action: Action
+    paths: frozenset[Path]
+    rules: tuple[WatchRule, ...] = ()  # the develop.watch rules that fired (for sync targets)
+
+
+def parse_ignore_file(text: str) -> tuple[str, ...]:
+    """`.dockerignore` lines as docker-py reads them: stripped, no blanks, no comments."""
+    lines = (line.strip() for line in text.splitlines())
+    return tuple(line for line in lines if line and not line.startswith("#"))
+
+
+def load_watch_targets(loaded: LoadedProject) -> list[WatchTarget]:
+    """Read each build context's `.dockerignore` and pair it with the service's rules."""
+    targets = []
+    for name, service in loaded.project.services.items():
+        context = dockerfile = None
+        patterns: tuple[str, ...] = ()
+        if service.build is not None and not _is_remote(service.build.context):
+            context = Path(service.build.context)
+            if service.build.dockerfile_inline is None:
+                dockerfile = context / (service.build.dockerfile or "Dockerfile")
+            ignore_file = context / ".dockerignore"
+            if ignore_file.is_file():
+                patterns = parse_ignore_file(ignore_file.read_text(errors="replace"))
+        rules = tuple(service.develop.watch or ()) if service.develop else ()
+        targets.append(WatchTarget(name, context, dockerfile, patterns, rules))
+    return targets
+
+
+def watch_roots(targets: Iterable[WatchTarget]) -> list[Path]:
+    """The smallest set of existing directories that covers every context, rule and Dockerfile."""
+    candidates: set[Path] = set()
+    for target in targets:
+        if target.rules:
+            candidates.update(Path(rule.path) for rule in target.rules)
+        elif target.context is not None:
+            candidates.add(target.context)
+        if target.dockerfile is not None:
+            candidates.add(target.dockerfile.parent)
+    existing = sorted(p if p.is_dir() else p.parent for p in candidates if p.exists())
+    roots: list[Path] = []
+    for path in existing:
+        if not any(path.is_relative_to(root) for root in roots):
+            roots.append(path)
+    return roots
+
+
+def is_noise(path: Path) -> bool:
+    if any(part in _NOISE_DIRS for part in path.parts):
+        return True
+    return any(fnmatch.fnmatchcase(path.name, glob) for glob in _NOISE_GLOBS)
+
+
+def map_changes(paths: Iterable[Path], targets: Iterable[WatchTarget]) -> dict[str, ServiceChange]:
+    """Pure: the services the changed (absolute) paths concern, with the action each needs."""
+    relevant = [p for p in paths if not is_noise(p)]
+    changes: dict[str, ServiceChange] = {}
+    for target in targets:
+        hits: dict[Path, tuple[Action, WatchRule | None]] = {}
+        for path in relevant:
+            hit = _classify(path, target)
+            if hit is not None:
+                hits[path] = hit
+        if hits:
+            action = max(action for action, _ in hits.values())
+            rules = tuple(dict.fromkeys(rule for _, rule in hits.values() if rule is not None))
+            changes[target.service] = ServiceChange(action, frozenset(hits), rules)
+    return changes
+
+
+def _classify(path: Path, target: WatchTarget) -> tuple[Action, WatchRule | None] | None:
+    if path == target.dockerfile:
+        return Action.REBUILD, None
+    if target.rules:
+        return _classify_by_rules(path, target)
+    if _in_build_context(path, target):
+        return Action.REBUILD, None
+    return None
+
+
+def _in_build_context(path: Path, target: WatchTarget) -> bool:
+    if target.context is None or not path.is_relative_to(target.context):
+        return False
+    relative = path.relative_to(target.context).as_posix()
+    if relative == ".":
+        return False
+    # A changed .dockerignore changes what the context holds, so it always counts.
+    return relative == ".dockerignore" or not target.matcher().matches(relative)
+
+
+def _classify_by_rules(path: Path, target: WatchTarget) -> tuple[Action, WatchRule] | None:
+    best: tuple[Action, WatchRule] | None = None
+    for rule in target.rules:
+        root = Path(rule.path)
+        if not path.is_relative_to(root):
+            continue
+        relative = path.relative_to(root).as_posix()
+        if not _rule_admits(rule, relative):
+            continue
+        action = _RULE_ACTIONS[rule.action]
+        # compose applies the build context's .dockerignore to rebuild rules too.
+        if action is Action.REBUILD and _ignored_by_context(path, target):
+            continue
+        if best is None or action > best[0]:
+            best = (action, rule)
+    return best
+
+
+def _rule_admits(rule: WatchRule, relative: str) -> bool:
+    if rule.include and not any(_glob_match(relative, glob) for glob in rule.include):
+        return False
+    return not (rule.ignore and PatternMatcher(list(rule.ignore)).matches(relative))
+
+
+def _glob_match(relative: str, glob: str) -> bool:
+    name = PurePosixPath(relative).name
+    return fnmatch.fnmatchcase(relative, glob) or fnmatch.fnmatchcase(name, glob)
+
+
+def _ignored_by_context(path: Path, target: WatchTarget) -> bool:
+    if target.context is None or not path.is_relative_to(target.context):
+        return False
+    relative = path.relative_to(target.context).as_posix()
+    return relative != "." and target.matcher().matches(relative)
+
+
+def _is_remote(context: str) -> bool:
+    return "://" in context or context.startswith("git@")
+
+
+def sync_destinations(change: ServiceChange) -> Mapping[Path, str]:
+    """For sync actions: each changed path and where it goes in the container."""
+    destinations: dict[Path, str] = {}
+    for path in change.paths:
+        for rule in change.rules:
+            if rule.target and path.is_relative_to(rule.path):
+                relative = path.relative_to(rule.path).as_posix()
+                destinations[path] = (
+                    rule.target if relative == "." else os.path.join(rule.target, relative)
+                )
+                break
+    return destinations
