@@ -27,6 +27,7 @@ __all__ = [
     "load_watch_targets",
     "map_changes",
     "parse_ignore_file",
+    "sync_destinations",
     "watch_roots",
 ]
 
@@ -138,8 +139,11 @@ def map_changes(paths: Iterable[Path], targets: Iterable[WatchTarget]) -> dict[s
                 hits[path] = hit
         if hits:
             action = max(action for action, _ in hits.values())
-            rules = tuple(dict.fromkeys(rule for _, rule in hits.values() if rule is not None))
-            changes[target.service] = ServiceChange(action, frozenset(hits), rules)
+            rules: list[WatchRule] = []
+            for _, rule in hits.values():
+                if rule is not None and rule not in rules:
+                    rules.append(rule)
+            changes[target.service] = ServiceChange(action, frozenset(hits), tuple(rules))
     return changes
 
 
