@@ -1,0 +1,341 @@
+"""Docker-side container, network and volume operations, each one small call to the engine.
+
+Everything composewatch creates carries compose's labels, so `docker compose ps/down` see it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import docker.types
+
+from composewatch.compose.model import LoadedProject
+from composewatch.errors import EngineError, EngineUnavailable
+from composewatch.spec import COMPOSE_VERSION, ContainerSpec, network_name, volume_name
+
+__all__ = ["ContainerInfo", "Engine"]
+
+_L = "com.docker.compose."
+_SIGTERM_BIT = 1 << (15 - 1)  # SigCgt is a mask where signal n is bit n-1
+_HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    id: str
+    name: str
+    service: str
+    number: int
+    config_hash: str
+    image_id: str  # com.docker.compose.image when set (compose's), else the engine's ImageID
+    status: str  # created, running, exited, ...
+    health: str | None  # healthy, unhealthy, starting; None without a healthcheck
+
+
+def _info(summary: dict[str, Any]) -> ContainerInfo:
+    labels = summary.get("Labels") or {}
+    match = _HEALTH.search(summary.get("Status", ""))
+    return ContainerInfo(
+        id=summary["Id"],
+        name=(summary.get("Names") or ["/"])[0].lstrip("/"),
+        service=labels.get(_L + "service", ""),
+        number=int(labels.get(_L + "container-number") or 0),
+        config_hash=labels.get(_L + "config-hash", ""),
+        image_id=labels.get(_L + "image") or summary.get("ImageID", ""),
+        status=summary.get("State", ""),
+        health=match.group(1).replace("health: ", "") if match else None,
+    )
+
+
+def _failed(action: str, err: Exception) -> EngineError:
+    explanation = getattr(err, "explanation", None) or str(err)
+    return EngineError(f"{action} failed: {explanation}")
+
+
+class Engine:
+    def __init__(self, client: docker.DockerClient) -> None:
+        self.client = client
+        self._api = client.api
+        self._removals: list[threading.Thread] = []
+        self._removing: set[str] = set()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def connect(cls) -> Engine:
+        try:
+            client = docker.from_env()
+            client.ping()
+        except Exception as err:
+            raise EngineUnavailable(
+                f"No Docker engine answers ({err}). composewatch needs a running Docker engine: "
+                "start Docker (or dockerd), check that DOCKER_HOST points at it if you set it, "
+                "and that your user may use the socket (e.g. /var/run/docker.sock), then retry."
+            ) from err
+        return cls(client)
+
+    # --- reading ---------------------------------------------------------------------
+
+    def observe(self, project_name: str) -> list[ContainerInfo]:
+        """The project's service containers (not one-offs), the ones being removed excluded."""
+        filters = {"label": [f"{_L}project={project_name}", f"{_L}oneoff=False"]}
+        summaries = self._api.containers(all=True, filters=filters)
+        with self._lock:
+            removing = set(self._removing)
+        return [_info(s) for s in summaries if s["Id"] not in removing]
+
+    def image_id(self, ref: str) -> str | None:
+        try:
+            return str(self._api.inspect_image(ref)["Id"])  # type: ignore[no-untyped-call]
+        except docker.errors.ImageNotFound:
+            return None
+
+    def container_state(self, cid: str) -> tuple[bool, str | None, int]:
+        """(running, health status or None, exit code)."""
+        state = self._api.inspect_container(cid)["State"]
+        health = (state.get("Health") or {}).get("Status")
+        return bool(state.get("Running")), health, int(state.get("ExitCode") or 0)
+
+    def ignores_sigterm(self, cid: str) -> bool:
+        """True when the container's PID 1 has no SIGTERM handler, so `stop` waits the full
+        timeout before SIGKILL (the kernel drops unhandled signals to a namespace's init)."""
+        pid = self._api.inspect_container(cid)["State"].get("Pid") or 0
+        status = self._host_proc_status(pid) if pid else None
+        if status is None:  # the engine's /proc is not ours: ask inside the container
+            try:
+                exec_id = self._api.exec_create(cid, ["cat", "/proc/1/status"])["Id"]
+                status = self._api.exec_start(exec_id).decode(errors="replace")
+            except docker.errors.APIError:
+                return False
+        match = re.search(r"^SigCgt:\s*([0-9a-fA-F]+)", status, re.M)
+        if match is None:
+            return False
+        return not int(match.group(1), 16) & _SIGTERM_BIT
+
+    @staticmethod
+    def _host_proc_status(pid: int) -> str | None:
+        try:
+            return Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return None
+
+    # --- networks and volumes ----------------------------------------------------------
+
+    def ensure_networks(self, loaded: LoadedProject) -> None:
+        project = loaded.project
+        for key, config in (project.networks or {}).items():
+            cfg = config or {}
+            name = network_name(project, key)
+            if any(n["Name"] == name for n in self._api.networks(names=[name])):
+                continue
+            if cfg.get("external"):
+                raise EngineError(f"external network {name!r} (networks.{key}) does not exist")
+            ipam = cfg.get("ipam") or {}
+            labels = {
+                **(cfg.get("labels") or {}),
+                _L + "network": key,
+                _L + "project": project.name,
+                _L + "version": COMPOSE_VERSION,
+            }
+            try:
+                self._api.create_network(
+                    name,
+                    driver=cfg.get("driver"),
+                    options=cfg.get("driver_opts"),
+                    ipam=_ipam(ipam) if ipam.get("config") or ipam.get("driver") else None,
+                    internal=bool(cfg.get("internal")),
+                    labels=labels,
+                    enable_ipv6=bool(cfg.get("enable_ipv6")),
+                    attachable=cfg.get("attachable"),
+                    check_duplicate=True,
+                )
+            except docker.errors.APIError as err:
+                if err.status_code != 409:  # created meanwhile by someone else: fine
+                    raise _failed(f"creating network {name}", err) from err
+
+    def ensure_volumes(self, loaded: LoadedProject) -> None:
+        project = loaded.project
+        for key, config in (project.volumes or {}).items():
+            cfg = config or {}
+            name = volume_name(project, key)
+            try:
+                self._api.inspect_volume(name)
+                continue
+            except docker.errors.NotFound:
+                if cfg.get("external"):
+                    raise EngineError(
+                        f"external volume {name!r} (volumes.{key}) does not exist"
+                    ) from None
+            labels = {
+                **(cfg.get("labels") or {}),
+                _L + "volume": key,
+                _L + "project": project.name,
+                _L + "version": COMPOSE_VERSION,
+            }
+            try:
+                self._api.create_volume(
+                    name,
+                    driver=cfg.get("driver"),
+                    driver_opts=cfg.get("driver_opts"),
+                    labels=labels,
+                )
+            except docker.errors.APIError as err:
+                raise _failed(f"creating volume {name}", err) from err
+
+    # --- containers --------------------------------------------------------------------
+
+    def create(self, spec: ContainerSpec, *, temp_name: str | None = None) -> str:
+        """Create (not start) the container and attach its other networks, as compose does
+        on engines older than API 1.44."""
+        name = temp_name or spec.name
+        try:
+            cid = str(
+                self._api.create_container_from_config(  # type: ignore[no-untyped-call]
+                    spec.create_body(), name
+                )["Id"]
+            )
+        except docker.errors.APIError as err:
+            raise _failed(f"creating container {name}", err) from err
+        try:
+            for net, endpoint in spec.extra_networks:
+                ipam = endpoint.get("IPAMConfig") or {}
+                self._api.connect_container_to_network(
+                    cid,
+                    net,
+                    aliases=endpoint["Aliases"],
+                    ipv4_address=ipam.get("IPv4Address"),
+                    ipv6_address=ipam.get("IPv6Address"),
+                )
+        except docker.errors.APIError as err:
+            self._api.remove_container(cid, force=True)
+            raise _failed(f"connecting {name} to its networks", err) from err
+        return cid
+
+    def start(self, cid: str) -> None:
+        try:
+            self._api.start(cid)
+        except docker.errors.APIError as err:
+            raise _failed(f"starting container {cid[:12]}", err) from err
+
+    def stop(self, cid: str, timeout_s: float) -> None:
+        try:
+            self._api.stop(cid, timeout=math.ceil(timeout_s))
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as err:
+            raise _failed(f"stopping container {cid[:12]}", err) from err
+
+    def remove(self, cid: str) -> None:
+        try:
+            self._api.remove_container(cid, force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as err:
+            if err.status_code != 409:  # 409: removal already in progress
+                raise _failed(f"removing container {cid[:12]}", err) from err
+
+    def rename(self, cid: str, name: str) -> None:
+        try:
+            self._api.rename(cid, name)
+        except docker.errors.APIError as err:
+            raise _failed(f"renaming container {cid[:12]} to {name}", err) from err
+
+    def replace(self, old: ContainerInfo | None, spec: ContainerSpec, stop_timeout_s: float) -> str:
+        """Swap `old` for a container made from `spec`, keeping compose's name.
+
+        The new container is created while the old one serves; it can only start once the old
+        one stopped, because both publish the same host ports. If the new one fails to start,
+        the old one is started again and the new one removed. The old one's removal happens in
+        the background; `wait_removals()` waits for it.
+        """
+        if old is None:
+            cid = self.create(spec)
+            self.start(cid)
+            return cid
+        # compose's recreate label and temporary name, so `docker compose` reads it the same
+        labels = {**spec.config["Labels"], _L + "replace": f"{spec.service}-{spec.number}"}
+        spec = dataclasses.replace(spec, config={**spec.config, "Labels": labels})
+        cid = self.create(spec, temp_name=f"{old.id[:12]}_{spec.name}")
+        timeout = spec.config.get("StopTimeout", stop_timeout_s)
+        self.stop(old.id, timeout)
+        try:
+            self.start(cid)
+        except EngineError:
+            self.remove(cid)
+            self.start(old.id)
+            raise
+        with self._lock:
+            self._removing.add(old.id)
+        self.rename(old.id, f"{old.id[:12]}_replaced_{spec.name}")
+        self.rename(cid, spec.name)
+        self._remove_later(old.id)
+        return cid
+
+    def _remove_later(self, cid: str) -> None:
+        def run() -> None:
+            try:
+                self.remove(cid)
+            finally:
+                with self._lock:
+                    self._removing.discard(cid)
+
+        thread = threading.Thread(target=run, name=f"remove-{cid[:12]}", daemon=False)
+        with self._lock:
+            self._removals = [t for t in self._removals if t.is_alive()] + [thread]
+        thread.start()
+
+    def wait_removals(self, timeout_s: float | None = None) -> None:
+        with self._lock:
+            pending = list(self._removals)
+        for thread in pending:
+            thread.join(timeout_s)
+
+    def down(self, project_name: str, *, volumes: bool = False) -> None:
+        """Like `docker compose down`: stop and remove the project's containers (one-offs
+        too) and its networks; its volumes only with `volumes=True`."""
+        self.wait_removals()
+        label = {"label": f"{_L}project={project_name}"}
+        summaries = self._api.containers(all=True, filters=label)
+        threads = [threading.Thread(target=self._stop_remove, args=(s["Id"],)) for s in summaries]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for net in self._api.networks(filters=label):
+            try:
+                self._api.remove_network(net["Id"])
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as err:
+                raise _failed(f"removing network {net['Name']}", err) from err
+        if volumes:
+            for vol in self._api.volumes(filters=label).get("Volumes") or []:
+                self._api.remove_volume(vol["Name"], force=True)
+
+    def _stop_remove(self, cid: str) -> None:
+        # Without a timeout the engine applies the container's own StopTimeout (or 10 s).
+        try:
+            self._api.stop(cid)
+        except docker.errors.NotFound:
+            return
+        self.remove(cid)
+
+
+def _ipam(ipam: dict[str, Any]) -> docker.types.IPAMConfig:
+    pools = [
+        docker.types.IPAMPool(
+            subnet=p.get("subnet"),
+            iprange=p.get("ip_range"),
+            gateway=p.get("gateway"),
+            aux_addresses=p.get("aux_addresses"),
+        )
+        for p in ipam.get("config") or []
+    ]
+    return docker.types.IPAMConfig(driver=ipam.get("driver") or "default", pool_configs=pools)
