@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import urllib.request
-from pathlib import Path
 
 import docker
 import pytest
@@ -20,7 +19,7 @@ def test_base_image_exists(docker_client: docker.DockerClient, image: str) -> No
 
 
 def test_busybox_httpd_serves_on_loopback(
-    docker_client: docker.DockerClient, project_name: str, tmp_path: Path
+    docker_client: docker.DockerClient, project_name: str
 ) -> None:
     # Labelled with the project so the project_name fixture removes it.
     container = docker_client.containers.run(
@@ -43,5 +42,6 @@ def test_busybox_httpd_serves_on_loopback(
                 return
         except OSError:
             if time.monotonic() > deadline:
-                raise
+                logs = container.logs().decode(errors="replace")
+                raise AssertionError(f"{url} did not answer; container logs:\n{logs}") from None
             time.sleep(0.2)
