@@ -298,6 +298,18 @@ def _ulimits(service: Service) -> list[dict[str, Any]]:
     return out
 
 
+def _caps(caps: list[str] | None) -> list[str] | None:
+    # Docker's Go client (which compose uses) normalizes names to CAP_X before sending.
+    if caps is None:
+        return None
+    return [
+        c.upper()
+        if c.upper() in ("ALL", "") or c.upper().startswith("CAP_")
+        else f"CAP_{c.upper()}"
+        for c in caps
+    ]
+
+
 def _host_config(project: Project, service: Service, network_mode: str) -> dict[str, Any]:
     binds, mounts = _volumes(project, service)
     bindings: dict[str, list[dict[str, str]]] = {}
@@ -311,8 +323,8 @@ def _host_config(project: Project, service: Service, network_mode: str) -> dict[
         "PortBindings": bindings,
         "NetworkMode": network_mode,
         "RestartPolicy": _restart_policy(service),
-        "CapAdd": service.cap_add,
-        "CapDrop": service.cap_drop,
+        "CapAdd": _caps(service.cap_add),
+        "CapDrop": _caps(service.cap_drop),
         "Privileged": bool(service.privileged),
         "ShmSize": _bytes(service.shm_size),
         "Dns": service.dns,
