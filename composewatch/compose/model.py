@@ -143,7 +143,7 @@ class Service(_Model):
     cap_drop: list[str] | None = None
     privileged: bool | None = None
     shm_size: int | str | None = None
-    ulimits: dict[str, Ulimit] | None = None
+    ulimits: dict[str, Ulimit | int] | None = None  # a bare int is `single`
     dns: list[str] | None = None
     profiles: list[str] | None = None
     develop: Develop | None = None
@@ -163,8 +163,22 @@ class Project(_Model):
     configs: dict[str, dict[str, Any] | None] | None = None
 
     def to_compose_dict(self) -> dict[str, Any]:
-        """The project as `docker compose config --format json` prints it."""
-        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        """The project as `docker compose config --format json` prints it (literal `$` as `$$`,
+        so the output is itself a valid compose file)."""
+        escaped: dict[str, Any] = _escape_dollars(
+            self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        )
+        return escaped
+
+
+def _escape_dollars(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, dict):
+        return {k: _escape_dollars(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escape_dollars(v) for v in value]
+    return value
 
 
 class LoadedProject(BaseModel):

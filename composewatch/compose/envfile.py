@@ -1,0 +1,99 @@
+"""`.env` / `env_file` parsing with compose's rules.
+
+python-dotenv does the tokenising (quotes, escapes, `export`, comments); compose's own
+interpolation is then applied to unquoted and double-quoted values, looking variables up in
+`lookup` first and in the variables defined so far second. `format: raw` files take every
+`KEY=VALUE` line literally.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from dotenv.parser import parse_stream
+
+from composewatch.compose.interpolation import InterpolationError, substitute
+from composewatch.errors import ComposeFileError
+
+__all__ = ["env_lookup", "load_env_file", "parse_env"]
+
+
+def _single_quoted(original: str) -> bool:
+    _, _, rest = original.partition("=")
+    return rest.lstrip().startswith("'")
+
+
+def parse_env(
+    text: str,
+    lookup: Callable[[str], str | None],
+    into: dict[str, str] | None = None,
+    *,
+    raw: bool = False,
+    file: str | None = None,
+) -> dict[str, str]:
+    """Variables of a dotenv text added to `into` (returned); later definitions win."""
+    out: dict[str, str] = {} if into is None else into
+    if raw:
+        for line in text.splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key.strip() and not key.lstrip().startswith("#"):
+                out[key.strip()] = value
+        return out
+
+    def resolve(name: str) -> str | None:
+        found = lookup(name)
+        return found if found is not None else out.get(name)
+
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            raise ComposeFileError(
+                f"invalid line {binding.original.string.strip()!r}",
+                file=file,
+                line=binding.original.line,
+            )
+        if binding.key is None:
+            continue
+        if binding.value is None:  # `NAME` alone inherits from the environment
+            inherited = lookup(binding.key)
+            if inherited is not None:
+                out[binding.key] = inherited
+            continue
+        if _single_quoted(binding.original.string):
+            out[binding.key] = binding.value
+            continue
+        try:
+            out[binding.key] = substitute(binding.value, resolve)
+        except InterpolationError as exc:
+            raise ComposeFileError(str(exc), file=file, line=binding.original.line) from None
+    return out
+
+
+def load_env_file(
+    path: Path,
+    lookup: Callable[[str], str | None],
+    into: dict[str, str] | None = None,
+    *,
+    raw: bool = False,
+) -> dict[str, str]:
+    """`parse_env` on a file; a missing file is a ComposeFileError."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ComposeFileError(f"env file {path} not found", file=path) from None
+    except OSError as exc:
+        raise ComposeFileError(f"cannot read env file: {exc.strerror}", file=path) from None
+    return parse_env(text, lookup, into, raw=raw, file=str(path))
+
+
+def env_lookup(*layers: Mapping[str, str]) -> Callable[[str], str | None]:
+    """A lookup trying each mapping in turn."""
+
+    def lookup(name: str) -> str | None:
+        for layer in layers:
+            if name in layer:
+                return layer[name]
+        return None
+
+    return lookup

@@ -1,0 +1,130 @@
+"""Variable substitution with compose's syntax: `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-d}`,
+`${VAR:?err}`, `${VAR?err}`, `${VAR:+alt}`, `${VAR+alt}` (nested in the default), `$$` for `$`.
+
+Missing variables become "" (compose warns). Errors carry the dotted key path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from composewatch.errors import ComposeFileError
+
+__all__ = ["InterpolationError", "interpolate_tree", "substitute"]
+
+Lookup = Callable[[str], str | None]
+
+_NAME = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
+_OPERATORS = (":-", ":?", ":+", "-", "?", "+")
+
+
+class InterpolationError(ValueError):
+    """A template is invalid or a required variable is missing."""
+
+
+def _closing_brace(text: str, start: int) -> int:
+    """Index of the `}` closing the `${` whose `{` is at `start`, or -1 (nesting-aware)."""
+    depth = 0
+    i = start
+    while i < len(text):
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def _braced(expr: str, lookup: Lookup, template: str) -> str:
+    match = _NAME.match(expr)
+    if match is None:
+        raise InterpolationError(f"Invalid template: {template!r}")
+    name, rest = match.group(), expr[match.end() :]
+    if not rest:
+        return lookup(name) or ""
+    op = next((o for o in _OPERATORS if rest.startswith(o)), None)
+    if op is None:
+        raise InterpolationError(f"Invalid template: {template!r}")
+    arg = rest[len(op) :]
+    value = lookup(name)
+    present = value is not None and (not op.startswith(":") or value != "")
+    if op.endswith("-"):
+        return value if present and value is not None else substitute(arg, lookup)
+    if op.endswith("+"):
+        return substitute(arg, lookup) if present else (value or "")
+    if not present:
+        reason = substitute(arg, lookup)
+        message = f"required variable {name} is missing a value"
+        raise InterpolationError(f"{message}: {reason}" if reason else message)
+    return value or ""
+
+
+def substitute(template: str, lookup: Lookup) -> str:
+    """`template` with every variable reference replaced."""
+    out: list[str] = []
+    i = 0
+    while i < len(template):
+        char = template[i]
+        if char != "$" or i + 1 >= len(template):
+            out.append(char)
+            i += 1
+            continue
+        nxt = template[i + 1]
+        if nxt == "$":
+            out.append("$")
+            i += 2
+        elif nxt == "{":
+            end = _closing_brace(template, i + 1)
+            if end < 0:
+                raise InterpolationError(f"Invalid template: {template!r}")
+            out.append(_braced(template[i + 2 : end], lookup, template))
+            i = end + 1
+        elif (match := _NAME.match(template, i + 1)) is not None:
+            out.append(lookup(match.group()) or "")
+            i = match.end()
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+def _format_path(path: tuple[str | int, ...]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def interpolate_tree(
+    value: Any,
+    env: Mapping[str, str],
+    *,
+    file: str | None = None,
+    path: tuple[str | int, ...] = (),
+    cast: Callable[[tuple[str | int, ...], str], Any] | None = None,
+) -> Any:
+    """A copy of a YAML tree with every string substituted; `cast` retypes scalars by path."""
+    if isinstance(value, dict):
+        return {
+            k: interpolate_tree(v, env, file=file, path=(*path, k), cast=cast)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [
+            interpolate_tree(v, env, file=file, path=(*path, i), cast=cast)
+            for i, v in enumerate(value)
+        ]
+    if not isinstance(value, str):
+        return value
+    try:
+        result = substitute(value, env.get)
+    except InterpolationError as exc:
+        key = _format_path(path)
+        raise ComposeFileError(
+            f"error while interpolating {key}: {exc}", file=file, key=key
+        ) from None
+    return cast(path, result) if cast is not None else result

@@ -1,0 +1,134 @@
+"""`load_project`: from command-line style options to a validated `LoadedProject`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from composewatch.compose.envfile import env_lookup, load_env_file
+from composewatch.compose.files import (
+    compose_files_from_env,
+    discover_files,
+    load_environment,
+    pick_project_name,
+)
+from composewatch.compose.interpolation import interpolate_tree
+from composewatch.compose.model import LoadedProject, Project
+from composewatch.compose.normalize import normalize_service, resolve_environment
+from composewatch.compose.project import (
+    check_consistency,
+    normalize_project,
+    prune_resources,
+    select_profiles,
+)
+from composewatch.compose.treeload import load_model, read_text
+from composewatch.compose.yamlload import parse_documents
+from composewatch.errors import ComposeFileError
+
+__all__ = ["ProjectOptions", "load_project"]
+
+
+class ProjectOptions(BaseModel):
+    """What `docker compose` reads from its global options and the shell."""
+
+    model_config = ConfigDict(frozen=True)
+
+    files: tuple[str, ...] = ()  # -f, in order; empty = discovery (or COMPOSE_FILE)
+    project_name: str | None = None  # -p
+    profiles: tuple[str, ...] = ()  # --profile
+    env_files: tuple[str, ...] = ()  # --env-file (replaces the default .env when given)
+    working_dir: str | None = None  # where discovery starts; default os.getcwd()
+    environ: Mapping[str, str] | None = None  # the shell environment; default os.environ
+
+
+def _name_in_files(files: list[Path], env: Mapping[str, str]) -> str | None:
+    """The last `name:` set by the files, interpolated (compose reads it before loading)."""
+    name: str | None = None
+    for file in files:
+        for doc in parse_documents(read_text(file), file):
+            if isinstance(doc, dict) and isinstance(doc.get("name"), str) and doc["name"]:
+                name = doc["name"]
+    if name is None:
+        return None
+    return str(interpolate_tree(name, env, file=str(files[0]), path=("name",)))
+
+
+def _service_environment(service: dict[str, Any], env: Mapping[str, str]) -> None:
+    """Merge `env_file` contents under `environment` (in place); environment wins."""
+    own = resolve_environment(service.get("environment"), env)
+    merged: dict[str, str | None] = {}
+    for entry in service.get("env_file") or []:
+        path = Path(entry["path"])
+        if not path.is_file():
+            if entry.get("required", True) in (False, "false"):
+                continue
+            raise ComposeFileError(f"env file {path} not found", file=path, key="env_file")
+        from_file: dict[str, str] = {k: v for k, v in merged.items() if v is not None}
+        lookup = env_lookup(env, {k: v for k, v in own.items() if v is not None})
+        raw = entry.get("format") == "raw"
+        merged.update(load_env_file(path, lookup, from_file, raw=raw))
+    if merged or "environment" in service:
+        service["environment"] = {**merged, **own}
+
+
+def _files(options: ProjectOptions, cwd: Path, env: Mapping[str, str]) -> list[Path]:
+    if options.files:
+        return [Path(os.path.normpath(cwd / f)) for f in options.files]
+    files = compose_files_from_env(env, cwd) or discover_files(cwd)
+    if not files:
+        raise ComposeFileError(
+            f"no configuration file provided: not found (searched {cwd} and its parents)",
+            file=cwd,
+        )
+    return files
+
+
+def load_project(options: ProjectOptions) -> LoadedProject:
+    """Load a compose project as `docker compose config` would; raises ComposeFileError."""
+    cwd = Path(os.path.abspath(options.working_dir or os.getcwd()))
+    shell = dict(os.environ if options.environ is None else options.environ)
+    first_dir = Path(os.path.normpath(cwd / options.files[0])).parent if options.files else cwd
+    env = load_environment(first_dir, options.env_files, shell, cwd)
+    files = _files(options, cwd, env)
+    project_dir = files[0].parent
+    name_env = {**env, "COMPOSE_PROJECT_NAME": env.get("COMPOSE_PROJECT_NAME", "")}
+    name = pick_project_name(
+        options.project_name, env, _name_in_files(files, name_env), project_dir
+    )
+    env["COMPOSE_PROJECT_NAME"] = name
+
+    model = load_model(files, project_dir, env)
+    if not model:
+        raise ComposeFileError("empty compose file", file=files[0])
+    model["name"] = name
+    model.setdefault("services", {})
+    normalize_project(model, name)
+    profiles = options.profiles or tuple(
+        p for p in env.get("COMPOSE_PROFILES", "").split(",") if p
+    )
+    enabled, disabled = select_profiles(model["services"], profiles)
+    model["services"] = enabled
+    check_consistency(model, disabled)
+    prune_resources(model)
+    for service in enabled.values():
+        _service_environment(service, env)
+    model["services"] = {n: normalize_service(n, s, env) for n, s in enabled.items()}
+    extensions = {k: v for k, v in model.items() if k.startswith("x-")}
+    model.pop("include", None)
+    try:
+        project = Project.model_validate(model)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(p) for p in error["loc"])
+        raise ComposeFileError(error["msg"], file=files[0], key=key) from None
+    return LoadedProject(
+        project=project,
+        working_dir=str(project_dir),
+        config_files=[str(f) for f in files],
+        environment=env,
+        extensions=extensions,
+    )

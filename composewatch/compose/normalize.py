@@ -1,0 +1,218 @@
+"""The final, printed shape of a service: what compose-go's Go types do when binding the
+merged tree (string maps, split commands, byte counts, Go durations, octal modes...)."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from composewatch.compose.paths import KeyPath, format_path, matches
+from composewatch.compose.units import UnitError, format_duration, parse_duration, parse_size
+from composewatch.errors import ComposeFileError
+
+__all__ = ["go_string", "normalize_service", "resolve_environment"]
+
+
+def go_string(value: Any) -> str:
+    """A scalar the way Go's `%v` prints it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return "" if value is None else str(value)
+
+
+def _string_map(value: Any, keep_null: bool = False) -> dict[str, Any]:
+    """A `list_or_dict` as a map of strings; `KEY` alone gives None (or "" with keep_null off)."""
+    if isinstance(value, dict):
+        items = list(value.items())
+    else:
+        items = []
+        for entry in value or []:
+            key, sep, val = str(entry).partition("=")
+            items.append((key, val if sep else None))
+    return {
+        k: (go_string(v) if v is not None else (None if keep_null else "")) for k, v in items
+    }
+
+
+def resolve_environment(value: Any, env: Mapping[str, str]) -> dict[str, str | None]:
+    """`environment` as a map; `NAME` without a value takes the variable's value if set."""
+    mapping = _string_map(value, keep_null=True)
+    return {k: v if v is not None else env.get(k) for k, v in mapping.items()}
+
+
+def _command(value: Any, path: KeyPath) -> Any:
+    if isinstance(value, str):
+        try:
+            return shlex.split(value)
+        except ValueError as exc:
+            raise ComposeFileError(f"invalid command line: {exc}", key=format_path(path)) from None
+    return [go_string(v) for v in value] if isinstance(value, list) else value
+
+
+def _duration(value: Any, path: KeyPath) -> Any:
+    try:
+        return format_duration(parse_duration(value))
+    except UnitError as exc:
+        raise ComposeFileError(str(exc), key=format_path(path)) from None
+
+
+def _size(value: Any, path: KeyPath) -> Any:
+    try:
+        return str(parse_size(value))
+    except UnitError as exc:
+        raise ComposeFileError(str(exc), key=format_path(path)) from None
+
+
+def _float(value: Any, path: KeyPath) -> Any:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ComposeFileError(f"invalid number {value!r}", key=format_path(path)) from None
+
+
+def _octal_mode(value: Any, path: KeyPath) -> Any:
+    if isinstance(value, str):
+        value = int(value, 8)
+    return f"0{value:o}" if isinstance(value, int) else value
+
+
+def _extra_hosts(value: Any, path: KeyPath) -> list[str]:
+    entries: list[tuple[str, str]] = []
+    if isinstance(value, dict):
+        for host, ips in value.items():
+            for ip in ips if isinstance(ips, list) else [ips]:
+                entries.append((host, go_string(ip)))
+    else:
+        for i, entry in enumerate(value or []):
+            text = str(entry)
+            host, sep, ip = text.partition("=")
+            if not sep:
+                host, sep, ip = text.partition(":")
+            if not sep or not ip:
+                raise ComposeFileError(
+                    f"invalid additional host, missing IP: {text}",
+                    key=f"{format_path(path)}[{i}]",
+                )
+            entries.append((host, ip))
+    return sorted(f"{h}={ip}" for h, ip in entries)
+
+
+def _healthcheck_test(value: Any, path: KeyPath) -> Any:
+    return ["CMD-SHELL", value] if isinstance(value, str) else value
+
+
+def _ports(value: Any, path: KeyPath) -> Any:
+    out = []
+    for port in value:
+        port = dict(port)
+        if "published" in port and port["published"] is not None:
+            port["published"] = go_string(port["published"])
+        if isinstance(port.get("target"), str):
+            port["target"] = int(port["target"])
+        out.append(port)
+    return out
+
+
+def _deploy(value: Any, path: KeyPath) -> Any:
+    value = dict(value or {})
+    value.setdefault("resources", {})
+    value.setdefault("placement", {})
+    return value
+
+
+def _watch(value: Any, path: KeyPath) -> Any:
+    return [{**rule, "exec": rule.get("exec") or {"command": None}} for rule in value]
+
+
+def _build(value: Any, path: KeyPath) -> Any:
+    if "dockerfile" not in value and "dockerfile_inline" not in value:
+        value = {**value, "dockerfile": "Dockerfile"}
+    return value
+
+
+def _strings(value: Any, path: KeyPath) -> Any:
+    return [go_string(v) for v in value] if isinstance(value, list) else [go_string(value)]
+
+
+def _string_map_field(value: Any, path: KeyPath) -> Any:
+    return _string_map(value)
+
+
+Normalizer = Callable[[Any, KeyPath], Any]
+_FIELDS: dict[str, Normalizer] = {
+    "command": _command,
+    "entrypoint": _command,
+    "healthcheck.test": _healthcheck_test,
+    "pre_stop.*.command": _command,
+    "post_start.*.command": _command,
+    "develop.watch.*.exec.command": _command,
+    "stop_grace_period": _duration,
+    "healthcheck.interval": _duration,
+    "healthcheck.timeout": _duration,
+    "healthcheck.start_period": _duration,
+    "healthcheck.start_interval": _duration,
+    "deploy.restart_policy.delay": _duration,
+    "deploy.restart_policy.window": _duration,
+    "deploy.update_config.delay": _duration,
+    "deploy.update_config.monitor": _duration,
+    "deploy.rollback_config.delay": _duration,
+    "deploy.rollback_config.monitor": _duration,
+    "mem_limit": _size,
+    "mem_reservation": _size,
+    "memswap_limit": _size,
+    "shm_size": _size,
+    "build.shm_size": _size,
+    "volumes.*.tmpfs.size": _size,
+    "deploy.resources.limits.memory": _size,
+    "deploy.resources.reservations.memory": _size,
+    "cpus": _float,
+    "deploy.resources.limits.cpus": _float,
+    "deploy.resources.reservations.cpus": _float,
+    "secrets.*.mode": _octal_mode,
+    "configs.*.mode": _octal_mode,
+    "extra_hosts": _extra_hosts,
+    "build.extra_hosts": _extra_hosts,
+    "ports": _ports,
+    "deploy": _deploy,
+    "develop.watch": _watch,
+    "build": _build,
+    "expose": _strings,
+    "dns": _strings,
+    "labels": _string_map_field,
+    "annotations": _string_map_field,
+    "sysctls": _string_map_field,
+    "build.labels": _string_map_field,
+    "deploy.labels": _string_map_field,
+}
+
+
+def _walk(value: Any, path: KeyPath) -> Any:
+    for pattern, normalizer in _FIELDS.items():
+        if matches(path[2:], pattern):
+            value = normalizer(value, path)
+            break
+    if isinstance(value, dict):
+        return {k: _walk(v, (*path, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_walk(v, (*path, i)) for i, v in enumerate(value)]
+    return value
+
+
+def normalize_service(name: str, service: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """The printed form of one merged, path-resolved service."""
+    out: dict[str, Any] = {"command": None, "entrypoint": None, **service}
+    out.pop("env_file", None)
+    out.pop("label_file", None)
+    if "environment" in out:
+        out["environment"] = resolve_environment(out["environment"], env)
+    build = out.get("build")
+    if isinstance(build, dict) and "args" in build:
+        args = _string_map(build["args"], keep_null=True)
+        build["args"] = {
+            k: v if v is not None else env[k] for k, v in args.items() if v is not None or k in env
+        }
+    result: dict[str, Any] = _walk(out, ("services", name))
+    return result

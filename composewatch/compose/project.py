@@ -1,0 +1,166 @@
+"""Project-wide steps after merging: implicit dependencies and the default network, resource
+names, profiles, consistency checks and dropping resources no active service uses."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable
+from typing import Any
+
+from composewatch.errors import ComposeFileError
+
+__all__ = [
+    "check_consistency",
+    "normalize_project",
+    "prune_resources",
+    "select_profiles",
+]
+
+_RESOURCES = ("networks", "volumes", "configs", "secrets")
+
+
+def _implicit_dependencies(service: dict[str, Any]) -> dict[str, Any]:
+    depends: dict[str, Any] = dict(service.get("depends_on") or {})
+
+    def add(name: str, restart: bool) -> None:
+        depends.setdefault(
+            name, {"condition": "service_started", "restart": restart, "required": True}
+        )
+
+    for link in service.get("links") or []:
+        parts = str(link).split(":")
+        add(parts[0] if len(parts) == 2 else str(link), True)
+    for namespace in ("network_mode", "ipc", "pid", "uts", "cgroup"):
+        ref = service.get(namespace)
+        if isinstance(ref, str) and ref.startswith("service:"):
+            add(ref.removeprefix("service:"), True)
+    for entry in service.get("volumes_from") or []:
+        if not str(entry).startswith("container:"):
+            add(str(entry).split(":")[0], False)
+    return depends
+
+
+def normalize_project(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    """Default network, implicit depends_on, cleaned mount targets, `<project>_<key>` names."""
+    networks: dict[str, Any] = dict(doc.get("networks") or {})
+    uses_default = False
+    for service in doc.get("services", {}).values():
+        if "provider" not in service and "network_mode" not in service:
+            if not service.get("networks"):
+                service["networks"] = {"default": None}
+            uses_default = uses_default or "default" in service["networks"]
+        for volume in service.get("volumes") or []:
+            if volume.get("target"):
+                volume["target"] = posixpath.normpath(volume["target"])
+        depends = _implicit_dependencies(service)
+        if depends:
+            service["depends_on"] = depends
+    if uses_default and "default" not in networks:
+        networks["default"] = None
+    if networks:
+        doc["networks"] = networks
+    for kind in _RESOURCES:
+        resources = doc.get(kind)
+        if not resources:
+            continue
+        for key, resource in list(resources.items()):
+            resource = dict(resource or {})
+            if resource.get("name") is None:
+                external = resource.get("external") in (True, "true")
+                resource["name"] = key if external else f"{name}_{key}"
+            if kind == "networks":
+                resource.setdefault("ipam", {})
+            resources[key] = resource
+    return doc
+
+
+def select_profiles(
+    services: dict[str, Any], profiles: Iterable[str]
+) -> tuple[dict[str, Any], set[str]]:
+    """Services enabled by `profiles` (`*` enables all), and the names of the disabled ones."""
+    active = set(profiles)
+    enabled: dict[str, Any] = {}
+    disabled: set[str] = set()
+    for name, service in services.items():
+        own = service.get("profiles") or []
+        if not own or "*" in active or active.intersection(own):
+            enabled[name] = service
+        else:
+            disabled.add(name)
+    return enabled, disabled
+
+
+def _invalid(message: str) -> ComposeFileError:
+    return ComposeFileError(f"{message}: invalid compose project")
+
+
+def _check_cycles(services: dict[str, Any]) -> None:
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(name: str, trail: list[str]) -> None:
+        if state.get(name) == 2 or name not in services:
+            return
+        if state.get(name) == 1:
+            cycle = [*trail[trail.index(name) :], name]
+            raise ComposeFileError(f"dependency cycle detected: {' -> '.join(cycle)}")
+        state[name] = 1
+        for dep in services[name].get("depends_on") or {}:
+            visit(dep, [*trail, name])
+        state[name] = 2
+
+    for name in sorted(services):
+        visit(name, [])
+
+
+def check_consistency(doc: dict[str, Any], disabled: set[str]) -> None:
+    """compose's checks on the enabled services of a normalized project."""
+    services: dict[str, Any] = doc.get("services", {})
+    for name, s in services.items():
+        if not s.get("image") and "build" not in s and "provider" not in s:
+            raise _invalid(f"service {name!r} has neither an image nor a build context specified")
+        if "network_mode" in s and s.get("networks"):
+            raise _invalid(f"service {name} declares mutually exclusive `network_mode` and `networks`")
+        for network in s.get("networks") or {}:
+            if network not in (doc.get("networks") or {}):
+                raise _invalid(f"service {name!r} refers to undefined network {network}")
+        for dep, cfg in (s.get("depends_on") or {}).items():
+            if dep in services or (dep in disabled and not cfg.get("required", True)):
+                continue
+            raise _invalid(f"service {name!r} depends on undefined service {dep!r}")
+        for volume in s.get("volumes") or []:
+            source = volume.get("source")
+            if volume.get("type") == "volume" and source and source not in (doc.get("volumes") or {}):
+                raise _invalid(f"service {name!r} refers to undefined volume {source}")
+        for kind in ("secrets", "configs"):
+            for mount in s.get(kind) or []:
+                if mount.get("source") not in (doc.get(kind) or {}):
+                    raise _invalid(
+                        f"service {name!r} refers to undefined {kind[:-1]} {mount.get('source')}"
+                    )
+        scale = s.get("scale", (s.get("deploy") or {}).get("replicas"))
+        if s.get("container_name") and isinstance(scale, int) and scale > 1:
+            raise ComposeFileError(
+                f"services.scale: can't set container_name and {name} as container name must be unique",
+                key=f"services.{name}.container_name",
+            )
+    _check_cycles(services)
+
+
+def prune_resources(doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc` without top-level resources no (enabled) service refers to."""
+    used: dict[str, set[str]] = {kind: set() for kind in _RESOURCES}
+    for s in doc.get("services", {}).values():
+        used["networks"].update(s.get("networks") or {})
+        used["volumes"].update(
+            v["source"] for v in s.get("volumes") or [] if v.get("type") == "volume" and v.get("source")
+        )
+        used["secrets"].update(m["source"] for m in s.get("secrets") or [])
+        used["secrets"].update(m["source"] for m in (s.get("build") or {}).get("secrets") or [])
+        used["configs"].update(m["source"] for m in s.get("configs") or [])
+    for kind in _RESOURCES:
+        kept = {k: v for k, v in (doc.get(kind) or {}).items() if k in used[kind]}
+        if kept:
+            doc[kind] = kept
+        else:
+            doc.pop(kind, None)
+    return doc

@@ -1,0 +1,184 @@
+"""Loading compose files into one merged tree, as compose-go does for each file in order:
+parse, interpolate, validate, `include`, `extends`, merge over the earlier files, then put
+short syntaxes in long form. Paths are made absolute against the project directory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from composewatch.compose.canonical import canonical, set_defaults
+from composewatch.compose.envfile import env_lookup, load_env_file
+from composewatch.compose.extends import apply_extends
+from composewatch.compose.interpolation import interpolate_tree
+from composewatch.compose.merge import apply_resets, enforce_unicity, merge, merge_value, strip_tags
+from composewatch.compose.paths import KeyPath, format_path, matches
+from composewatch.compose.resolve import resolve_paths
+from composewatch.compose.schema import validate_file
+from composewatch.compose.yamlload import parse_documents
+from composewatch.errors import ComposeFileError
+
+__all__ = ["load_model", "read_text"]
+
+_BOOL = {"true": True, "false": False, "y": True, "yes": True, "on": True}
+_BOOL |= {"n": False, "no": False, "off": False}
+_CASTS: dict[str, type] = {
+    "services.*.cpu_count": int, "services.*.cpu_percent": float, "services.*.cpu_period": int,
+    "services.*.cpu_quota": int, "services.*.cpu_rt_period": int,
+    "services.*.cpu_rt_runtime": int, "services.*.cpus": float, "services.*.cpu_shares": int,
+    "services.*.init": bool, "services.*.depends_on.*.required": bool,
+    "services.*.depends_on.*.restart": bool, "services.*.deploy.replicas": int,
+    "services.*.healthcheck.retries": int, "services.*.healthcheck.disable": bool,
+    "services.*.oom_kill_disable": bool, "services.*.oom_score_adj": int,
+    "services.*.pids_limit": int, "services.*.ports.*.target": int,
+    "services.*.privileged": bool, "services.*.read_only": bool, "services.*.scale": int,
+    "services.*.stdin_open": bool, "services.*.tty": bool, "services.*.ulimits.*": int,
+    "services.*.ulimits.*.hard": int, "services.*.ulimits.*.soft": int,
+    "services.*.volumes.*.read_only": bool, "services.*.volumes.*.volume.nocopy": bool,
+    "networks.*.external": bool, "networks.*.internal": bool, "networks.*.attachable": bool,
+    "networks.*.enable_ipv4": bool, "networks.*.enable_ipv6": bool,
+    "volumes.*.external": bool, "secrets.*.external": bool, "configs.*.external": bool,
+}  # fmt: skip
+
+
+def _cast(path: KeyPath, value: str) -> Any:
+    for pattern, kind in _CASTS.items():
+        if matches(path, pattern):
+            try:
+                if kind is bool:
+                    return _BOOL[value.lower()]
+                return kind(value)
+            except (KeyError, ValueError):
+                raise ComposeFileError(
+                    f"failed to cast to expected type: invalid {kind.__name__}: {value}",
+                    key=format_path(path),
+                ) from None
+    return value
+
+
+def read_text(path: Path) -> str:
+    """A compose file's text; a missing or unreadable file is a ComposeFileError."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ComposeFileError(f"open {path}: no such file or directory", file=path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ComposeFileError(f"cannot read file: {exc}", file=path) from None
+
+
+def _string_keys(value: Any, path: KeyPath = ()) -> Any:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, child in value.items():
+            if isinstance(key, bool):
+                key = "true" if key else "false"
+            elif key is None or isinstance(key, list | dict | tuple):
+                raise ComposeFileError(f"non-string key in {format_path(path) or 'top-level'}")
+            out[str(key)] = _string_keys(child, (*path, str(key)))
+        return out
+    if isinstance(value, list):
+        return [_string_keys(v, (*path, i)) for i, v in enumerate(value)]
+    return value
+
+
+def _with_file(exc: ComposeFileError, file: Path) -> ComposeFileError:
+    if exc.file is not None:
+        return exc
+    return ComposeFileError(exc.reason, file=file, key=exc.key, line=exc.line, column=exc.column)
+
+
+class _Loader:
+    """One load of a project (or of an included project)."""
+
+    def __init__(self, working_dir: Path, env: Mapping[str, str], chain: tuple[str, ...]):
+        self.working_dir = working_dir
+        self.env = env
+        self.chain = chain
+
+    def load(self, files: Sequence[Path]) -> dict[str, Any]:
+        model: dict[str, Any] = {}
+        for file in files:
+            for doc in parse_documents(read_text(file), file):
+                try:
+                    model = self._process(doc, file, model)
+                except ComposeFileError as exc:
+                    raise _with_file(exc, file) from None
+        set_defaults(model)
+        model.pop("version", None)
+        return resolve_paths(model, str(self.working_dir), self.env)
+
+    def _prepare(self, doc: Any, file: Path) -> tuple[dict[str, Any], list[KeyPath]]:
+        if not isinstance(doc, dict):
+            raise ComposeFileError("top-level object must be a mapping", file=file)
+        tree, resets = strip_tags(_string_keys(doc))
+        tree = interpolate_tree(tree, self.env, file=str(file), cast=_cast)
+        validate_file(tree, str(file))
+        return tree, resets
+
+    def _process(self, doc: Any, file: Path, model: dict[str, Any]) -> dict[str, Any]:
+        tree, resets = self._prepare(doc, file)
+        if "include" in tree:
+            self._include(tree, file)
+        apply_resets(model, resets)
+        apply_extends(tree, file, self._load_for_extends, resets)
+        model = merge(model, tree)
+        model = enforce_unicity(model)
+        return enforce_unicity(canonical(model))
+
+    def _load_for_extends(self, file: Path) -> dict[str, Any]:
+        model: dict[str, Any] = {}
+        for doc in parse_documents(read_text(file), file):
+            tree, resets = self._prepare(doc, file)
+            apply_resets(model, resets)
+            model = canonical(merge(model, tree))
+        return resolve_paths(model, str(file.parent), self.env)
+
+    def _include(self, tree: dict[str, Any], file: Path) -> None:
+        for entry in canonical({"include": tree.pop("include") or []})["include"]:
+            paths = entry.get("path")
+            paths = [paths] if isinstance(paths, str) else list(paths or [])
+            if not paths:
+                raise ComposeFileError("include requires a path", file=file, key="include")
+            files = [Path(os.path.normpath(self.working_dir / p)) for p in paths]
+            project_dir = entry.get("project_directory")
+            directory = (
+                Path(os.path.normpath(self.working_dir / project_dir))
+                if project_dir
+                else files[0].parent
+            )
+            if str(files[0]) in (*self.chain, str(file)):
+                trail = "\n include ".join((*self.chain[1:], str(file), str(files[0])))
+                raise ComposeFileError(f"include cycle detected:\n{self.chain[0]}\n include {trail}")
+            env_files = entry.get("env_file")
+            env_files = [env_files] if isinstance(env_files, str) else list(env_files or [])
+            if not env_files and (directory / ".env").is_file():
+                env_files = [str(directory / ".env")]
+            from_files: dict[str, str] = {}
+            for env_file in env_files:
+                if env_file != "/dev/null":
+                    path = Path(os.path.normpath(self.working_dir / env_file))
+                    load_env_file(path, env_lookup(self.env), from_files)
+            loader = _Loader(directory, {**self.env, **from_files}, (*self.chain, str(file)))
+            imported = loader.load(files)
+            _import_resources(imported, tree)
+
+
+def _import_resources(source: dict[str, Any], target: dict[str, Any]) -> None:
+    for kind in ("services", "volumes", "networks", "secrets", "configs", "models"):
+        incoming = source.get(kind)
+        if not incoming:
+            continue
+        local = target.setdefault(kind, {}) or {}
+        for name, value in incoming.items():
+            if name in local:
+                local[name] = merge_value(value, local[name], (kind, name))
+            else:
+                local[name] = value
+        target[kind] = local
+
+
+def load_model(files: Sequence[Path], working_dir: Path, env: Mapping[str, str]) -> dict[str, Any]:
+    """The merged, canonical, path-resolved tree of `files`."""
+    return _Loader(working_dir, env, ()).load(files)
