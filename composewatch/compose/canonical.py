@@ -186,6 +186,7 @@ def set_defaults(doc: dict[str, Any]) -> dict[str, Any]:
         if isinstance(service.get("ports"), list):
             service["ports"] = [_default_port(p) for p in service["ports"]]
         for volume in service.get("volumes") or []:
-            if isinstance(volume, dict) and isinstance(volume.get("bind"), dict):
-                volume["bind"].setdefault("create_host_path", True)
+            bind = volume.get("bind") if isinstance(volume, dict) else None
+            if isinstance(bind, dict) and volume.get("type") == "bind":
+                bind.setdefault("create_host_path", True)
     return doc

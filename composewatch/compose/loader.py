@@ -18,7 +18,11 @@ from composewatch.compose.files import (
 )
 from composewatch.compose.interpolation import interpolate_tree
 from composewatch.compose.model import LoadedProject, Project
-from composewatch.compose.normalize import normalize_service, resolve_environment
+from composewatch.compose.normalize import (
+    normalize_resource,
+    normalize_service,
+    resolve_environment,
+)
 from composewatch.compose.project import (
     check_consistency,
     normalize_project,
@@ -95,6 +99,9 @@ def load_project(options: ProjectOptions) -> LoadedProject:
     env = load_environment(first_dir, options.env_files, shell, cwd)
     files = _files(options, cwd, env)
     project_dir = files[0].parent
+    if not options.env_files and project_dir != first_dir:
+        # files found via COMPOSE_FILE or a parent directory: their own .env applies too
+        env = {**load_environment(project_dir, (), env, cwd), **env}
     name_env = {**env, "COMPOSE_PROJECT_NAME": env.get("COMPOSE_PROJECT_NAME", "")}
     name = pick_project_name(
         options.project_name, env, _name_in_files(files, name_env), project_dir
@@ -112,13 +119,20 @@ def load_project(options: ProjectOptions) -> LoadedProject:
     )
     enabled, disabled = select_profiles(model["services"], profiles)
     model["services"] = enabled
-    check_consistency(model, disabled)
+    try:
+        check_consistency(model, disabled)
+    except ComposeFileError as exc:
+        raise ComposeFileError(exc.reason, file=files[0], key=exc.key) from None
     prune_resources(model)
     for service in enabled.values():
         _service_environment(service, env)
     model["services"] = {n: normalize_service(n, s, env) for n, s in enabled.items()}
+    for kind in ("networks", "volumes", "secrets", "configs"):
+        if kind in model:
+            model[kind] = {k: normalize_resource(v) for k, v in model[kind].items()}
     extensions = {k: v for k, v in model.items() if k.startswith("x-")}
     model.pop("include", None)
+    model.pop("models", None)  # compose does not print them
     try:
         project = Project.model_validate(model)
     except ValidationError as exc:

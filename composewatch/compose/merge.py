@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from composewatch.compose.paths import KeyPath, matches
-from composewatch.compose.shortsyntax import parse_volume
+from composewatch.compose.shortsyntax import ShortSyntaxError, parse_volume
 from composewatch.compose.yamlload import Override, Reset
 from composewatch.errors import ComposeFileError
 
@@ -191,7 +191,10 @@ def _key_value(entry: Any) -> str:
 def _volume_target(entry: Any) -> str:
     if isinstance(entry, dict):
         return str(entry.get("target", ""))
-    return parse_volume(str(entry))["target"]
+    try:
+        return str(parse_volume(str(entry))["target"])
+    except ShortSyntaxError as exc:
+        raise ComposeFileError(str(exc)) from None
 
 
 def _mount(default_dir: str) -> Callable[[Any], str]:

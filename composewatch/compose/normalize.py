@@ -11,7 +11,7 @@ from composewatch.compose.paths import KeyPath, format_path, matches
 from composewatch.compose.units import UnitError, format_duration, parse_duration, parse_size
 from composewatch.errors import ComposeFileError
 
-__all__ = ["go_string", "normalize_service", "resolve_environment"]
+__all__ = ["go_string", "normalize_resource", "normalize_service", "resolve_environment"]
 
 
 def go_string(value: Any) -> str:
@@ -141,6 +141,20 @@ def _string_map_field(value: Any, path: KeyPath) -> Any:
     return _string_map(value)
 
 
+def _depends_on(value: Any, path: KeyPath) -> Any:
+    # `restart: false` is Go's zero value, which compose omits
+    return {k: {f: v for f, v in d.items() if not (f == "restart" and v is False)} for k, d in value.items()}
+
+
+def _volume(value: Any, path: KeyPath) -> Any:
+    # false is Go's zero value, which compose omits
+    value = {k: v for k, v in value.items() if not (k == "read_only" and v is False)}
+    for section, flag in (("bind", "create_host_path"), ("volume", "nocopy")):
+        if isinstance(value.get(section), dict) and value[section].get(flag) is False:
+            value[section] = {k: v for k, v in value[section].items() if k != flag}
+    return value
+
+
 Normalizer = Callable[[Any, KeyPath], Any]
 _FIELDS: dict[str, Normalizer] = {
     "command": _command,
@@ -177,6 +191,8 @@ _FIELDS: dict[str, Normalizer] = {
     "build.extra_hosts": _extra_hosts,
     "ports": _ports,
     "deploy": _deploy,
+    "volumes.*": _volume,
+    "depends_on": _depends_on,
     "develop.watch": _watch,
     "build": _build,
     "expose": _strings,
@@ -195,7 +211,8 @@ def _walk(value: Any, path: KeyPath) -> Any:
             value = normalizer(value, path)
             break
     if isinstance(value, dict):
-        return {k: _walk(v, (*path, k)) for k, v in value.items()}
+        # extensions below the top level are not printed by compose
+        return {k: _walk(v, (*path, k)) for k, v in value.items() if not k.startswith("x-")}
     if isinstance(value, list):
         return [_walk(v, (*path, i)) for i, v in enumerate(value)]
     return value
@@ -216,3 +233,13 @@ def normalize_service(name: str, service: dict[str, Any], env: Mapping[str, str]
         }
     result: dict[str, Any] = _walk(out, ("services", name))
     return result
+
+
+def normalize_resource(resource: dict[str, Any]) -> dict[str, Any]:
+    """The printed form of a top-level network, volume, secret or config."""
+    out = {k: v for k, v in resource.items() if not k.startswith("x-")}
+    if "labels" in out:
+        out["labels"] = _string_map(out["labels"])
+    if isinstance(out.get("driver_opts"), dict):
+        out["driver_opts"] = {k: go_string(v) for k, v in out["driver_opts"].items()}
+    return out

@@ -78,7 +78,8 @@ def parse_volume(spec: str) -> dict[str, Any]:
         volume.pop("read_only", None)
     if _is_file_path(volume.get("source", "")):
         return {"type": "bind", **volume, "bind": {**bind, "create_host_path": True}}
-    return {"type": "volume", **volume, "volume": vol}
+    extra = {"bind": bind} if bind else {}  # SELinux relabelling applies to volumes too
+    return {"type": "volume", **volume, **extra, "volume": vol}
 
 
 def _port_range(text: str, what: str) -> tuple[int, int]:

@@ -149,8 +149,9 @@ class _Loader:
                 else files[0].parent
             )
             if str(files[0]) in (*self.chain, str(file)):
-                trail = "\n include ".join((*self.chain[1:], str(file), str(files[0])))
-                raise ComposeFileError(f"include cycle detected:\n{self.chain[0]}\n include {trail}")
+                trail = "\n include ".join((*self.chain, str(file), str(files[0]))[1:])
+                first = (*self.chain, str(file))[0]
+                raise ComposeFileError(f"include cycle detected:\n{first}\n include {trail}")
             env_files = entry.get("env_file")
             env_files = [env_files] if isinstance(env_files, str) else list(env_files or [])
             if not env_files and (directory / ".env").is_file():

@@ -59,6 +59,7 @@ _RESOLVERS: list[tuple[str, str, str]] = [
 for _tag, _pattern, _first in _RESOLVERS:
     _Loader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
 _Loader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^$"), [""])
+_Loader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^<<$"), ["<"])
 
 
 def _construct_bool(loader: _Loader, node: ScalarNode) -> bool:
