@@ -114,9 +114,7 @@ def load_project(options: ProjectOptions) -> LoadedProject:
     model["name"] = name
     model.setdefault("services", {})
     normalize_project(model, name)
-    profiles = options.profiles or tuple(
-        p for p in env.get("COMPOSE_PROFILES", "").split(",") if p
-    )
+    profiles = options.profiles or tuple(p for p in env.get("COMPOSE_PROFILES", "").split(",") if p)
     enabled, disabled = select_profiles(model["services"], profiles)
     model["services"] = enabled
     try:

@@ -36,7 +36,11 @@ def strip_tags(value: Any, path: KeyPath = ()) -> tuple[Any, list[KeyPath]]:
                     out[key] = walk(child, (*where, key))
             return out
         if isinstance(node, list):
-            return [walk(child, (*where, i)) for i, child in enumerate(node) if not isinstance(child, Reset)]
+            return [
+                walk(child, (*where, i))
+                for i, child in enumerate(node)
+                if not isinstance(child, Reset)
+            ]
         return node
 
     return walk(value, path), found
@@ -209,7 +213,9 @@ def _mount(default_dir: str) -> Callable[[Any], str]:
 def _port(entry: Any) -> str:
     if isinstance(entry, dict):
         host = entry.get("host_ip", "0.0.0.0")
-        return f"{host}:{entry.get('published')}:{entry.get('target')}/{entry.get('protocol', 'tcp')}"
+        return (
+            f"{host}:{entry.get('published')}:{entry.get('target')}/{entry.get('protocol', 'tcp')}"
+        )
     return str(entry)
 
 

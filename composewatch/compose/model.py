@@ -76,9 +76,9 @@ class ServiceNetwork(_Model):
 
 
 class DependsOn(_Model):
-    condition: Literal[
-        "service_started", "service_healthy", "service_completed_successfully"
-    ] = "service_started"
+    condition: Literal["service_started", "service_healthy", "service_completed_successfully"] = (
+        "service_started"
+    )
     required: bool = True
     restart: bool | None = None
 

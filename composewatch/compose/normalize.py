@@ -32,9 +32,7 @@ def _string_map(value: Any, keep_null: bool = False) -> dict[str, Any]:
         for entry in value or []:
             key, sep, val = str(entry).partition("=")
             items.append((key, val if sep else None))
-    return {
-        k: (go_string(v) if v is not None else (None if keep_null else "")) for k, v in items
-    }
+    return {k: (go_string(v) if v is not None else (None if keep_null else "")) for k, v in items}
 
 
 def resolve_environment(value: Any, env: Mapping[str, str]) -> dict[str, str | None]:
@@ -143,7 +141,10 @@ def _string_map_field(value: Any, path: KeyPath) -> Any:
 
 def _depends_on(value: Any, path: KeyPath) -> Any:
     # `restart: false` is Go's zero value, which compose omits
-    return {k: {f: v for f, v in d.items() if not (f == "restart" and v is False)} for k, d in value.items()}
+    return {
+        k: {f: v for f, v in d.items() if not (f == "restart" and v is False)}
+        for k, d in value.items()
+    }
 
 
 def _volume(value: Any, path: KeyPath) -> Any:

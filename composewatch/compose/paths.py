@@ -10,7 +10,9 @@ KeyPath = tuple[str | int, ...]
 def matches(path: KeyPath, pattern: str) -> bool:
     """Whether `path` matches a dotted pattern where `*` stands for any key or list index."""
     parts = pattern.split(".")
-    return len(parts) == len(path) and all(p in ("*", str(k)) for p, k in zip(parts, path, strict=True))
+    return len(parts) == len(path) and all(
+        p in ("*", str(k)) for p, k in zip(parts, path, strict=True)
+    )
 
 
 def format_path(path: KeyPath) -> str:

@@ -119,7 +119,9 @@ def check_consistency(doc: dict[str, Any], disabled: set[str]) -> None:
         if not s.get("image") and "build" not in s and "provider" not in s:
             raise _invalid(f"service {name!r} has neither an image nor a build context specified")
         if "network_mode" in s and s.get("networks"):
-            raise _invalid(f"service {name} declares mutually exclusive `network_mode` and `networks`")
+            raise _invalid(
+                f"service {name} declares mutually exclusive `network_mode` and `networks`"
+            )
         for network in s.get("networks") or {}:
             if network not in (doc.get("networks") or {}):
                 raise _invalid(f"service {name!r} refers to undefined network {network}")
@@ -129,7 +131,11 @@ def check_consistency(doc: dict[str, Any], disabled: set[str]) -> None:
             raise _invalid(f"service {name!r} depends on undefined service {dep!r}")
         for volume in s.get("volumes") or []:
             source = volume.get("source")
-            if volume.get("type") == "volume" and source and source not in (doc.get("volumes") or {}):
+            if (
+                volume.get("type") == "volume"
+                and source
+                and source not in (doc.get("volumes") or {})
+            ):
                 raise _invalid(f"service {name!r} refers to undefined volume {source}")
         for kind in ("secrets", "configs"):
             for mount in s.get(kind) or []:
@@ -140,7 +146,8 @@ def check_consistency(doc: dict[str, Any], disabled: set[str]) -> None:
         scale = s.get("scale", (s.get("deploy") or {}).get("replicas"))
         if s.get("container_name") and isinstance(scale, int) and scale > 1:
             raise ComposeFileError(
-                f"services.scale: can't set container_name and {name} as container name must be unique",
+                f"services.scale: can't set container_name and {name} as container name "
+                "must be unique",
                 key=f"services.{name}.container_name",
             )
     _check_cycles(services)
@@ -152,7 +159,9 @@ def prune_resources(doc: dict[str, Any]) -> dict[str, Any]:
     for s in doc.get("services", {}).values():
         used["networks"].update(s.get("networks") or {})
         used["volumes"].update(
-            v["source"] for v in s.get("volumes") or [] if v.get("type") == "volume" and v.get("source")
+            v["source"]
+            for v in s.get("volumes") or []
+            if v.get("type") == "volume" and v.get("source")
         )
         used["secrets"].update(m["source"] for m in s.get("secrets") or [])
         used["secrets"].update(m["source"] for m in (s.get("build") or {}).get("secrets") or [])

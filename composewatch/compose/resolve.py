@@ -31,7 +31,11 @@ def _abs(path: Any, base: str, env: Mapping[str, str]) -> Any:
 
 
 def _context(path: Any, base: str, env: Mapping[str, str]) -> Any:
-    if not isinstance(path, str) or "://" in path or path.startswith(("service:", *_REMOTE_CONTEXT)):
+    if (
+        not isinstance(path, str)
+        or "://" in path
+        or path.startswith(("service:", *_REMOTE_CONTEXT))
+    ):
         return path
     return _abs(path, base, env)
 
@@ -71,8 +75,9 @@ def resolve_paths(doc: dict[str, Any], base: str, env: Mapping[str, str]) -> dic
             if isinstance(resource, dict) and "file" in resource:
                 resource["file"] = _abs(resource["file"], base, env)
     for volume in (doc.get("volumes") or {}).values():
-        opts = (volume or {}).get("driver_opts") if isinstance(volume, dict) else None
-        if volume and volume.get("driver") == "local" and isinstance(opts, dict):
-            if opts.get("o") == "bind" and "device" in opts:
-                opts["device"] = _abs(opts["device"], base, env)
+        if not isinstance(volume, dict) or volume.get("driver") != "local":
+            continue
+        opts = volume.get("driver_opts")
+        if isinstance(opts, dict) and opts.get("o") == "bind" and "device" in opts:
+            opts["device"] = _abs(opts["device"], base, env)
     return doc

@@ -14,89 +14,212 @@ from composewatch.errors import ComposeFileError
 __all__ = ["validate_file"]
 
 # JSON-schema type names, as compose's messages use them.
-S, I, N, B, A, O, NULL = "string", "integer", "number", "boolean", "array", "object", "null"
+STR, INT, NUM, BOOL, ARR, OBJ, NULL = (
+    "string",
+    "integer",
+    "number",
+    "boolean",
+    "array",
+    "object",
+    "null",
+)
 
 _SERVICE: dict[str, tuple[str, ...]] = {
-    "annotations": (O, A), "attach": (B, S), "build": (S, O), "blkio_config": (O,),
-    "cap_add": (A,), "cap_drop": (A,), "cgroup": (S,), "cgroup_parent": (S,),
-    "command": (NULL, S, A), "configs": (A,), "container_name": (S,), "cpu_count": (S, I),
-    "cpu_percent": (S, I), "cpu_shares": (N, S), "cpu_quota": (N, S), "cpu_period": (N, S),
-    "cpu_rt_period": (N, S), "cpu_rt_runtime": (N, S), "cpus": (N, S), "cpuset": (S,),
-    "credential_spec": (O,), "depends_on": (A, O), "deploy": (O, NULL), "develop": (O, NULL),
-    "device_cgroup_rules": (A,), "devices": (A,), "dns": (S, A), "dns_opt": (A,),
-    "dns_search": (S, A), "domainname": (S,), "entrypoint": (NULL, S, A), "env_file": (S, A),
-    "label_file": (S, A), "environment": (O, A), "expose": (A,), "extends": (S, O),
-    "provider": (O,), "external_links": (A,), "extra_hosts": (O, A), "gpus": (S, A),
-    "group_add": (A,), "healthcheck": (O,), "hostname": (S,), "image": (S,), "init": (B, S),
-    "ipc": (S,), "isolation": (S,), "labels": (O, A), "links": (A,), "logging": (O,),
-    "mac_address": (S,), "mem_limit": (N, S), "mem_reservation": (S, I),
-    "mem_swappiness": (I, S), "memswap_limit": (N, S), "network_mode": (S,),
-    "models": (A, O), "networks": (A, O), "oom_kill_disable": (B, S), "oom_score_adj": (S, I),
-    "pid": (S, NULL), "pids_limit": (N, S), "platform": (S,), "ports": (A,), "pre_start": (A,),
-    "post_start": (A,), "pre_stop": (A,), "privileged": (B, S), "profiles": (A,),
-    "pull_policy": (S,), "pull_refresh_after": (S,), "read_only": (B, S), "restart": (S,),
-    "runtime": (S,), "scale": (I, S), "security_opt": (A,), "shm_size": (N, S),
-    "secrets": (A,), "sysctls": (O, A), "stdin_open": (B, S), "stop_grace_period": (S,),
-    "stop_signal": (S,), "storage_opt": (O,), "tmpfs": (S, A), "tty": (B, S),
-    "ulimits": (O,), "use_api_socket": (B,), "user": (S,), "uts": (S,), "userns_mode": (S,),
-    "volumes": (A,), "volumes_from": (A,), "working_dir": (S,),
-}  # fmt: skip
+    "annotations": (OBJ, ARR),
+    "attach": (BOOL, STR),
+    "build": (STR, OBJ),
+    "blkio_config": (OBJ,),
+    "cap_add": (ARR,),
+    "cap_drop": (ARR,),
+    "cgroup": (STR,),
+    "cgroup_parent": (STR,),
+    "command": (NULL, STR, ARR),
+    "configs": (ARR,),
+    "container_name": (STR,),
+    "cpu_count": (STR, INT),
+    "cpu_percent": (STR, INT),
+    "cpu_shares": (NUM, STR),
+    "cpu_quota": (NUM, STR),
+    "cpu_period": (NUM, STR),
+    "cpu_rt_period": (NUM, STR),
+    "cpu_rt_runtime": (NUM, STR),
+    "cpus": (NUM, STR),
+    "cpuset": (STR,),
+    "credential_spec": (OBJ,),
+    "depends_on": (ARR, OBJ),
+    "deploy": (OBJ, NULL),
+    "develop": (OBJ, NULL),
+    "device_cgroup_rules": (ARR,),
+    "devices": (ARR,),
+    "dns": (STR, ARR),
+    "dns_opt": (ARR,),
+    "dns_search": (STR, ARR),
+    "domainname": (STR,),
+    "entrypoint": (NULL, STR, ARR),
+    "env_file": (STR, ARR),
+    "label_file": (STR, ARR),
+    "environment": (OBJ, ARR),
+    "expose": (ARR,),
+    "extends": (STR, OBJ),
+    "provider": (OBJ,),
+    "external_links": (ARR,),
+    "extra_hosts": (OBJ, ARR),
+    "gpus": (STR, ARR),
+    "group_add": (ARR,),
+    "healthcheck": (OBJ,),
+    "hostname": (STR,),
+    "image": (STR,),
+    "init": (BOOL, STR),
+    "ipc": (STR,),
+    "isolation": (STR,),
+    "labels": (OBJ, ARR),
+    "links": (ARR,),
+    "logging": (OBJ,),
+    "mac_address": (STR,),
+    "mem_limit": (NUM, STR),
+    "mem_reservation": (STR, INT),
+    "mem_swappiness": (INT, STR),
+    "memswap_limit": (NUM, STR),
+    "network_mode": (STR,),
+    "models": (ARR, OBJ),
+    "networks": (ARR, OBJ),
+    "oom_kill_disable": (BOOL, STR),
+    "oom_score_adj": (STR, INT),
+    "pid": (STR, NULL),
+    "pids_limit": (NUM, STR),
+    "platform": (STR,),
+    "ports": (ARR,),
+    "pre_start": (ARR,),
+    "post_start": (ARR,),
+    "pre_stop": (ARR,),
+    "privileged": (BOOL, STR),
+    "profiles": (ARR,),
+    "pull_policy": (STR,),
+    "pull_refresh_after": (STR,),
+    "read_only": (BOOL, STR),
+    "restart": (STR,),
+    "runtime": (STR,),
+    "scale": (INT, STR),
+    "security_opt": (ARR,),
+    "shm_size": (NUM, STR),
+    "secrets": (ARR,),
+    "sysctls": (OBJ, ARR),
+    "stdin_open": (BOOL, STR),
+    "stop_grace_period": (STR,),
+    "stop_signal": (STR,),
+    "storage_opt": (OBJ,),
+    "tmpfs": (STR, ARR),
+    "tty": (BOOL, STR),
+    "ulimits": (OBJ,),
+    "use_api_socket": (BOOL,),
+    "user": (STR,),
+    "uts": (STR,),
+    "userns_mode": (STR,),
+    "volumes": (ARR,),
+    "volumes_from": (ARR,),
+    "working_dir": (STR,),
+}
 
 _BUILD: dict[str, tuple[str, ...]] = {
-    "context": (S,), "dockerfile": (S,), "dockerfile_inline": (S,), "entitlements": (A,),
-    "args": (O, A), "ssh": (O, A), "labels": (O, A), "cache_from": (A,), "cache_to": (A,),
-    "no_cache": (B, S), "no_cache_filter": (S, A), "additional_contexts": (O, A),
-    "network": (S,), "provenance": (S, B), "sbom": (S, B), "pull": (B, S), "target": (S,),
-    "shm_size": (I, S), "extra_hosts": (O, A), "isolation": (S,), "privileged": (B, S),
-    "secrets": (A,), "tags": (A,), "ulimits": (O,), "platforms": (A,),
-}  # fmt: skip
+    "context": (STR,),
+    "dockerfile": (STR,),
+    "dockerfile_inline": (STR,),
+    "entitlements": (ARR,),
+    "args": (OBJ, ARR),
+    "ssh": (OBJ, ARR),
+    "labels": (OBJ, ARR),
+    "cache_from": (ARR,),
+    "cache_to": (ARR,),
+    "no_cache": (BOOL, STR),
+    "no_cache_filter": (STR, ARR),
+    "additional_contexts": (OBJ, ARR),
+    "network": (STR,),
+    "provenance": (STR, BOOL),
+    "sbom": (STR, BOOL),
+    "pull": (BOOL, STR),
+    "target": (STR,),
+    "shm_size": (INT, STR),
+    "extra_hosts": (OBJ, ARR),
+    "isolation": (STR,),
+    "privileged": (BOOL, STR),
+    "secrets": (ARR,),
+    "tags": (ARR,),
+    "ulimits": (OBJ,),
+    "platforms": (ARR,),
+}
 
 _HEALTHCHECK: dict[str, tuple[str, ...]] = {
-    "disable": (B, S), "interval": (S,), "retries": (N, S), "test": (S, A), "timeout": (S,),
-    "start_period": (S,), "start_interval": (S,),
-}  # fmt: skip
+    "disable": (BOOL, STR),
+    "interval": (STR,),
+    "retries": (NUM, STR),
+    "test": (STR, ARR),
+    "timeout": (STR,),
+    "start_period": (STR,),
+    "start_interval": (STR,),
+}
 
 _RESOURCE_COMMON: dict[str, tuple[str, ...]] = {
-    "name": (S,), "external": (B, S, O), "labels": (O, A), "driver": (S,), "driver_opts": (O,),
+    "name": (STR,),
+    "external": (BOOL, STR, OBJ),
+    "labels": (OBJ, ARR),
+    "driver": (STR,),
+    "driver_opts": (OBJ,),
 }
 _RESOURCES: dict[str, dict[str, tuple[str, ...]]] = {
     "networks": {
-        **_RESOURCE_COMMON, "ipam": (O,), "internal": (B, S), "enable_ipv4": (B, S),
-        "enable_ipv6": (B, S), "attachable": (B, S),
+        **_RESOURCE_COMMON,
+        "ipam": (OBJ,),
+        "internal": (BOOL, STR),
+        "enable_ipv4": (BOOL, STR),
+        "enable_ipv6": (BOOL, STR),
+        "attachable": (BOOL, STR),
     },
     "volumes": _RESOURCE_COMMON,
     "secrets": {
-        **_RESOURCE_COMMON, "environment": (S,), "file": (S,), "template_driver": (S,),
+        **_RESOURCE_COMMON,
+        "environment": (STR,),
+        "file": (STR,),
+        "template_driver": (STR,),
     },
     "configs": {
-        **_RESOURCE_COMMON, "content": (S,), "environment": (S,), "file": (S,),
-        "template_driver": (S,),
+        **_RESOURCE_COMMON,
+        "content": (STR,),
+        "environment": (STR,),
+        "file": (STR,),
+        "template_driver": (STR,),
     },
-}  # fmt: skip
+}
 
 _TOP: dict[str, tuple[str, ...]] = {
-    "version": (S,), "name": (S,), "include": (A,), "services": (O,), "models": (O,),
-    "networks": (O,), "volumes": (O,), "secrets": (O,), "configs": (O,),
-}  # fmt: skip
+    "version": (STR,),
+    "name": (STR,),
+    "include": (ARR,),
+    "services": (OBJ,),
+    "models": (OBJ,),
+    "networks": (OBJ,),
+    "volumes": (OBJ,),
+    "secrets": (OBJ,),
+    "configs": (OBJ,),
+}
 
 
 def _json_type(value: Any) -> str:
     if value is None:
         return NULL
     if isinstance(value, bool):
-        return B
+        return BOOL
     if isinstance(value, int):
-        return I
+        return INT
     if isinstance(value, float):
-        return N
+        return NUM
     if isinstance(value, str):
-        return S
-    return A if isinstance(value, list) else O
+        return STR
+    return ARR if isinstance(value, list) else OBJ
 
 
 def _accepts(allowed: tuple[str, ...], value: Any) -> bool:
     actual = _json_type(value)
-    return actual in allowed or (actual == I and N in allowed)
+    return actual in allowed or (actual == INT and NUM in allowed)
 
 
 def _check_keys(

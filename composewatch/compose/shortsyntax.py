@@ -23,8 +23,10 @@ def _is_drive(buffer: str, char: str) -> bool:
 def _is_file_path(source: str) -> bool:
     if not source:
         return False
-    return source[0] in "./~" or source.startswith("\\\\") or (
-        len(source) > 1 and _is_drive(source[0], source[1])
+    return (
+        source[0] in "./~"
+        or source.startswith("\\\\")
+        or (len(source) > 1 and _is_drive(source[0], source[1]))
     )
 
 
@@ -116,7 +118,8 @@ def parse_port(spec: str) -> list[dict[str, Any]]:
                 entry["published"] = published
             else:
                 raise ShortSyntaxError(
-                    f"invalid ranges specified for container and host Ports: {target} and {published}"
+                    "invalid ranges specified for container and host Ports: "
+                    f"{target} and {published}"
                 )
         entry["protocol"] = protocol
         entries.append(entry)

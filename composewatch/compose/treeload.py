@@ -123,9 +123,9 @@ class _Loader:
             self._include(tree, file)
         apply_resets(model, resets)
         apply_extends(tree, file, self._load_for_extends, resets)
-        model = merge(model, tree)
-        model = enforce_unicity(model)
-        return enforce_unicity(canonical(model))
+        merged: dict[str, Any] = enforce_unicity(merge(model, tree))
+        result: dict[str, Any] = enforce_unicity(canonical(merged))
+        return result
 
     def _load_for_extends(self, file: Path) -> dict[str, Any]:
         model: dict[str, Any] = {}

@@ -113,7 +113,7 @@ def _construct_override(loader: _Loader, node: Node) -> Override:
     else:
         value = loader.construct_object(
             ScalarNode(
-                loader.resolve(ScalarNode, node.value, (True, False)),
+                loader.resolve(ScalarNode, node.value, (True, False)),  # type: ignore[no-untyped-call]
                 node.value,
                 node.start_mark,
                 node.end_mark,
@@ -133,10 +133,10 @@ _Loader.add_constructor("!override", _construct_override)
 def _documents(text: str) -> Iterator[Any]:
     loader = _Loader(text)
     try:
-        while loader.check_data():
+        while loader.check_data():  # type: ignore[no-untyped-call]
             yield loader.get_data()
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        loader.dispose()
 
 
 def parse_documents(text: str, file: Path | str) -> list[Any]:
