@@ -92,6 +92,20 @@ def _ports(value: Any, path: KeyPath) -> Any:
     return ports
 
 
+def _device(value: Any, path: KeyPath) -> Any:
+    if not isinstance(value, str):
+        return value
+    parts = value.split(":")
+    if len(parts) > 3:
+        raise ComposeFileError(
+            f"confusing device mapping, please use long syntax: {value}", key=format_path(path)
+        )
+    source = parts[0]
+    target = parts[1] if len(parts) > 1 and parts[1] else source
+    permissions = parts[2] if len(parts) == 3 else "rwm"
+    return {"source": source, "target": target, "permissions": permissions}
+
+
 def _build(value: Any, path: KeyPath) -> Any:
     if isinstance(value, str):
         return {"context": value}
@@ -131,6 +145,7 @@ _TRANSFORMERS: dict[str, Transformer] = {
     "services.*.models": _slice_to_map,
     "services.*.volumes.*": _volume,
     "services.*.dns": _string_or_list,
+    "services.*.devices.*": _device,
     "services.*.secrets.*": _source_mount,
     "services.*.configs.*": _source_mount,
     "services.*.ports": _ports,

@@ -7,6 +7,7 @@ import posixpath
 from collections.abc import Iterable
 from typing import Any
 
+from composewatch.compose.units import UnitError, parse_size
 from composewatch.errors import ComposeFileError
 
 __all__ = [
@@ -112,6 +113,37 @@ def _check_cycles(services: dict[str, Any]) -> None:
         visit(name, [])
 
 
+_DISTINCT = (  # service key, deploy.resources section and key, parser
+    ("cpus", "limits", "cpus", float),
+    ("mem_limit", "limits", "memory", parse_size),
+    ("mem_reservation", "reservations", "memory", parse_size),
+    ("pids_limit", "limits", "pids", int),
+)
+
+
+def _check_distinct(name: str, service: dict[str, Any]) -> None:
+    """Shorthands and their `deploy` equivalents must agree when both are set."""
+    deploy = service.get("deploy") or {}
+    scale, replicas = service.get("scale"), deploy.get("replicas")
+    if scale is not None and replicas is not None and scale != replicas:
+        raise _invalid(
+            f"services.{name}: can't set distinct values on 'scale' and 'deploy.replicas'"
+        )
+    resources = deploy.get("resources") or {}
+    for key, section, deploy_key, parse in _DISTINCT:
+        if service.get(key) in (None, 0) or not isinstance(resources.get(section), dict):
+            continue
+        try:
+            own, other = parse(service[key]), parse(resources[section].get(deploy_key) or 0)
+        except (UnitError, ValueError):
+            continue  # reported when the values are normalised
+        if own != other:
+            raise _invalid(
+                f"services.{name}: can't set distinct values on '{key}' and "
+                f"'deploy.resources.{section}.{deploy_key}'"
+            )
+
+
 def check_consistency(doc: dict[str, Any], disabled: set[str]) -> None:
     """compose's checks on the enabled services of a normalized project."""
     services: dict[str, Any] = doc.get("services", {})
@@ -143,6 +175,7 @@ def check_consistency(doc: dict[str, Any], disabled: set[str]) -> None:
                     raise _invalid(
                         f"service {name!r} refers to undefined {kind[:-1]} {mount.get('source')}"
                     )
+        _check_distinct(name, s)
         scale = s.get("scale", (s.get("deploy") or {}).get("replicas"))
         if s.get("container_name") and isinstance(scale, int) and scale > 1:
             raise ComposeFileError(
