@@ -32,6 +32,8 @@ def _extend(
     extends = service["extends"]
     if isinstance(extends, str):
         extends = {"service": extends}
+    if not isinstance(extends, dict):
+        return service  # the schema check reports it
     ref = extends.get("service")
     if not isinstance(ref, str):
         raise ComposeFileError(

@@ -122,9 +122,12 @@ def load_project(options: ProjectOptions) -> LoadedProject:
     except ComposeFileError as exc:
         raise ComposeFileError(exc.reason, file=files[0], key=exc.key) from None
     prune_resources(model)
-    for service in enabled.values():
-        _service_environment(service, env)
-    model["services"] = {n: normalize_service(n, s, env) for n, s in enabled.items()}
+    try:
+        for service in enabled.values():
+            _service_environment(service, env)
+        model["services"] = {n: normalize_service(n, s, env) for n, s in enabled.items()}
+    except ComposeFileError as exc:
+        raise ComposeFileError(exc.reason, file=exc.file or files[0], key=exc.key) from None
     for kind in ("networks", "volumes", "secrets", "configs"):
         if kind in model:
             model[kind] = {k: normalize_resource(v) for k, v in model[kind].items()}

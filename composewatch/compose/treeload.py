@@ -114,7 +114,8 @@ class _Loader:
             raise ComposeFileError("top-level object must be a mapping", file=file)
         tree, resets = strip_tags(_string_keys(doc))
         tree = interpolate_tree(tree, self.env, file=str(file), cast=_cast)
-        validate_file(tree, str(file))
+        if "services" in tree and not isinstance(tree["services"], dict):
+            raise ComposeFileError("services must be a mapping", file=file, key="services")
         return tree, resets
 
     def _process(self, doc: Any, file: Path, model: dict[str, Any]) -> dict[str, Any]:
@@ -124,6 +125,8 @@ class _Loader:
         apply_resets(model, resets)
         apply_extends(tree, file, self._load_for_extends, resets)
         merged: dict[str, Any] = enforce_unicity(merge(model, tree))
+        # after the merge, as compose does: a type clash reads "cannot override <key>"
+        validate_file(tree, str(file))
         result: dict[str, Any] = enforce_unicity(canonical(merged))
         return result
 
@@ -136,7 +139,10 @@ class _Loader:
         return resolve_paths(model, str(file.parent), self.env)
 
     def _include(self, tree: dict[str, Any], file: Path) -> None:
-        for entry in canonical({"include": tree.pop("include") or []})["include"]:
+        entries = tree.pop("include") or []
+        if not isinstance(entries, list):
+            raise ComposeFileError("include must be a list", file=file, key="include")
+        for entry in canonical({"include": entries})["include"]:
             paths = entry.get("path")
             paths = [paths] if isinstance(paths, str) else list(paths or [])
             if not paths:
