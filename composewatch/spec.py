@@ -10,9 +10,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from composewatch.compose.model import LoadedProject, PortConfig, Project, Service, ServiceVolume
+from composewatch.compose.model import LoadedProject, PortConfig, Project, Service
 from composewatch.confighash import service_hash
 from composewatch.spec_project import startup_order, unsupported_keys
+from composewatch.spec_volumes import byte_count, volume_binds_and_mounts, volume_name
 
 __all__ = [
     "COMPOSE_VERSION",
@@ -72,11 +73,6 @@ def network_name(project: Project, key: str) -> str:
     return str(config.get("name") or f"{project.name}_{key}")
 
 
-def volume_name(project: Project, key: str) -> str:
-    config = (project.volumes or {}).get(key) or {}
-    return str(config.get("name") or f"{project.name}_{key}")
-
-
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNIT_NS = {
     "ns": 1,
@@ -97,11 +93,6 @@ def go_duration_ns(text: str) -> int:
     if "".join(n + u for n, u in parts) != text:
         raise ValueError(f"invalid duration {text!r}")
     return sum(round(float(n) * _UNIT_NS[u]) for n, u in parts)
-
-
-def _bytes(value: int | str | None) -> int:
-    # The canonical form already converted "64m" to "67108864".
-    return int(value) if value not in (None, "") else 0
 
 
 # --- config -----------------------------------------------------------------------------
@@ -195,76 +186,6 @@ def _config(
 # --- host config --------------------------------------------------------------------------
 
 
-def _bind_string(source: str, volume: ServiceVolume) -> str:
-    options = ["ro" if volume.read_only else "rw"]
-    if volume.bind and volume.bind.selinux:
-        options.append(volume.bind.selinux)
-    if volume.bind and volume.bind.propagation:
-        options.append(volume.bind.propagation)
-    return f"{source}:{volume.target}:{','.join(options)}"
-
-
-def _mount(project: Project, volume: ServiceVolume) -> dict[str, Any]:
-    source = volume.source or ""
-    if volume.type == "volume" and source in (project.volumes or {}):
-        source = volume_name(project, source)
-    mount: dict[str, Any] = {"Type": volume.type, "Target": volume.target}
-    if source:
-        mount["Source"] = source
-    if volume.read_only:
-        mount["ReadOnly"] = True
-    if volume.consistency:
-        mount["Consistency"] = volume.consistency
-    if volume.type == "bind" and volume.bind:
-        bind: dict[str, Any] = {}
-        if volume.bind.propagation:
-            bind["Propagation"] = volume.bind.propagation
-        if volume.bind.create_host_path:
-            bind["CreateMountpoint"] = True
-        mount["BindOptions"] = bind
-    elif volume.type == "volume" and volume.volume:
-        opts: dict[str, Any] = {}
-        if volume.volume.nocopy:
-            opts["NoCopy"] = True
-        if volume.volume.subpath:
-            opts["Subpath"] = volume.volume.subpath
-        mount["VolumeOptions"] = opts
-    elif volume.type == "tmpfs" and volume.tmpfs:
-        tmpfs: dict[str, Any] = {}
-        if size := _bytes(volume.tmpfs.size):
-            tmpfs["SizeBytes"] = size
-        if volume.tmpfs.mode not in (None, ""):
-            tmpfs["Mode"] = int(str(volume.tmpfs.mode), 0)
-        mount["TmpfsOptions"] = tmpfs
-    return mount
-
-
-def _uses_bind_api(project: Project, volume: ServiceVolume) -> bool:
-    if volume.type == "bind":
-        # Mounts cannot create a missing host path, so compose keeps Binds unless told not to.
-        bind = volume.bind
-        return bind is None or bool(
-            bind.create_host_path and not bind.propagation and not getattr(bind, "recursive", None)
-        )
-    if volume.type == "volume" and volume.source in (project.volumes or {}):
-        opts = volume.volume
-        return not (opts and (opts.nocopy or opts.subpath))
-    return False
-
-
-def _volumes(project: Project, service: Service) -> tuple[list[str], list[dict[str, Any]]]:
-    """Compose's split: simple binds and project volumes go to Binds, the rest to Mounts."""
-    binds: list[str] = []
-    mounts: list[dict[str, Any]] = []
-    for volume in service.volumes or []:
-        mount = _mount(project, volume)
-        if _uses_bind_api(project, volume):
-            binds.append(_bind_string(mount["Source"], volume))
-        else:
-            mounts.append(mount)
-    return binds, mounts
-
-
 def _restart_policy(service: Service) -> dict[str, Any]:
     names = {"none": "no", "no": "no", "any": "always", "always": "always"}
     name, retries = "", 0
@@ -281,7 +202,7 @@ def _restart_policy(service: Service) -> dict[str, Any]:
 def _resources(service: Service) -> dict[str, Any]:
     limits = ((service.deploy or {}).get("resources") or {}).get("limits") or {}
     out: dict[str, Any] = {}
-    if memory := _bytes(limits.get("memory")):
+    if memory := byte_count(limits.get("memory")):
         out["Memory"] = memory
     if cpus := float(limits.get("cpus") or 0):
         out["NanoCpus"] = int(cpus * 1e9)
@@ -293,6 +214,9 @@ def _resources(service: Service) -> dict[str, Any]:
 def _ulimits(service: Service) -> list[dict[str, Any]]:
     out = []
     for name, limit in sorted((service.ulimits or {}).items()):
+        if isinstance(limit, int):  # `nproc: 512` sets soft and hard alike
+            out.append({"Name": name, "Soft": limit, "Hard": limit})
+            continue
         single = limit.single or 0
         out.append({"Name": name, "Soft": limit.soft or single, "Hard": limit.hard or single})
     return out
@@ -311,7 +235,7 @@ def _caps(caps: list[str] | None) -> list[str] | None:
 
 
 def _host_config(project: Project, service: Service, network_mode: str) -> dict[str, Any]:
-    binds, mounts = _volumes(project, service)
+    binds, mounts = volume_binds_and_mounts(project, service)
     bindings: dict[str, list[dict[str, str]]] = {}
     for port in service.ports or []:
         bindings.setdefault(_port_key(port), []).append(
@@ -326,7 +250,7 @@ def _host_config(project: Project, service: Service, network_mode: str) -> dict[
         "CapAdd": _caps(service.cap_add),
         "CapDrop": _caps(service.cap_drop),
         "Privileged": bool(service.privileged),
-        "ShmSize": _bytes(service.shm_size),
+        "ShmSize": byte_count(service.shm_size),
         "Dns": service.dns,
         # The canonical form writes extra hosts as "host=ip"; the engine wants "host:ip".
         "ExtraHosts": [h.replace("=", ":", 1) for h in service.extra_hosts or []] or None,
