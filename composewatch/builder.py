@@ -84,9 +84,11 @@ def build_image(
     tag: str,
     on_log: Callable[[str], None],
     cancelled: threading.Event | None = None,
+    labels: dict[str, str] | None = None,
 ) -> str:
     """Build the service's image as `tag` and return its id; BuildError names the failing
-    step, BuildCancelled says the build stopped because `cancelled` was set."""
+    step, BuildCancelled says the build stopped because `cancelled` was set. `labels` are
+    added to the image's own (composewatch records the context digest there)."""
     context, dockerfile = _check_context(loaded, service_name)
     build = loaded.project.services[service_name].build
     assert build is not None
@@ -97,7 +99,7 @@ def build_image(
             tag=tag,
             buildargs=dict(build.args or {}),
             target=build.target,
-            labels=dict(build.labels or {}) or None,
+            labels={**(build.labels or {}), **(labels or {})} or None,
             decode=True,
             rm=True,
             forcerm=True,

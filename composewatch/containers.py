@@ -6,8 +6,10 @@ Everything composewatch creates carries compose's labels, so `docker compose ps/
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 import re
+import tarfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ import docker.types
 
 from composewatch.compose.model import LoadedProject
 from composewatch.errors import EngineError, EngineUnavailable
+from composewatch.health import ContainerStatus
 from composewatch.spec import COMPOSE_VERSION, ContainerSpec, network_name, volume_name
 
 __all__ = ["ContainerInfo", "Engine"]
@@ -99,9 +102,57 @@ class Engine:
 
     def container_state(self, cid: str) -> tuple[bool, str | None, int]:
         """(running, health status or None, exit code)."""
-        state = self._api.inspect_container(cid)["State"]
+        status = self.status(cid)
+        return status.running, status.health, status.exit_code or 0
+
+    def status(self, cid: str) -> ContainerStatus:
+        try:
+            state = self._api.inspect_container(cid)["State"]
+        except docker.errors.NotFound:
+            return ContainerStatus(running=False, exit_code=None, health=None, has_healthcheck=False)
         health = (state.get("Health") or {}).get("Status")
-        return bool(state.get("Running")), health, int(state.get("ExitCode") or 0)
+        return ContainerStatus(
+            running=bool(state.get("Running")),
+            exit_code=int(state.get("ExitCode") or 0),
+            health=health,
+            has_healthcheck=health is not None,
+        )
+
+    def published_url(self, cid: str, container_port: int | None, path: str) -> str | None:
+        """http://127.0.0.1:<host port><path> for a published TCP port of a running container."""
+        ports = self._api.inspect_container(cid)["NetworkSettings"].get("Ports") or {}
+        for binding in ports.get(f"{container_port}/tcp") or []:
+            host_ip = binding.get("HostIp") or "127.0.0.1"
+            # Probe over loopback whatever the container publishes on: only this machine.
+            host = host_ip if host_ip.startswith("127.") else "127.0.0.1"
+            return f"http://{host}:{binding['HostPort']}{path}"
+        return None
+
+    def image_with_label(self, ref: str, label: str, value: str) -> str | None:
+        """The id of image `ref` when it carries `label=value` (e.g. a context digest)."""
+        try:
+            image = self._api.inspect_image(ref)  # type: ignore[no-untyped-call]
+        except docker.errors.ImageNotFound:
+            return None
+        labels = (image.get("Config") or {}).get("Labels") or {}
+        return str(image["Id"]) if labels.get(label) == value else None
+
+    def sync_files(self, cid: str, files: dict[str, str]) -> None:
+        """Copy host files into the container: {host path: container path}."""
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            for host, target in files.items():
+                tar.add(host, arcname=target.lstrip("/"), recursive=True)
+        try:
+            self._api.put_archive(cid, "/", archive.getvalue())
+        except docker.errors.APIError as err:
+            raise _failed(f"copying files into {cid[:12]}", err) from err
+
+    def restart(self, cid: str, timeout_s: float) -> None:
+        try:
+            self._api.restart(cid, timeout=math.ceil(timeout_s))
+        except docker.errors.APIError as err:
+            raise _failed(f"restarting container {cid[:12]}", err) from err
 
     def ignores_sigterm(self, cid: str) -> bool:
         """True when the container's PID 1 has no SIGTERM handler, so `stop` waits the full
