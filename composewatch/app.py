@@ -9,14 +9,14 @@ from dataclasses import dataclass
 
 from composewatch import events as ev
 from composewatch import state as st
-from composewatch.builder import build_image, context_digest
+from composewatch.builder import build_image
 from composewatch.compose.model import LoadedProject
 from composewatch.config import Settings
 from composewatch.containers import Engine
-from composewatch.errors import BuildError, ComposewatchError
+from composewatch.errors import ComposewatchError
 from composewatch.mapping import load_watch_targets, map_changes, watch_roots
-from composewatch.plan import Observed, ServicePlan, Step, plan_up, render_plan
-from composewatch.runner import DockerRunner, Swapping
+from composewatch.plan import Observed, ServicePlan, Step, plan_up
+from composewatch.runner import DIGEST_LABEL, DockerRunner, build_digest
 from composewatch.scheduler import Scheduler
 from composewatch.spec import container_spec, image_name, startup_order, unsupported_keys
 from composewatch.stop import StopPolicy
@@ -54,7 +54,7 @@ class Session:
         self.stop_policy = StopPolicy(
             self.loaded.project,
             self.settings,
-            self.engine.ignores_stop_signal,
+            self.engine.ignores_sigterm,
             lambda message: self.ui(ev.Note(message)),
         )
         self.runner = DockerRunner(
@@ -105,7 +105,7 @@ class Session:
         build = self.loaded.project.services[name].build
         assert build is not None
         tag = image_name(self.loaded.project, name)
-        digest = context_digest(build.context, build.dockerfile or "Dockerfile")
+        digest = build_digest(self.loaded, name)
         existing = self.engine.image_with_label(tag, DIGEST_LABEL, digest)
         if existing is not None:
             image = existing
@@ -145,7 +145,12 @@ class Session:
                 continue
             wanted = container_spec(self.loaded, info.service, images[info.service])
             found.setdefault(info.service, []).append(
-                Observed(info.id, info.name, info.config_hash == wanted.config_hash, info.running)
+                Observed(
+                    info.id,
+                    info.name,
+                    info.config_hash == wanted.config_hash,
+                    info.status == "running",
+                )
             )
         return found
 
@@ -230,8 +235,3 @@ class Session:
                     scheduler.submit(st.Changed(service, change.action, change.paths, saved_at))
         finally:
             loop.cancel()
-
-
-DIGEST_LABEL = "dev.composewatch.context-digest"
-
-_ = (BuildError, Swapping, render_plan)

@@ -23,7 +23,13 @@ from docker.utils.build import exclude_paths
 from composewatch.compose.model import LoadedProject
 from composewatch.errors import BuildContextError, BuildError, EngineError
 
-__all__ = ["BuildCancelled", "build_image", "context_digest", "read_dockerignore"]
+__all__ = [
+    "BuildCancelled",
+    "build_image",
+    "check_build_inputs",
+    "context_digest",
+    "read_dockerignore",
+]
 
 _TAIL = 15
 _STEP = re.compile(r"^Step \d+/\d+ : ")
@@ -57,21 +63,30 @@ def context_digest(context: Path | str, dockerfile: str, ignore: Iterable[str]) 
     return digest.hexdigest()
 
 
+def check_build_inputs(loaded: LoadedProject, services: Iterable[str]) -> None:
+    """Fail before anything is touched when a service's context or Dockerfile is missing."""
+    for service in services:
+        if loaded.project.services[service].build is not None:
+            _check_context(loaded, service)
+
+
 def _check_context(loaded: LoadedProject, service: str) -> tuple[Path, str]:
     """The context dir and Dockerfile, checked before Docker is asked anything."""
+    files = ", ".join(loaded.config_files) or "compose file"
     build = loaded.project.services[service].build
     if build is None:
-        raise BuildContextError(f"services.{service}.build: the service has no build section")
+        raise BuildContextError(f"{files}: services.{service}.build: the service has no build")
     context = Path(build.context)
     if not context.is_dir():
         raise BuildContextError(
-            f"services.{service}.build.context: build context {context} does not exist "
-            "or is not a directory"
+            f"{files}: services.{service}.build.context: build context {context} does not "
+            "exist or is not a directory"
         )
     dockerfile = build.dockerfile or "Dockerfile"
     if not (context / dockerfile).is_file():
         raise BuildContextError(
-            f"services.{service}.build.dockerfile: Dockerfile {context / dockerfile} does not exist"
+            f"{files}: services.{service}.build.dockerfile: Dockerfile {context / dockerfile} "
+            "does not exist"
         )
     return context, dockerfile
 

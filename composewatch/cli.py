@@ -88,6 +88,7 @@ def up(
 ) -> None:
     """Build and start the project, then rebuild and swap services as their files change."""
     from composewatch.app import Session, selected_services
+    from composewatch.builder import check_build_inputs
     from composewatch.containers import Engine
     from composewatch.ui import ConsoleUI, JsonUI
 
@@ -96,9 +97,11 @@ def up(
     unknown = [s for s in services or () if s not in loaded.project.services]
     if unknown:
         raise InputError(f"no such service: {', '.join(unknown)}")
+    chosen = selected_services(loaded, services or [])
+    check_build_inputs(loaded, chosen)
     engine = Engine.connect()
     ui = JsonUI() if json_output else ConsoleUI(verbose=verbose)
-    session = Session(loaded, settings, engine, ui, selected_services(loaded, services or []))
+    session = Session(loaded, settings, engine, ui, chosen)
     try:
         healthy = asyncio.run(session.up(watch=not no_watch))
     except KeyboardInterrupt:
@@ -137,21 +140,14 @@ def config(
 
 
 def main() -> None:
-    """Console entry point: map composewatch errors to one paragraph and an exit code."""
+    """Console entry point: map composewatch errors to one paragraph and an exit code.
+
+    Typer (standalone) already turns usage errors into exit code 2 with a message.
+    """
     try:
-        code = app(standalone_mode=False)
+        app()
     except ComposewatchError as exc:
         _stderr.print(Text("error: ", style="bold red") + Text(str(exc)))
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(130)
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as exc:  # click's usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
-    sys.exit(code if isinstance(code, int) else 0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path, PurePosixPath
@@ -164,7 +164,7 @@ def _in_build_context(path: Path, target: WatchTarget) -> bool:
     if relative == ".":
         return False
     # A changed .dockerignore changes what the context holds, so it always counts.
-    return relative == ".dockerignore" or not target.matcher().matches(relative)
+    return relative == ".dockerignore" or not _excluded(target.matcher(), relative)
 
 
 def _classify_by_rules(path: Path, target: WatchTarget) -> tuple[Action, WatchRule] | None:
@@ -188,7 +188,7 @@ def _classify_by_rules(path: Path, target: WatchTarget) -> tuple[Action, WatchRu
 def _rule_admits(rule: WatchRule, relative: str) -> bool:
     if rule.include and not any(_glob_match(relative, glob) for glob in rule.include):
         return False
-    return not (rule.ignore and PatternMatcher(list(rule.ignore)).matches(relative))
+    return not (rule.ignore and _excluded(PatternMatcher(list(rule.ignore)), relative))
 
 
 def _glob_match(relative: str, glob: str) -> bool:
@@ -200,19 +200,27 @@ def _ignored_by_context(path: Path, target: WatchTarget) -> bool:
     if target.context is None or not path.is_relative_to(target.context):
         return False
     relative = path.relative_to(target.context).as_posix()
-    return relative != "." and target.matcher().matches(relative)
+    return relative != "." and _excluded(target.matcher(), relative)
+
+
+def _excluded(matcher: PatternMatcher, relative: str) -> bool:
+    # docker-py matches plain strings; types-docker says PathLike, wrongly.
+    return bool(matcher.matches(relative))  # type: ignore[arg-type]
 
 
 def _is_remote(context: str) -> bool:
     return "://" in context or context.startswith("git@")
 
 
-def sync_destinations(change: ServiceChange) -> Mapping[Path, str]:
-    """For sync actions: each changed path and where it goes in the container."""
+def sync_destinations(paths: Iterable[Path], rules: Iterable[WatchRule]) -> dict[Path, str]:
+    """Pure: where each changed host path goes in the container, by the first sync rule
+    (one with a `target`) that covers it."""
     destinations: dict[Path, str] = {}
-    for path in change.paths:
-        for rule in change.rules:
-            if rule.target and path.is_relative_to(rule.path):
+    rules = [rule for rule in rules if rule.target]
+    for path in paths:
+        for rule in rules:
+            assert rule.target is not None
+            if path.is_relative_to(rule.path):
                 relative = path.relative_to(rule.path).as_posix()
                 destinations[path] = (
                     rule.target if relative == "." else os.path.join(rule.target, relative)

@@ -11,20 +11,39 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from composewatch import events as ev
 from composewatch import state as st
-from composewatch.builder import BuildCancelled, build_image, context_digest
+from composewatch.builder import BuildCancelled, build_image, context_digest, read_dockerignore
 from composewatch.compose.model import LoadedProject
 from composewatch.config import Settings
 from composewatch.containers import Engine
 from composewatch.errors import BuildError, ComposewatchError
-from composewatch.health import ProbeResult, choose_probe, http_probe, wait_until_healthy
+from composewatch.health import (
+    ContainerStatus,
+    ProbeKind,
+    ProbeResult,
+    choose_probe,
+    http_probe,
+    wait_until_healthy,
+)
+from composewatch.mapping import sync_destinations
 from composewatch.spec import container_spec, image_name
 from composewatch.stop import StopPolicy
 from composewatch.ui import UI
 
-__all__ = ["DockerRunner", "Swapping"]
+__all__ = ["DIGEST_LABEL", "DockerRunner", "Swapping", "build_digest"]
+
+# The image label that records which build context an image was built from.
+DIGEST_LABEL = "dev.composewatch.context-digest"
+
+
+def build_digest(loaded: LoadedProject, service: str) -> str:
+    build = loaded.project.services[service].build
+    assert build is not None
+    context = Path(build.context)
+    return context_digest(context, build.dockerfile or "Dockerfile", read_dockerignore(context))
 
 
 @dataclass
@@ -90,7 +109,7 @@ class DockerRunner:
         build = self.loaded.project.services[service].build
         assert build is not None
         try:
-            digest = context_digest(build.context, build.dockerfile or "Dockerfile")
+            digest = build_digest(self.loaded, service)
             if digest == self.built_digest.get(service):
                 return st.BuildSkipped(service, generation)
             image = build_image(
@@ -100,6 +119,7 @@ class DockerRunner:
                 tag=image_name(self.loaded.project, service),
                 on_log=lambda line: self.ui(ev.BuildLog(service, line)),
                 cancelled=cancelled,
+                labels={DIGEST_LABEL: digest},
             )
         except BuildCancelled:
             return st.BuildFailed(service, generation, "superseded")  # stale: dropped by step
@@ -168,16 +188,18 @@ class DockerRunner:
     # syncing ────────────────────────────────────────────────────────────────────────────
 
     async def sync(
-        self, service: str, generation: int, paths: frozenset[object], restart: bool
+        self, service: str, generation: int, paths: frozenset[Path], restart: bool
     ) -> st.Input:
         container = self.serving.get(service)
         if container is None:
             return st.SyncFailed(service, generation, "no running container to sync into")
-        rules = self.loaded.project.services[service].develop
+        develop = self.loaded.project.services[service].develop
+        rules = develop.watch or [] if develop else []
+        existing = [p for p in paths if p.exists()]  # deletions are not mirrored (yet)
+        files = {str(p): target for p, target in sync_destinations(existing, rules).items()}
         try:
-            await asyncio.to_thread(
-                self.engine.sync_files, container, rules, frozenset(str(p) for p in paths)
-            )
+            if files:
+                await asyncio.to_thread(self.engine.sync_files, container, files)
             if restart:
                 await asyncio.to_thread(
                     self.engine.restart, container, self.stop_policy.timeout_s(service, container)
@@ -194,11 +216,11 @@ class DockerRunner:
         model = self.loaded.project.services[service]
         plan = choose_probe(model, self.settings.for_service(service).health)
 
-        async def status() -> object:
+        async def status() -> ContainerStatus:
             return await asyncio.to_thread(self.engine.status, container)
 
         http_get = None
-        if plan.kind.value == "http":
+        if plan.kind is ProbeKind.HTTP:
             url = plan.url or await asyncio.to_thread(
                 self.engine.published_url, container, plan.container_port, plan.path
             )
@@ -211,7 +233,7 @@ class DockerRunner:
 
         return await wait_until_healthy(
             plan,
-            status=status,  # type: ignore[arg-type]
+            status=status,
             http_get=http_get,
             sleep=asyncio.sleep,
         )

@@ -94,7 +94,7 @@ def test_develop_watch_rules_replace_the_context_and_pick_the_strongest_action()
     t = [target("app", "app", rules=rules)]
     sync = map_changes([ROOT / "app/src/a.py"], t)["app"]
     assert sync.action is Action.SYNC
-    assert sync_destinations(sync) == {ROOT / "app/src/a.py": "/app/src/a.py"}
+    assert sync_destinations(sync.paths, sync.rules) == {ROOT / "app/src/a.py": "/app/src/a.py"}
     assert map_changes([ROOT / "app/conf/x.ini"], t)["app"].action is Action.SYNC_RESTART
     assert map_changes([ROOT / "app/conf/x.bak"], t) == {}
     both = map_changes([ROOT / "app/src/a.py", ROOT / "app/requirements.txt"], t)["app"]
