@@ -1,0 +1,98 @@
+"""Every invalid input is a ComposeFileError naming the file and the key (or line/column)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from composewatch.compose import ProjectOptions, load_project
+from composewatch.errors import ComposeFileError
+
+WEB = "services:\n  web:\n    image: x\n"
+
+
+def _error(tmp_path: Path, text: str, **files: str) -> ComposeFileError:
+    (tmp_path / "compose.yaml").write_text(text)
+    for name, content in files.items():
+        (tmp_path / name).write_text(content)
+    options = ProjectOptions(
+        files=("compose.yaml",), project_name="p", working_dir=str(tmp_path), environ={}
+    )
+    with pytest.raises(ComposeFileError) as info:
+        load_project(options)
+    assert info.value.exit_code == 2
+    return info.value
+
+
+def test_yaml_syntax_error_has_line_and_column(tmp_path: Path) -> None:
+    error = _error(tmp_path, "services:\n  web:\n    ports: [80, 81\n  db:\n")
+    assert error.file == str(tmp_path / "compose.yaml")
+    assert error.line is not None and error.column is not None
+    assert f"line {error.line}, column {error.column}" in str(error)
+
+
+def test_tab_indentation(tmp_path: Path) -> None:
+    error = _error(tmp_path, "services:\n  web:\n\timage: x\n")
+    assert (error.line, error.column) == (3, 1)
+
+
+def test_duplicate_key(tmp_path: Path) -> None:
+    error = _error(tmp_path, "services:\n  web:\n    image: a\n    image: b\n")
+    assert error.line == 4
+    assert "'image' already defined at line 3" in error.reason
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    assert "empty compose file" in _error(tmp_path, "# nothing\n").reason
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "reason"),
+    [
+        ("servces: {}\n", "servces", "additional properties 'servces' not allowed"),
+        (WEB + "    enviroment: {}\n", "services.web.enviroment", "not allowed"),
+        (WEB + "    ports: '80:80'\n", "services.web.ports", "must be an array"),
+        (WEB + "    ports: ['70000:80']\n", "services.web.ports[0]", "invalid hostPort: 70000"),
+        (WEB + "    extra_hosts: [db]\n", "services.web.extra_hosts[0]", "missing IP"),
+        (WEB + "    healthcheck: {interval: 5 sec}\n", "services.web.healthcheck.interval", "unit"),
+        (WEB + "    environment: {A: '${X:?needed}'}\n", "services.web.environment.A", "needed"),
+        (WEB + "    container_name: c\n    scale: 2\n", "services.web.container_name", "unique"),
+    ],
+)  # fmt: skip
+def test_key_errors(tmp_path: Path, text: str, key: str, reason: str) -> None:
+    error = _error(tmp_path, text)
+    assert error.key == key
+    assert reason in error.reason
+    assert error.file == str(tmp_path / "compose.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("services:\n  db: {}\n", "neither an image nor a build"),
+        (WEB + "    depends_on: [cache]\n", "undefined service 'cache'"),
+        (WEB + "    networks: [back]\n", "undefined network back"),
+        (WEB + "    volumes: [':/data']\n", "empty section between colons"),
+        (
+            "services:\n  a:\n    image: x\n    depends_on: [b]\n"
+            "  b:\n    image: x\n    depends_on: [a]\n",
+            "dependency cycle detected: a -> b -> a",
+        ),
+        (WEB + "    env_file: missing.env\n", "missing.env not found"),
+        ("services:\n  w:\n    extends: {file: o.yaml, service: b}\n", "o.yaml: no such file"),
+    ],
+)  # fmt: skip
+def test_project_errors_name_the_file(tmp_path: Path, text: str, reason: str) -> None:
+    error = _error(tmp_path, text)
+    assert reason in error.reason
+    assert error.file is not None
+    assert "\n" not in str(error).strip() or "include" in str(error)
+
+
+def test_optional_env_file_may_be_missing(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        WEB + "    env_file: [{path: nope.env, required: false}]\n"
+    )
+    options = ProjectOptions(files=("compose.yaml",), working_dir=str(tmp_path), environ={})
+    assert load_project(options).project.services["web"].environment is None
