@@ -20,9 +20,11 @@ from composewatch.errors import ComposeFileError
 __all__ = ["env_lookup", "load_env_file", "parse_env"]
 
 
-def _single_quoted(original: str) -> bool:
+def _quote(original: str) -> str:
+    """The quote character opening the value of a binding's source line, or ""."""
     _, _, rest = original.partition("=")
-    return rest.lstrip().startswith("'")
+    rest = rest.lstrip()
+    return rest[0] if rest[:1] in ("'", '"') else ""
 
 
 def parse_env(
@@ -60,11 +62,14 @@ def parse_env(
             if inherited is not None:
                 out[binding.key] = inherited
             continue
-        if _single_quoted(binding.original.string):
+        quote = _quote(binding.original.string)
+        if quote == "'":
             out[binding.key] = binding.value
             continue
+        # in double quotes `\$` is a literal dollar, like `$$`
+        value = binding.value.replace("\\$", "$$") if quote else binding.value
         try:
-            out[binding.key] = substitute(binding.value, resolve)
+            out[binding.key] = substitute(value, resolve)
         except InterpolationError as exc:
             raise ComposeFileError(str(exc), file=file, line=binding.original.line) from None
     return out

@@ -152,6 +152,7 @@ _SPECIALS: dict[str, Merger] = {
     "services.*.networks": _merge_networks,
     "services.*.sysctls": _merge_to_sequence,
     "services.*.tmpfs": _merge_to_sequence,
+    "services.*.ulimits.*": _replace,
 }
 
 

@@ -200,10 +200,13 @@ _FIELDS: dict[str, Normalizer] = {
     "tmpfs": _strings,
     "ulimits.*": lambda v, p: v["single"] if isinstance(v, dict) and "single" in v else v,
     "pull_policy": lambda v, p: "missing" if v == "if_not_present" else v,
+    "deploy.resources.reservations.devices.*.count": lambda v, p: -1 if v == "all" else int(v),
+    "gpus.*.count": lambda v, p: -1 if v == "all" else int(v),
     "dns": _strings,
     "labels": _string_map_field,
     "annotations": _string_map_field,
     "sysctls": _string_map_field,
+    "logging.options": _string_map_field,
     "build.labels": _string_map_field,
     "deploy.labels": _string_map_field,
 }
