@@ -9,7 +9,7 @@ KeyPath = tuple[str | int, ...]
 
 def matches(path: KeyPath, pattern: str) -> bool:
     """Whether `path` matches a dotted pattern where `*` stands for any key or list index."""
-    parts = pattern.split(".")
+    parts = pattern.split(".") if pattern else []
     return len(parts) == len(path) and all(
         p in ("*", str(k)) for p, k in zip(parts, path, strict=True)
     )

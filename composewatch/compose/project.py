@@ -144,6 +144,30 @@ def _check_distinct(name: str, service: dict[str, Any]) -> None:
             )
 
 
+def _check_values(name: str, service: dict[str, Any]) -> None:
+    test = (service.get("healthcheck") or {}).get("test")
+    if isinstance(test, list) and test and test[0] not in ("CMD", "CMD-SHELL", "NONE"):
+        raise ComposeFileError(
+            'healthcheck.test must start either by "CMD", "CMD-SHELL" or "NONE"',
+            key=f"services.{name}.healthcheck.test",
+        )
+    for key, value in (
+        ("scale", service.get("scale")),
+        ("deploy.replicas", (service.get("deploy") or {}).get("replicas")),
+    ):
+        if isinstance(value, int) and value < 0:
+            raise ComposeFileError(
+                f"services.{name}.{key}: must be greater than or equal to 0",
+                key=f"services.{name}.{key}",
+            )
+    for index, volume in enumerate(service.get("volumes") or []):
+        if volume.get("type") == "bind" and not volume.get("source"):
+            raise ComposeFileError(
+                'invalid mount config for type "bind": field Source must not be empty',
+                key=f"services.{name}.volumes[{index}]",
+            )
+
+
 def check_consistency(doc: dict[str, Any], disabled: set[str]) -> None:
     """compose's checks on the enabled services of a normalized project."""
     services: dict[str, Any] = doc.get("services", {})
@@ -176,6 +200,7 @@ def check_consistency(doc: dict[str, Any], disabled: set[str]) -> None:
                         f"service {name!r} refers to undefined {kind[:-1]} {mount.get('source')}"
                     )
         _check_distinct(name, s)
+        _check_values(name, s)
         scale = s.get("scale", (s.get("deploy") or {}).get("replicas"))
         if s.get("container_name") and isinstance(scale, int) and scale > 1:
             raise ComposeFileError(

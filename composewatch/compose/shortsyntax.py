@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 __all__ = ["ShortSyntaxError", "parse_port", "parse_volume"]
@@ -107,6 +108,10 @@ def parse_port(spec: str) -> list[dict[str, Any]]:
     count = t_high - t_low + 1
     base: dict[str, Any] = {"mode": "ingress"}
     if ip:
+        try:
+            ipaddress.ip_address(ip.strip("[]"))
+        except ValueError:
+            raise ShortSyntaxError(f"invalid IP address: {ip}") from None
         base["host_ip"] = ip.strip("[]")
     entries: list[dict[str, Any]] = []
     for i in range(count):

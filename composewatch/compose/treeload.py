@@ -72,10 +72,9 @@ def _string_keys(value: Any, path: KeyPath = ()) -> Any:
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for key, child in value.items():
-            if isinstance(key, bool):
-                key = "true" if key else "false"
-            elif key is None or isinstance(key, list | dict | tuple):
-                raise ComposeFileError(f"non-string key in {format_path(path) or 'top-level'}")
+            if not isinstance(key, str):  # compose rejects `1:` or `true:` as keys
+                where = format_path(path) or "top-level object"
+                raise ComposeFileError(f"non-string key in {where}: {key}", key=where)
             out[str(key)] = _string_keys(child, (*path, str(key)))
         return out
     if isinstance(value, list):

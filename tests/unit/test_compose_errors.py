@@ -52,7 +52,7 @@ def test_empty_file(tmp_path: Path) -> None:
     [
         ("servces: {}\n", "servces", "additional properties 'servces' not allowed"),
         (WEB + "    enviroment: {}\n", "services.web.enviroment", "not allowed"),
-        (WEB + "    ports: '80:80'\n", "services.web.ports", "must be an array"),
+        (WEB + "    ports: '80:80'\n", "services.web.ports", "must be a array"),
         (WEB + "    ports: ['70000:80']\n", "services.web.ports[0]", "invalid hostPort: 70000"),
         (WEB + "    extra_hosts: [db]\n", "services.web.extra_hosts[0]", "missing IP"),
         (WEB + "    healthcheck: {interval: 5 sec}\n", "services.web.healthcheck.interval", "unit"),

@@ -1,0 +1,148 @@
+"""The compose specification's structure as data: for each object (by key-path pattern, `*`
+for any name or index), the keys it allows and the JSON types each accepts (`a|b`)."""
+
+from __future__ import annotations
+
+__all__ = ["ENUMS", "REQUIRED", "TABLES"]
+
+_LIST_OR_DICT = "object|array"
+_RESOURCE = {
+    "name": "string",
+    "external": "boolean|string|object",
+    "labels": _LIST_OR_DICT,
+    "driver": "string",
+    "driver_opts": "object",
+}
+_MOUNT = {
+    "source": "string",
+    "target": "string",
+    "uid": "string",
+    "gid": "string",
+    "mode": "number|string",
+}
+
+# fmt: off
+TABLES: dict[str, dict[str, str]] = {
+    "": {
+        "version": "string", "name": "string", "include": "array", "services": "object",
+        "models": "object", "networks": "object", "volumes": "object", "secrets": "object",
+        "configs": "object",
+    },
+    "services.*": {
+        "annotations": _LIST_OR_DICT, "attach": "boolean|string", "build": "string|object",
+        "blkio_config": "object", "cap_add": "array", "cap_drop": "array", "cgroup": "string",
+        "cgroup_parent": "string", "command": "null|string|array", "configs": "array",
+        "container_name": "string", "cpu_count": "string|integer",
+        "cpu_percent": "string|integer", "cpu_shares": "number|string",
+        "cpu_quota": "number|string", "cpu_period": "number|string",
+        "cpu_rt_period": "number|string", "cpu_rt_runtime": "number|string",
+        "cpus": "number|string", "cpuset": "string", "credential_spec": "object",
+        "depends_on": "array|object", "deploy": "object|null", "develop": "object|null",
+        "device_cgroup_rules": "array", "devices": "array", "dns": "string|array",
+        "dns_opt": "array", "dns_search": "string|array", "domainname": "string",
+        "entrypoint": "null|string|array", "env_file": "string|array",
+        "label_file": "string|array", "environment": _LIST_OR_DICT, "expose": "array",
+        "extends": "string|object", "provider": "object", "external_links": "array",
+        "extra_hosts": _LIST_OR_DICT, "gpus": "string|array", "group_add": "array",
+        "healthcheck": "object", "hostname": "string", "image": "string",
+        "init": "boolean|string", "ipc": "string", "isolation": "string",
+        "labels": _LIST_OR_DICT, "links": "array", "logging": "object",
+        "mac_address": "string", "mem_limit": "number|string",
+        "mem_reservation": "string|integer", "mem_swappiness": "integer|string",
+        "memswap_limit": "number|string", "network_mode": "string", "models": "array|object",
+        "networks": "array|object", "oom_kill_disable": "boolean|string",
+        "oom_score_adj": "string|integer", "pid": "string|null", "pids_limit": "number|string",
+        "platform": "string", "ports": "array", "pre_start": "array", "post_start": "array",
+        "pre_stop": "array", "privileged": "boolean|string", "profiles": "array",
+        "pull_policy": "string", "pull_refresh_after": "string",
+        "read_only": "boolean|string", "restart": "string", "runtime": "string",
+        "scale": "integer|string", "security_opt": "array", "shm_size": "number|string",
+        "secrets": "array", "sysctls": _LIST_OR_DICT, "stdin_open": "boolean|string",
+        "stop_grace_period": "string", "stop_signal": "string", "storage_opt": "object",
+        "tmpfs": "string|array", "tty": "boolean|string", "ulimits": "object",
+        "use_api_socket": "boolean", "user": "string", "uts": "string",
+        "userns_mode": "string", "volumes": "array", "volumes_from": "array",
+        "working_dir": "string",
+    },
+    "services.*.build": {
+        "context": "string", "dockerfile": "string", "dockerfile_inline": "string",
+        "entitlements": "array", "args": _LIST_OR_DICT, "ssh": _LIST_OR_DICT,
+        "labels": _LIST_OR_DICT, "cache_from": "array", "cache_to": "array",
+        "no_cache": "boolean|string", "no_cache_filter": "string|array",
+        "additional_contexts": _LIST_OR_DICT, "network": "string", "provenance": "string|boolean",
+        "sbom": "string|boolean", "pull": "boolean|string", "target": "string",
+        "shm_size": "integer|string", "extra_hosts": _LIST_OR_DICT, "isolation": "string",
+        "privileged": "boolean|string", "secrets": "array", "tags": "array", "ulimits": "object",
+        "platforms": "array",
+    },
+    "services.*.healthcheck": {
+        "disable": "boolean|string", "interval": "string", "retries": "number|string",
+        "test": "string|array", "timeout": "string", "start_period": "string",
+        "start_interval": "string",
+    },
+    "services.*.deploy": {
+        "mode": "string", "endpoint_mode": "string", "replicas": "integer|string",
+        "labels": _LIST_OR_DICT, "rollback_config": "object", "update_config": "object",
+        "resources": "object", "restart_policy": "object", "placement": "object",
+    },
+    "services.*.deploy.resources": {"limits": "object", "reservations": "object"},
+    "services.*.depends_on.*": {
+        "condition": "string", "required": "boolean", "restart": "boolean|string",
+    },
+    "services.*.networks.*": {
+        "aliases": "array", "interface_name": "string", "ipv4_address": "string",
+        "ipv6_address": "string", "link_local_ips": "array", "mac_address": "string",
+        "driver_opts": "object", "priority": "number", "gw_priority": "number",
+    },
+    "services.*.ports.*": {
+        "name": "string", "mode": "string", "host_ip": "string", "target": "integer|string",
+        "published": "string|integer", "protocol": "string", "app_protocol": "string",
+    },
+    "services.*.volumes.*": {
+        "type": "string", "source": "string", "target": "string", "read_only": "boolean|string",
+        "consistency": "string", "bind": "object", "volume": "object", "tmpfs": "object",
+        "image": "object",
+    },
+    "services.*.secrets.*": _MOUNT,
+    "services.*.configs.*": _MOUNT,
+    "services.*.develop": {"watch": "array"},
+    "services.*.develop.watch.*": {
+        "path": "string", "action": "string", "target": "string", "ignore": "string|array",
+        "include": "string|array", "initial_sync": "boolean", "exec": "object",
+    },
+    "services.*.logging": {"driver": "string", "options": "object|null"},
+    "services.*.extends": {"service": "string", "file": "string"},
+    "services.*.env_file.*": {"path": "string", "required": "boolean|string", "format": "string"},
+    "include.*": {
+        "path": "string|array", "project_directory": "string", "env_file": "string|array",
+    },
+    "networks.*": {
+        **_RESOURCE, "ipam": "object", "internal": "boolean|string",
+        "enable_ipv4": "boolean|string", "enable_ipv6": "boolean|string",
+        "attachable": "boolean|string",
+    },
+    "volumes.*": _RESOURCE,
+    "secrets.*": {**_RESOURCE, "environment": "string", "file": "string",
+                  "template_driver": "string"},
+    "configs.*": {**_RESOURCE, "content": "string", "environment": "string", "file": "string",
+                  "template_driver": "string"},
+}
+
+ENUMS: dict[str, tuple[str, ...]] = {
+    "services.*.depends_on.*.condition": (
+        "service_started", "service_healthy", "service_completed_successfully",
+    ),
+    "services.*.develop.watch.*.action": (
+        "rebuild", "sync", "restart", "sync+restart", "sync+exec",
+    ),
+    "services.*.volumes.*.type": ("bind", "volume", "tmpfs", "cluster", "npipe", "image"),
+}
+
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "services.*.develop.watch.*": ("path", "action"),
+    "services.*.extends": ("service",),
+    "services.*.volumes.*": ("type",),
+    "services.*.secrets.*": ("source",),
+    "services.*.configs.*": ("source",),
+}
+# fmt: on
