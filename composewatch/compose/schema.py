@@ -75,7 +75,7 @@ def _walk(node: Any, path: KeyPath, file: str) -> None:
         raise ComposeFileError(f"{key} value must be one of {choices}", file=file, key=key)
 
 
-def _check_profiles(doc: dict[str, Any], file: str) -> None:
+def _check_services(doc: dict[str, Any], file: str) -> None:
     for name, service in (doc.get("services") or {}).items():
         if not isinstance(service, dict):
             raise ComposeFileError(
@@ -92,4 +92,4 @@ def validate_file(doc: dict[str, Any], file: str) -> None:
     if isinstance(doc.get("services"), list):
         raise ComposeFileError("services must be a mapping", file=file, key="services")
     _walk(doc, (), file)
-    _check_profiles(doc, file)
+    _check_services(doc, file)

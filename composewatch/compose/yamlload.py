@@ -18,7 +18,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from composewatch.errors import ComposeFileError
 
-__all__ = ["Override", "Reset", "parse_documents", "parse_yaml"]
+__all__ = ["Override", "Reset", "parse_documents"]
 
 
 class Reset:
@@ -158,9 +158,3 @@ def parse_documents(text: str, file: Path | str) -> list[Any]:
         ) from None
     except yaml.YAMLError as exc:
         raise ComposeFileError(f"failed to parse: {exc}", file=file) from None
-
-
-def parse_yaml(text: str, file: Path | str) -> Any:
-    """The first document of `text` (for .env-less helpers and tests)."""
-    docs = parse_documents(text, file)
-    return docs[0] if docs else None

@@ -73,7 +73,6 @@ def _tokenize(value: Any, case: Path) -> Any:
     """Paths under the case folder written with the corpus' `${CASE_DIR}` token."""
     if isinstance(value, str):
         for prefix in {str(case.resolve()), str(case)}:
-            # the output escapes `$`, so the token is compared in its escaped form too
             value = value.replace(prefix, "${CASE_DIR}")
         return value
     if isinstance(value, dict):
