@@ -13,7 +13,7 @@ from composewatch.compose.canonical import canonical, set_defaults
 from composewatch.compose.envfile import env_lookup, load_env_file
 from composewatch.compose.extends import apply_extends
 from composewatch.compose.interpolation import interpolate_tree
-from composewatch.compose.merge import apply_resets, enforce_unicity, merge, merge_value, strip_tags
+from composewatch.compose.merge import apply_resets, enforce_unicity, merge, strip_tags
 from composewatch.compose.paths import KeyPath, format_path, matches
 from composewatch.compose.resolve import resolve_paths
 from composewatch.compose.schema import validate_file
@@ -178,10 +178,11 @@ def _import_resources(source: dict[str, Any], target: dict[str, Any]) -> None:
             continue
         local = target.setdefault(kind, {}) or {}
         for name, value in incoming.items():
-            if name in local:
-                local[name] = merge_value(value, local[name], (kind, name))
-            else:
-                local[name] = value
+            if name in local and local[name] != value:
+                raise ComposeFileError(
+                    f"{kind}.{name} conflicts with imported resource", key=f"{kind}.{name}"
+                )
+            local[name] = value
         target[kind] = local
 
 
