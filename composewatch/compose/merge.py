@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from composewatch.compose.normalize import go_string
 from composewatch.compose.paths import KeyPath, matches
 from composewatch.compose.shortsyntax import ShortSyntaxError, parse_volume
 from composewatch.compose.yamlload import Override, Reset
@@ -56,12 +57,6 @@ def apply_resets(target: dict[str, Any], paths: list[KeyPath]) -> None:
             node.pop(path[-1], None)
 
 
-def _go_str(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def _to_sequence(value: Any) -> list[Any]:
     if isinstance(value, dict):
         seq: list[Any] = []
@@ -69,9 +64,9 @@ def _to_sequence(value: Any) -> list[Any]:
             if val is None:
                 seq.append(key)
             elif isinstance(val, list):
-                seq.extend(f"{key}={_go_str(v)}" for v in val)
+                seq.extend(f"{key}={go_string(v)}" for v in val)
             else:
-                seq.append(f"{key}={_go_str(val)}")
+                seq.append(f"{key}={go_string(val)}")
         return sorted(seq)
     if isinstance(value, list):
         return list(value)

@@ -3,8 +3,10 @@ merged tree (string maps, split commands, byte counts, Go durations, octal modes
 
 from __future__ import annotations
 
+import math
 import shlex
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from composewatch.compose.paths import KeyPath, format_path, matches
@@ -14,12 +16,33 @@ from composewatch.errors import ComposeFileError
 __all__ = ["go_string", "normalize_resource", "normalize_service", "resolve_environment"]
 
 
+def _go_float(value: float) -> str:
+    """Go's `strconv.FormatFloat(f, 'g', -1, 64)`: shortest digits, exponent form from 1e+06."""
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if math.isnan(value):
+        return "NaN"
+    if value == 0:
+        return "0"
+    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
+    text = "".join(map(str, digits))
+    exp = len(digits) + int(exponent) - 1
+    prefix = "-" if sign else ""
+    if exp < -4 or exp >= 6:
+        mantissa = text[0] + (f".{text[1:]}" if len(text) > 1 else "")
+        return f"{prefix}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if exp < 0:
+        return f"{prefix}0.{'0' * (-exp - 1)}{text}"
+    whole, frac = text[: exp + 1].ljust(exp + 1, "0"), text[exp + 1 :]
+    return f"{prefix}{whole}" + (f".{frac}" if frac else "")
+
+
 def go_string(value: Any) -> str:
-    """A scalar the way Go's `%v` prints it."""
+    """A scalar the way compose turns it into a string."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
-        return str(int(value))
+    if isinstance(value, float):
+        return _go_float(value)
     return "" if value is None else str(value)
 
 
