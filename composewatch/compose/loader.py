@@ -23,6 +23,7 @@ from composewatch.compose.normalize import (
     normalize_service,
     resolve_environment,
 )
+from composewatch.compose.paths import format_path
 from composewatch.compose.project import (
     check_consistency,
     normalize_project,
@@ -61,7 +62,7 @@ def _name_in_files(files: list[Path], env: Mapping[str, str]) -> str | None:
     return str(interpolate_tree(name, env, file=str(files[0]), path=("name",)))
 
 
-def _service_environment(service: dict[str, Any], env: Mapping[str, str]) -> None:
+def _service_environment(name: str, service: dict[str, Any], env: Mapping[str, str]) -> None:
     """Merge `env_file` contents under `environment` (in place); environment wins."""
     own = resolve_environment(service.get("environment"), env)
     merged: dict[str, str | None] = {}
@@ -70,7 +71,9 @@ def _service_environment(service: dict[str, Any], env: Mapping[str, str]) -> Non
         if not path.is_file():
             if entry.get("required", True) in (False, "false"):
                 continue
-            raise ComposeFileError(f"env file {path} not found", file=path, key="env_file")
+            raise ComposeFileError(
+                f"env file {path} not found", file=path, key=f"services.{name}.env_file"
+            )
         from_file: dict[str, str] = {k: v for k, v in merged.items() if v is not None}
         lookup = env_lookup(env, {k: v for k, v in own.items() if v is not None})
         raw = entry.get("format") == "raw"
@@ -91,8 +94,8 @@ def _files(options: ProjectOptions, cwd: Path, env: Mapping[str, str]) -> list[P
     return files
 
 
-def load_project(options: ProjectOptions) -> LoadedProject:
-    """Load a compose project as `docker compose config` would; raises ComposeFileError."""
+def _inputs(options: ProjectOptions) -> tuple[list[Path], dict[str, str], str]:
+    """The compose files, the interpolation environment and the project name."""
     cwd = Path(os.path.abspath(options.working_dir or os.getcwd()))
     shell = dict(os.environ if options.environ is None else options.environ)
     first_dir = Path(os.path.normpath(cwd / options.files[0])).parent if options.files else cwd
@@ -107,7 +110,13 @@ def load_project(options: ProjectOptions) -> LoadedProject:
         options.project_name, env, _name_in_files(files, name_env), project_dir
     )
     env["COMPOSE_PROJECT_NAME"] = name
+    return files, env, name
 
+
+def load_project(options: ProjectOptions) -> LoadedProject:
+    """Load a compose project as `docker compose config` would; raises ComposeFileError."""
+    files, env, name = _inputs(options)
+    project_dir = files[0].parent
     model = load_model(files, project_dir, env)
     if not model:
         raise ComposeFileError("empty compose file", file=files[0])
@@ -123,8 +132,8 @@ def load_project(options: ProjectOptions) -> LoadedProject:
         raise ComposeFileError(exc.reason, file=files[0], key=exc.key) from None
     prune_resources(model)
     try:
-        for service in enabled.values():
-            _service_environment(service, env)
+        for service_name, service in enabled.items():
+            _service_environment(service_name, service, env)
         model["services"] = {n: normalize_service(n, s, env) for n, s in enabled.items()}
     except ComposeFileError as exc:
         raise ComposeFileError(exc.reason, file=exc.file or files[0], key=exc.key) from None
@@ -138,7 +147,7 @@ def load_project(options: ProjectOptions) -> LoadedProject:
         project = Project.model_validate(model)
     except ValidationError as exc:
         error = exc.errors()[0]
-        key = ".".join(str(p) for p in error["loc"])
+        key = format_path(tuple(error["loc"]))
         raise ComposeFileError(error["msg"], file=files[0], key=key) from None
     return LoadedProject(
         project=project,
