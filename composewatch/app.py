@@ -226,12 +226,18 @@ class Session:
         targets = [t for t in load_watch_targets(self.loaded) if t.service in watched]
         roots = watch_roots(targets)
         scheduler = Scheduler(self.runner, max_parallel_builds=self.settings.max_parallel_builds)
-        self.ui(ev.Watching(tuple(str(r) for r in roots), tuple(t.service for t in targets)))
-        loop = asyncio.create_task(scheduler.run())
-        try:
-            async for batch in watch_changes(roots, quiet_ms=self.settings.quiet_ms):
+        ready = ev.Watching(tuple(str(r) for r in roots), tuple(t.service for t in targets))
+
+        async def feed() -> None:
+            changes = watch_changes(
+                roots, quiet_ms=self.settings.quiet_ms, on_ready=lambda: self.ui(ready)
+            )
+            async for batch in changes:
                 saved_at = batch.saved_at()
                 for service, change in map_changes(batch.paths, targets).items():
                     scheduler.submit(st.Changed(service, change.action, change.paths, saved_at))
-        finally:
-            loop.cancel()
+
+        # Either task failing stops the other: a dead scheduler must not leave a live watcher.
+        async with asyncio.TaskGroup() as group:
+            group.create_task(scheduler.run())
+            group.create_task(feed())

@@ -109,7 +109,9 @@ class Engine:
         try:
             state = self._api.inspect_container(cid)["State"]
         except docker.errors.NotFound:
-            return ContainerStatus(running=False, exit_code=None, health=None, has_healthcheck=False)
+            return ContainerStatus(
+                running=False, exit_code=None, health=None, has_healthcheck=False
+            )
         health = (state.get("Health") or {}).get("Status")
         return ContainerStatus(
             running=bool(state.get("Running")),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import anyio
 from watchfiles import Change, awatch
 
 from composewatch.mapping import is_noise
@@ -39,19 +39,26 @@ async def watch_changes(
     roots: Sequence[Path],
     *,
     quiet_ms: int,
-    stop: anyio.Event | None = None,
+    on_ready: Callable[[], None] = lambda: None,
     max_batch_ms: int = 1_600,
 ) -> AsyncIterator[ChangeBatch]:
     """Yield the changed paths under `roots` once `quiet_ms` pass without a new event.
 
     watchfiles calls that quiet period `step`; `max_batch_ms` (its `debounce`) bounds how long
-    a steady stream of events is grouped before a batch is handed over anyway.
+    a steady stream of events is grouped before a batch is handed over anyway. `on_ready` is
+    called once the OS watches are in place: a save after that is never missed.
     """
-    async for changes in awatch(
-        *roots,
-        watch_filter=_not_noise,
-        step=quiet_ms,
-        debounce=max_batch_ms,
-        stop_event=stop,
-    ):
-        yield ChangeBatch(frozenset(Path(path) for _, path in changes), time.time())
+    changes = awatch(*roots, watch_filter=_not_noise, step=quiet_ms, debounce=max_batch_ms)
+    pending = asyncio.ensure_future(anext(changes))
+    # The first step of awatch builds its RustNotify, which arms the OS watches synchronously
+    # before awaiting its first batch in a thread.
+    await asyncio.sleep(0)
+    on_ready()
+    try:
+        while True:
+            raw = await pending
+            pending = asyncio.ensure_future(anext(changes))
+            yield ChangeBatch(frozenset(Path(path) for _, path in raw), time.time())
+    finally:
+        pending.cancel()
+        await changes.aclose()
