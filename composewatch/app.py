@@ -12,13 +12,20 @@ from composewatch import state as st
 from composewatch.builder import build_image
 from composewatch.compose.model import LoadedProject
 from composewatch.config import Settings
-from composewatch.containers import Engine
+from composewatch.buildcache import BuildCache
+from composewatch.containers import ContainerInfo, Engine
 from composewatch.errors import ComposewatchError
 from composewatch.mapping import load_watch_targets, map_changes, watch_roots
 from composewatch.plan import Observed, ServicePlan, Step, plan_up
-from composewatch.runner import DIGEST_LABEL, DockerRunner, build_digest
+from composewatch.runner import DockerRunner, build_digest
 from composewatch.scheduler import Scheduler
-from composewatch.spec import container_spec, image_name, startup_order, unsupported_keys
+from composewatch.spec import (
+    config_hash,
+    container_spec,
+    image_name,
+    startup_order,
+    unsupported_keys,
+)
 from composewatch.stop import StopPolicy
 from composewatch.ui import UI
 from composewatch.watcher import watch_changes
@@ -58,7 +65,12 @@ class Session:
             lambda message: self.ui(ev.Note(message)),
         )
         self.runner = DockerRunner(
-            self.loaded, self.settings, self.engine, self.ui, self.stop_policy
+            self.loaded,
+            self.settings,
+            self.engine,
+            self.ui,
+            self.stop_policy,
+            BuildCache.load(self.loaded.project.name),
         )
 
     # up ─────────────────────────────────────────────────────────────────────────────────
@@ -66,10 +78,11 @@ class Session:
     async def up(self, *, watch: bool) -> bool:
         """Bring the project up; watch when asked. Returns whether every service is healthy."""
         self.warn_unsupported()
-        images = await self.build_all()
+        found = await asyncio.to_thread(self.engine.observe, self.loaded.project.name)
+        images = await self.build_all(found)
         await asyncio.to_thread(self.engine.ensure_networks, self.loaded)
         await asyncio.to_thread(self.engine.ensure_volumes, self.loaded)
-        healthy = await self.start_all(images)
+        healthy = await self.start_all(images, found)
         if watch:
             await self.watch()
         return healthy
@@ -82,50 +95,53 @@ class Session:
                     ev.Note(f"{name}: not applied by composewatch: {', '.join(keys)}", "warning")
                 )
 
-    async def build_all(self) -> dict[str, str]:
-        """Build every selected service that has `build:`; reuse an image whose context is
-        unchanged since it was built. A failed build aborts `up` unless a container for the
-        service already serves (then it keeps serving and the watcher retries on save)."""
+    async def build_all(self, found: list[ContainerInfo]) -> dict[str, str]:
+        """The image id each selected service runs: built, or reused when its context is
+        unchanged since composewatch built it, or when a running container of the service
+        already uses it with this configuration (e.g. made by `docker compose up`)."""
         slots = asyncio.Semaphore(self.settings.max_parallel_builds)
 
         async def one(name: str) -> tuple[str, str]:
             async with slots:
-                return name, await asyncio.to_thread(self.build_or_reuse, name)
+                return name, await asyncio.to_thread(self.image_for, name, found)
 
-        buildable = [n for n in self.services if self.loaded.project.services[n].build]
-        built = dict(await asyncio.gather(*(one(n) for n in buildable)))
-        for name in self.services:
-            if name not in built:
-                built[name] = self.loaded.project.services[name].image or image_name(
-                    self.loaded.project, name
-                )
-        return built
+        return dict(await asyncio.gather(*(one(n) for n in self.services)))
 
-    def build_or_reuse(self, name: str) -> str:
-        build = self.loaded.project.services[name].build
-        assert build is not None
+    def image_for(self, name: str, found: list[ContainerInfo]) -> str:
+        service = self.loaded.project.services[name]
         tag = image_name(self.loaded.project, name)
+        if service.build is None:
+            return self.engine.ensure_image(tag)
         digest = build_digest(self.loaded, name)
-        existing = self.engine.image_with_label(tag, DIGEST_LABEL, digest)
-        if existing is not None:
-            image = existing
-        else:
-            started = time.monotonic()
-            self.ui(ev.BuildStarted(name, ()))
-            image = build_image(
-                self.engine.client,
-                self.loaded,
-                name,
-                tag=tag,
-                on_log=lambda line: self.ui(ev.BuildLog(name, line)),
-                labels={DIGEST_LABEL: digest},
-            )
-            self.ui(ev.BuildFinished(name, time.monotonic() - started))
+        current = self.engine.image_id(tag)
+        if current is not None and self.runner.cache.image_for(name, digest) == current:
+            self.runner.built_digest[name] = digest
+            return current
+        if current is not None and any(
+            info.service == name
+            and info.status == "running"
+            and info.image_id == current
+            and info.config_hash == config_hash(service)
+            for info in found
+        ):
+            self.ui(ev.Note(f"{name}: adopting the running container as it is; saves rebuild it"))
+            return current
+        started = time.monotonic()
+        self.ui(ev.BuildStarted(name, ()))
+        image = build_image(
+            self.engine.client,
+            self.loaded,
+            name,
+            tag=tag,
+            on_log=lambda line: self.ui(ev.BuildLog(name, line)),
+        )
+        self.ui(ev.BuildFinished(name, time.monotonic() - started))
+        self.runner.cache.record(name, digest, image)
         self.runner.built_digest[name] = digest
         return image
 
-    async def start_all(self, images: dict[str, str]) -> bool:
-        observed = await asyncio.to_thread(self.observe, images)
+    async def start_all(self, images: dict[str, str], found: list[ContainerInfo]) -> bool:
+        observed = self.observed(images, found)
         order = [
             n for layer in startup_order(self.loaded.project) for n in layer if n in self.services
         ]
@@ -138,21 +154,23 @@ class Session:
             healthy = all(results) and healthy
         return healthy
 
-    def observe(self, images: dict[str, str]) -> dict[str, list[Observed]]:
-        found: dict[str, list[Observed]] = {}
-        for info in self.engine.observe(self.loaded.project.name):
+    def observed(
+        self, images: dict[str, str], found: list[ContainerInfo]
+    ) -> dict[str, list[Observed]]:
+        """Existing containers per service; one matches when compose would keep it: same
+        configuration hash and same image."""
+        result: dict[str, list[Observed]] = {}
+        for info in found:
             if info.service not in images:
                 continue
-            wanted = container_spec(self.loaded, info.service, images[info.service])
-            found.setdefault(info.service, []).append(
-                Observed(
-                    info.id,
-                    info.name,
-                    info.config_hash == wanted.config_hash,
-                    info.status == "running",
-                )
+            service = self.loaded.project.services[info.service]
+            matches = (
+                info.config_hash == config_hash(service) and info.image_id == images[info.service]
             )
-        return found
+            result.setdefault(info.service, []).append(
+                Observed(info.id, info.name, matches, info.status == "running")
+            )
+        return result
 
     async def start_one(self, plan: ServicePlan, image: str) -> bool:
         started = time.monotonic()

@@ -130,14 +130,20 @@ class Engine:
             return f"http://{host}:{binding['HostPort']}{path}"
         return None
 
-    def image_with_label(self, ref: str, label: str, value: str) -> str | None:
-        """The id of image `ref` when it carries `label=value` (e.g. a context digest)."""
+    def ensure_image(self, ref: str) -> str:
+        """The id of image `ref`, pulled first when the engine does not have it."""
+        found = self.image_id(ref)
+        if found is not None:
+            return found
+        repository, _, tag = ref.rpartition(":") if ":" in ref.split("/")[-1] else (ref, "", "")
         try:
-            image = self._api.inspect_image(ref)  # type: ignore[no-untyped-call]
-        except docker.errors.ImageNotFound:
-            return None
-        labels = (image.get("Config") or {}).get("Labels") or {}
-        return str(image["Id"]) if labels.get(label) == value else None
+            self._api.pull(repository, tag=tag or "latest")
+        except docker.errors.APIError as err:
+            raise _failed(f"pulling image {ref}", err) from err
+        pulled = self.image_id(ref)
+        if pulled is None:
+            raise EngineError(f"pulling image {ref} gave no image")
+        return pulled
 
     def sync_files(self, cid: str, files: dict[str, str]) -> None:
         """Copy host files into the container: {host path: container path}."""

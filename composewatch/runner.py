@@ -15,6 +15,7 @@ from pathlib import Path
 
 from composewatch import events as ev
 from composewatch import state as st
+from composewatch.buildcache import BuildCache
 from composewatch.builder import BuildCancelled, build_image, context_digest, read_dockerignore
 from composewatch.compose.model import LoadedProject
 from composewatch.config import Settings
@@ -33,10 +34,7 @@ from composewatch.spec import container_spec, image_name
 from composewatch.stop import StopPolicy
 from composewatch.ui import UI
 
-__all__ = ["DIGEST_LABEL", "DockerRunner", "Swapping", "build_digest"]
-
-# The image label that records which build context an image was built from.
-DIGEST_LABEL = "dev.composewatch.context-digest"
+__all__ = ["DockerRunner", "Swapping", "build_digest"]
 
 
 def build_digest(loaded: LoadedProject, service: str) -> str:
@@ -62,11 +60,13 @@ class DockerRunner:
     engine: Engine
     ui: UI
     stop_policy: StopPolicy
+    cache: BuildCache
     serving: dict[str, str] = field(default_factory=dict)  # service -> container id
     built_digest: dict[str, str] = field(default_factory=dict)  # service -> context digest
     served_image: dict[str, str] = field(default_factory=dict)  # service -> image id
     swapping: dict[str, Swapping] = field(default_factory=dict)
     _cancel: dict[tuple[str, int], threading.Event] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)  # commit/rollback run once
 
     def report(self, event: ev.Event) -> None:
         self.ui(event)
@@ -89,8 +89,12 @@ class DockerRunner:
                 return st.Unhealthy(service, generation, result.detail)
             case st.Commit(service, _):
                 await asyncio.to_thread(self.commit, service)
-            case st.Rollback(service, _):
-                await asyncio.to_thread(self.rollback, service)
+            case st.Rollback(service, generation, reason):
+                try:
+                    await asyncio.to_thread(self.rollback, service)
+                except ComposewatchError as exc:
+                    reason += f"; the rollback failed too: {exc}"
+                return st.RolledBack(service, generation, reason)
             case st.SyncFiles(service, generation, paths, restart):
                 return await self.sync(service, generation, paths, restart)
         return None
@@ -119,7 +123,6 @@ class DockerRunner:
                 tag=image_name(self.loaded.project, service),
                 on_log=lambda line: self.ui(ev.BuildLog(service, line)),
                 cancelled=cancelled,
-                labels={DIGEST_LABEL: digest},
             )
         except BuildCancelled:
             return st.BuildFailed(service, generation, "superseded")  # stale: dropped by step
@@ -128,6 +131,7 @@ class DockerRunner:
         except ComposewatchError as exc:
             return st.BuildFailed(service, generation, str(exc))
         self.built_digest[service] = digest
+        self.cache.record(service, digest, image)
         if image == self.served_image.get(service):
             return st.BuildSkipped(service, generation)  # Docker's cache gave the same image
         return st.BuildSucceeded(service, generation, image)
@@ -148,6 +152,7 @@ class DockerRunner:
         Old and new publish the same host ports, so the new one can only start once the old
         one has stopped; creating it first keeps that gap as short as it can be.
         """
+        self.commit(service)  # a previous swap's cleanup, if it has not run yet
         spec = container_spec(self.loaded, service, image)
         old = self.serving.get(service)
         new = self.engine.create(spec, temp_name=f"{spec.name}_cw-new")
@@ -163,7 +168,8 @@ class DockerRunner:
         self.swapping[service] = Swapping(new, old, spec.name)
 
     def commit(self, service: str) -> None:
-        swap = self.swapping.pop(service, None)
+        with self._lock:
+            swap = self.swapping.pop(service, None)
         if swap is None:
             return
         if swap.old is not None:
@@ -172,7 +178,8 @@ class DockerRunner:
         self.serving[service] = swap.new
 
     def rollback(self, service: str) -> None:
-        swap = self.swapping.pop(service, None)
+        with self._lock:
+            swap = self.swapping.pop(service, None)
         if swap is None:
             return
         self.engine.remove(swap.new)

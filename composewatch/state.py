@@ -1,8 +1,8 @@
 """Per-service phases of the watch loop and the pure `step()` that moves them.
 
     idle ─Changed─▶ building ─BuildSucceeded─▶ swapping ─Swapped─▶ checking ─Healthy─▶ idle
-                       │  ▲                        │                   └─Unhealthy─▶ idle
-                       │  └─Changed (cancel, build the newest save instead)        (rolled back)
+                       │  ▲                        │                   └─Unhealthy─▶ rolling_back
+                       │  └─Changed (cancel, build the newest save instead)   ─RolledBack─▶ idle
                        └─BuildFailed / BuildSkipped─▶ idle (the old container keeps serving)
     idle ─Changed (sync / restart rules)─▶ syncing ─Synced─▶ checking | idle
 
@@ -36,6 +36,7 @@ __all__ = [
     "ProjectState",
     "Report",
     "Rollback",
+    "RolledBack",
     "ServiceState",
     "StartBuild",
     "Swap",
@@ -56,6 +57,7 @@ class Phase(StrEnum):
     SWAPPING = "swapping"
     SYNCING = "syncing"
     CHECKING = "checking"
+    ROLLING_BACK = "rolling_back"
 
 
 # ── inputs: what happened ─────────────────────────────────────────────────────────────────
@@ -132,9 +134,17 @@ class Unhealthy:
     reason: str
 
 
-Input = (
-    Changed
-    | BuildSucceeded
+@dataclass(frozen=True)
+class RolledBack:
+    """The unhealthy container is gone and the old one serves again."""
+
+    service: str
+    generation: int
+    reason: str
+
+
+Result = (
+    BuildSucceeded
     | BuildSkipped
     | BuildFailed
     | Swapped
@@ -143,7 +153,9 @@ Input = (
     | SyncFailed
     | Healthy
     | Unhealthy
+    | RolledBack
 )
+Input = Changed | Result
 
 # ── effects: what to do ───────────────────────────────────────────────────────────────────
 
@@ -197,6 +209,7 @@ class Rollback:
 
     service: str
     generation: int
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -277,19 +290,7 @@ class _Machine:
         self.put(name, updated)
         return updated
 
-    def current(
-        self,
-        event: BuildSucceeded
-        | BuildSkipped
-        | BuildFailed
-        | Swapped
-        | SwapFailed
-        | Synced
-        | SyncFailed
-        | Healthy
-        | Unhealthy,
-        *phases: Phase,
-    ) -> bool:
+    def current(self, event: Result, *phases: Phase) -> bool:
         service = self.get(event.service)
         return service.generation == event.generation and service.phase in phases
 
@@ -317,7 +318,9 @@ class _Machine:
             case Healthy() if self.current(event, Phase.CHECKING):
                 self.on_healthy(event)
             case Unhealthy() if self.current(event, Phase.CHECKING):
-                self.emit(Rollback(event.service, event.generation))
+                self.enter(event.service, self.get(event.service), Phase.ROLLING_BACK)
+                self.emit(Rollback(event.service, event.generation, event.reason))
+            case RolledBack() if self.current(event, Phase.ROLLING_BACK):
                 self.finish(event.service, ev.RolledBack(event.service, event.reason))
             case _:
                 pass  # a stale result of superseded work

@@ -20,6 +20,7 @@ from composewatch.state import (
     ProjectState,
     Report,
     Rollback,
+    RolledBack,
     StartBuild,
     Swap,
     Swapped,
@@ -117,9 +118,15 @@ def test_an_unhealthy_container_is_rolled_back() -> None:
         (Swapped("web", 1), 0.2),
         (Unhealthy("web", 1, "HTTP 500 from http://127.0.0.1:5000/"), 5.0),
     )
-    assert work(effects)[-1] == Rollback("web", 1)
+    assert work(effects)[-1] == Rollback("web", 1, "HTTP 500 from http://127.0.0.1:5000/")
+    # Reported only once the old container serves again.
+    assert not any(isinstance(e, ev.RolledBack) for e in reports(effects))
+    assert state.service("web").phase is Phase.ROLLING_BACK
+    state, effects = run(state, (changed(at=5.5), 5.5))
+    assert work(effects) == []  # kept until the rollback is done
+    state, effects = run(state, (RolledBack("web", 1, "HTTP 500"), 6.0))
     assert any(isinstance(e, ev.RolledBack) for e in reports(effects))
-    assert state.service("web").phase is Phase.IDLE
+    assert work(effects) == [StartBuild("web", 2)]
 
 
 def test_an_unchanged_context_skips_the_swap() -> None:

@@ -1,0 +1,244 @@
+"""The up + watch loop in-process on the real engine: saves, failed builds, rollbacks, adoption.
+
+Each test drives a real `Session` against busybox fixtures and asserts on what is served over
+HTTP and on the events the user would see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import docker
+
+from composewatch import events as ev
+from composewatch.app import Session, selected_services
+from composewatch.compose import ProjectOptions, load_project
+from composewatch.config import SETTINGS_KEY, parse_settings
+from composewatch.containers import Engine
+
+
+class Recorder:
+    """A UI that keeps every event, so tests can wait for and inspect them."""
+
+    def __init__(self) -> None:
+        self.events: list[ev.Event] = []
+
+    def __call__(self, event: ev.Event) -> None:
+        self.events.append(event)
+
+    def of(self, kind: type[ev.Event], service: str | None = None) -> list[ev.Event]:
+        return [
+            e
+            for e in self.events
+            if isinstance(e, kind) and (service is None or getattr(e, "service", None) == service)
+        ]
+
+    async def wait_for(
+        self, kind: type[ev.Event], service: str, count: int = 1, timeout_s: float = 60
+    ) -> ev.Event:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = self.of(kind, service)
+            if len(found) >= count:
+                return found[count - 1]
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"no {kind.__name__} for {service}; events: {self.events}")
+
+
+def fetch(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return str(response.read().decode())
+    except OSError:
+        return None
+
+
+def make_session(project_dir: Path, project_name: str, recorder: Recorder) -> Session:
+    loaded = load_project(ProjectOptions(working_dir=str(project_dir), project_name=project_name))
+    settings = parse_settings(
+        loaded.extensions.get(SETTINGS_KEY),
+        file="compose.yaml",
+        service_names=set(loaded.project.services),
+    )
+    return Session(loaded, settings, Engine.connect(), recorder, selected_services(loaded, []))
+
+
+@asynccontextmanager
+async def watching(session: Session, recorder: Recorder) -> AsyncIterator[None]:
+    assert await session.up(watch=False)
+    task = asyncio.create_task(session.watch())
+    deadline = time.monotonic() + 10
+    while not recorder.of(ev.Watching) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def container_ids(client: docker.DockerClient, project: str) -> dict[str, str]:
+    found = client.containers.list(filters={"label": f"com.docker.compose.project={project}"})
+    return {c.labels["com.docker.compose.service"]: c.id for c in found}
+
+
+def write_page(project_dir: Path, service: str, text: str) -> None:
+    (project_dir / service / "www" / "index.html").write_text(text)
+
+
+def test_a_save_rebuilds_and_swaps_only_its_service(
+    copy_fixture: Callable[[str], Path], project_name: str, docker_client: docker.DockerClient
+) -> None:
+    project = copy_fixture("two-services")
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        async with watching(make_session(project, project_name, recorder), recorder):
+            before = container_ids(docker_client, project_name)
+            write_page(project, "api", "api v2")
+            live = await recorder.wait_for(ev.Live, "api")
+            assert fetch("http://127.0.0.1:18001/") == "api v2"
+            after = container_ids(docker_client, project_name)
+            assert after["web"] == before["web"]  # untouched
+            assert after["api"] != before["api"]
+            assert not recorder.of(ev.BuildStarted, "web")[1:]  # only the initial build
+            assert isinstance(live, ev.Live) and live.since_save_s is not None
+            assert [p for p, _ in live.timings] == ["building", "swapping", "checking"]
+
+    asyncio.run(scenario())
+    # compose's own CLI sees the swapped container under compose's name.
+    names = docker_client.containers.get(container_ids(docker_client, project_name)["api"]).name
+    assert names == f"{project_name}-api-1"
+
+
+def test_a_burst_of_saves_gives_one_build_and_the_last_save_is_served(
+    copy_fixture: Callable[[str], Path], project_name: str
+) -> None:
+    project = copy_fixture("two-services")
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        async with watching(make_session(project, project_name, recorder), recorder):
+            initial_builds = len(recorder.of(ev.BuildStarted, "web"))
+            for n in range(20):
+                write_page(project, "web", f"burst {n}")
+            await recorder.wait_for(ev.Live, "web")
+            await asyncio.sleep(0.5)  # would a second build come?
+            assert len(recorder.of(ev.BuildStarted, "web")) == initial_builds + 1
+            assert fetch("http://127.0.0.1:18002/") == "burst 19"
+
+    asyncio.run(scenario())
+
+
+def test_saves_during_a_build_end_with_the_last_save_served(
+    copy_fixture: Callable[[str], Path], project_name: str
+) -> None:
+    project = copy_fixture("two-services")
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        async with watching(make_session(project, project_name, recorder), recorder):
+            write_page(project, "web", "first")
+            await recorder.wait_for(ev.BuildStarted, "web", count=2)
+            write_page(project, "web", "second")  # arrives mid-build or mid-swap
+            deadline = time.monotonic() + 60
+            while fetch("http://127.0.0.1:18002/") != "second" and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert fetch("http://127.0.0.1:18002/") == "second"
+
+    asyncio.run(scenario())
+
+
+def test_a_failed_build_keeps_the_old_container_serving_and_the_next_save_retries(
+    copy_fixture: Callable[[str], Path], project_name: str
+) -> None:
+    project = copy_fixture("broken-build")
+    dockerfile = project / "app" / "Dockerfile"
+    broken = dockerfile.read_text()
+    dockerfile.write_text((project / "app" / "Dockerfile.good").read_text())
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        async with watching(make_session(project, project_name, recorder), recorder):
+            served = fetch("http://127.0.0.1:18031/")
+            assert served is not None
+            dockerfile.write_text(broken)
+            failed = await recorder.wait_for(ev.BuildFailed, "app")
+            assert isinstance(failed, ev.BuildFailed)
+            assert "RUN" in failed.message and "exit 3" in failed.message
+            assert any("failing on purpose" in line for line in failed.log_tail)
+            assert fetch("http://127.0.0.1:18031/") == served  # still serving
+            dockerfile.write_text((project / "app" / "Dockerfile.good").read_text() + "\n")
+            (project / "app" / "www" / "index.html").write_text("fixed")
+            await recorder.wait_for(ev.Live, "app")
+            assert fetch("http://127.0.0.1:18031/") == "fixed"
+
+    asyncio.run(scenario())
+
+
+def test_an_unhealthy_new_container_is_rolled_back(
+    copy_fixture: Callable[[str], Path], project_name: str
+) -> None:
+    project = copy_fixture("two-services")
+    compose = project / "compose.yaml"
+    # Healthy means a 200 on /health.html; the first version has it, the second will not.
+    compose.write_text(
+        compose.read_text()
+        + "x-composewatch:\n  services:\n    web:\n"
+        + "      health: {path: /health.html, expected_status: 200, timeout_s: 3}\n"
+    )
+    (project / "web" / "www" / "health.html").write_text("ok")
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        async with watching(make_session(project, project_name, recorder), recorder):
+            before = fetch("http://127.0.0.1:18002/")
+            (project / "web" / "www" / "health.html").unlink()
+            write_page(project, "web", "broken version")
+            rolled = await recorder.wait_for(ev.RolledBack, "web")
+            assert isinstance(rolled, ev.RolledBack) and "404" in rolled.reason
+            assert fetch("http://127.0.0.1:18002/") == before
+
+    asyncio.run(scenario())
+
+
+def test_up_adopts_what_docker_compose_up_made(
+    copy_fixture: Callable[[str], Path],
+    project_name: str,
+    compose_bin: Path,
+    docker_client: docker.DockerClient,
+) -> None:
+    project = copy_fixture("two-services")
+    subprocess.run(
+        [str(compose_bin), "-p", project_name, "up", "-d", "--build", "--wait"],
+        cwd=project,
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    made_by_compose = container_ids(docker_client, project_name)
+    recorder = Recorder()
+    assert asyncio.run(make_session(project, project_name, recorder).up(watch=False))
+    started = recorder.of(ev.ServiceStarted)
+    assert {e.service for e in started if isinstance(e, ev.ServiceStarted) and e.adopted} == {
+        "api",
+        "web",
+    }
+    assert container_ids(docker_client, project_name) == made_by_compose
+    # ...and compose, in turn, sees nothing to change.
+    ps = subprocess.run(
+        [str(compose_bin), "-p", project_name, "up", "-d"],
+        cwd=project,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "Recreate" not in ps.stderr
+    assert container_ids(docker_client, project_name) == made_by_compose
