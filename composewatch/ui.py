@@ -38,6 +38,8 @@ class ConsoleUI:
 
     def render(self, event: ev.Event) -> str | None:
         match event:
+            case ev.BuildStarted(service, ()):
+                return f"[bold]{service}[/bold] building"
             case ev.BuildStarted(service, paths):
                 shown = ", ".join(p.rsplit("/", 1)[-1] for p in paths[:3])
                 more = f" +{len(paths) - 3}" if len(paths) > 3 else ""
@@ -76,7 +78,8 @@ class ConsoleUI:
                 return f"[bold green]{service} live[/bold green]{after} ({steps})"
             case ev.ServiceStarted(service, container, adopted, seconds):
                 how = "adopted" if adopted else "started"
-                return f"[bold green]{service}[/bold green] {how} {container}, healthy in {_seconds(seconds)}"
+                when = _seconds(seconds)
+                return f"[bold green]{service}[/bold green] {how} {container}, healthy in {when}"
             case ev.Watching(roots, services):
                 where = ", ".join(roots) or "nothing"
                 return (

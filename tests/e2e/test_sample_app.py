@@ -98,7 +98,10 @@ def test_save_to_served_with_the_real_cli(sample_app: tuple[Path, int], project_
     assert fetch(url) == "Hello, Flask!"
     down = subprocess.run(
         [sys.executable, "-m", "composewatch", "-p", project_name, "down"],
-        cwd=app, capture_output=True, text=True, timeout=60,
+        cwd=app,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert down.returncode == 0, down.stderr
     assert fetch(url) is None

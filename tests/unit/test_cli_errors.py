@@ -20,7 +20,11 @@ def composewatch(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[st
     env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
     return subprocess.run(
         [sys.executable, "-m", "composewatch", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=60, env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
 
 
@@ -60,11 +64,16 @@ def test_missing_compose_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("fixture", "words"),
     [
-        ("missing-context.yml", ("missing-context.yml", "services.app.build.context", "no-such-dir")),
+        (
+            "missing-context.yml",
+            ("missing-context.yml", "services.app.build.context", "no-such-dir"),
+        ),
         ("missing-dockerfile/compose.yml", ("services.app.build", "Dockerfile")),
     ],
 )
-def test_missing_build_inputs_fail_before_touching_docker(fixture: str, words: tuple[str, ...]) -> None:
+def test_missing_build_inputs_fail_before_touching_docker(
+    fixture: str, words: tuple[str, ...]
+) -> None:
     result = composewatch("-f", str(BAD / fixture), "up", "--no-watch")
     assert_clean_error(result, *words)
     assert "docker engine" not in result.stderr.lower()
