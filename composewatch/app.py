@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 from composewatch import events as ev
 from composewatch import state as st
+from composewatch.buildcache import BuildCache
 from composewatch.builder import build_image
 from composewatch.compose.model import LoadedProject
 from composewatch.config import Settings
-from composewatch.buildcache import BuildCache
 from composewatch.containers import ContainerInfo, Engine
 from composewatch.errors import ComposewatchError
 from composewatch.mapping import load_watch_targets, map_changes, watch_roots
