@@ -1,0 +1,196 @@
+"""`python -m bench`: parse the options, run every fixture x tool, write the report."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.projects import FIXTURES
+from bench.report import Row, render
+from bench.runner import RunResult, phase_medians, run_one
+from bench.tools import COMPOSE, TOOLS
+
+RESULTS = Path(__file__).resolve().parent / "results"
+# Tools that stop the old container gracefully, so they wait out the stop timeout (10 s) on a
+# fixture whose PID 1 ignores SIGTERM: that is the real figure, but fewer saves keep it short.
+GRACEFUL = {"compose-watch", "gaze"}
+
+
+def _csv(choices: dict[str, Any]) -> Any:
+    def parse(text: str) -> list[str]:
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        unknown = [n for n in names if n not in choices]
+        if unknown:
+            raise argparse.ArgumentTypeError(
+                f"unknown: {', '.join(unknown)} (choose from {', '.join(choices)})"
+            )
+        return names
+
+    return parse
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--saves", type=int, default=10, help="saves per fixture x tool")
+    parser.add_argument(
+        "--slow-saves",
+        type=int,
+        default=5,
+        metavar="N",
+        help="cap for compose-watch and gaze on the SIGTERM-ignoring flask "
+        "fixture, where every save waits out the 10 s stop timeout",
+    )
+    parser.add_argument("--fixtures", type=_csv(FIXTURES), default=list(FIXTURES))
+    parser.add_argument("--tools", type=_csv(TOOLS), default=list(TOOLS))
+    parser.add_argument("--idle-s", type=float, default=10.0, help="idle CPU/RSS window")
+    parser.add_argument("--deadline-s", type=float, default=60.0, help="per save")
+    parser.add_argument(
+        "--settle-s",
+        type=float,
+        default=1.5,
+        help="keep polling this long after served, and until the tool is idle",
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS / "latest.md")
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        type=Path,
+        const=RESULTS / "latest.json",
+        default=None,
+        metavar="PATH",
+        help="also dump the raw numbers (default path: bench/results/latest.json)",
+    )
+    return parser.parse_args(argv)
+
+
+def _version(cmd: list[str]) -> str:
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return done.stdout.strip() or "unknown"
+
+
+def _meta(args: argparse.Namespace, wall_s: float) -> dict[str, str]:
+    repo = Path(__file__).resolve().parent.parent
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "machine": f"{os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()}",
+        "docker": "engine " + _version(["docker", "version", "--format", "{{.Server.Version}}"]),
+        "compose": _version([str(COMPOSE), "version", "--short"]) + " (binary called directly)",
+        "composewatch": _version(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"]),
+        "saves": f"{args.saves} per fixture x tool ({args.slow_saves} for compose-watch and "
+        "gaze on flask, whose every save waits out the 10 s stop timeout)",
+        "run time": f"{wall_s / 60:.1f} min",
+    }
+
+
+LEGEND = [
+    "latency: from just before the write to the first HTTP answer carrying the new marker "
+    "(polled every 5 ms on 127.0.0.1, 1 s timeout, 60 s deadline per save).",
+    "failed req: requests with no answer or a 5xx, from the write until the tool is idle "
+    "(at least 1.5 s after served); max gap: the longest unserved stretch in any save.",
+    "others touched: services s2..s5 whose container ID or StartedAt changed over the saves.",
+    "idle CPU %: the watcher's process tree over 10 s of idle after the saves (100 % = one "
+    "core); peak RSS: the tree's summed VmHWM then (each live process's lifetime peak).",
+    "script is the floor: no watcher, the bench runs docker build / rm -f / run itself.",
+]
+
+
+def _row(r: RunResult) -> Row:
+    s = r.summary
+    return Row(
+        fixture=r.fixture,
+        tool=r.tool,
+        n=s.n,
+        served=s.served,
+        median_s=s.median_s,
+        p90_s=s.p90_s,
+        max_s=s.max_s,
+        failed_requests=s.failed_requests,
+        max_gap_s=s.max_gap_s,
+        others_touched=r.others_touched,
+        idle_cpu_percent=r.idle.cpu_percent if r.idle else None,
+        peak_rss_mib=r.idle.hwm_mib if r.idle else None,
+        error=r.error,
+    )
+
+
+def _raw(r: RunResult) -> dict[str, Any]:
+    def clean(value: float) -> float | None:
+        return None if math.isnan(value) else value
+
+    return {
+        "fixture": r.fixture,
+        "tool": r.tool,
+        "project": r.project,
+        "wall_s": r.wall_s,
+        "error": r.error,
+        "notes": r.notes,
+        "others_touched": r.others_touched,
+        "summary": {
+            k: clean(v) if isinstance(v, float) else v
+            for k, v in dataclasses.asdict(r.summary).items()
+        },
+        "saves": [
+            {
+                "latency_s": s.latency_s,
+                "failed": s.failed,
+                "gap_s": s.gap_s,
+                "requests": len(s.samples),
+            }
+            for s in r.saves
+        ],
+        "idle": dataclasses.asdict(r.idle) if r.idle else None,
+        "composewatch_live": r.lives,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    results: list[RunResult] = []
+    began = time.monotonic()
+
+    def log(line: str) -> None:
+        print(f"{time.monotonic() - began:7.1f}s {line}", file=sys.stderr, flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="composewatch-bench-") as tmp:
+        for fx_name in args.fixtures:
+            fixture = FIXTURES[fx_name]
+            for tool_name in args.tools:
+                slow = fixture.ignores_sigterm and tool_name in GRACEFUL
+                saves = min(args.saves, args.slow_saves) if slow else args.saves
+                result = run_one(
+                    fixture,
+                    TOOLS[tool_name](),
+                    saves=saves,
+                    workdir=Path(tmp),
+                    log=log,
+                    idle_s=args.idle_s,
+                    deadline_s=args.deadline_s,
+                    settle_s=args.settle_s,
+                )
+                log(f"[{fx_name} / {tool_name}] done in {result.wall_s:.0f} s")
+                results.append(result)
+    wall_s = time.monotonic() - began
+    phases = {r.fixture: phase_medians(r.lives) for r in results if r.lives}
+    notes = list(dict.fromkeys(n for r in results for n in r.notes))
+    text = render(_meta(args, wall_s), [_row(r) for r in results], phases, [*LEGEND, *notes])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(text)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        raw = {"meta": _meta(args, wall_s), "results": [_raw(r) for r in results]}
+        args.json.write_text(json.dumps(raw, indent=2))
+    return 1 if any(r.error for r in results) else 0

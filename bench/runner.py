@@ -1,0 +1,149 @@
+"""One fixture x one tool: copy, start, save N times while polling, measure idle, tear down."""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import subprocess
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.measure import SaveResult, Summary, poll, summarize
+from bench.procstat import IdleUsage, measure_idle
+from bench.projects import Fixture, Prepared, prepare
+from bench.tools import Composewatch, Tool
+
+__all__ = ["RunResult", "phase_medians", "run_one"]
+
+Log = Callable[[str], None]
+# composewatch events that need no mention in the report's notes.
+_ROUTINE = {"Live", "Watching", "ServiceStarted", "BuildStarted", "BuildFinished", "BuildLog"}
+
+
+@dataclass
+class RunResult:
+    fixture: str
+    tool: str
+    project: str
+    saves: list[SaveResult] = field(default_factory=list)
+    others_touched: list[str] | None = None  # None: not measured (no other services)
+    idle: IdleUsage | None = None
+    lives: list[dict[str, Any]] = field(default_factory=list)  # composewatch's Live events
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    wall_s: float = 0.0
+
+    @property
+    def summary(self) -> Summary:
+        return summarize(self.saves)
+
+
+def phase_medians(lives: list[dict[str, Any]]) -> dict[str, float]:
+    """Median seconds per phase over composewatch `Live` events, plus `since_save_s`."""
+    phases: dict[str, list[float]] = {}
+    for live in lives:
+        for phase, seconds in live.get("timings") or []:
+            phases.setdefault(str(phase), []).append(float(seconds))
+        if live.get("since_save_s") is not None:
+            phases.setdefault("since_save_s", []).append(float(live["since_save_s"]))
+    return {phase: statistics.median(values) for phase, values in phases.items()}
+
+
+def _containers(tool: Tool, service: str) -> list[str]:
+    """`ID StartedAt` of each container of the service."""
+    filters = [arg for f in tool.filters(service) for arg in ("--filter", f)]
+    ids = subprocess.run(
+        ["docker", "ps", "-aq", "--no-trunc", *filters], capture_output=True, text=True
+    ).stdout.split()
+    if not ids:
+        return []
+    out = subprocess.run(
+        ["docker", "inspect", "-f", "{{.Id}} {{.State.StartedAt}}", *ids],
+        capture_output=True,
+        text=True,
+    ).stdout
+    return sorted(out.split("\n")[: len(ids)])
+
+
+def _snapshot(tool: Tool, services: tuple[str, ...]) -> dict[str, list[str]]:
+    return {service: _containers(tool, service) for service in services}
+
+
+def _wait_served(prepared: Prepared, timeout_s: float = 90.0) -> None:
+    url = prepared.url(prepared.fixture.target)
+    result = poll(
+        url, "", start=time.monotonic(), deadline_s=timeout_s, settle_s=0.0, interval_s=0.05
+    )
+    if result.latency_s is None:
+        raise RuntimeError(f"{url} never answered within {timeout_s:g} s of the start")
+
+
+def _wait_idle(tool: Tool, timeout_s: float = 60.0) -> None:
+    end = time.monotonic() + timeout_s
+    while not tool.idle() and time.monotonic() < end:
+        time.sleep(0.05)
+
+
+def run_one(
+    fixture: Fixture,
+    tool: Tool,
+    *,
+    saves: int,
+    workdir: Path,
+    log: Log,
+    idle_s: float = 10.0,
+    deadline_s: float = 60.0,
+    settle_s: float = 1.5,
+) -> RunResult:
+    project = f"bench-{fixture.name}-{tool.name}-{uuid.uuid4().hex[:6]}"
+    result = RunResult(fixture.name, tool.name, project)
+    started = time.monotonic()
+    prepared = prepare(fixture, workdir, project)
+    try:
+        log(f"[{fixture.name} / {tool.name}] starting {project}")
+        tool.start(prepared)
+        _wait_served(prepared)
+        before = _snapshot(tool, fixture.others)
+        url = prepared.url(fixture.target)
+        for i in range(saves):
+            marker = f"bench-{uuid.uuid4().hex[:12]}"
+            t0 = time.monotonic()
+            prepared.write_marker(marker)
+            tool.after_save()
+            save = poll(
+                url, marker, start=t0, deadline_s=deadline_s, settle_s=settle_s, idle=tool.idle
+            )
+            result.saves.append(save)
+            shown = f"{save.latency_s:.2f} s" if save.latency_s is not None else "NOT SERVED"
+            log(
+                f"  save {i + 1}/{saves}: {shown}, {save.failed} failed requests, "
+                f"gap {save.gap_s:.2f} s"
+            )
+            _wait_idle(tool)
+        if fixture.others:
+            after = _snapshot(tool, fixture.others)
+            result.others_touched = [s for s in fixture.others if before[s] != after[s]]
+        pids = tool.watcher_pids()
+        if pids:
+            result.idle = measure_idle(pids, idle_s)
+    except Exception as err:  # keep going with the other tools; the report shows the error
+        result.error = f"{type(err).__name__}: {err}"
+        log(traceback.format_exc())
+    finally:
+        if isinstance(tool, Composewatch):
+            result.lives = [e for e in tool.lives() if e.get("service") == fixture.target]
+            unusual = [e for e in tool.events if e.get("event") not in _ROUTINE]
+            result.notes += [f"composewatch {fixture.name}: {e}" for e in unusual]
+        try:
+            tool.stop()
+        except Exception as err:
+            result.notes.append(f"teardown: {type(err).__name__}: {err}")
+        result.notes += tool.notes
+        shutil.rmtree(prepared.directory, ignore_errors=True)
+        result.wall_s = time.monotonic() - started
+    return result
