@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,26 @@ def build_digest(loaded: LoadedProject, service: str) -> str:
     assert build is not None
     context = Path(build.context)
     return context_digest(context, build.dockerfile or "Dockerfile", read_dockerignore(context))
+
+
+class _StepClock:
+    """Times consecutive steps of one phase."""
+
+    def __init__(self) -> None:
+        self._last = time.monotonic()
+        self._steps: list[tuple[str, float]] = []
+
+    def lap(self, step: str) -> None:
+        now = time.monotonic()
+        self._steps.append((step, now - self._last))
+        self._last = now
+
+    def lap_once(self, step: str) -> None:
+        if not any(name == step for name, _ in self._steps):
+            self.lap(step)
+
+    def steps(self) -> st.Steps:
+        return tuple(self._steps)
 
 
 @dataclass
@@ -116,14 +137,21 @@ class DockerRunner:
             digest = build_digest(self.loaded, service)
             if digest == self.built_digest.get(service):
                 return st.BuildSkipped(service, generation)
+            clock = _StepClock()
+
+            def on_log(line: str) -> None:
+                clock.lap_once("context")  # the engine answers once it has the whole context
+                self.ui(ev.BuildLog(service, line))
+
             image = build_image(
                 self.engine.client,
                 self.loaded,
                 service,
                 tag=image_name(self.loaded.project, service),
-                on_log=lambda line: self.ui(ev.BuildLog(service, line)),
+                on_log=on_log,
                 cancelled=cancelled,
             )
+            clock.lap("build")
         except BuildCancelled:
             return st.BuildFailed(service, generation, "superseded")  # stale: dropped by step
         except BuildError as exc:
@@ -134,38 +162,43 @@ class DockerRunner:
         self.cache.record(service, digest, image)
         if image == self.served_image.get(service):
             return st.BuildSkipped(service, generation)  # Docker's cache gave the same image
-        return st.BuildSucceeded(service, generation, image)
+        return st.BuildSucceeded(service, generation, image, clock.steps())
 
     # swapping ───────────────────────────────────────────────────────────────────────────
 
     async def swap(self, service: str, generation: int, image: str) -> st.Input:
         try:
-            await asyncio.to_thread(self._swap, service, image)
+            steps = await asyncio.to_thread(self._swap, service, image)
         except ComposewatchError as exc:
             return st.SwapFailed(service, generation, str(exc))
         self.served_image[service] = image
-        return st.Swapped(service, generation)
+        return st.Swapped(service, generation, steps)
 
-    def _swap(self, service: str, image: str) -> None:
+    def _swap(self, service: str, image: str) -> st.Steps:
         """Create the new container beside the old, then stop the old and start the new.
 
         Old and new publish the same host ports, so the new one can only start once the old
         one has stopped; creating it first keeps that gap as short as it can be.
         """
         self.commit(service)  # a previous swap's cleanup, if it has not run yet
+        clock = _StepClock()
         spec = container_spec(self.loaded, service, image)
         old = self.serving.get(service)
         new = self.engine.create(spec, temp_name=f"{spec.name}_cw-new")
+        clock.lap("create")
         try:
             if old is not None:
                 self.engine.stop(old, self.stop_policy.timeout_s(service, old))
+                clock.lap("stop")
             self.engine.start(new)
+            clock.lap("start")
         except ComposewatchError:
             self.engine.remove(new)
             if old is not None:
                 self.engine.start(old)
             raise
         self.swapping[service] = Swapping(new, old, spec.name)
+        return clock.steps()
 
     def commit(self, service: str) -> None:
         with self._lock:

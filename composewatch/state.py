@@ -39,6 +39,7 @@ __all__ = [
     "RolledBack",
     "ServiceState",
     "StartBuild",
+    "Steps",
     "Swap",
     "SwapFailed",
     "Swapped",
@@ -71,11 +72,15 @@ class Changed:
     saved_at: float
 
 
+Steps = tuple[tuple[str, float], ...]  # (step, seconds) inside one phase, for the breakdown
+
+
 @dataclass(frozen=True)
 class BuildSucceeded:
     service: str
     generation: int
     image: str
+    steps: Steps = ()  # e.g. (("context", s), ("build", s))
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,7 @@ class BuildFailed:
 class Swapped:
     service: str
     generation: int
+    steps: Steps = ()  # e.g. (("create", s), ("stop", s), ("start", s))
 
 
 @dataclass(frozen=True)
@@ -281,10 +287,15 @@ class _Machine:
     def report(self, event: ev.Event) -> None:
         self.effects.append(Report(event))
 
-    def enter(self, name: str, service: ServiceState, phase: Phase) -> ServiceState:
-        """Close the current phase's clock and open the next one's."""
+    def enter(
+        self, name: str, service: ServiceState, phase: Phase, steps: Steps = ()
+    ) -> ServiceState:
+        """Close the current phase's clock (recording its steps when the edge measured them)
+        and open the next one's."""
         timings = service.timings
-        if service.phase not in (Phase.IDLE, Phase.QUEUED):
+        if steps:
+            timings = (*timings, *steps)
+        elif service.phase not in (Phase.IDLE, Phase.QUEUED):
             timings = (*timings, (service.phase.value, self.now - service.phase_started_at))
         updated = replace(service, phase=phase, phase_started_at=self.now, timings=timings)
         self.put(name, updated)
@@ -308,7 +319,7 @@ class _Machine:
                 failed = ev.BuildFailed(event.service, event.message, event.log_tail)
                 self.finish(event.service, failed)
             case Swapped() if self.current(event, Phase.SWAPPING):
-                self.on_swapped(event.service)
+                self.on_swapped(event)
             case SwapFailed() if self.current(event, Phase.SWAPPING):
                 self.finish(event.service, ev.SwapFailed(event.service, event.message))
             case Synced() if self.current(event, Phase.SYNCING):
@@ -363,6 +374,8 @@ class _Machine:
         saved_at: float,
         timings: tuple[tuple[str, float], ...] = (),
     ) -> None:
+        if not timings:  # a new round: it starts with noticing the save (event + quiet period)
+            timings = (("detect", max(0.0, self.now - saved_at)),)
         service = replace(
             self.get(name),
             generation=self.get(name).generation + 1,
@@ -390,14 +403,15 @@ class _Machine:
             self.emit(SyncFiles(name, service.generation, sync_paths, restart))
 
     def on_built(self, event: BuildSucceeded) -> None:
-        service = self.enter(event.service, self.get(event.service), Phase.SWAPPING)
-        self.report(ev.BuildFinished(event.service, service.timings[-1][1]))
+        started = self.get(event.service).phase_started_at
+        self.enter(event.service, self.get(event.service), Phase.SWAPPING, event.steps)
+        self.report(ev.BuildFinished(event.service, self.now - started))
         self.emit(Swap(event.service, event.generation, event.image))
         self.start_queued()
 
-    def on_swapped(self, name: str) -> None:
-        service = self.enter(name, self.get(name), Phase.CHECKING)
-        self.emit(CheckHealth(name, service.generation))
+    def on_swapped(self, event: Swapped) -> None:
+        service = self.enter(event.service, self.get(event.service), Phase.CHECKING, event.steps)
+        self.emit(CheckHealth(event.service, service.generation))
 
     def on_synced(self, event: Synced) -> None:
         if event.restarted:

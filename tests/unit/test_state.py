@@ -64,8 +64,28 @@ def test_a_save_goes_build_swap_check_live_with_timings() -> None:
     assert work(effects) == [Commit("web", 1)]
     (live,) = [e for e in reports(effects) if isinstance(e, ev.Live)]
     assert live.since_save_s is not None and abs(live.since_save_s - 0.95) < 1e-9
-    assert [name for name, _ in live.timings] == ["building", "swapping", "checking"]
-    assert [round(s, 2) for _, s in live.timings] == [0.4, 0.3, 0.2]
+    assert [name for name, _ in live.timings] == ["detect", "building", "swapping", "checking"]
+    assert [round(s, 2) for _, s in live.timings] == [0.05, 0.4, 0.3, 0.2]
+
+
+def test_steps_measured_at_the_edge_replace_their_phase_in_the_breakdown() -> None:
+    state, _ = run(
+        ProjectState(),
+        (changed(at=0.0), 0.05),
+        (BuildSucceeded("web", 1, "img", (("context", 0.01), ("build", 0.2))), 0.26),
+        (Swapped("web", 1, (("create", 0.02), ("stop", 0.1), ("start", 0.2))), 0.6),
+    )
+    state, effects = run(state, (Healthy("web", 1), 0.7))
+    (live,) = [e for e in reports(effects) if isinstance(e, ev.Live)]
+    assert [name for name, _ in live.timings] == [
+        "detect",
+        "context",
+        "build",
+        "create",
+        "stop",
+        "start",
+        "checking",
+    ]
     assert state.service("web").phase is Phase.IDLE
 
 
