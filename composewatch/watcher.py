@@ -42,13 +42,16 @@ async def watch_changes(
     on_ready: Callable[[], None] = lambda: None,
     max_batch_ms: int = 1_600,
 ) -> AsyncIterator[ChangeBatch]:
-    """Yield the changed paths under `roots` once `quiet_ms` pass without a new event.
+    """Yield the changed paths under `roots` at most `quiet_ms` after the last event.
 
-    watchfiles calls that quiet period `step`; `max_batch_ms` (its `debounce`) bounds how long
-    a steady stream of events is grouped before a batch is handed over anyway. `on_ready` is
+    watchfiles checks for new events every `step` ms and yields at the first check that finds
+    none, i.e. between one and two steps after the last event: a step of half the quiet
+    period bounds the wait by `quiet_ms`. `max_batch_ms` (its `debounce`) bounds how long a
+    steady stream of events is grouped before a batch is handed over anyway. `on_ready` is
     called once the OS watches are in place: a save after that is never missed.
     """
-    changes = awatch(*roots, watch_filter=_not_noise, step=quiet_ms, debounce=max_batch_ms)
+    step_ms = max(1, quiet_ms // 2)
+    changes = awatch(*roots, watch_filter=_not_noise, step=step_ms, debounce=max_batch_ms)
     pending = asyncio.ensure_future(anext(changes))
     # The first step of awatch builds its RustNotify, which arms the OS watches synchronously
     # before awaiting its first batch in a thread.
