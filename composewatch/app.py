@@ -14,7 +14,7 @@ from composewatch.builder import build_image
 from composewatch.compose.model import LoadedProject
 from composewatch.config import Settings
 from composewatch.containers import ContainerInfo, Engine
-from composewatch.errors import ComposewatchError
+from composewatch.errors import BuildError, ComposewatchError
 from composewatch.mapping import load_watch_targets, map_changes, watch_roots
 from composewatch.plan import Observed, ServicePlan, Step, plan_up
 from composewatch.runner import DockerRunner, build_digest
@@ -117,24 +117,35 @@ class Session:
         if current is not None and self.runner.cache.image_for(name, digest) == current:
             self.runner.built_digest[name] = digest
             return current
-        if current is not None and any(
-            info.service == name
-            and info.status == "running"
-            and info.image_id == current
-            and info.config_hash == config_hash(service)
-            for info in found
+        running = [i for i in found if i.service == name and i.status == "running"]
+        # An image composewatch did not build (e.g. `docker compose up`'s): no digest says
+        # what it was built from, so a container running it as configured is kept as it is.
+        built_by_us = self.runner.cache.built(name, current)
+        if (
+            current is not None
+            and not built_by_us
+            and any(
+                i.image_id == current and i.config_hash == config_hash(service) for i in running
+            )
         ):
             self.ui(ev.Note(f"{name}: adopting the running container as it is; saves rebuild it"))
             return current
         started = time.monotonic()
         self.ui(ev.BuildStarted(name, ()))
-        image = build_image(
-            self.engine.client,
-            self.loaded,
-            name,
-            tag=tag,
-            on_log=lambda line: self.ui(ev.BuildLog(name, line)),
-        )
+        try:
+            image = build_image(
+                self.engine.client,
+                self.loaded,
+                name,
+                tag=tag,
+                on_log=lambda line: self.ui(ev.BuildLog(name, line)),
+            )
+        except BuildError as exc:
+            if not running:
+                raise
+            # Something already serves this service: keep it, and let the next save retry.
+            self.ui(ev.BuildFailed(name, exc.step, tuple(exc.log_tail)))
+            return running[0].image_id
         self.ui(ev.BuildFinished(name, time.monotonic() - started))
         self.runner.cache.record(name, digest, image)
         self.runner.built_digest[name] = digest

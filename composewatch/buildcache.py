@@ -40,6 +40,11 @@ class BuildCache:
         entry = self.entries.get(service)
         return entry[1] if entry is not None and entry[0] == digest else None
 
+    def built(self, service: str, image: str | None) -> bool:
+        """Whether composewatch built `image` for `service` (whatever its context was)."""
+        entry = self.entries.get(service)
+        return entry is not None and entry[1] == image
+
     def record(self, service: str, digest: str, image: str) -> None:
         if self.entries.get(service) == (digest, image):
             return

@@ -41,7 +41,8 @@ class BuildError(EngineError):
         self.service = service
         self.step = step
         self.log_tail = log_tail
-        super().__init__(f"build of service {service!r} failed at {step}")
+        tail = "".join(f"\n    {line}" for line in log_tail)
+        super().__init__(f"build of service {service!r} failed at {step}{tail}")
 
 
 class InputError(ComposewatchError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Callable
@@ -243,3 +244,51 @@ def test_up_adopts_what_docker_compose_up_made(
     )
     assert "Recreate" not in ps.stderr
     assert container_ids(docker_client, project_name) == made_by_compose
+
+
+def test_up_with_a_failing_build_keeps_what_serves(
+    copy_fixture: Callable[[str], Path], project_name: str, docker_client: docker.DockerClient
+) -> None:
+    project = copy_fixture("broken-build")
+    dockerfile = project / "app" / "Dockerfile"
+    broken = dockerfile.read_text()
+    dockerfile.write_text((project / "app" / "Dockerfile.good").read_text())
+    assert asyncio.run(make_session(project, project_name, Recorder()).up(watch=False))
+    serving = container_ids(docker_client, project_name)
+    dockerfile.write_text(broken)
+    recorder = Recorder()
+    assert asyncio.run(make_session(project, project_name, recorder).up(watch=False))
+    assert recorder.of(ev.BuildFailed, "app")
+    assert container_ids(docker_client, project_name) == serving
+    assert fetch("http://127.0.0.1:18031/") is not None
+
+
+def test_bad_input_exits_2_and_touches_nothing(
+    copy_fixture: Callable[[str], Path],
+    project_name: str,
+    compose_bin: Path,
+    docker_client: docker.DockerClient,
+) -> None:
+    project = copy_fixture("two-services")
+    subprocess.run(
+        [str(compose_bin), "-p", project_name, "up", "-d", "--build", "--wait"],
+        cwd=project,
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    before = container_ids(docker_client, project_name)
+    compose = project / "compose.yaml"
+    compose.write_text(compose.read_text().replace("ports:", "portz:", 1))
+    result = subprocess.run(
+        [sys.executable, "-m", "composewatch", "-p", project_name, "up"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "compose.yaml" in result.stderr and "portz" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert container_ids(docker_client, project_name) == before
+    assert fetch("http://127.0.0.1:18001/") is not None
