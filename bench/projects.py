@@ -83,6 +83,7 @@ FIXTURES: dict[str, Fixture] = {
         target="s1",
         container_port={f"s{i}": 8080 for i in range(1, 6)},
         write_marker=_busybox_marker("s1"),
+        ignores_sigterm=True,  # busybox httpd as PID 1 installs no SIGTERM handler either
     ),
 }
 

@@ -6,9 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["PHASE_ORDER", "Row", "render"]
-
-PHASE_ORDER = ("building", "swapping", "syncing", "checking", "since_save_s")
+__all__ = ["Row", "render"]
 
 
 @dataclass(frozen=True)
@@ -58,7 +56,8 @@ def render(
     phases: Mapping[str, Mapping[str, float]],
     notes: Sequence[str] = (),
 ) -> str:
-    """`meta`: header facts in order; `phases`: fixture -> composewatch phase -> median s."""
+    """`meta`: header facts in order; `phases`: fixture -> composewatch phase -> median s
+    (in the order the phases happen)."""
     out = ["# composewatch bench: save to served", ""]
     out += [f"- **{key}**: {value}" for key, value in meta.items()]
     out += ["", "## Save to served", ""]
@@ -97,8 +96,8 @@ def render(
         )
     out += _table(header, lines)
     if phases:
-        seen = {p for by_phase in phases.values() for p in by_phase}
-        order = [p for p in PHASE_ORDER if p in seen] + sorted(seen - set(PHASE_ORDER))
+        # Phases in the order composewatch reported them, across fixtures.
+        order = list(dict.fromkeys(p for by_phase in phases.values() for p in by_phase))
         out += ["", "## composewatch phases (median s, from its `Live` events)", ""]
         out += _table(
             ["fixture", *order],

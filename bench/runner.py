@@ -44,13 +44,15 @@ class RunResult:
 
 
 def phase_medians(lives: list[dict[str, Any]]) -> dict[str, float]:
-    """Median seconds per phase over composewatch `Live` events, plus `since_save_s`."""
+    """Median seconds per phase over composewatch `Live` events, in the order reported, then
+    `since_save_s` (composewatch's own save-to-live figure)."""
     phases: dict[str, list[float]] = {}
     for live in lives:
         for phase, seconds in live.get("timings") or []:
             phases.setdefault(str(phase), []).append(float(seconds))
-        if live.get("since_save_s") is not None:
-            phases.setdefault("since_save_s", []).append(float(live["since_save_s"]))
+    own = [float(live["since_save_s"]) for live in lives if live.get("since_save_s") is not None]
+    if own:
+        phases["since_save_s"] = own
     return {phase: statistics.median(values) for phase, values in phases.items()}
 
 
@@ -138,7 +140,11 @@ def run_one(
         if isinstance(tool, Composewatch):
             result.lives = [e for e in tool.lives() if e.get("service") == fixture.target]
             unusual = [e for e in tool.events if e.get("event") not in _ROUTINE]
-            result.notes += [f"composewatch {fixture.name}: {e}" for e in unusual]
+            said = {e["message"] for e in unusual if e.get("event") == "Note"}
+            result.notes += [f"composewatch said ({fixture.name}): {m}" for m in sorted(said)]
+            result.notes += [
+                f"composewatch {fixture.name}: {e}" for e in unusual if e.get("event") != "Note"
+            ]
         try:
             tool.stop()
         except Exception as err:
