@@ -15,7 +15,7 @@ from composewatch.compose.model import LoadedProject
 from composewatch.config import Settings
 from composewatch.containers import ContainerInfo, Engine
 from composewatch.errors import BuildError, ComposewatchError
-from composewatch.mapping import load_watch_targets, map_changes, watch_roots
+from composewatch.mapping import WatchTarget, load_watch_targets, map_changes, watch_roots
 from composewatch.plan import Observed, ServicePlan, Step, plan_up
 from composewatch.runner import DockerRunner, build_digest
 from composewatch.scheduler import Scheduler
@@ -76,16 +76,31 @@ class Session:
     # up ─────────────────────────────────────────────────────────────────────────────────
 
     async def up(self, *, watch: bool) -> bool:
-        """Bring the project up; watch when asked. Returns whether every service is healthy."""
+        """Bring the project up; then watch when asked. Returns whether every service is
+        healthy. The watches are armed first, so a save made during startup is not lost:
+        it is acted on as soon as the project is up."""
+        if not watch:
+            return await self.bring_up()
+        scheduler = Scheduler(self.runner, max_parallel_builds=self.settings.max_parallel_builds)
+        targets = self.watch_targets()
+        armed = asyncio.Event()
+        # Either task failing stops the other: a dead scheduler must not leave a live watcher.
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.feed(scheduler, targets, armed))
+            await armed.wait()
+            healthy = await self.bring_up()
+            roots = tuple(str(r) for r in watch_roots(targets))
+            self.ui(ev.Watching(roots, tuple(t.service for t in targets)))
+            group.create_task(scheduler.run())
+        return healthy
+
+    async def bring_up(self) -> bool:
         self.warn_unsupported()
         found = await asyncio.to_thread(self.engine.observe, self.loaded.project.name)
         images = await self.build_all(found)
         await asyncio.to_thread(self.engine.ensure_networks, self.loaded)
         await asyncio.to_thread(self.engine.ensure_volumes, self.loaded)
-        healthy = await self.start_all(images, found)
-        if watch:
-            await self.watch()
-        return healthy
+        return await self.start_all(images, found)
 
     def warn_unsupported(self) -> None:
         for name in self.services:
@@ -250,23 +265,18 @@ class Session:
 
     # watch ──────────────────────────────────────────────────────────────────────────────
 
-    async def watch(self) -> None:
+    def watch_targets(self) -> list[WatchTarget]:
         watched = [n for n in self.services if self.settings.for_service(n).watch]
-        targets = [t for t in load_watch_targets(self.loaded) if t.service in watched]
-        roots = watch_roots(targets)
-        scheduler = Scheduler(self.runner, max_parallel_builds=self.settings.max_parallel_builds)
-        ready = ev.Watching(tuple(str(r) for r in roots), tuple(t.service for t in targets))
+        return [t for t in load_watch_targets(self.loaded) if t.service in watched]
 
-        async def feed() -> None:
-            changes = watch_changes(
-                roots, quiet_ms=self.settings.quiet_ms, on_ready=lambda: self.ui(ready)
-            )
-            async for batch in changes:
-                saved_at = batch.saved_at()
-                for service, change in map_changes(batch.paths, targets).items():
-                    scheduler.submit(st.Changed(service, change.action, change.paths, saved_at))
-
-        # Either task failing stops the other: a dead scheduler must not leave a live watcher.
-        async with asyncio.TaskGroup() as group:
-            group.create_task(scheduler.run())
-            group.create_task(feed())
+    async def feed(
+        self, scheduler: Scheduler, targets: list[WatchTarget], armed: asyncio.Event
+    ) -> None:
+        """Map each batch of changed files to services and hand the changes to the scheduler."""
+        batches = watch_changes(
+            watch_roots(targets), quiet_ms=self.settings.quiet_ms, on_ready=armed.set
+        )
+        async for batch in batches:
+            saved_at = batch.saved_at()
+            for service, change in map_changes(batch.paths, targets).items():
+                scheduler.submit(st.Changed(service, change.action, change.paths, saved_at))

@@ -41,7 +41,7 @@ class Recorder:
         ]
 
     async def wait_for(
-        self, kind: type[ev.Event], service: str, count: int = 1, timeout_s: float = 60
+        self, kind: type[ev.Event], service: str | None, count: int = 1, timeout_s: float = 60
     ) -> ev.Event:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -72,11 +72,14 @@ def make_session(project_dir: Path, project_name: str, recorder: Recorder) -> Se
 
 @asynccontextmanager
 async def watching(session: Session, recorder: Recorder) -> AsyncIterator[None]:
-    assert await session.up(watch=False)
-    task = asyncio.create_task(session.watch())
-    deadline = time.monotonic() + 10
+    task = asyncio.create_task(session.up(watch=True))
+    deadline = time.monotonic() + 120
     while not recorder.of(ev.Watching) and time.monotonic() < deadline:
+        if task.done():
+            task.result()  # raises what went wrong
         await asyncio.sleep(0.01)
+    assert all(isinstance(e, ev.ServiceStarted) for e in recorder.of(ev.ServiceStarted))
+    assert not recorder.of(ev.Unhealthy)
     try:
         yield
     finally:
@@ -292,3 +295,28 @@ def test_bad_input_exits_2_and_touches_nothing(
     assert "Traceback" not in result.stderr
     assert container_ids(docker_client, project_name) == before
     assert fetch("http://127.0.0.1:18001/") is not None
+
+
+def test_a_save_during_startup_is_not_lost(
+    copy_fixture: Callable[[str], Path], project_name: str
+) -> None:
+    project = copy_fixture("two-services")
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        task = asyncio.create_task(make_session(project, project_name, recorder).up(watch=True))
+        try:
+            await recorder.wait_for(ev.BuildFinished, "web")  # startup is under way
+            write_page(project, "web", "saved during startup")
+            await recorder.wait_for(ev.Watching, None)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if fetch("http://127.0.0.1:18002/") == "saved during startup":
+                    return
+                await asyncio.sleep(0.05)
+            raise AssertionError(f"the save was lost; events: {recorder.events}")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(scenario())
