@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from composewatch.cli import main
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.errors import ComposeFileError
 
@@ -118,3 +120,28 @@ def test_corpus_case(case: Path) -> None:
         for key in REQUIRED_KEYS:
             assert _drop_nulls(got.get(key)) == _drop_nulls(want.get(key)), f"{name}.{key}"
     assert _drop_nulls(actual) == _drop_nulls(expected)
+
+
+@pytest.mark.parametrize("case", _cases() or [CORPUS / "missing"], ids=lambda p: p.name)
+def test_config_command_on_the_corpus(
+    case: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`composewatch <cmd.txt>` through the real entry point, in the case's environment:
+    valid cases print what compose prints, invalid ones exit 2 with one paragraph."""
+    options = _options(case)
+    monkeypatch.chdir(case)
+    for key in list(os.environ):
+        monkeypatch.delenv(key)
+    for key, value in (options.environ or {}).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(sys, "argv", ["composewatch", *shlex.split((case / "cmd.txt").read_text())])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    out, err = capsys.readouterr()
+    if (case / "expected-error.txt").is_file():
+        assert exit_info.value.code == 2, out + err
+        assert err.startswith("error: ") and "Traceback" not in err
+        return
+    assert exit_info.value.code == 0, err
+    expected = json.loads((case / "expected.json").read_text())
+    assert _drop_nulls(_tokenize(json.loads(out), case)) == _drop_nulls(expected)
