@@ -1,0 +1,54 @@
+"""The watcher on a real file system (inotify through watchfiles); no Docker."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from composewatch.watcher import ChangeBatch, watch_changes
+
+
+async def first_batches(root: Path, write: object, quiet_ms: int = 50) -> list[ChangeBatch]:
+    armed = asyncio.Event()
+    batches: list[ChangeBatch] = []
+
+    async def collect() -> None:
+        async for batch in watch_changes([root], quiet_ms=quiet_ms, on_ready=armed.set):
+            batches.append(batch)
+
+    task = asyncio.create_task(collect())
+    await asyncio.wait_for(armed.wait(), 5)
+    write()  # type: ignore[operator]
+    await asyncio.sleep(0.6)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return batches
+
+
+def test_a_save_right_after_ready_is_seen(tmp_path: Path) -> None:
+    target = tmp_path / "app.py"
+    batches = asyncio.run(first_batches(tmp_path, lambda: target.write_text("x")))
+    assert batches and target in batches[0].paths
+    assert batches[0].saved_at() <= batches[0].delivered_at
+
+
+def test_a_burst_of_5000_files_arrives_as_one_batch(tmp_path: Path) -> None:
+    (tmp_path / "gen").mkdir()
+
+    def burst() -> None:
+        for n in range(5000):
+            (tmp_path / "gen" / f"f{n}.js").write_text(str(n))
+
+    batches = asyncio.run(first_batches(tmp_path, burst))
+    assert len(batches) == 1
+    assert len(batches[0].paths) >= 5000
+
+
+def test_noise_is_filtered_before_it_wakes_anything(tmp_path: Path) -> None:
+    (tmp_path / "__pycache__").mkdir()
+
+    def noise() -> None:
+        (tmp_path / "__pycache__" / "x.cpython-311.pyc").write_text("x")
+        (tmp_path / ".app.py.swp").write_text("x")
+
+    assert asyncio.run(first_batches(tmp_path, noise)) == []
