@@ -6,11 +6,11 @@ first network goes into the create call and the others are connected before star
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from composewatch.compose.model import LoadedProject, PortConfig, Project, Service
+from composewatch.compose.units import parse_duration
 from composewatch.confighash import service_hash
 from composewatch.spec_project import startup_order, unsupported_keys
 from composewatch.spec_volumes import byte_count, volume_binds_and_mounts, volume_name
@@ -21,7 +21,6 @@ __all__ = [
     "config_hash",
     "container_name",
     "container_spec",
-    "go_duration_ns",
     "image_name",
     "network_name",
     "startup_order",
@@ -73,28 +72,6 @@ def network_name(project: Project, key: str) -> str:
     return str(config.get("name") or f"{project.name}_{key}")
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_UNIT_NS = {
-    "ns": 1,
-    "us": 1_000,
-    "µs": 1_000,
-    "ms": 1_000_000,
-    "s": 10**9,
-    "m": 60 * 10**9,
-    "h": 3600 * 10**9,
-}
-
-
-def go_duration_ns(text: str) -> int:
-    """Nanoseconds in a Go duration string as compose prints them ("1m30s", "500ms")."""
-    if text in ("0", ""):
-        return 0
-    parts = _DURATION.findall(text)
-    if "".join(n + u for n, u in parts) != text:
-        raise ValueError(f"invalid duration {text!r}")
-    return sum(round(float(n) * _UNIT_NS[u]) for n, u in parts)
-
-
 # --- config -----------------------------------------------------------------------------
 
 
@@ -144,7 +121,7 @@ def _healthcheck(service: Service) -> dict[str, Any] | None:
         ("StartPeriod", check.start_period),
     ):
         if value:
-            out[key] = go_duration_ns(value)
+            out[key] = parse_duration(value)
     if check.retries:
         out["Retries"] = check.retries
     return out
@@ -177,7 +154,7 @@ def _config(
     if service.stop_signal:
         config["StopSignal"] = service.stop_signal
     if service.stop_grace_period:
-        config["StopTimeout"] = go_duration_ns(service.stop_grace_period) // 10**9
+        config["StopTimeout"] = parse_duration(service.stop_grace_period) // 10**9
     if (health := _healthcheck(service)) is not None:
         config["Healthcheck"] = health
     return config

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from composewatch.compose.model import Project
+from composewatch.compose.units import parse_duration
 from composewatch.config import Settings
-from composewatch.duration import parse_duration_s
 
 __all__ = ["COMPOSE_DEFAULT_STOP_S", "StopPolicy", "choose_stop_timeout"]
 
@@ -24,7 +24,7 @@ def choose_stop_timeout(
 ) -> float:
     """Pure: the stop timeout in seconds for one container."""
     if stop_grace_period is not None:
-        return parse_duration_s(stop_grace_period)
+        return parse_duration(stop_grace_period) / 1e9
     if configured_s is not None:
         return configured_s
     return 0.0 if ignores_stop_signal else COMPOSE_DEFAULT_STOP_S

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from composewatch.duration import parse_duration_s
 from composewatch.plan import Observed, plan_up, render_plan
 from composewatch.stop import choose_stop_timeout
 
@@ -44,25 +43,3 @@ def test_stop_timeout(
     grace: str | None, configured: float | None, ignores: bool, expected: float
 ) -> None:
     assert choose_stop_timeout(grace, configured, ignores) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [
-        ("10s", 10),
-        ("1m30s", 90),
-        ("500ms", 0.5),
-        ("1h", 3600),
-        ("0", 0),
-        ("1.5s", 1.5),
-        ("2m", 120),
-    ],
-)
-def test_go_durations(text: str, seconds: float) -> None:
-    assert parse_duration_s(text) == pytest.approx(seconds)
-
-
-@pytest.mark.parametrize("text", ["30 seconds", "10", "s", "", "1x"])
-def test_bad_durations(text: str) -> None:
-    with pytest.raises(ValueError, match="invalid duration"):
-        parse_duration_s(text)

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from composewatch.compose.model import LoadedProject, Project
+from composewatch.compose.units import parse_duration
 from composewatch.errors import ComposeFileError
 from composewatch.spec import (
     config_hash,
     container_spec,
-    go_duration_ns,
     image_name,
     startup_order,
     unsupported_keys,
@@ -201,10 +201,10 @@ def test_image_name_and_durations() -> None:
     )
     assert image_name(project, "a") == "demo-a"
     assert image_name(project, "b") == "busybox:latest"
-    assert go_duration_ns("1h2m3.5s") == (3723 * 10**9 + 5 * 10**8)
-    assert go_duration_ns("250us") == 250_000
+    assert parse_duration("1h2m3.5s") == (3723 * 10**9 + 5 * 10**8)
+    assert parse_duration("250us") == 250_000
     with pytest.raises(ValueError):
-        go_duration_ns("3 seconds")
+        parse_duration("3 seconds")
 
 
 def test_startup_order_and_cycles() -> None:
