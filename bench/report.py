@@ -40,6 +40,13 @@ def _touched(others: Sequence[str] | None) -> str:
     return ", ".join(others) if others else "no"
 
 
+def _failed(row: Row) -> str:
+    """Total, and per save: rows may use different numbers of saves."""
+    if row.n == 0:
+        return str(row.failed_requests)
+    return f"{row.failed_requests} ({row.failed_requests / row.n:.0f}/save)"
+
+
 def _saves(row: Row) -> str:
     return str(row.n) if row.served == row.n else f"{row.n} ({row.n - row.served} unserved)"
 
@@ -86,7 +93,7 @@ def render(
                 _s(r.median_s),
                 _s(r.p90_s),
                 _s(r.max_s),
-                str(r.failed_requests),
+                _failed(r),
                 f"{r.max_gap_s:.2f}",
                 _touched(r.others_touched),
                 _opt(r.idle_cpu_percent, 2),

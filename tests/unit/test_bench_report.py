@@ -112,9 +112,10 @@ def test_render_tables_and_notes() -> None:
     assert lines[0].startswith("# ")
     assert "- **docker**: 20.10" in lines
     assert (
-        "| five | composewatch | 1.23 | 1.50 | 2.00 | 12 | 0.80 | no | 0.25 | 51.0 | 10 |" in lines
+        "| five | composewatch | 1.23 | 1.50 | 2.00 | 12 (1/save) | 0.80 | no | 0.25 | 51.0 | 10 |"
+        in lines
     )
-    assert "| five | script | 1.23 | 1.50 | 2.00 | 12 | 0.80 | s2 | — | — | 10 |" in lines
+    assert "| five | script | 1.23 | 1.50 | 2.00 | 12 (1/save) | 0.80 | s2 | — | — | 10 |" in lines
     assert any(line.startswith("| flask | composewatch |") and "| n/a |" in line for line in lines)
     assert any(line.endswith("| 10 (1 unserved) |") for line in lines)
     assert any("| gaze | error: boom |" in line for line in lines)
