@@ -22,6 +22,7 @@ import docker.types
 from composewatch.compose.model import LoadedProject
 from composewatch.errors import EngineError, EngineUnavailable
 from composewatch.health import ContainerStatus
+from composewatch.neighbours import Neighbour, can_refresh, refresh_neighbours
 from composewatch.spec import COMPOSE_VERSION, ContainerSpec, network_name, volume_name
 
 __all__ = ["ContainerInfo", "Engine"]
@@ -70,6 +71,9 @@ class Engine:
         self._removals: list[threading.Thread] = []
         self._removing: set[str] = set()
         self._lock = threading.Lock()
+        # A unix socket means the engine shares this host's network namespace.
+        self._local = str(self._api.base_url).startswith("http+docker://")
+        self._bridges: dict[str, str | None] = {}
 
     @classmethod
     def connect(cls) -> Engine:
@@ -282,6 +286,29 @@ class Engine:
             self._api.start(cid)
         except docker.errors.APIError as err:
             raise _failed(f"starting container {cid[:12]}", err) from err
+        if self._local and can_refresh():
+            refresh_neighbours(self._neighbours(cid))
+
+    def _neighbours(self, cid: str) -> list[Neighbour]:
+        """The container's address on each bridge network, with the bridge's host device."""
+        networks = self._api.inspect_container(cid)["NetworkSettings"].get("Networks") or {}
+        found = []
+        for endpoint in networks.values():
+            device = self._bridge_device(endpoint.get("NetworkID") or "")
+            if device and endpoint.get("IPAddress") and endpoint.get("MacAddress"):
+                found.append(Neighbour(endpoint["IPAddress"], endpoint["MacAddress"], device))
+        return found
+
+    def _bridge_device(self, network_id: str) -> str | None:
+        if network_id not in self._bridges:
+            try:
+                network = self._api.inspect_network(network_id)
+            except docker.errors.APIError:
+                return None
+            options = network.get("Options") or {}
+            device = options.get("com.docker.network.bridge.name") or f"br-{network_id[:12]}"
+            self._bridges[network_id] = device if network.get("Driver") == "bridge" else None
+        return self._bridges[network_id]
 
     def stop(self, cid: str, timeout_s: float) -> None:
         try:
