@@ -2,7 +2,7 @@
 
 x-composewatch:
   quiet_ms: 50              # react after this much quiet following the last save
-  max_parallel_builds: 2
+  max_parallel_builds: 3
   services:
     web:
       health: {path: /healthz, expected_status: 200, timeout_s: 30}
@@ -71,7 +71,7 @@ class ServiceSettings(_Strict):
 
 class Settings(_Strict):
     quiet_ms: int = Field(default=50, ge=1, le=10_000)
-    max_parallel_builds: int = Field(default=2, ge=1, le=32)
+    max_parallel_builds: int = Field(default=3, ge=1, le=32)
     services: dict[str, ServiceSettings] = Field(default_factory=dict)
 
     def for_service(self, name: str) -> ServiceSettings:
