@@ -160,6 +160,17 @@ class Engine:
         except docker.errors.APIError as err:
             raise _failed(f"copying files into {cid[:12]}", err) from err
 
+    def exec(self, cid: str, command: list[str]) -> None:
+        """Run `command` in the container; a non-zero exit is an EngineError with its output."""
+        try:
+            exec_id = self._api.exec_create(cid, command)["Id"]
+            output = self._api.exec_start(exec_id).decode(errors="replace")
+            code = self._api.exec_inspect(exec_id).get("ExitCode")
+        except docker.errors.APIError as err:
+            raise _failed(f"running {command[0]!r} in {cid[:12]}", err) from err
+        if code:
+            raise EngineError(f"{' '.join(command)!r} exited with {code}: {output.strip()[-300:]}")
+
     def restart(self, cid: str, timeout_s: float) -> None:
         try:
             self._api.restart(cid, timeout=math.ceil(timeout_s))

@@ -230,16 +230,29 @@ class DockerRunner:
     async def sync(
         self, service: str, generation: int, paths: frozenset[Path], restart: bool
     ) -> st.Input:
+        """Mirror the changed files into the running container (as `docker compose watch`
+        does: copies, deletions, then a rule's exec command or a restart)."""
         container = self.serving.get(service)
         if container is None:
             return st.SyncFailed(service, generation, "no running container to sync into")
         develop = self.loaded.project.services[service].develop
-        rules = develop.watch or [] if develop else []
-        existing = [p for p in paths if p.exists()]  # deletions are not mirrored (yet)
-        files = {str(p): target for p, target in sync_destinations(existing, rules).items()}
+        rules = (develop.watch or []) if develop else []
+        targets = sync_destinations(paths, rules)
+        copies = {str(p): target for p, target in targets.items() if p.exists()}
+        deletions = [target for p, target in targets.items() if not p.exists()]
+        commands = [
+            rule.exec_["command"]
+            for rule in rules
+            if rule.action == "sync+exec" and rule.exec_ and rule.exec_.get("command")
+            if any(p.is_relative_to(rule.path) for p in paths)
+        ]
         try:
-            if files:
-                await asyncio.to_thread(self.engine.sync_files, container, files)
+            if copies:
+                await asyncio.to_thread(self.engine.sync_files, container, copies)
+            if deletions:
+                await asyncio.to_thread(self.engine.exec, container, ["rm", "-rf", *deletions])
+            for command in commands:
+                await asyncio.to_thread(self.engine.exec, container, list(command))
             if restart:
                 await asyncio.to_thread(
                     self.engine.restart, container, self.stop_policy.timeout_s(service, container)

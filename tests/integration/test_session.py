@@ -320,3 +320,42 @@ def test_a_save_during_startup_is_not_lost(
             await asyncio.gather(task, return_exceptions=True)
 
     asyncio.run(scenario())
+
+
+def test_develop_watch_sync_rules_copy_delete_and_exec_without_a_build(
+    tmp_path: Path, project_name: str, docker_client: docker.DockerClient
+) -> None:
+    project = tmp_path / "sync"
+    (project / "app" / "www").mkdir(parents=True)
+    (project / "app" / "www" / "index.html").write_text("v1")
+    (project / "app" / "www" / "extra.html").write_text("extra")
+    (project / "app" / "Dockerfile").write_text(
+        'FROM busybox:latest\nCOPY www /www\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n'
+    )
+    (project / "compose.yaml").write_text(
+        "services:\n"
+        "  app:\n"
+        "    build: ./app\n"
+        '    ports: ["127.0.0.1:18061:8080"]\n'
+        "    develop:\n"
+        "      watch:\n"
+        "        - {path: ./app/www, action: sync+exec, target: /www,\n"
+        "           exec: {command: touch /www/exec-ran.html}}\n"
+        "        - {path: ./app/Dockerfile, action: rebuild}\n"
+    )
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        async with watching(make_session(project, project_name, recorder), recorder):
+            builds = len(recorder.of(ev.BuildStarted, "app"))
+            container = container_ids(docker_client, project_name)["app"]
+            (project / "app" / "www" / "index.html").write_text("v2 synced")
+            (project / "app" / "www" / "extra.html").unlink()
+            await recorder.wait_for(ev.Live, "app")
+            assert fetch("http://127.0.0.1:18061/") == "v2 synced"
+            assert fetch("http://127.0.0.1:18061/extra.html") is None  # deleted there too
+            assert len(recorder.of(ev.BuildStarted, "app")) == builds  # no build
+            assert container_ids(docker_client, project_name)["app"] == container  # no swap
+            assert fetch("http://127.0.0.1:18061/exec-ran.html") == ""  # the rule's exec ran
+
+    asyncio.run(scenario())
