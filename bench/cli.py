@@ -82,14 +82,31 @@ def _version(cmd: list[str]) -> str:
     return done.stdout.strip() or "unknown"
 
 
-def _meta(args: argparse.Namespace, wall_s: float) -> dict[str, str]:
-    repo = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent
+
+
+def code_state() -> str:
+    """The commit composewatch runs from; it is an editable install, so the working tree counts."""
+    head = _version(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
+    status = ["git", "-C", str(REPO), "status", "--porcelain", "--", "composewatch"]
+    dirty = subprocess.run(status, capture_output=True, text=True).stdout.strip()
+    return head + (" + uncommitted changes in composewatch/" if dirty else "")
+
+
+def _meta(args: argparse.Namespace, wall_s: float, code: tuple[str, str]) -> dict[str, str]:
+    at_start, at_end = code
+    changed = (
+        ""
+        if at_start == at_end
+        else f" at the start, {at_end} at the end: the code CHANGED DURING THE RUN, so rows "
+        "may not be comparable (each row's state is in the JSON)"
+    )
     return {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()}",
         "docker": "engine " + _version(["docker", "version", "--format", "{{.Server.Version}}"]),
         "compose": _version([str(COMPOSE), "version", "--short"]) + " (binary called directly)",
-        "composewatch": _version(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"]),
+        "composewatch": at_start + changed,
         "saves": f"{args.saves} per fixture x tool ({args.slow_saves} for compose-watch and "
         "gaze on flask and five, whose PID 1 ignores SIGTERM: every save waits out the 10 s "
         "stop timeout)",
@@ -136,6 +153,7 @@ def _raw(r: RunResult) -> dict[str, Any]:
         "fixture": r.fixture,
         "tool": r.tool,
         "project": r.project,
+        "code_at_end": r.code,
         "wall_s": r.wall_s,
         "error": r.error,
         "notes": r.notes,
@@ -162,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     results: list[RunResult] = []
     began = time.monotonic()
+    code_at_start = code_state()
 
     def log(line: str) -> None:
         print(f"{time.monotonic() - began:7.1f}s {line}", file=sys.stderr, flush=True)
@@ -182,17 +201,19 @@ def main(argv: list[str] | None = None) -> int:
                     deadline_s=args.deadline_s,
                     settle_s=args.settle_s,
                 )
-                log(f"[{fx_name} / {tool_name}] done in {result.wall_s:.0f} s")
+                result.code = code_state()
+                log(f"[{fx_name} / {tool_name}] done in {result.wall_s:.0f} s ({result.code})")
                 results.append(result)
     wall_s = time.monotonic() - began
+    code = (code_at_start, code_state())
     phases = {r.fixture: phase_medians(r.lives) for r in results if r.lives}
     notes = list(dict.fromkeys(n for r in results for n in r.notes))
-    text = render(_meta(args, wall_s), [_row(r) for r in results], phases, [*LEGEND, *notes])
+    text = render(_meta(args, wall_s, code), [_row(r) for r in results], phases, [*LEGEND, *notes])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        raw = {"meta": _meta(args, wall_s), "results": [_raw(r) for r in results]}
+        raw = {"meta": _meta(args, wall_s, code), "results": [_raw(r) for r in results]}
         args.json.write_text(json.dumps(raw, indent=2))
     return 1 if any(r.error for r in results) else 0

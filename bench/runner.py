@@ -37,6 +37,7 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     error: str | None = None
     wall_s: float = 0.0
+    code: str = ""  # composewatch's commit (and whether its tree was dirty) when the row ended
 
     @property
     def summary(self) -> Summary:
