@@ -417,9 +417,14 @@ class Engine:
                 self._api.remove_volume(vol["Name"], force=True)
 
     def _stop_remove(self, cid: str) -> None:
-        # Without a timeout the engine applies the container's own StopTimeout (or 10 s).
+        # The container's own StopTimeout (stop_grace_period) is honoured; without one, a PID 1
+        # that ignores SIGTERM is killed at once rather than after the engine's 10 s.
         try:
-            self._api.stop(cid)
+            explicit = self._api.inspect_container(cid)["Config"].get("StopTimeout") is not None
+            if explicit or not self.ignores_sigterm(cid):
+                self._api.stop(cid)
+            else:
+                self._api.stop(cid, timeout=0)
         except docker.errors.NotFound:
             return
         self.remove(cid)
