@@ -86,8 +86,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def code_state() -> str:
-    """The commit composewatch runs from; it is an editable install, so the working tree counts."""
-    head = _version(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
+    """The last commit that touched composewatch/, plus whether its working tree differs (it is
+    an editable install, so uncommitted edits run too). Commits elsewhere do not count."""
+    last = ["git", "-C", str(REPO), "log", "-1", "--format=%h", "--", "composewatch"]
+    head = _version(last)
     status = ["git", "-C", str(REPO), "status", "--porcelain", "--", "composewatch"]
     dirty = subprocess.run(status, capture_output=True, text=True).stdout.strip()
     return head + (" + uncommitted changes in composewatch/" if dirty else "")
