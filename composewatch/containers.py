@@ -29,6 +29,7 @@ __all__ = ["ContainerInfo", "Engine"]
 
 _L = "com.docker.compose."
 _SIGTERM_BIT = 1 << (15 - 1)  # SigCgt is a mask where signal n is bit n-1
+_SIGNAL_FORWARDERS = frozenset({"docker-init", "tini", "tini-static"})
 _HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
 
 
@@ -180,7 +181,10 @@ class Engine:
     def ignores_sigterm(self, cid: str) -> bool:
         """True when the container's PID 1 has no SIGTERM handler, so `stop` waits the full
         timeout before SIGKILL (the kernel drops unhandled signals to a namespace's init)."""
-        pid = self._api.inspect_container(cid)["State"].get("Pid") or 0
+        info = self._api.inspect_container(cid)
+        if (info.get("HostConfig") or {}).get("Init"):
+            return False  # docker-init forwards the signal to the app
+        pid = info["State"].get("Pid") or 0
         status = self._host_proc_status(pid) if pid else None
         if status is None:  # the engine's /proc is not ours: ask inside the container
             try:
@@ -188,10 +192,14 @@ class Engine:
                 status = self._api.exec_start(exec_id).decode(errors="replace")
             except docker.errors.APIError:
                 return False
-        match = re.search(r"^SigCgt:\s*([0-9a-fA-F]+)", status, re.M)
-        if match is None:
+        name = re.search(r"^Name:\s*(\S+)", status, re.M)
+        # tini waits in sigtimedwait, which hides its signals from SigCgt and SigBlk.
+        if name is not None and name.group(1) in _SIGNAL_FORWARDERS:
             return False
-        return not int(match.group(1), 16) & _SIGTERM_BIT
+        caught = re.search(r"^SigCgt:\s*([0-9a-fA-F]+)", status, re.M)
+        if caught is None:
+            return False
+        return not int(caught.group(1), 16) & _SIGTERM_BIT
 
     @staticmethod
     def _host_proc_status(pid: int) -> str | None:

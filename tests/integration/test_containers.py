@@ -187,15 +187,21 @@ def test_observes_compose_containers_and_hash_matches(
 
 
 @pytest.mark.parametrize(
-    "script, ignores", [("sleep 30", True), ("trap 'exit 0' TERM; sleep 30 & wait", False)]
+    "script, init, ignores",
+    [
+        ("sleep 30", False, True),
+        ("trap 'exit 0' TERM; sleep 30 & wait", False, False),
+        ("sleep 30", True, False),  # docker-init (tini) forwards SIGTERM: stop it gracefully
+    ],
 )
 def test_ignores_sigterm(
-    docker_client: docker.DockerClient, project_name: str, script: str, ignores: bool
+    docker_client: docker.DockerClient, project_name: str, script: str, init: bool, ignores: bool
 ) -> None:
     container = docker_client.containers.run(
         "busybox:latest",
         ["sh", "-c", script],
         detach=True,
+        init=init,
         network_mode="none",
         labels={"com.docker.compose.project": project_name},
     )
