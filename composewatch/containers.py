@@ -22,7 +22,12 @@ import docker.types
 from composewatch.compose.model import LoadedProject
 from composewatch.errors import EngineError, EngineUnavailable
 from composewatch.health import ContainerStatus
-from composewatch.neighbours import Neighbour, can_refresh, refresh_neighbours
+from composewatch.neighbours import (
+    Neighbour,
+    can_refresh,
+    forget_neighbours,
+    refresh_neighbours,
+)
 from composewatch.spec import COMPOSE_VERSION, ContainerSpec, network_name, volume_name
 
 __all__ = ["ContainerInfo", "Engine"]
@@ -75,6 +80,7 @@ class Engine:
         # A unix socket means the engine shares this host's network namespace.
         self._local = str(self._api.base_url).startswith("http+docker://")
         self._bridges: dict[str, str | None] = {}
+        self._started: dict[str, list[Neighbour]] = {}  # our containers' host ARP entries
 
     @classmethod
     def connect(cls) -> Engine:
@@ -306,7 +312,15 @@ class Engine:
         except docker.errors.APIError as err:
             raise _failed(f"starting container {cid[:12]}", err) from err
         if self._local and can_refresh():
-            refresh_neighbours(self._neighbours(cid))
+            self._started[cid] = self._neighbours(cid)
+            refresh_neighbours(self._started[cid])
+
+    def _neighbours_of(self, cid: str) -> list[Neighbour]:
+        """The entries to forget when `cid` stops: known since we started it, else read now."""
+        if not (self._local and can_refresh()):
+            return []
+        known = self._started.pop(cid, None)
+        return known if known is not None else self._neighbours(cid)
 
     def _neighbours(self, cid: str) -> list[Neighbour]:
         """The container's address on each bridge network, with the bridge's host device."""
@@ -330,12 +344,14 @@ class Engine:
         return self._bridges[network_id]
 
     def stop(self, cid: str, timeout_s: float) -> None:
+        neighbours = self._neighbours_of(cid)
         try:
             self._api.stop(cid, timeout=math.ceil(timeout_s))
         except docker.errors.NotFound:
             pass
         except docker.errors.APIError as err:
             raise _failed(f"stopping container {cid[:12]}", err) from err
+        forget_neighbours(neighbours)
 
     def remove(self, cid: str) -> None:
         try:

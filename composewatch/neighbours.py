@@ -19,7 +19,7 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Neighbour", "can_refresh", "refresh_neighbours", "render_batch"]
+__all__ = ["Neighbour", "can_refresh", "forget_neighbours", "refresh_neighbours", "render_batch"]
 
 
 @dataclass(frozen=True)
@@ -33,15 +33,28 @@ def can_refresh() -> bool:
     return os.geteuid() == 0 and shutil.which("ip") is not None
 
 
-def render_batch(neighbours: Iterable[Neighbour]) -> str:
-    """Pure: the `ip -batch` lines that set each neighbour reachable."""
+def render_batch(neighbours: Iterable[Neighbour], *, forget: bool = False) -> str:
+    """Pure: the `ip -batch` lines that set each neighbour reachable, or forget it."""
+    if forget:
+        return "".join(f"neigh del {n.ip} dev {n.device}\n" for n in neighbours)
     return "".join(
         f"neigh replace {n.ip} lladdr {n.mac} dev {n.device} nud reachable\n" for n in neighbours
     )
 
 
 def refresh_neighbours(neighbours: Iterable[Neighbour]) -> None:
-    batch = render_batch(neighbours)
+    _run(render_batch(neighbours))
+
+
+def forget_neighbours(neighbours: Iterable[Neighbour]) -> None:
+    """Drop a stopped container's entries. Its successor often gets the same IP and MAC; a
+    connection docker-proxy makes before the successor's network is up would then be sent to
+    that MAC and lost (1 s until TCP retries). Without an entry it waits for ARP instead, and
+    `refresh_neighbours` releases it as soon as the successor has started."""
+    _run(render_batch(neighbours, forget=True))
+
+
+def _run(batch: str) -> None:
     if not batch or not can_refresh():
         return
     # -force: one entry that does not apply (a remote engine's bridge) must not stop the rest.

@@ -34,3 +34,20 @@ def test_a_started_container_is_a_known_neighbour(
     mac = container.attrs["NetworkSettings"]["MacAddress"]
     shown = subprocess.run(["ip", "neigh", "show", ip], capture_output=True, text=True).stdout
     assert mac in shown and "INCOMPLETE" not in shown and "FAILED" not in shown, shown
+
+
+def test_a_stopped_container_is_forgotten(
+    docker_client: docker.DockerClient, project_name: str
+) -> None:
+    if not can_refresh():
+        pytest.skip("needs root and iproute2 beside a local engine")
+    container = docker_client.containers.create(
+        "busybox:latest", ["sleep", "30"], labels={"com.docker.compose.project": project_name}
+    )
+    engine = Engine(docker_client)
+    engine.start(container.id)
+    container.reload()
+    ip = container.attrs["NetworkSettings"]["IPAddress"]
+    engine.stop(container.id, timeout_s=0)
+    shown = subprocess.run(["ip", "neigh", "show", ip], capture_output=True, text=True).stdout
+    assert shown.strip() == "", shown
