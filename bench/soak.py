@@ -61,7 +61,7 @@ def run(syncs: int, rebuilds: int) -> dict[str, Any]:
                 if n % 100 == 0:
                     samples.append((n, round(rss_now(watcher), 1)))
             for n in range(1, rebuilds + 1):
-                (root / "app" / "Dockerfile").write_text(DOCKERFILE + f"# {n}\n")
+                (root / "app" / "Dockerfile").write_text(DOCKERFILE + f"LABEL soak={n}\n")
                 lives += 1
                 wait_live(watcher, lives)
             samples.append((syncs + rebuilds, round(rss_now(watcher), 1)))

@@ -15,6 +15,7 @@ from composewatch.compose.model import LoadedProject
 from composewatch.config import Settings
 from composewatch.containers import ContainerInfo, Engine
 from composewatch.errors import BuildError, ComposewatchError
+from composewatch.health import ProbeResult
 from composewatch.mapping import WatchTarget, load_watch_targets, map_changes, watch_roots
 from composewatch.plan import Observed, ServicePlan, Step, plan_up
 from composewatch.runner import DockerRunner, build_digest
@@ -30,7 +31,9 @@ from composewatch.stop import StopPolicy
 from composewatch.ui import UI
 from composewatch.watcher import watch_changes
 
-__all__ = ["Session", "selected_services"]
+__all__ = ["DEPENDENCY_TIMEOUT_S", "Session", "selected_services"]
+
+DEPENDENCY_TIMEOUT_S = 300.0  # how long a dependent waits for its dependency's condition
 
 
 def selected_services(loaded: LoadedProject, requested: Sequence[str]) -> list[str]:
@@ -208,6 +211,10 @@ class Session:
             return False
         container = self.runner.swapping_or_serving(name)
         result = await self.runner.check_health(name, container)
+        if not result.ok and self.runs_to_completion(name) and container is not None:
+            status = await asyncio.to_thread(self.engine.status, container)
+            if not status.running and status.exit_code == 0:
+                result = ProbeResult(True, "completed")
         if name in self.runner.swapping:
             await asyncio.to_thread(self.runner.commit if result.ok else self.runner.rollback, name)
         if not result.ok:
@@ -239,29 +246,45 @@ class Session:
         else:  # RECREATE: the same swap as on save, so the old one serves until replaced
             assert plan.keep is not None
             self.runner.serving[plan.service] = plan.keep
-            self.runner._swap(plan.service, image)
+            self.runner.replace(plan.service, image)
 
     async def wait_for_dependencies(self, name: str) -> None:
+        """Hold `name` back until each dependency meets its `depends_on` condition."""
         for dependency, condition in (self.loaded.project.services[name].depends_on or {}).items():
             container = self.runner.serving.get(dependency)
             if container is None:
                 continue
             if condition.condition == "service_healthy":
-                await self.engine_wait(container, "healthy")
+                await self.wait_until(dependency, container, "healthy")
             elif condition.condition == "service_completed_successfully":
-                await self.engine_wait(container, "exited")
+                await self.wait_until(dependency, container, "completed")
 
-    async def engine_wait(self, container: str, until: str) -> None:
-        deadline = time.monotonic() + 300
+    async def wait_until(self, dependency: str, container: str, until: str) -> None:
+        deadline = time.monotonic() + DEPENDENCY_TIMEOUT_S
         while time.monotonic() < deadline:
             status = await asyncio.to_thread(self.engine.status, container)
             if until == "healthy" and (status.health == "healthy" or not status.has_healthcheck):
                 return
-            if until == "exited" and not status.running:
+            if until == "healthy" and status.health == "unhealthy":
+                raise ComposewatchError(f"dependency {dependency} is unhealthy")
+            if until == "completed" and not status.running:
                 if status.exit_code not in (0, None):
-                    raise ComposewatchError(f"dependency exited with code {status.exit_code}")
+                    raise ComposewatchError(
+                        f"dependency {dependency} exited with code {status.exit_code}"
+                    )
                 return
             await asyncio.sleep(0.05)
+        raise ComposewatchError(
+            f"dependency {dependency} did not become {until} within {DEPENDENCY_TIMEOUT_S:g} s"
+        )
+
+    def runs_to_completion(self, name: str) -> bool:
+        """A one-shot job: some service waits for it with service_completed_successfully."""
+        return any(
+            dep == name and condition.condition == "service_completed_successfully"
+            for service in self.loaded.project.services.values()
+            for dep, condition in (service.depends_on or {}).items()
+        )
 
     # watch ──────────────────────────────────────────────────────────────────────────────
 

@@ -168,13 +168,13 @@ class DockerRunner:
 
     async def swap(self, service: str, generation: int, image: str) -> st.Input:
         try:
-            steps = await asyncio.to_thread(self._swap, service, image)
+            steps = await asyncio.to_thread(self.replace, service, image)
         except ComposewatchError as exc:
             return st.SwapFailed(service, generation, str(exc))
         self.served_image[service] = image
         return st.Swapped(service, generation, steps)
 
-    def _swap(self, service: str, image: str) -> st.Steps:
+    def replace(self, service: str, image: str) -> st.Steps:
         """Create the new container beside the old, then stop the old and start the new.
 
         Old and new publish the same host ports, so the new one can only start once the old

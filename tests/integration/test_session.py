@@ -359,3 +359,40 @@ def test_develop_watch_sync_rules_copy_delete_and_exec_without_a_build(
             assert fetch("http://127.0.0.1:18061/exec-ran.html") == ""  # the rule's exec ran
 
     asyncio.run(scenario())
+
+
+def test_depends_on_conditions_order_the_start_and_jobs_count_when_they_complete(
+    tmp_path: Path, project_name: str
+) -> None:
+    project = tmp_path / "deps"
+    (project / "web" / "www").mkdir(parents=True)
+    (project / "web" / "www" / "index.html").write_text("web")
+    (project / "web" / "Dockerfile").write_text(
+        'FROM busybox:latest\nCOPY www /www\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n'
+    )
+    (project / "compose.yaml").write_text(
+        "services:\n"
+        "  migrate:\n"
+        "    image: busybox:latest\n"
+        '    command: ["sh", "-c", "sleep 0.3; echo migrated"]\n'
+        "  api:\n"
+        "    image: busybox:latest\n"
+        '    command: ["sh", "-c", "sleep 0.5; touch /ready; sleep 300"]\n'
+        "    healthcheck:\n"
+        '      test: ["CMD", "test", "-f", "/ready"]\n'
+        "      interval: 200ms\n"
+        "  web:\n"
+        "    build: ./web\n"
+        '    ports: ["127.0.0.1:18081:8080"]\n'
+        "    depends_on:\n"
+        "      migrate: {condition: service_completed_successfully}\n"
+        "      api: {condition: service_healthy}\n"
+    )
+    recorder = Recorder()
+    assert asyncio.run(make_session(project, project_name, recorder).up(watch=False))
+    started = [
+        e.service for e in recorder.of(ev.ServiceStarted) if isinstance(e, ev.ServiceStarted)
+    ]
+    assert set(started) == {"migrate", "api", "web"}
+    assert started[-1] == "web"
+    assert fetch("http://127.0.0.1:18081/") == "web"
