@@ -19,9 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.scale import COMPOSEWATCH, Watcher, free_port
-
-DOCKERFILE = 'FROM busybox:latest\nCOPY www /www\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n'
+from bench.scale import COMPOSEWATCH, DOCKERFILE, Watcher, free_port
 
 
 def make_project(root: Path) -> None:

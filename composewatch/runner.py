@@ -209,6 +209,8 @@ class DockerRunner:
             self.engine.remove(swap.old)
         self.engine.rename(swap.new, swap.name)
         self.serving[service] = swap.new
+        # Learn the new container's stop policy now, not on the next save's critical path.
+        self.stop_policy.learn(service, swap.new)
 
     def rollback(self, service: str) -> None:
         with self._lock:

@@ -87,6 +87,17 @@ async def watching(session: Session, recorder: Recorder) -> AsyncIterator[None]:
         await asyncio.gather(task, return_exceptions=True)
 
 
+def compose_up(compose_bin: Path, project_name: str, project: Path) -> None:
+    """`docker compose up -d --build --wait` with the real compose binary."""
+    subprocess.run(
+        [str(compose_bin), "-p", project_name, "up", "-d", "--build", "--wait"],
+        cwd=project,
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+
+
 def container_ids(client: docker.DockerClient, project: str) -> dict[str, str]:
     found = client.containers.list(filters={"label": f"com.docker.compose.project={project}"})
     return {c.labels["com.docker.compose.service"]: c.id for c in found}
@@ -220,13 +231,7 @@ def test_up_adopts_what_docker_compose_up_made(
     docker_client: docker.DockerClient,
 ) -> None:
     project = copy_fixture("two-services")
-    subprocess.run(
-        [str(compose_bin), "-p", project_name, "up", "-d", "--build", "--wait"],
-        cwd=project,
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
+    compose_up(compose_bin, project_name, project)
     made_by_compose = container_ids(docker_client, project_name)
     recorder = Recorder()
     assert asyncio.run(make_session(project, project_name, recorder).up(watch=False))
@@ -273,13 +278,7 @@ def test_bad_input_exits_2_and_touches_nothing(
     docker_client: docker.DockerClient,
 ) -> None:
     project = copy_fixture("two-services")
-    subprocess.run(
-        [str(compose_bin), "-p", project_name, "up", "-d", "--build", "--wait"],
-        cwd=project,
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
+    compose_up(compose_bin, project_name, project)
     before = container_ids(docker_client, project_name)
     compose = project / "compose.yaml"
     compose.write_text(compose.read_text().replace("ports:", "portz:", 1))
