@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from composewatch import events as ev
 from composewatch import state as st
@@ -16,7 +17,13 @@ from composewatch.config import Settings
 from composewatch.containers import ContainerInfo, Engine
 from composewatch.errors import BuildError, ComposewatchError
 from composewatch.health import ProbeResult
-from composewatch.mapping import WatchTarget, load_watch_targets, map_changes, watch_roots
+from composewatch.mapping import (
+    Action,
+    WatchTarget,
+    load_watch_targets,
+    map_changes,
+    watch_roots,
+)
 from composewatch.plan import Observed, ServicePlan, Step, plan_up
 from composewatch.runner import DockerRunner, build_digest
 from composewatch.scheduler import Scheduler
@@ -59,8 +66,11 @@ class Session:
     engine: Engine
     ui: UI
     services: list[str]
+    # Reads the compose files again; None: changes to them are not watched.
+    reload: Callable[[], LoadedProject] | None = None
 
     def __post_init__(self) -> None:
+        self.targets: list[WatchTarget] = []
         self.stop_policy = StopPolicy(
             self.loaded.project,
             self.settings,
@@ -85,15 +95,16 @@ class Session:
         if not watch:
             return await self.bring_up()
         scheduler = Scheduler(self.runner, max_parallel_builds=self.settings.max_parallel_builds)
-        targets = self.watch_targets()
+        self.targets = self.watch_targets()
+        roots = self.watch_roots()
         armed = asyncio.Event()
         # Either task failing stops the other: a dead scheduler must not leave a live watcher.
         async with asyncio.TaskGroup() as group:
-            group.create_task(self.feed(scheduler, targets, armed))
+            group.create_task(self.feed(scheduler, roots, armed))
             await armed.wait()
             healthy = await self.bring_up()
-            roots = tuple(str(r) for r in watch_roots(targets))
-            self.ui(ev.Watching(roots, tuple(t.service for t in targets)))
+            services = tuple(t.service for t in self.targets)
+            self.ui(ev.Watching(tuple(str(r) for r in roots), services))
             group.create_task(scheduler.run())
         return healthy
 
@@ -292,14 +303,51 @@ class Session:
         watched = [n for n in self.services if self.settings.for_service(n).watch]
         return [t for t in load_watch_targets(self.loaded) if t.service in watched]
 
-    async def feed(
-        self, scheduler: Scheduler, targets: list[WatchTarget], armed: asyncio.Event
-    ) -> None:
+    def watch_roots(self) -> list[Path]:
+        """The build contexts and rules, plus the compose files' folders when the project
+        can be reloaded."""
+        config_dirs = [
+            WatchTarget("", Path(f).parent, None) for f in self.loaded.config_files if self.reload
+        ]
+        return watch_roots([*self.targets, *config_dirs])
+
+    async def feed(self, scheduler: Scheduler, roots: list[Path], armed: asyncio.Event) -> None:
         """Map each batch of changed files to services and hand the changes to the scheduler."""
-        batches = watch_changes(
-            watch_roots(targets), quiet_ms=self.settings.quiet_ms, on_ready=armed.set
-        )
+        batches = watch_changes(roots, quiet_ms=self.settings.quiet_ms, on_ready=armed.set)
         async for batch in batches:
             saved_at = batch.saved_at()
-            for service, change in map_changes(batch.paths, targets).items():
+            config_files = {Path(f) for f in self.loaded.config_files}
+            if self.reload is not None and batch.paths & config_files:
+                await self.apply_new_config(scheduler, saved_at)
+            for service, change in map_changes(batch.paths, self.targets).items():
                 scheduler.submit(st.Changed(service, change.action, change.paths, saved_at))
+
+    async def apply_new_config(self, scheduler: Scheduler, saved_at: float) -> None:
+        """A compose file changed: reload it and rebuild or recreate the services it changed.
+        A broken file changes nothing: the running configuration stays until it is fixed."""
+        assert self.reload is not None
+        try:
+            new = await asyncio.to_thread(self.reload)
+        except ComposewatchError as exc:
+            self.ui(ev.Note(f"compose file not applied: {exc}", "warning"))
+            return
+        old_services, new_services = self.loaded.project.services, new.project.services
+        if set(old_services) != set(new_services):
+            self.ui(ev.Note("services were added or removed: restart composewatch up to apply"))
+        changes = []
+        for name in self.services:
+            if name not in new_services:
+                continue
+            before, after = old_services[name], new_services[name]
+            if before.build != after.build:
+                changes.append((name, Action.REBUILD))
+            elif config_hash(before) != config_hash(after):
+                changes.append((name, Action.RECREATE))
+        self.loaded = self.runner.loaded = new
+        self.stop_policy.project = new.project
+        self.targets = self.watch_targets()
+        files = frozenset(Path(f) for f in new.config_files)
+        for name, action in changes:
+            what = "rebuilding" if action is Action.REBUILD else "recreating"
+            self.ui(ev.Note(f"{name}: configuration changed, {what}"))
+            scheduler.submit(st.Changed(name, action, files, saved_at))

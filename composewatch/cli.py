@@ -101,7 +101,7 @@ def up(
     check_build_inputs(loaded, chosen)
     engine = Engine.connect()
     ui = JsonUI() if json_output else ConsoleUI(verbose=verbose)
-    session = Session(loaded, settings, engine, ui, chosen)
+    session = Session(loaded, settings, engine, ui, chosen, reload=ctx.obj.load)
     try:
         healthy = asyncio.run(session.up(watch=not no_watch))
     except KeyboardInterrupt:

@@ -38,7 +38,8 @@ class Action(IntEnum):
     SYNC = 1
     RESTART = 2
     SYNC_RESTART = 3
-    REBUILD = 4
+    RECREATE = 4  # the service's configuration changed: a new container from the same image
+    REBUILD = 5
 
 
 _RULE_ACTIONS = {

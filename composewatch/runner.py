@@ -166,7 +166,10 @@ class DockerRunner:
 
     # swapping ───────────────────────────────────────────────────────────────────────────
 
-    async def swap(self, service: str, generation: int, image: str) -> st.Input:
+    async def swap(self, service: str, generation: int, image: str | None) -> st.Input:
+        image = image or self.served_image.get(service)
+        if image is None:
+            return st.SwapFailed(service, generation, "no image serves this service yet")
         try:
             steps = await asyncio.to_thread(self.replace, service, image)
         except ComposewatchError as exc:

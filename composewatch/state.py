@@ -180,11 +180,12 @@ class CancelBuild:
 
 @dataclass(frozen=True)
 class Swap:
-    """Create the new container beside the old one, then hand the service over to it."""
+    """Create the new container beside the old one, then hand the service over to it.
+    `image` None: the image that serves now (a configuration change)."""
 
     service: str
     generation: int
-    image: str
+    image: str | None
 
 
 @dataclass(frozen=True)
@@ -396,6 +397,9 @@ class _Machine:
             self.enter(name, service, Phase.BUILDING)
             self.emit(StartBuild(name, service.generation))
             self.report(ev.BuildStarted(name, tuple(sorted(str(p) for p in paths))))
+        elif action is Action.RECREATE:
+            self.enter(name, service, Phase.SWAPPING)
+            self.emit(Swap(name, service.generation, None))
         else:
             restart = action in (Action.RESTART, Action.SYNC_RESTART)
             self.enter(name, service, Phase.SYNCING)

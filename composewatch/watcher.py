@@ -40,7 +40,7 @@ async def watch_changes(
     *,
     quiet_ms: int,
     on_ready: Callable[[], None] = lambda: None,
-    max_batch_ms: int = 1_600,
+    max_batch_ms: int = 3_000,
 ) -> AsyncIterator[ChangeBatch]:
     """Yield the changed paths under `roots` at most `quiet_ms` after the last event.
 

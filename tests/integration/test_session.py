@@ -61,13 +61,21 @@ def fetch(url: str) -> str | None:
 
 
 def make_session(project_dir: Path, project_name: str, recorder: Recorder) -> Session:
-    loaded = load_project(ProjectOptions(working_dir=str(project_dir), project_name=project_name))
+    options = ProjectOptions(working_dir=str(project_dir), project_name=project_name)
+    loaded = load_project(options)
     settings = parse_settings(
         loaded.extensions.get(SETTINGS_KEY),
         file="compose.yaml",
         service_names=set(loaded.project.services),
     )
-    return Session(loaded, settings, Engine.connect(), recorder, selected_services(loaded, []))
+    return Session(
+        loaded,
+        settings,
+        Engine.connect(),
+        recorder,
+        selected_services(loaded, []),
+        reload=lambda: load_project(options),
+    )
 
 
 @asynccontextmanager
@@ -395,3 +403,40 @@ def test_depends_on_conditions_order_the_start_and_jobs_count_when_they_complete
     assert set(started) == {"migrate", "api", "web"}
     assert started[-1] == "web"
     assert fetch("http://127.0.0.1:18081/") == "web"
+
+
+def test_a_compose_file_edit_recreates_only_what_it_changed(
+    copy_fixture: Callable[[str], Path], project_name: str, docker_client: docker.DockerClient
+) -> None:
+    project = copy_fixture("two-services")
+    compose = project / "compose.yaml"
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        async with watching(make_session(project, project_name, recorder), recorder):
+            before = container_ids(docker_client, project_name)
+            # A broken edit is reported and changes nothing.
+            compose.write_text(compose.read_text().replace("ports:", "portz:", 1))
+            deadline = time.monotonic() + 10
+            while (
+                not any(
+                    "not applied" in e.message
+                    for e in recorder.of(ev.Note)
+                    if isinstance(e, ev.Note)
+                )
+                and time.monotonic() < deadline
+            ):
+                await asyncio.sleep(0.02)
+            assert container_ids(docker_client, project_name) == before
+            # A real edit: web moves to another port; api is not touched.
+            compose.write_text(
+                compose.read_text().replace("portz:", "ports:").replace("18002:8080", "18003:8080")
+            )
+            await recorder.wait_for(ev.Live, "web")
+            assert fetch("http://127.0.0.1:18003/") is not None
+            assert fetch("http://127.0.0.1:18002/") is None
+            after = container_ids(docker_client, project_name)
+            assert after["api"] == before["api"] and after["web"] != before["web"]
+            assert not recorder.of(ev.BuildStarted, "web")[1:]  # recreated, not rebuilt
+
+    asyncio.run(scenario())

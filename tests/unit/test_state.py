@@ -191,3 +191,13 @@ def test_a_rebuild_change_during_a_sync_is_kept() -> None:
     assert work(effects) == []
     state, effects = run(state, (Synced("web", 1, restarted=False), 0.05))
     assert work(effects) == [StartBuild("web", 2)]
+
+
+def test_a_configuration_change_swaps_without_building() -> None:
+    state, effects = run(ProjectState(), (changed(action=Action.RECREATE), 0.0))
+    assert work(effects) == [Swap("web", 1, None)]
+    # A code change arriving meanwhile is kept and built afterwards.
+    state, effects = run(state, (changed(at=0.1), 0.1))
+    assert work(effects) == []
+    state, effects = run(state, (Swapped("web", 1), 0.3), (Healthy("web", 1), 0.4))
+    assert work(effects) == [CheckHealth("web", 1), Commit("web", 1), StartBuild("web", 2)]
