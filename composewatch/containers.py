@@ -5,7 +5,6 @@ Everything composewatch creates carries compose's labels, so `docker compose ps/
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import math
 import re
@@ -74,9 +73,6 @@ class Engine:
     def __init__(self, client: docker.DockerClient) -> None:
         self.client = client
         self._api = client.api
-        self._removals: list[threading.Thread] = []
-        self._removing: set[str] = set()
-        self._lock = threading.Lock()
         # A unix socket means the engine shares this host's network namespace.
         self._local = str(self._api.base_url).startswith("http+docker://")
         self._bridges: dict[str, str | None] = {}
@@ -98,23 +94,16 @@ class Engine:
     # --- reading ---------------------------------------------------------------------
 
     def observe(self, project_name: str) -> list[ContainerInfo]:
-        """The project's service containers (not one-offs), the ones being removed excluded."""
+        """The project's service containers (not one-offs)."""
         filters = {"label": [f"{_L}project={project_name}", f"{_L}oneoff=False"]}
         summaries = self._api.containers(all=True, filters=filters)
-        with self._lock:
-            removing = set(self._removing)
-        return [_info(s) for s in summaries if s["Id"] not in removing]
+        return [_info(s) for s in summaries]
 
     def image_id(self, ref: str) -> str | None:
         try:
             return str(self._api.inspect_image(ref)["Id"])  # type: ignore[no-untyped-call]
         except docker.errors.ImageNotFound:
             return None
-
-    def container_state(self, cid: str) -> tuple[bool, str | None, int]:
-        """(running, health status or None, exit code)."""
-        status = self.status(cid)
-        return status.running, status.health, status.exit_code or 0
 
     def status(self, cid: str) -> ContainerStatus:
         try:
@@ -226,12 +215,7 @@ class Engine:
             if cfg.get("external"):
                 raise EngineError(f"external network {name!r} (networks.{key}) does not exist")
             ipam = cfg.get("ipam") or {}
-            labels = {
-                **(cfg.get("labels") or {}),
-                _L + "network": key,
-                _L + "project": project.name,
-                _L + "version": COMPOSE_VERSION,
-            }
+            labels = _resource_labels(cfg, "network", key, project.name)
             try:
                 self._api.create_network(
                     name,
@@ -261,12 +245,7 @@ class Engine:
                     raise EngineError(
                         f"external volume {name!r} (volumes.{key}) does not exist"
                     ) from None
-            labels = {
-                **(cfg.get("labels") or {}),
-                _L + "volume": key,
-                _L + "project": project.name,
-                _L + "version": COMPOSE_VERSION,
-            }
+            labels = _resource_labels(cfg, "volume", key, project.name)
             try:
                 self._api.create_volume(
                     name,
@@ -368,60 +347,9 @@ class Engine:
         except docker.errors.APIError as err:
             raise _failed(f"renaming container {cid[:12]} to {name}", err) from err
 
-    def replace(self, old: ContainerInfo | None, spec: ContainerSpec, stop_timeout_s: float) -> str:
-        """Swap `old` for a container made from `spec`, keeping compose's name.
-
-        The new container is created while the old one serves; it can only start once the old
-        one stopped, because both publish the same host ports. If the new one fails to start,
-        the old one is started again and the new one removed. The old one's removal happens in
-        the background; `wait_removals()` waits for it.
-        """
-        if old is None:
-            cid = self.create(spec)
-            self.start(cid)
-            return cid
-        # compose's recreate label and temporary name, so `docker compose` reads it the same
-        labels = {**spec.config["Labels"], _L + "replace": f"{spec.service}-{spec.number}"}
-        spec = dataclasses.replace(spec, config={**spec.config, "Labels": labels})
-        cid = self.create(spec, temp_name=f"{old.id[:12]}_{spec.name}")
-        timeout = spec.config.get("StopTimeout", stop_timeout_s)
-        self.stop(old.id, timeout)
-        try:
-            self.start(cid)
-        except EngineError:
-            self.remove(cid)
-            self.start(old.id)
-            raise
-        with self._lock:
-            self._removing.add(old.id)
-        self.rename(old.id, f"{old.id[:12]}_replaced_{spec.name}")
-        self.rename(cid, spec.name)
-        self._remove_later(old.id)
-        return cid
-
-    def _remove_later(self, cid: str) -> None:
-        def run() -> None:
-            try:
-                self.remove(cid)
-            finally:
-                with self._lock:
-                    self._removing.discard(cid)
-
-        thread = threading.Thread(target=run, name=f"remove-{cid[:12]}", daemon=False)
-        with self._lock:
-            self._removals = [t for t in self._removals if t.is_alive()] + [thread]
-        thread.start()
-
-    def wait_removals(self, timeout_s: float | None = None) -> None:
-        with self._lock:
-            pending = list(self._removals)
-        for thread in pending:
-            thread.join(timeout_s)
-
     def down(self, project_name: str, *, volumes: bool = False) -> None:
         """Like `docker compose down`: stop and remove the project's containers (one-offs
         too) and its networks; its volumes only with `volumes=True`."""
-        self.wait_removals()
         label = {"label": f"{_L}project={project_name}"}
         summaries = self._api.containers(all=True, filters=label)
         threads = [threading.Thread(target=self._stop_remove, args=(s["Id"],)) for s in summaries]
@@ -452,6 +380,16 @@ class Engine:
         except docker.errors.NotFound:
             return
         self.remove(cid)
+
+
+def _resource_labels(cfg: dict[str, Any], kind: str, key: str, project: str) -> dict[str, str]:
+    """Compose's labels on a network or volume, so `docker compose down` finds it."""
+    return {
+        **(cfg.get("labels") or {}),
+        _L + kind: key,
+        _L + "project": project,
+        _L + "version": COMPOSE_VERSION,
+    }
 
 
 def _ipam(ipam: dict[str, Any]) -> docker.types.IPAMConfig:

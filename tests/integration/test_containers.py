@@ -1,4 +1,4 @@
-"""Engine against the real engine: replace keeps the name and serves the new content, compose
+"""Engine against the real engine: a swap keeps the name and serves the new content, compose
 sees and removes what composewatch made, and adopts/is adopted through the config hash."""
 
 from __future__ import annotations
@@ -14,10 +14,14 @@ from pathlib import Path
 import docker
 import pytest
 
+from composewatch.buildcache import BuildCache
 from composewatch.builder import build_image
 from composewatch.compose.model import LoadedProject, Project
+from composewatch.config import Settings
 from composewatch.containers import Engine
+from composewatch.runner import DockerRunner
 from composewatch.spec import config_hash, container_spec, image_name
+from composewatch.stop import StopPolicy
 
 
 def _port() -> int:
@@ -92,9 +96,8 @@ def test_replace_keeps_name_and_serves_new_content(
     _write_app(tmp_path, "one\n")
     image = build_image(docker_client, loaded, "web", tag=tag, on_log=lambda _: None)
     engine.ensure_networks(loaded)
-    first = engine.replace(
-        None, container_spec(loaded, "web", tag, image_id=engine.image_id(tag)), stop_timeout_s=1
-    )
+    first = engine.create(container_spec(loaded, "web", tag, image_id=engine.image_id(tag)))
+    engine.start(first)
     assert _get(port) == "one\n"
     [old] = engine.observe(project_name)
     assert (old.id, old.name, old.number) == (first, f"{project_name}-web-1", 1)
@@ -102,15 +105,18 @@ def test_replace_keeps_name_and_serves_new_content(
 
     _write_app(tmp_path, "two\n")
     image = build_image(docker_client, loaded, "web", tag=tag, on_log=lambda _: None)
-    spec = container_spec(loaded, "web", tag, image_id=engine.image_id(tag))
     timings: dict[str, float] = {}
     for step in ("create", "stop", "start", "rename", "remove"):
         _time(engine, step, timings)
+    # The swap composewatch makes on a save: the runner's replace, then commit once healthy.
+    runner = _runner(loaded, engine, tmp_path)
+    runner.serving["web"] = old.id
     started = time.perf_counter()
-    new = engine.replace(old, spec, stop_timeout_s=1)
+    runner.replace("web", image)
     timings["replace"] = (time.perf_counter() - started) * 1000
     assert _get(port) == "two\n"
-    engine.wait_removals()
+    runner.commit("web")
+    new = runner.serving["web"]
     print("timings (ms):", {k: round(v) for k, v in timings.items()})
     [current] = engine.observe(project_name)
     assert (current.id, current.name, current.status) == (new, f"{project_name}-web-1", "running")
@@ -125,8 +131,15 @@ def test_replace_keeps_name_and_serves_new_content(
     assert docker_client.api.networks(names=[f"{project_name}_default"]) == []
 
 
+def _runner(loaded: LoadedProject, engine: Engine, tmp_path: Path) -> DockerRunner:
+    settings = Settings()
+    policy = StopPolicy(loaded.project, settings, engine.ignores_sigterm, lambda _: None)
+    cache = BuildCache(tmp_path / "build-cache.json", {})
+    return DockerRunner(loaded, settings, engine, lambda _: None, policy, cache)
+
+
 def _time(engine: Engine, step: str, timings: dict[str, float]) -> None:
-    # Measured by the wrapped Engine methods during replace.
+    # Measured by the wrapped Engine methods during the swap.
     original = getattr(engine, step)
 
     def timed(*args: object, **kwargs: object) -> object:

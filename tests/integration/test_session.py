@@ -60,6 +60,16 @@ def fetch(url: str) -> str | None:
         return None
 
 
+async def served(url: str, text: str, timeout_s: float = 60) -> bool:
+    """Whether `url` answers `text` within `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if fetch(url) == text:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
 def make_session(project_dir: Path, project_name: str, recorder: Recorder) -> Session:
     options = ProjectOptions(working_dir=str(project_dir), project_name=project_name)
     loaded = load_project(options)
@@ -174,10 +184,7 @@ def test_saves_during_a_build_end_with_the_last_save_served(
             write_page(project, "web", "first")
             await recorder.wait_for(ev.BuildStarted, "web", count=2)
             write_page(project, "web", "second")  # arrives mid-build or mid-swap
-            deadline = time.monotonic() + 60
-            while fetch("http://127.0.0.1:18002/") != "second" and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-            assert fetch("http://127.0.0.1:18002/") == "second"
+            assert await served("http://127.0.0.1:18002/", "second")
 
     asyncio.run(scenario())
 
@@ -319,12 +326,9 @@ def test_a_save_during_startup_is_not_lost(
             await recorder.wait_for(ev.BuildFinished, "web")  # startup is under way
             write_page(project, "web", "saved during startup")
             await recorder.wait_for(ev.Watching, None)
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                if fetch("http://127.0.0.1:18002/") == "saved during startup":
-                    return
-                await asyncio.sleep(0.05)
-            raise AssertionError(f"the save was lost; events: {recorder.events}")
+            assert await served("http://127.0.0.1:18002/", "saved during startup"), (
+                f"the save was lost; events: {recorder.events}"
+            )
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
