@@ -132,10 +132,9 @@ class DockerRunner:
             digest = prepared.digest
             if digest == self.built_digest.get(service):
                 return st.BuildSkipped(service, generation)
-            clock.lap("digest")
+            clock.lap("context")  # the walk that chose the files and gave the digest
 
             def on_log(line: str) -> None:
-                clock.lap_once("context")  # the engine answers once it has the whole context
                 self.ui(ev.BuildLog(service, line))
 
             image = build_image(

@@ -11,6 +11,7 @@ Cancelling a build (a newer save superseded it) asks the engine to stop the solv
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -256,14 +257,13 @@ def _cancel_when_set(
         if finished.is_set():
             return
         if builder is Builder.BUILDKIT:
-            try:
+            # Closing the response below ends the build too, should this call fail.
+            with contextlib.suppress(requests.exceptions.RequestException):
                 api.post(
                     f"{api.base_url}/v{api.api_version}/build/cancel",
                     params={"id": build_id},
                     timeout=5,
                 ).close()
-            except requests.exceptions.RequestException:
-                pass  # closing the response below ends the build too
         _shutdown(response)
         return
 

@@ -202,9 +202,9 @@ def _walk(root: Path, rules: IgnoreRules) -> Iterator[Member]:
                 if is_dir and rules.may_reinclude_under(rel):
                     subdirs.append((Path(entry.path), rel + "/", info))
                 continue
-            if not (is_dir or stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
-                if not stat.S_ISFIFO(st.st_mode):
-                    continue  # sockets and devices are not sent
+            kind = stat.S_IFMT(st.st_mode)
+            if kind not in (stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK, stat.S_IFIFO):
+                continue  # sockets and devices are not sent
             if stat.S_ISREG(st.st_mode) and not os.access(entry.path, os.R_OK):
                 raise BuildContextError(
                     f"{entry.path}: the file is not readable, so it cannot be sent to the build "

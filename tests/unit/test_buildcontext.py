@@ -80,9 +80,9 @@ def test_dockerfile_outside_context_travels_under_its_own_name(tmp_path: Path) -
     assert selection.dockerfile.startswith(".dockerfile.")
     members = _members(request)
     assert set(members) == {"app.py", selection.dockerfile, ".dockerignore"}
-    tar = tarfile.open(fileobj=io.BytesIO(b"".join(stream_tar(selection))))
-    dockerfile = tar.extractfile(selection.dockerfile)
-    assert dockerfile is not None and dockerfile.read() == b"FROM scratch\nCOPY . /\n"
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream_tar(selection)))) as tar:
+        dockerfile = tar.extractfile(selection.dockerfile)
+        assert dockerfile is not None and dockerfile.read() == b"FROM scratch\nCOPY . /\n"
 
 
 def test_inline_dockerfile(tmp_path: Path) -> None:

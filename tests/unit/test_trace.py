@@ -39,7 +39,7 @@ def test_success_gives_steps_output_and_image_id() -> None:
 
 
 def test_failing_run_names_step_and_tail() -> None:
-    progress, lines, others = _replay("failing-run")
+    progress, _, others = _replay("failing-run")
     step, tail = progress.failure()
     assert step == "[2/2] RUN echo about to fail && exit 3"
     assert "about to fail" in tail
@@ -48,7 +48,7 @@ def test_failing_run_names_step_and_tail() -> None:
 
 
 def test_parse_error_has_no_failed_step() -> None:
-    progress, _, others = _replay("parse-error")
+    _, _, others = _replay("parse-error")
     errors = [str(m["error"]) for m in others if "error" in m]
     assert errors and "unknown instruction: CPY" in errors[0]
 
