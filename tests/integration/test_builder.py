@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -36,10 +37,8 @@ def _loaded(
 def tag(docker_client: docker.DockerClient, project_name: str) -> Iterator[str]:
     name = f"{project_name}-app"
     yield name
-    try:
+    with contextlib.suppress(docker.errors.ImageNotFound):
         docker_client.images.remove(name, force=True)
-    except docker.errors.ImageNotFound:
-        pass
 
 
 def test_buildkit_is_the_default_on_this_engine(docker_client: docker.DockerClient) -> None:
