@@ -75,6 +75,7 @@ class BuildRequest:
     ulimits: tuple[tuple[str, int, int], ...]
     isolation: str | None
     config_file: str  # named in errors
+    named_images: tuple[tuple[str, str], ...] = ()  # additional_contexts naming images
 
     @property
     def dockerfile_path(self) -> Path:
@@ -137,16 +138,7 @@ def parse_build_request(project: Project, service: str, config_file: str) -> Bui
                 f"this image with `docker compose build {service}` and run it without `build:` "
                 "(an override file with `image:` only), or remove the key."
             )
-    contexts = extra.get("additional_contexts") or {}
-    images = _additional_images(contexts, where)
-    if images:
-        raise BuildContextError(
-            f"{where}.additional_contexts: named contexts ({', '.join(sorted(images))}) need "
-            "Dockerfile frontend 1.4 or later with a BuildKit session; the engine's build API "
-            "has no parameter for them. Way out: write the image name in the Dockerfile "
-            "(`FROM image` or `COPY --from=image`) instead of the context name, or build with "
-            f"`docker compose build {service}`."
-        )
+    named_images = _named_images(extra.get("additional_contexts") or {}, where, service)
 
     platform = model.model_extra.get("platform") if model.model_extra else None
     platforms = list(extra.get("platforms") or [])
@@ -201,6 +193,7 @@ def parse_build_request(project: Project, service: str, config_file: str) -> Bui
         ulimits=tuple(ulimits),
         isolation=extra.get("isolation"),
         config_file=config_file,
+        named_images=named_images,
     )
 
 
@@ -215,10 +208,23 @@ def shared_builds(requests: dict[str, BuildRequest]) -> dict[str, list[str]]:
     return groups
 
 
-def _additional_images(contexts: Any, where: str) -> list[str]:
+def _named_images(contexts: Any, where: str, service: str) -> tuple[tuple[str, str], ...]:
+    """Named contexts that name images; any other kind needs a BuildKit session."""
     if not isinstance(contexts, dict):
-        return []
-    return [str(name) for name in contexts]
+        return ()
+    images: list[tuple[str, str]] = []
+    for name, value in sorted(contexts.items()):
+        source = str(value)
+        if not source.startswith("docker-image://") or len(source) == len("docker-image://"):
+            raise BuildContextError(
+                f"{where}.additional_contexts.{name}: {source!r} is a local directory, URL or "
+                "other source, which reaches the build through a BuildKit session that "
+                "composewatch does not open yet (`docker-image://IMAGE` works). Way out: copy "
+                "the files into the build context, or build this image with `docker compose "
+                f"build {service}` and run it without `build:`."
+            )
+        images.append((str(name), source.removeprefix("docker-image://")))
+    return tuple(images)
 
 
 def _cache_ref(entry: str) -> str | None:

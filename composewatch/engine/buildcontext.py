@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from composewatch.core.buildinputs import BuildRequest
+from composewatch.core.dockerfile import apply_named_images
 from composewatch.core.ignore import IgnoreRules, IgnoreSyntaxError, MatchInfo, parse_ignore
 from composewatch.errors import BuildContextError
 
@@ -107,10 +108,24 @@ def select_context(request: BuildRequest) -> ContextSelection:
     digest.update(b"\0ignore\0" + ignore_bytes)
     extra: list[Member] = []
     inside = dockerfile_path is not None and _relative(dockerfile_path, context)
+    if request.named_images:
+        # The Dockerfile is rewritten (named contexts replaced by their images), so it
+        # travels in memory like an inline one.
+        text = (
+            inline
+            if inline is not None
+            else _read(dockerfile_path, where).decode("utf-8", "surrogateescape")
+        )
+        inline = apply_named_images(text, dict(request.named_images))
+        inside = None
     if inside:
         name = str(inside)
     else:
-        content = inline.encode() if inline is not None else _read(dockerfile_path, where)
+        content = (
+            inline.encode("utf-8", "surrogateescape")
+            if inline is not None
+            else _read(dockerfile_path, where)
+        )
         name = f".dockerfile.{hashlib.sha256(content).hexdigest()[:20]}"
         extra.append(_memory_member(name, content))
         digest.update(b"\0dockerfile\0" + content)

@@ -196,3 +196,16 @@ def test_cancelled_build_stops_on_the_engine(
         time.sleep(0.2)
     assert _processes_with(marker) == [], "the build's RUN step still runs after cancellation"
     print(f"{builder}: cancelled and stopped; no solve left ({stopped_in:.1f} s in total)")
+
+
+def test_additional_contexts_naming_images_are_applied(
+    docker_client: docker.DockerClient, tag: str, tmp_path: Path
+) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        'FROM base\nCOPY --from=tools /bin/busybox /copied-busybox\nCMD ["true"]\n'
+    )
+    contexts = {"base": "docker-image://busybox:latest", "tools": "docker-image://busybox:latest"}
+    loaded = _loaded(tag, tmp_path, additional_contexts=contexts)
+    image_id = build_image(docker_client, loaded, "app", tag=tag, on_log=lambda _: None)
+    out = docker_client.containers.run(image_id, ["ls", "/copied-busybox"], remove=True)
+    assert out == b"/copied-busybox\n"
