@@ -209,3 +209,42 @@ def test_additional_contexts_naming_images_are_applied(
     image_id = build_image(docker_client, loaded, "app", tag=tag, on_log=lambda _: None)
     out = docker_client.containers.run(image_id, ["ls", "/copied-busybox"], remove=True)
     assert out == b"/copied-busybox\n"
+
+
+def test_services_sharing_one_build_configuration_are_built_once(
+    docker_client: docker.DockerClient, project_name: str, tmp_path: Path
+) -> None:
+    (tmp_path / "Dockerfile").write_text(f"FROM busybox:latest\nRUN echo {project_name}\n")
+    build = {"context": str(tmp_path)}
+    project = Project.model_validate(
+        {"name": project_name, "services": {"a": {"build": build}, "b": {"build": build}}}
+    )
+    loaded = LoadedProject(
+        project=project, working_dir=str(tmp_path), config_files=["compose.yaml"], environment={}
+    )
+    logs: dict[str, list[str]] = {"a": [], "b": []}
+    results: dict[str, str] = {}
+
+    def build(service: str) -> None:
+        results[service] = build_image(
+            docker_client, loaded, service, tag=f"{project_name}-{service}",
+            on_log=logs[service].append,
+        )  # fmt: skip
+
+    threads = [threading.Thread(target=build, args=(s,)) for s in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    try:
+        assert results["a"] == results["b"]
+        reused = [s for s in ("a", "b") if any("same build as" in line for line in logs[s])]
+        assert len(reused) == 1, logs  # one built, the other waited and took its image
+        for service in ("a", "b"):
+            assert (
+                docker_client.api.inspect_image(f"{project_name}-{service}")["Id"] == (results["a"])
+            )
+    finally:
+        for service in ("a", "b"):
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                docker_client.images.remove(f"{project_name}-{service}", force=True)
