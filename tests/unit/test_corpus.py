@@ -1,8 +1,7 @@
 """The loader against Docker Compose v2.40.3's own `config --format json` output.
 
-Each folder of the shared corpus holds compose files, `cmd.txt` (docker-compose arguments),
-optional `env.json`, and `expected.json` or `expected-error.txt`. The corpus lives outside the
-repository: `COMPOSEWATCH_CORPUS` or `../shared/compose-corpus` next to the repo.
+Each folder of tests/corpus holds compose files, `cmd.txt` (docker-compose arguments),
+optional `env.json`, and `expected.json` or `expected-error.txt` (see tests/corpus/README.md).
 """
 
 from __future__ import annotations
@@ -20,9 +19,7 @@ from composewatch.cli import main
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.errors import ComposeFileError
 
-CORPUS = Path(
-    os.environ.get("COMPOSEWATCH_CORPUS", Path(__file__).parents[3] / "shared" / "compose-corpus")
-)
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 DEFAULT_ENV = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent-home"}
 
 # Service keys that must match compose exactly (null and missing alike).
@@ -34,8 +31,6 @@ REQUIRED_KEYS = (
 
 
 def _cases() -> list[Path]:
-    if not CORPUS.is_dir():
-        return []
     return sorted(p for p in CORPUS.iterdir() if (p / "cmd.txt").is_file())
 
 
@@ -92,15 +87,11 @@ def _drop_nulls(value: Any) -> Any:
     return value
 
 
-@pytest.fixture(autouse=True)
-def _corpus_present() -> None:
-    if not CORPUS.is_dir():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"compose corpus not found at {CORPUS}")
-        pytest.skip(f"compose corpus not found at {CORPUS} (set COMPOSEWATCH_CORPUS)")
+def test_the_corpus_is_in_the_repository() -> None:
+    assert len(_cases()) == 136, f"expected 136 cases in {CORPUS}"
 
 
-@pytest.mark.parametrize("case", _cases() or [CORPUS / "missing"], ids=lambda p: p.name)
+@pytest.mark.parametrize("case", _cases(), ids=lambda p: p.name)
 def test_corpus_case(case: Path) -> None:
     options = _options(case)
     error_file = case / "expected-error.txt"
@@ -122,7 +113,7 @@ def test_corpus_case(case: Path) -> None:
     assert _drop_nulls(actual) == _drop_nulls(expected)
 
 
-@pytest.mark.parametrize("case", _cases() or [CORPUS / "missing"], ids=lambda p: p.name)
+@pytest.mark.parametrize("case", _cases(), ids=lambda p: p.name)
 def test_config_command_on_the_corpus(
     case: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
