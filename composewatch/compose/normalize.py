@@ -4,12 +4,12 @@ merged tree (string maps, split commands, byte counts, Go durations, octal modes
 from __future__ import annotations
 
 import math
-import shlex
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from composewatch.compose.paths import KeyPath, format_path, matches
+from composewatch.compose.shellwords import CommandLineError, parse_command_line
 from composewatch.compose.units import UnitError, format_duration, parse_duration, parse_size
 from composewatch.errors import ComposeFileError
 
@@ -67,9 +67,9 @@ def resolve_environment(value: Any, env: Mapping[str, str]) -> dict[str, str | N
 def _command(value: Any, path: KeyPath) -> Any:
     if isinstance(value, str):
         try:
-            return shlex.split(value)
-        except ValueError as exc:
-            raise ComposeFileError(f"invalid command line: {exc}", key=format_path(path)) from None
+            return parse_command_line(value)
+        except CommandLineError as exc:
+            raise ComposeFileError(f"{exc}: {value}", key=format_path(path)) from None
     return [go_string(v) for v in value] if isinstance(value, list) else value
 
 
@@ -158,6 +158,13 @@ def _strings(value: Any, path: KeyPath) -> Any:
     return [go_string(v) for v in value] if isinstance(value, list) else [go_string(value)]
 
 
+def _multi_options(value: Any, path: KeyPath) -> Any:
+    """`provider.options`: each value a list of strings (compose-go's `MultiOptions`)."""
+    if not isinstance(value, dict):
+        return value
+    return {k: _strings(v, (*path, k)) for k, v in value.items()}
+
+
 def _string_map_field(value: Any, path: KeyPath) -> Any:
     return _string_map(value)
 
@@ -226,6 +233,12 @@ _FIELDS: dict[str, Normalizer] = {
     "deploy.resources.reservations.devices.*.count": lambda v, p: -1 if v == "all" else int(v),
     "gpus.*.count": lambda v, p: -1 if v == "all" else int(v),
     "dns": _strings,
+    "dns_search": _strings,
+    "build.cache_from": _strings,
+    "build.cache_to": _strings,
+    "build.tags": _strings,
+    "build.platforms": _strings,
+    "provider.options": _multi_options,
     "labels": _string_map_field,
     "annotations": _string_map_field,
     "sysctls": _string_map_field,

@@ -3,6 +3,7 @@ names, profiles, consistency checks and dropping resources no active service use
 
 from __future__ import annotations
 
+import json
 import posixpath
 from collections.abc import Iterable
 from typing import Any
@@ -91,6 +92,11 @@ def select_profiles(
     return enabled, disabled
 
 
+def _quote(value: object) -> str:
+    """Go's `%q` for the names in compose's messages."""
+    return json.dumps(str(value), ensure_ascii=False)
+
+
 def _invalid(message: str) -> ComposeFileError:
     return ComposeFileError(f"{message}: invalid compose project")
 
@@ -168,23 +174,43 @@ def _check_values(name: str, service: dict[str, Any]) -> None:
             )
 
 
+def _check_build(name: str, service: dict[str, Any]) -> None:
+    build = service.get("build")
+    if not isinstance(build, dict):
+        return
+    if build.get("dockerfile_inline") and build.get("dockerfile"):
+        raise _invalid(
+            f"service {_quote(name)} declares mutualy exclusive dockerfile and dockerfile_inline"
+        )
+    platforms, platform = build.get("platforms") or [], service.get("platform")
+    if platforms and platform and platform not in platforms:
+        raise ComposeFileError(
+            f"service.build.platforms MUST include service.platform {_quote(platform)}: "
+            "invalid compose project",
+            key=f"services.{name}.build.platforms",
+        )
+
+
 def check_consistency(doc: dict[str, Any], disabled: set[str]) -> None:
     """compose's checks on the enabled services of a normalized project."""
     services: dict[str, Any] = doc.get("services", {})
     for name, s in services.items():
         if not s.get("image") and "build" not in s and "provider" not in s:
-            raise _invalid(f"service {name!r} has neither an image nor a build context specified")
+            raise _invalid(
+                f"service {_quote(name)} has neither an image nor a build context specified"
+            )
+        _check_build(name, s)
         if "network_mode" in s and s.get("networks"):
             raise _invalid(
                 f"service {name} declares mutually exclusive `network_mode` and `networks`"
             )
         for network in s.get("networks") or {}:
             if network not in (doc.get("networks") or {}):
-                raise _invalid(f"service {name!r} refers to undefined network {network}")
+                raise _invalid(f"service {_quote(name)} refers to undefined network {network}")
         for dep, cfg in (s.get("depends_on") or {}).items():
             if dep in services or (dep in disabled and not cfg.get("required", True)):
                 continue
-            raise _invalid(f"service {name!r} depends on undefined service {dep!r}")
+            raise _invalid(f"service {_quote(name)} depends on undefined service {_quote(dep)}")
         for volume in s.get("volumes") or []:
             source = volume.get("source")
             if (
@@ -192,12 +218,13 @@ def check_consistency(doc: dict[str, Any], disabled: set[str]) -> None:
                 and source
                 and source not in (doc.get("volumes") or {})
             ):
-                raise _invalid(f"service {name!r} refers to undefined volume {source}")
+                raise _invalid(f"service {_quote(name)} refers to undefined volume {source}")
         for kind in ("secrets", "configs"):
             for mount in s.get(kind) or []:
                 if mount.get("source") not in (doc.get(kind) or {}):
                     raise _invalid(
-                        f"service {name!r} refers to undefined {kind[:-1]} {mount.get('source')}"
+                        f"service {_quote(name)} refers to undefined {kind[:-1]} "
+                        f"{mount.get('source')}"
                     )
         _check_distinct(name, s)
         _check_values(name, s)

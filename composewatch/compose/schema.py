@@ -4,13 +4,15 @@ here; values (ports, durations, volume specs...) are checked when they are parse
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Callable
 from typing import Any
 
 from composewatch.compose.paths import KeyPath, format_path, matches
 from composewatch.compose.schema_tables import ENUMS, REQUIRED, TABLES
 from composewatch.errors import ComposeFileError
 
-__all__ = ["validate_file"]
+__all__ = ["validate_file", "validate_model"]
 
 # compose's wording for JSON types in "must be a ..." messages
 _NOUNS = {"object": "mapping", "array": "array"}
@@ -93,3 +95,79 @@ def validate_file(doc: dict[str, Any], file: str) -> None:
         raise ComposeFileError("services must be a mapping", file=file, key="services")
     _walk(doc, (), file)
     _check_services(doc, file)
+
+
+def _external_conflict(path: KeyPath, value: Any) -> str | None:
+    if not isinstance(value, dict) or value.get("external") is not True:
+        return None
+    for key in value:
+        if key not in ("name", "external") and not key.startswith("x-"):
+            return f'{format_path(path)}: conflicting parameters "external" and "{key}" specified'
+    return None
+
+
+def _file_object(*keys: str) -> Callable[[KeyPath, Any], str | None]:
+    def check(path: KeyPath, value: Any) -> str | None:
+        if not isinstance(value, dict):
+            return None
+        count = sum(key in value for key in keys)
+        if count > 1:
+            return f"{format_path(path)}: {'|'.join(keys)} attributes are mutually exclusive"
+        if count == 0 and "driver" not in value and "external" not in value:
+            return f"{format_path(path)}: one of {'|'.join(keys)} must be set"
+        return None
+
+    return check
+
+
+def _host_ip(path: KeyPath, value: Any) -> str | None:
+    ip = value.get("host_ip") if isinstance(value, dict) else None
+    if isinstance(ip, str):
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            return f"{format_path(path)}: invalid ip address: {ip}"
+    return None
+
+
+def _watch_path(path: KeyPath, value: Any) -> str | None:
+    return f"{format_path(path)}: value can't be blank" if value == "" else None
+
+
+def _device_request(path: KeyPath, value: Any) -> str | None:
+    if isinstance(value, dict) and "count" in value and "device_ids" in value:
+        return f'{format_path(path)}: "count" and "device_ids" attributes are exclusive'
+    return None
+
+
+# compose-go's `validation.Validate`, run on the merged model before paths are resolved
+_MODEL_CHECKS: dict[str, Callable[[KeyPath, Any], str | None]] = {
+    "volumes.*": _external_conflict,
+    "configs.*": _file_object("file", "environment", "content"),
+    "secrets.*": _file_object("file", "environment"),
+    "services.*.ports.*": _host_ip,
+    "services.*.develop.watch.*.path": _watch_path,
+    "services.*.deploy.resources.reservations.devices.*": _device_request,
+    "services.*.gpus.*": _device_request,
+}
+
+
+def _check_model(node: Any, path: KeyPath, file: str) -> None:
+    for pattern, check in _MODEL_CHECKS.items():
+        if matches(path, pattern):
+            message = check(path, node)
+            if message:
+                raise ComposeFileError(message, file=file, key=format_path(path))
+            return
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _check_model(value, (*path, key), file)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            _check_model(value, (*path, index), file)
+
+
+def validate_model(model: dict[str, Any], file: str) -> None:
+    """Raise ComposeFileError on the combinations compose rejects in a merged model
+    (`external` with other keys, exclusive attributes, bad host IPs, blank watch paths)."""
+    _check_model(model, (), file)
