@@ -142,7 +142,6 @@ def load_project(options: ProjectOptions) -> LoadedProject:
             model[kind] = {k: normalize_resource(v) for k, v in model[kind].items()}
     extensions = {k: v for k, v in model.items() if k.startswith("x-")}
     model.pop("include", None)
-    model.pop("models", None)  # compose does not print them
     try:
         project = Project.model_validate(model)
     except ValidationError as exc:

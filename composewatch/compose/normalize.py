@@ -254,8 +254,8 @@ def _walk(value: Any, path: KeyPath) -> Any:
             value = normalizer(value, path)
             break
     if isinstance(value, dict):
-        # extensions below the top level are not printed by compose
-        return {k: _walk(v, (*path, k)) for k, v in value.items() if not k.startswith("x-")}
+        # `x-*` keys stay: compose prints them in YAML (its JSON leaves them out)
+        return {k: _walk(v, (*path, k)) for k, v in value.items()}
     if isinstance(value, list):
         return [_walk(v, (*path, i)) for i, v in enumerate(value)]
     return value
@@ -280,7 +280,7 @@ def normalize_service(name: str, service: dict[str, Any], env: Mapping[str, str]
 
 def normalize_resource(resource: dict[str, Any]) -> dict[str, Any]:
     """The printed form of a top-level network, volume, secret or config."""
-    out = {k: v for k, v in resource.items() if not k.startswith("x-")}
+    out = dict(resource)
     if "labels" in out:
         out["labels"] = _string_map(out["labels"])
     if isinstance(out.get("driver_opts"), dict):
