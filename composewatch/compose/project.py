@@ -97,8 +97,8 @@ def _quote(value: object) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
-def _invalid(message: str) -> ComposeFileError:
-    return ComposeFileError(f"{message}: invalid compose project")
+def _invalid(message: str, key: str | None = None) -> ComposeFileError:
+    return ComposeFileError(f"{message}: invalid compose project", key=key)
 
 
 def _check_cycles(services: dict[str, Any]) -> None:
@@ -133,7 +133,8 @@ def _check_distinct(name: str, service: dict[str, Any]) -> None:
     scale, replicas = service.get("scale"), deploy.get("replicas")
     if scale is not None and replicas is not None and scale != replicas:
         raise _invalid(
-            f"services.{name}: can't set distinct values on 'scale' and 'deploy.replicas'"
+            f"services.{name}: can't set distinct values on 'scale' and 'deploy.replicas'",
+            key=f"services.{name}.scale",
         )
     resources = deploy.get("resources") or {}
     for key, section, deploy_key, parse in _DISTINCT:
@@ -180,7 +181,8 @@ def _check_build(name: str, service: dict[str, Any]) -> None:
         return
     if build.get("dockerfile_inline") and build.get("dockerfile"):
         raise _invalid(
-            f"service {_quote(name)} declares mutualy exclusive dockerfile and dockerfile_inline"
+            f"service {_quote(name)} declares mutualy exclusive dockerfile and dockerfile_inline",
+            key=f"services.{name}.build",
         )
     platforms, platform = build.get("platforms") or [], service.get("platform")
     if platforms and platform and platform not in platforms:
@@ -197,20 +199,28 @@ def check_consistency(doc: dict[str, Any], disabled: set[str]) -> None:
     for name, s in services.items():
         if not s.get("image") and "build" not in s and "provider" not in s:
             raise _invalid(
-                f"service {_quote(name)} has neither an image nor a build context specified"
+                f"service {_quote(name)} has neither an image nor a build context specified",
+                key=f"services.{name}",
             )
         _check_build(name, s)
         if "network_mode" in s and s.get("networks"):
             raise _invalid(
-                f"service {name} declares mutually exclusive `network_mode` and `networks`"
+                f"service {name} declares mutually exclusive `network_mode` and `networks`",
+                key=f"services.{name}.network_mode",
             )
         for network in s.get("networks") or {}:
             if network not in (doc.get("networks") or {}):
-                raise _invalid(f"service {_quote(name)} refers to undefined network {network}")
+                raise _invalid(
+                    f"service {_quote(name)} refers to undefined network {network}",
+                    key=f"services.{name}.networks.{network}",
+                )
         for dep, cfg in (s.get("depends_on") or {}).items():
             if dep in services or (dep in disabled and not cfg.get("required", True)):
                 continue
-            raise _invalid(f"service {_quote(name)} depends on undefined service {_quote(dep)}")
+            raise _invalid(
+                f"service {_quote(name)} depends on undefined service {_quote(dep)}",
+                key=f"services.{name}.depends_on.{dep}",
+            )
         for volume in s.get("volumes") or []:
             source = volume.get("source")
             if (
@@ -218,13 +228,17 @@ def check_consistency(doc: dict[str, Any], disabled: set[str]) -> None:
                 and source
                 and source not in (doc.get("volumes") or {})
             ):
-                raise _invalid(f"service {_quote(name)} refers to undefined volume {source}")
+                raise _invalid(
+                    f"service {_quote(name)} refers to undefined volume {source}",
+                    key=f"services.{name}.volumes",
+                )
         for kind in ("secrets", "configs"):
             for mount in s.get(kind) or []:
                 if mount.get("source") not in (doc.get(kind) or {}):
                     raise _invalid(
                         f"service {_quote(name)} refers to undefined {kind[:-1]} "
-                        f"{mount.get('source')}"
+                        f"{mount.get('source')}",
+                        key=f"services.{name}.{kind}",
                     )
         _check_distinct(name, s)
         _check_values(name, s)
