@@ -103,7 +103,7 @@ STRUCTS: dict[str, tuple[_Field, ...]] = {
     "ServiceProviderConfig": _fields("type:str options:{}[]str"),
     "BuildConfig": _fields(
         "context:str dockerfile:str dockerfile_inline:str entitlements:[]str args:{}*str "
-        "provenance:str sbom:str ssh:[]any labels:{}str cache_from:[]str cache_to:[]str "
+        "provenance:str sbom:str ssh:[]str labels:{}str cache_from:[]str cache_to:[]str "
         "no_cache:bool additional_contexts:{}str pull:bool extra_hosts:[]str isolation:str "
         "network:str target:str secrets:[]FileReferenceConfig shm_size:bytes tags:[]str "
         "ulimits:{}*ulimit platforms:[]str privileged:bool"

@@ -13,7 +13,13 @@ from composewatch.compose.shellwords import CommandLineError, parse_command_line
 from composewatch.compose.units import UnitError, format_duration, parse_duration, parse_size
 from composewatch.errors import ComposeFileError
 
-__all__ = ["go_string", "normalize_resource", "normalize_service", "resolve_environment"]
+__all__ = [
+    "go_string",
+    "normalize_resource",
+    "normalize_service",
+    "resolve_environment",
+    "string_map",
+]
 
 
 def _go_float(value: float) -> str:
@@ -56,6 +62,11 @@ def _string_map(value: Any, keep_null: bool = False) -> dict[str, Any]:
             key, sep, val = str(entry).partition("=")
             items.append((key, val if sep else None))
     return {k: (go_string(v) if v is not None else (None if keep_null else "")) for k, v in items}
+
+
+def string_map(value: Any) -> dict[str, str]:
+    """A `list_or_dict` of labels as a map of strings."""
+    return {k: v if v is not None else "" for k, v in _string_map(value).items()}
 
 
 def resolve_environment(value: Any, env: Mapping[str, str]) -> dict[str, str | None]:
@@ -158,6 +169,14 @@ def _strings(value: Any, path: KeyPath) -> Any:
     return [go_string(v) for v in value] if isinstance(value, list) else [go_string(value)]
 
 
+def _ssh(value: Any, path: KeyPath) -> Any:
+    """`build.ssh` keys as compose prints them: `id` or `id: path`, by id (compose's order
+    is Go's random map order)."""
+    if not isinstance(value, dict):
+        return value
+    return [k if v is None else f"{k}: {go_string(v)}" for k, v in sorted(value.items())]
+
+
 def _multi_options(value: Any, path: KeyPath) -> Any:
     """`provider.options`: each value a list of strings (compose-go's `MultiOptions`)."""
     if not isinstance(value, dict):
@@ -238,6 +257,13 @@ _FIELDS: dict[str, Normalizer] = {
     "build.cache_to": _strings,
     "build.tags": _strings,
     "build.platforms": _strings,
+    "blkio_config.device_read_bps.*.rate": _size,
+    "blkio_config.device_read_iops.*.rate": _size,
+    "blkio_config.device_write_bps.*.rate": _size,
+    "blkio_config.device_write_iops.*.rate": _size,
+    "post_start.*.environment": lambda v, p: _string_map(v, keep_null=True),
+    "pre_stop.*.environment": lambda v, p: _string_map(v, keep_null=True),
+    "build.ssh": _ssh,
     "provider.options": _multi_options,
     "labels": _string_map_field,
     "annotations": _string_map_field,

@@ -193,6 +193,22 @@ def _check_build(name: str, service: dict[str, Any]) -> None:
         )
 
 
+def _check_container_names(services: dict[str, Any]) -> None:
+    """compose-go's `CheckContainerNameUnicity` (it names no first user; this does)."""
+    owners: dict[str, str] = {}
+    for name, service in services.items():
+        container = service.get("container_name")
+        if not container:
+            continue
+        if container in owners:
+            raise ComposeFileError(
+                f"services.{name}: container name {_quote(container)} is already in use by "
+                f"service {owners[container]}",
+                key=f"services.{name}.container_name",
+            )
+        owners[container] = name
+
+
 def check_consistency(doc: dict[str, Any], disabled: set[str]) -> None:
     """compose's checks on the enabled services of a normalized project."""
     services: dict[str, Any] = doc.get("services", {})
@@ -249,6 +265,7 @@ def check_consistency(doc: dict[str, Any], disabled: set[str]) -> None:
                 "must be unique",
                 key=f"services.{name}.container_name",
             )
+    _check_container_names(services)
     _check_cycles(services)
 
 

@@ -153,8 +153,7 @@ _MAP_TAGS = {
         (".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), _FLOAT
     ),
     **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), _FLOAT),
-    "<<": "tag:yaml.org,2002:merge",
-}
+}  # `<<` too reads back as a merge key, but compose's encoder prints it plain
 _YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _GO_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|[-+]?(inf|infinity|nan)", re.I)
 _BASE60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
@@ -252,12 +251,17 @@ def _represent_str(dumper: _GoDumper, data: str) -> yaml.Node:
     return dumper.represent_scalar(_STR, data, style=_yaml_string_style(data))
 
 
+def _plain_number(text: str) -> yaml.Node:
+    # go-yaml writes a float plain even when its text reads back as an int (`50`)
+    return yaml.ScalarNode(yaml_plain_tag(text), text)
+
+
 def _represent_float(dumper: _GoDumper, data: GoFloat) -> yaml.Node:
-    return dumper.represent_scalar(_FLOAT, go_format_float(data.value, data.bits, "g"))
+    return _plain_number(go_format_float(data.value, data.bits, "g"))
 
 
 def _represent_pyfloat(dumper: _GoDumper, data: float) -> yaml.Node:
-    return dumper.represent_scalar(_FLOAT, go_format_float(data, 64, "g"))
+    return _plain_number(go_format_float(data, 64, "g"))
 
 
 def _represent_dict(dumper: _GoDumper, data: dict[Any, Any]) -> yaml.Node:
