@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cmp_to_key
 from typing import Any, Literal
 
-__all__ = ["Format", "GoFloat", "shape_document", "yaml_key_order"]
+__all__ = ["Format", "GoFloat", "shape_document", "shape_struct", "yaml_key_order"]
 
 Format = Literal["json", "yaml"]
 
@@ -377,3 +377,8 @@ def shape_document(
                 out[key] = _any(extensions[key], fmt)
         return out
     return _struct({**project, **extensions}, "Project", fmt)
+
+
+def shape_struct(value: dict[str, Any], struct: str, fmt: Format) -> dict[str, Any]:
+    """One compose-go struct (`ServiceConfig`...) as its encoder writes it."""
+    return _struct(value, struct, fmt)

@@ -17,10 +17,16 @@ from typing import Any, Literal
 
 import yaml
 
-from composewatch.compose.layout import GoFloat, shape_document
+from composewatch.compose.layout import GoFloat, shape_document, shape_struct
 from composewatch.compose.model import LoadedProject
 
-__all__ = ["encode_json", "encode_yaml", "go_format_float", "render_config"]
+__all__ = [
+    "encode_json",
+    "encode_yaml",
+    "go_format_float",
+    "marshal_service",
+    "render_config",
+]
 
 
 # --- numbers -------------------------------------------------------------------------------
@@ -133,6 +139,23 @@ def _json(value: Any, indent: str, out: list[str]) -> None:
         out.append(str(value))
     else:
         out.append(_json_string(str(value)))
+
+
+def _compact_json(value: Any) -> str:
+    if isinstance(value, dict):
+        items = (f"{_json_string(str(k))}:{_compact_json(v)}" for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_compact_json(v) for v in value) + "]"
+    out: list[str] = []
+    _json(value, "", out)
+    return "".join(out)
+
+
+def marshal_service(service: dict[str, Any]) -> str:
+    """Go's `json.Marshal` of a compose-go `ServiceConfig` given as the loader's dict
+    (what compose hashes for `com.docker.compose.config-hash`)."""
+    return _compact_json(shape_struct(service, "ServiceConfig", "json"))
 
 
 def encode_json(value: Any) -> str:

