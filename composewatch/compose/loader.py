@@ -73,7 +73,9 @@ def _service_environment(name: str, service: dict[str, Any], env: Mapping[str, s
             if entry.get("required", True) in (False, "false"):
                 continue
             raise ComposeFileError(
-                f"env file {path} not found", file=path, key=f"services.{name}.env_file"
+                f"env file {path} not found: stat {path}: no such file or directory",
+                file=path,
+                key=f"services.{name}.env_file",
             )
         from_file: dict[str, str] = {k: v for k, v in merged.items() if v is not None}
         lookup = env_lookup(env, {k: v for k, v in own.items() if v is not None})

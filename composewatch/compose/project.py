@@ -260,7 +260,7 @@ def check_consistency(doc: dict[str, Any], disabled: set[str]) -> None:
         _check_values(name, s)
         scale = s.get("scale", (s.get("deploy") or {}).get("replicas"))
         if s.get("container_name") and isinstance(scale, int) and scale > 1:
-            raise ComposeFileError(
+            raise _invalid(
                 f"services.scale: can't set container_name and {name} as container name "
                 "must be unique",
                 key=f"services.{name}.container_name",
