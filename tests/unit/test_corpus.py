@@ -153,19 +153,53 @@ def test_invalid_case_names_the_file_and_key_compose_names(case: Path) -> None:
 
 
 def _reads_env_files(case: Path) -> bool:
-    # `config --hash` hashes services before env files are read, `up` after: the committed
+    # `config --hash` hashes services before env files are read, `up` after: compose's
     # hashes are `up`'s only for services that read none
     return any("env_file" in path.read_text() for path in case.rglob("*.y*ml"))
 
 
-@pytest.mark.parametrize(
-    "case", [c for c in VALID if not _reads_env_files(c)], ids=lambda p: p.name
-)
+def _hashes(text: str) -> dict[str, str]:
+    return dict(line.split() for line in text.splitlines() if line.strip())
+
+
+HASHED = [
+    c for c in VALID if not _reads_env_files(c) and _hashes((c / "expected.hashes.txt").read_text())
+]
+
+
+@pytest.mark.parametrize("case", HASHED, ids=lambda p: p.name)
 def test_config_hash_equals_the_one_compose_labels_containers_with(case: Path) -> None:
-    lines = (case / "expected.hashes.txt").read_text().splitlines()
-    want = dict(line.split() for line in lines if line)
+    """The committed hashes: services whose configuration holds no path of the checkout."""
+    want = _hashes((case / "expected.hashes.txt").read_text())
     project = load_project(_options(case)).project
-    assert {name: service_hash(s) for name, s in project.services.items()} == want
+    assert {name: service_hash(project.services[name]) for name in want} == want
+
+
+def _reference_binary() -> Path:
+    binary: Path | None = regenerate.compose_binary()
+    if binary is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("docker-compose reference binary missing (install the dev extras)")
+        pytest.skip("docker-compose reference binary not installed")
+    return binary
+
+
+def test_every_config_hash_equals_the_binarys() -> None:
+    """All services of the cases without env files, paths included, against the binary run
+    in place (their hashes depend on where the corpus is checked out)."""
+    binary = _reference_binary()
+    differing = []
+    for case in VALID:
+        if _reads_env_files(case):
+            continue
+        _, out, _ = regenerate.reference_output(
+            binary, case, "json", regenerate.hash_arguments(case)
+        )
+        want = _hashes(out)
+        project = load_project(_options(case)).project
+        got = {name: service_hash(s) for name, s in project.services.items()}
+        differing += [f"{case.name}/{name}" for name in want if got.get(name) != want[name]]
+    assert not differing, differing
 
 
 def _run_cli(
@@ -209,11 +243,7 @@ def test_config_command_fails_clearly_on_invalid_cases(
 def test_committed_reference_outputs_are_what_the_binary_prints() -> None:
     """When the reference binary is installed (dev extras), the committed exact outputs and
     exit codes are still what it prints: the corpus cannot drift from Docker Compose."""
-    binary = regenerate.compose_binary()
-    if binary is None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("docker-compose reference binary missing (install the dev extras)")
-        pytest.skip("docker-compose reference binary not installed")
+    binary = _reference_binary()
     drifted = []
     for case in _cases():
         if case in INVALID:
@@ -226,8 +256,6 @@ def test_committed_reference_outputs_are_what_the_binary_prints() -> None:
             _, stdout, _ = regenerate.reference_output(binary, case, fmt)
             if stdout != (case / f"expected.stdout.{fmt}").read_text():
                 drifted.append(f"{case.name}: {fmt}")
-        args = regenerate.hash_arguments(case)
-        _, hashes, _ = regenerate.reference_output(binary, case, "json", args)
-        if hashes != (case / "expected.hashes.txt").read_text():
+        if regenerate.portable_hashes(binary, case) != (case / "expected.hashes.txt").read_text():
             drifted.append(f"{case.name}: hashes")
     assert not drifted, drifted
