@@ -200,7 +200,7 @@ def _is_zero(value: Any, kind: str) -> bool:
         return False
     if kind == "cmd":
         return False  # ShellCommand.IsZero: only a nil slice
-    if kind in STRUCTS:
+    if kind in STRUCTS and isinstance(value, dict):
         fields = STRUCTS[kind]
         return all(_is_zero(value.get(f.name), f.kind) for f in fields) and not any(
             k.startswith("x-") for k in value
@@ -238,11 +238,11 @@ def _scalar(value: Any, kind: str) -> Any:
 
 
 def _shape(value: Any, kind: str, fmt: Format) -> Any:
-    if value is None:
+    if value is None:  # a Go zero value printed anyway (a field without `omitempty`)
         if kind in STRUCTS:
             value = {}
-        elif kind.startswith("{}") or kind.startswith("[]"):
-            return {} if fmt == "yaml" and kind.startswith("{}") else None
+        elif fmt == "yaml" and kind[:2] in ("{}", "[]"):
+            return {} if kind.startswith("{}") else []  # go-yaml writes nil as empty
         else:
             return None
     if kind.startswith("*"):

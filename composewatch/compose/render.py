@@ -37,8 +37,8 @@ def _shortest_digits(value: float, bits: int) -> tuple[str, int]:
     decimal exponent of the first digit (`1.5` -> ("15", 0))."""
     if bits == 32:
         target = struct.unpack("f", struct.pack("f", value))[0]
-        for precision in range(1, 18):
-            text = f"{target:.{precision}e}" if precision > 1 else f"{target:.0e}"
+        for precision in range(1, 18):  # significant digits
+            text = f"{target:.{precision - 1}e}"
             if struct.unpack("f", struct.pack("f", float(text)))[0] == target:
                 break
     else:

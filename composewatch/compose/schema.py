@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from composewatch.compose.paths import KeyPath, format_path, matches
-from composewatch.compose.schema_tables import ENUMS, REQUIRED, TABLES
+from composewatch.compose.schema_tables import ENUMS, RANGES, REQUIRED, TABLES
 from composewatch.errors import ComposeFileError
 
 __all__ = ["validate_file", "validate_model"]
@@ -60,6 +60,18 @@ def _check_object(node: dict[str, Any], path: KeyPath, table: dict[str, str], fi
             raise ComposeFileError(f"{where} {key} is required", file=file, key=where)
 
 
+def _check_range(value: int, path: KeyPath, file: str) -> None:
+    low, high = _lookup(RANGES, path)
+    if (low is None or value >= low) and (high is None or value <= high):
+        return
+    key = format_path(path)
+    if "string" in (_lookup(TABLES, path[:-1]) or {}).get(str(path[-1]), ""):
+        message = f"{key} must be a string"  # compose's words for a failed string|int choice
+    else:
+        message = f"{key} must be greater than or equal to {low}"
+    raise ComposeFileError(message, file=file, key=key)
+
+
 def _walk(node: Any, path: KeyPath, file: str) -> None:
     if isinstance(node, dict):
         table = _lookup(TABLES, path)
@@ -71,6 +83,8 @@ def _walk(node: Any, path: KeyPath, file: str) -> None:
     elif isinstance(node, list):
         for index, value in enumerate(node):
             _walk(value, (*path, index), file)
+    elif isinstance(node, int) and not isinstance(node, bool) and _lookup(RANGES, path):
+        _check_range(node, path, file)
     elif isinstance(node, str) and node not in (_lookup(ENUMS, path) or (node,)):
         key = format_path(path)
         choices = ", ".join(repr(a) for a in _lookup(ENUMS, path))

@@ -195,3 +195,32 @@ def test_yaml_plain_scalars_resolve_as_go_yaml_resolves_them(text: str, tag: str
 )  # fmt: skip
 def test_floats_print_as_go_prints_them(value: float, bits: int, fmt: str, text: str) -> None:
     assert go_format_float(value, bits, fmt) == text  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("cpu_percent: 101", "services.web.cpu_percent must be a string"),
+        ("cpu_count: -1", "services.web.cpu_count must be a string"),
+        ("oom_score_adj: 5000", "services.web.oom_score_adj must be a string"),
+        (
+            "volumes: [{type: tmpfs, target: /t, tmpfs: {size: -1}}]",
+            "services.web.volumes[0].tmpfs.size must be greater than or equal to 0",
+        ),
+    ],
+)
+def test_integers_out_of_the_specifications_bounds_are_rejected(
+    tmp_path: Path, line: str, reason: str
+) -> None:
+    with pytest.raises(ComposeFileError) as info:
+        _load(tmp_path, f"services:\n  web:\n    image: x\n    {line}\n")
+    assert info.value.reason == reason
+
+
+@pytest.mark.parametrize("line", ["cpu_percent: 100", "oom_score_adj: -1000", "cpu_count: 0"])
+def test_integers_at_the_bounds_are_accepted(tmp_path: Path, line: str) -> None:
+    key, _, value = line.partition(": ")
+    assert _service(tmp_path, f"services:\n  web:\n    image: x\n    {line}\n").get(key) in (
+        int(value),
+        None,  # zero is Go's empty value, left out
+    )
