@@ -17,19 +17,19 @@ from typing import Any
 
 from bench.projects import FIXTURES
 from bench.report import Row, render
-from bench.runner import RunResult, phase_medians, run_one
+from bench.runner import RunResult, run_one
 from bench.tools import COMPOSE, TOOLS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # Tools that stop the old container gracefully, so they wait out the stop timeout (10 s) on a
-# fixture whose PID 1 ignores SIGTERM (flask, five): that is the real figure, but fewer saves
-# keep the run short.
+# fixture whose PID 1 ignores SIGTERM (flask, five): that is the real figure; --slow-saves can
+# cap their saves to keep a run short.
 GRACEFUL = {"compose-watch", "gaze"}
 
 
 def _csv(choices: dict[str, Any]) -> Any:
     def parse(text: str) -> list[str]:
-        names = [n.strip() for n in text.split(",") if n.strip()]
+        names = [n.strip() for n in text.split(",") if n.strip() and n.strip() != "none"]
         unknown = [n for n in names if n not in choices]
         if unknown:
             raise argparse.ArgumentTypeError(
@@ -42,18 +42,38 @@ def _csv(choices: dict[str, Any]) -> Any:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--saves", type=int, default=10, help="saves per fixture x tool")
+    parser.add_argument("--saves", type=int, default=10, help="saves per cell")
     parser.add_argument(
         "--slow-saves",
         type=int,
-        default=5,
+        default=None,
         metavar="N",
         help="cap for compose-watch and gaze on fixtures whose PID 1 ignores SIGTERM "
-        "(flask, five): every save waits out the 10 s stop timeout",
+        "(flask, five): every save waits out the 10 s stop timeout (default: --saves)",
     )
     parser.add_argument("--fixtures", type=_csv(FIXTURES), default=list(FIXTURES))
-    parser.add_argument("--tools", type=_csv(TOOLS), default=list(TOOLS))
-    parser.add_argument("--idle-s", type=float, default=10.0, help="idle CPU/RSS window")
+    parser.add_argument(
+        "--tools", type=_csv(TOOLS), default=list(TOOLS), help="tools with the gated poller"
+    )
+    parser.add_argument(
+        "--ungated",
+        type=_csv(TOOLS),
+        default=["script", "composewatch"],
+        metavar="TOOLS",
+        help="tools also run with the ungated poller, as a browser reloaded right after the "
+        "save (composewatch's ARP refresh shows there); 'none' for none",
+    )
+    parser.add_argument(
+        "--skip",
+        type=lambda text: {c.strip() for c in text.split(",") if c.strip()},
+        default=set(),
+        metavar="CELLS",
+        help="cells to leave out, as fixture/tool or fixture/tool/ungated "
+        "(e.g. flask/gaze,five/compose-watch)",
+    )
+    parser.add_argument(
+        "--idle-s", type=float, default=5.0, help="idle CPU/RSS window (0: not measured)"
+    )
     parser.add_argument("--deadline-s", type=float, default=60.0, help="per save")
     parser.add_argument(
         "--settle-s",
@@ -109,9 +129,13 @@ def _meta(args: argparse.Namespace, wall_s: float, code: tuple[str, str]) -> dic
         "docker": "engine " + _version(["docker", "version", "--format", "{{.Server.Version}}"]),
         "compose": _version([str(COMPOSE), "version", "--short"]) + " (binary called directly)",
         "composewatch": at_start + changed,
-        "saves": f"{args.saves} per fixture x tool ({args.slow_saves} for compose-watch and "
-        "gaze on flask and five, whose PID 1 ignores SIGTERM: every save waits out the 10 s "
-        "stop timeout)",
+        "saves": f"{args.saves} per cell"
+        + (
+            f" ({args.slow_saves} for compose-watch and gaze on flask and five, whose PID 1 "
+            "ignores SIGTERM: every save waits out the 10 s stop timeout)"
+            if args.slow_saves is not None and args.slow_saves < args.saves
+            else ""
+        ),
         "run time": f"{wall_s / 60:.1f} min",
     }
 
@@ -119,8 +143,15 @@ def _meta(args: argparse.Namespace, wall_s: float, code: tuple[str, str]) -> dic
 LEGEND = [
     "latency: from just before the write to the first HTTP answer carrying the new marker "
     "(polled every 5 ms on 127.0.0.1, 1 s timeout, 60 s deadline per save).",
+    "gated poller: no request while the target service has a container created but not yet "
+    "started and none running (the docker-proxy window, where a connection stalls 1 s on ARP); "
+    "read from the engine's events, the same for every tool; the gated time counts as "
+    "unserved. Ungated: requests go out regardless, as a browser reloaded right after a save.",
     "failed req: requests with no answer or a 5xx, from the write until the tool is idle "
-    "(at least 1.5 s after served); max gap: the longest unserved stretch in any save.",
+    "(at least 1.5 s after served); gap per swap: the median over the saves of the longest "
+    "unserved stretch; max gap: the longest in any save.",
+    "milestones: engine event times (image tagged, old container died, new container "
+    "created, started) and the first served answer, from the save.",
     "others touched: services s2..s5 whose container ID or StartedAt changed over the saves.",
     "idle CPU %: the watcher's process tree over 10 s of idle after the saves (100 % = one "
     "core); peak RSS: the tree's summed VmHWM then (each live process's lifetime peak).",
@@ -131,6 +162,10 @@ LEGEND = [
 def _row(r: RunResult) -> Row:
     s = r.summary
     return Row(
+        gated=r.gated,
+        median_gap_s=s.median_gap_s,
+        milestones=r.milestones,
+        steps=r.steps,
         fixture=r.fixture,
         tool=r.tool,
         n=s.n,
@@ -154,6 +189,7 @@ def _raw(r: RunResult) -> dict[str, Any]:
     return {
         "fixture": r.fixture,
         "tool": r.tool,
+        "gated": r.gated,
         "project": r.project,
         "code_at_end": r.code,
         "wall_s": r.wall_s,
@@ -169,13 +205,30 @@ def _raw(r: RunResult) -> dict[str, Any]:
                 "latency_s": s.latency_s,
                 "failed": s.failed,
                 "gap_s": s.gap_s,
-                "requests": len(s.samples),
+                "gated_s": s.gated_s,
+                "requests": sum(1 for sample in s.samples if not sample.gated),
+                "milestones": s.milestones,
+                "steps": s.steps,
             }
             for s in r.saves
         ],
         "idle": dataclasses.asdict(r.idle) if r.idle else None,
         "composewatch_live": r.lives,
     }
+
+
+def cell_name(fixture: str, tool: str, gated: bool) -> str:
+    return f"{fixture}/{tool}" + ("" if gated else "/ungated")
+
+
+def cells(args: argparse.Namespace) -> list[tuple[str, str, bool]]:
+    """The cells to run, in order: per fixture, every gated tool, then the ungated ones."""
+    out = []
+    for fixture in args.fixtures:
+        planned = [(fixture, tool, True) for tool in args.tools]
+        planned += [(fixture, tool, False) for tool in args.ungated]
+        out += [c for c in planned if cell_name(*c) not in args.skip]
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,29 +241,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{time.monotonic() - began:7.1f}s {line}", file=sys.stderr, flush=True)
 
     with tempfile.TemporaryDirectory(prefix="composewatch-bench-") as tmp:
-        for fx_name in args.fixtures:
+        for fx_name, tool_name, gated in cells(args):
             fixture = FIXTURES[fx_name]
-            for tool_name in args.tools:
-                slow = fixture.ignores_sigterm and tool_name in GRACEFUL
-                saves = min(args.saves, args.slow_saves) if slow else args.saves
-                result = run_one(
-                    fixture,
-                    TOOLS[tool_name](),
-                    saves=saves,
-                    workdir=Path(tmp),
-                    log=log,
-                    idle_s=args.idle_s,
-                    deadline_s=args.deadline_s,
-                    settle_s=args.settle_s,
-                )
-                result.code = code_state()
-                log(f"[{fx_name} / {tool_name}] done in {result.wall_s:.0f} s ({result.code})")
-                results.append(result)
+            slow = fixture.ignores_sigterm and tool_name in GRACEFUL
+            cap = args.saves if args.slow_saves is None else args.slow_saves
+            saves = min(args.saves, cap) if slow else args.saves
+            result = run_one(
+                fixture,
+                TOOLS[tool_name](),
+                saves=saves,
+                workdir=Path(tmp),
+                log=log,
+                idle_s=args.idle_s if gated else 0.0,
+                deadline_s=args.deadline_s,
+                settle_s=args.settle_s,
+                gated=gated,
+            )
+            result.code = code_state()
+            log(f"[{cell_name(fx_name, tool_name, gated)}] done in {result.wall_s:.0f} s")
+            results.append(result)
     wall_s = time.monotonic() - began
     code = (code_at_start, code_state())
-    phases = {r.fixture: phase_medians(r.lives) for r in results if r.lives}
     notes = list(dict.fromkeys(n for r in results for n in r.notes))
-    text = render(_meta(args, wall_s, code), [_row(r) for r in results], phases, [*LEGEND, *notes])
+    text = render(_meta(args, wall_s, code), [_row(r) for r in results], [*LEGEND, *notes])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)

@@ -4,9 +4,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-__all__ = ["Row", "render"]
+from bench.timeline import MILESTONES
+
+__all__ = [
+    "CONTENDERS",
+    "Row",
+    "details",
+    "headline",
+    "phases",
+    "render",
+    "ungated",
+    "where_time_goes",
+]
+
+# The headline's columns, in order, with the names the table shows.
+CONTENDERS = {
+    "script": "script floor",
+    "compose-watch": "compose watch",
+    "gaze": "gaze loop",
+    "composewatch": "composewatch",
+}
 
 
 @dataclass(frozen=True)
@@ -24,14 +43,24 @@ class Row:
     idle_cpu_percent: float | None  # None: no watcher process
     peak_rss_mib: float | None
     error: str | None = None
+    gated: bool = True
+    median_gap_s: float = math.nan
+    milestones: Mapping[str, float] = field(default_factory=dict)  # bench.timeline, medians
+    steps: Mapping[str, float] = field(default_factory=dict)  # the tool's own phases, medians
 
 
-def _s(value: float) -> str:
-    return "—" if math.isnan(value) else f"{value:.2f}"
+def _s(value: float | None) -> str:
+    return "—" if value is None or math.isnan(value) else f"{value:.2f}"
 
 
 def _opt(value: float | None, digits: int) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _ratio(top: float | None, bottom: float | None) -> str:
+    if top is None or bottom is None or math.isnan(top) or math.isnan(bottom) or bottom <= 0:
+        return "—"
+    return f"{top / bottom:.2f}x"
 
 
 def _touched(others: Sequence[str] | None) -> str:
@@ -57,24 +86,155 @@ def _table(header: Sequence[str], lines: Sequence[Sequence[str]]) -> list[str]:
     return out
 
 
-def render(
-    meta: Mapping[str, str],
-    rows: Sequence[Row],
-    phases: Mapping[str, Mapping[str, float]],
-    notes: Sequence[str] = (),
-) -> str:
-    """`meta`: header facts in order; `phases`: fixture -> composewatch phase -> median s
-    (in the order the phases happen)."""
-    out = ["# composewatch bench: save to served", ""]
-    out += [f"- **{key}**: {value}" for key, value in meta.items()]
-    out += ["", "## Save to served", ""]
+def _fixtures(rows: Sequence[Row]) -> list[str]:
+    return list(dict.fromkeys(r.fixture for r in rows))
+
+
+def _find(rows: Sequence[Row], fixture: str, tool: str, gated: bool = True) -> Row | None:
+    for row in rows:
+        if (row.fixture, row.tool, row.gated) == (fixture, tool, gated) and row.served:
+            return row
+    return None
+
+
+def _median(row: Row | None) -> float | None:
+    return None if row is None else row.median_s
+
+
+def _cell(row: Row | None) -> str:
+    """A contender's median, with its save count when not every save was served."""
+    if row is None:
+        return "—"
+    shown = _s(row.median_s)
+    return shown if row.served == row.n else f"{shown} ({row.served}/{row.n})"
+
+
+def headline(rows: Sequence[Row]) -> list[str]:
+    """Per fixture: each contender's median (gated poller), composewatch's ratios to the floor
+    and to compose watch, and the unserved gap of a typical swap, composewatch's and the
+    floor's."""
+    header = [
+        "fixture",
+        *CONTENDERS.values(),
+        "composewatch / floor",
+        "composewatch / compose watch",
+        "gap per swap: composewatch",
+        "gap per swap: floor",
+    ]
+    lines = []
+    for fixture in _fixtures([r for r in rows if r.gated]):
+        found = {tool: _find(rows, fixture, tool) for tool in CONTENDERS}
+        ours, floor = found["composewatch"], found["script"]
+        lines.append(
+            [
+                fixture,
+                *(_cell(found[tool]) for tool in CONTENDERS),
+                _ratio(_median(ours), _median(floor)),
+                _ratio(_median(ours), _median(found["compose-watch"])),
+                _s(None if ours is None else ours.median_gap_s),
+                _s(None if floor is None else floor.median_gap_s),
+            ]
+        )
+    return _table(header, lines)
+
+
+def ungated(rows: Sequence[Row]) -> list[str]:
+    """The same saves with a poller that connects at once, as a browser reloaded right after
+    the save does, beside the gated figure of the same tool."""
+    header = ["fixture", "tool", "median s", "p90 s", "gated median s", "gap per swap s"]
+    lines = []
+    for row in rows:
+        if row.gated:
+            continue
+        gated = _find(rows, row.fixture, row.tool, gated=True)
+        lines.append(
+            [
+                row.fixture,
+                CONTENDERS.get(row.tool, row.tool),
+                _cell(row),
+                _s(row.p90_s),
+                _s(_median(gated)),
+                _s(row.median_gap_s),
+            ]
+        )
+    return _table(header, lines) if lines else []
+
+
+# Where the time between save and served goes, the same way for every tool (bench.timeline):
+# the stretch up to each milestone that both tools reached.
+_SEGMENTS = {
+    "image": "save → image tagged (detect, context, build)",
+    "started": "image → new container started (create, stop old, start)",
+    "served": "started → new content served (app start-up, first answer)",
+}
+
+
+def _segments(milestones: Mapping[str, float]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    previous = 0.0
+    for name in _SEGMENTS:
+        if name in milestones:
+            out[name] = milestones[name] - previous
+            previous = milestones[name]
+    return out
+
+
+def phases(rows: Sequence[Row]) -> list[str]:
+    """Per fixture: every gated tool's milestones, the floor's and composewatch's own phases,
+    and where composewatch's time differs from the floor's."""
+    out: list[str] = []
+    for fixture in _fixtures([r for r in rows if r.gated]):
+        present = [
+            (tool, row) for tool in CONTENDERS if (row := _find(rows, fixture, tool)) is not None
+        ]
+        if not present:
+            continue
+        out += ["", f"### {fixture}", ""]
+        out += _table(
+            ["tool (median s from the save)", *MILESTONES],
+            [
+                [CONTENDERS[tool], *(_s(row.milestones.get(m)) for m in MILESTONES)]
+                for tool, row in present
+            ],
+        )
+        for tool in ("script", "composewatch"):
+            row = _find(rows, fixture, tool)
+            if row is not None and row.steps:
+                steps = ", ".join(f"{name} {_s(s)}" for name, s in row.steps.items())
+                out += ["", f"{CONTENDERS[tool]}'s own phases (median s): {steps}"]
+        ours, floor = _find(rows, fixture, "composewatch"), _find(rows, fixture, "script")
+        if ours is not None and floor is not None:
+            out += ["", *where_time_goes(ours, floor)]
+    return out
+
+
+def where_time_goes(ours: Row, floor: Row) -> list[str]:
+    """composewatch against the floor, stretch by stretch (median milestones)."""
+    mine, theirs = _segments(ours.milestones), _segments(floor.milestones)
+    common = [name for name in _SEGMENTS if name in mine and name in theirs]
+    if not common:
+        return []
+    total = ours.median_s - floor.median_s
+    lines = [f"composewatch - floor: {total:+.2f} s in all (medians of save to served)."]
+    for name in common:
+        delta = mine[name] - theirs[name]
+        lines.append(
+            f"- {_SEGMENTS[name]}: composewatch {mine[name]:.2f} s, floor {theirs[name]:.2f} s "
+            f"({delta:+.2f} s)"
+        )
+    return lines
+
+
+def details(rows: Sequence[Row]) -> list[str]:
     header = [
         "fixture",
         "tool",
+        "poller",
         "median s",
         "p90 s",
         "max s",
         "failed req",
+        "gap per swap s",
         "max gap s",
         "others touched",
         "idle CPU %",
@@ -83,17 +243,20 @@ def render(
     ]
     lines = []
     for r in rows:
+        poller = "gated" if r.gated else "ungated"
         if r.error is not None and r.n == 0:
-            lines.append([r.fixture, r.tool, f"error: {r.error}", *["—"] * 8])
+            lines.append([r.fixture, r.tool, poller, f"error: {r.error}", *["—"] * 9])
             continue
         lines.append(
             [
                 r.fixture,
                 r.tool,
+                poller,
                 _s(r.median_s),
                 _s(r.p90_s),
                 _s(r.max_s),
                 _failed(r),
+                _s(r.median_gap_s),
                 f"{r.max_gap_s:.2f}",
                 _touched(r.others_touched),
                 _opt(r.idle_cpu_percent, 2),
@@ -101,15 +264,19 @@ def render(
                 _saves(r),
             ]
         )
-    out += _table(header, lines)
-    if phases:
-        # Phases in the order composewatch reported them, across fixtures.
-        order = list(dict.fromkeys(p for by_phase in phases.values() for p in by_phase))
-        out += ["", "## composewatch phases (median s, from its `Live` events)", ""]
-        out += _table(
-            ["fixture", *order],
-            [[fx, *(_s(by.get(p, math.nan)) for p in order)] for fx, by in phases.items()],
-        )
+    return _table(header, lines)
+
+
+def render(meta: Mapping[str, str], rows: Sequence[Row], notes: Sequence[str] = ()) -> str:
+    """`meta`: header facts in order; `rows`: one per fixture x tool x poller."""
+    out = ["# composewatch bench: save to served", ""]
+    out += [f"- **{key}**: {value}" for key, value in meta.items()]
+    out += ["", "## Save to served, gated poller (median s)", "", *headline(rows)]
+    table = ungated(rows)
+    if table:
+        out += ["", "## Ungated poller: a browser reloaded right after the save", "", *table]
+    out += ["", "## Where the time goes", *phases(rows)]
+    out += ["", "## All figures", "", *details(rows)]
     errors = [f"{r.fixture} / {r.tool}: {r.error}" for r in rows if r.error]
     if errors or notes:
         out += ["", "## Notes", ""]
