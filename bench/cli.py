@@ -78,7 +78,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--settle-s",
         type=float,
-        default=1.5,
+        default=1.0,
         help="keep polling this long after served, and until the tool is idle",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.md")
@@ -140,23 +140,28 @@ def _meta(args: argparse.Namespace, wall_s: float, code: tuple[str, str]) -> dic
     }
 
 
-LEGEND = [
-    "latency: from just before the write to the first HTTP answer carrying the new marker "
-    "(polled every 5 ms on 127.0.0.1, 1 s timeout, 60 s deadline per save).",
-    "gated poller: no request while the target service has a container created but not yet "
-    "started and none running (the docker-proxy window, where a connection stalls 1 s on ARP); "
-    "read from the engine's events, the same for every tool; the gated time counts as "
-    "unserved. Ungated: requests go out regardless, as a browser reloaded right after a save.",
-    "failed req: requests with no answer or a 5xx, from the write until the tool is idle "
-    "(at least 1.5 s after served); gap per swap: the median over the saves of the longest "
-    "unserved stretch; max gap: the longest in any save.",
-    "milestones: engine event times (image tagged, old container died, new container "
-    "created, started) and the first served answer, from the save.",
-    "others touched: services s2..s5 whose container ID or StartedAt changed over the saves.",
-    "idle CPU %: the watcher's process tree over 10 s of idle after the saves (100 % = one "
-    "core); peak RSS: the tree's summed VmHWM then (each live process's lifetime peak).",
-    "script is the floor: no watcher, the bench runs docker build / rm -f / run itself.",
-]
+def legend(args: argparse.Namespace) -> list[str]:
+    return [
+        "latency: from just before the write to the first HTTP answer carrying the new marker "
+        f"(polled every 5 ms on 127.0.0.1, 1 s timeout, {args.deadline_s:g} s deadline per "
+        "save).",
+        "gated poller: no request while the target service has a container created but not "
+        "yet started and none running (the docker-proxy window, where a connection stalls 1 s "
+        "on ARP); read from the engine's events, the same for every tool; the gated time "
+        "counts as unserved. Ungated: requests go out at once, as a browser reloaded right "
+        "after a save does.",
+        "failed req: requests with no answer or a 5xx, from the write until the tool is idle "
+        f"(at least {args.settle_s:g} s after served); gap per swap: the median over the saves "
+        "of the longest unserved stretch; max gap: the longest in any save.",
+        "milestones: engine event times (image tagged, old container died, new container "
+        "created, started) and the first served answer, from the save.",
+        "others touched: services s2..s5 whose container ID or StartedAt changed over the saves.",
+        f"idle CPU %: the watcher's process tree over {args.idle_s:g} s of idle after the saves "
+        "(100 % = one core; gated cells only); peak RSS: the tree's summed VmHWM then (each "
+        "live process's lifetime peak).",
+        "script is the floor: no watcher; the bench runs `DOCKER_BUILDKIT=0 docker build`, "
+        "`docker rm -f`, `docker run -d` itself (a BuildKit-only Dockerfile: see the notes).",
+    ]
 
 
 def _row(r: RunResult) -> Row:
@@ -263,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     wall_s = time.monotonic() - began
     code = (code_at_start, code_state())
     notes = list(dict.fromkeys(n for r in results for n in r.notes))
-    text = render(_meta(args, wall_s, code), [_row(r) for r in results], [*LEGEND, *notes])
+    text = render(_meta(args, wall_s, code), [_row(r) for r in results], [*legend(args), *notes])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)

@@ -85,6 +85,7 @@ def poll(
     idle: Callable[[], bool] = lambda: True,
     gate: Callable[[], bool] = lambda: True,
     gate_interval_s: float = 0.001,
+    request: Callable[[str, int, str, float], tuple[int, bytes] | None] = _request,
 ) -> SaveResult:
     """Poll `url` until a response carries `marker`; then keep watching for `settle_s`
     (and until `idle()` says the tool is done) so failures after the first answer count too.
@@ -111,7 +112,7 @@ def poll(
                 result.samples.append(Sample(now, failed=True, gated=True))
             time.sleep(gate_interval_s)
             continue
-        answer = _request(host, port, path, timeout_s)
+        answer = request(host, port, path, timeout_s)
         done = time.monotonic()
         failed = answer is None or answer[0] >= 500
         marked = answer is not None and not failed and needle in answer[1]

@@ -1,0 +1,72 @@
+"""Which cells a bench run makes (selectable and skippable), and the floor's BuildKit context."""
+
+from __future__ import annotations
+
+import io
+import sys
+import tarfile
+from pathlib import Path
+
+# `bench` is not part of the installed package: import it from the repo root.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench.buildkit import context_tar
+from bench.cli import cells, parse_args
+
+
+def test_every_fixture_gated_for_every_tool_then_ungated_for_the_floor_and_composewatch() -> None:
+    planned = cells(parse_args([]))
+    assert planned[:6] == [
+        ("flask", "script", True),
+        ("flask", "compose-watch", True),
+        ("flask", "gaze", True),
+        ("flask", "composewatch", True),
+        ("flask", "script", False),
+        ("flask", "composewatch", False),
+    ]
+    assert {fixture for fixture, _, _ in planned} == {"flask", "flask-init", "five", "docker-init"}
+    assert len(planned) == 4 * 6
+
+
+def test_cells_can_be_selected_and_skipped() -> None:
+    args = parse_args(
+        [
+            "--fixtures",
+            "five,docker-init",
+            "--tools",
+            "script,composewatch",
+            "--ungated",
+            "composewatch",
+            "--skip",
+            "five/script, docker-init/composewatch/ungated",
+        ]
+    )
+    assert cells(args) == [
+        ("five", "composewatch", True),
+        ("five", "composewatch", False),
+        ("docker-init", "script", True),
+        ("docker-init", "composewatch", True),
+    ]
+    assert cells(parse_args(["--fixtures", "five", "--ungated", "none"]))[-1] == (
+        "five",
+        "composewatch",
+        True,
+    )
+
+
+def test_context_tar_follows_dockerignore_but_keeps_the_dockerfile(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox\n")
+    (tmp_path / ".dockerignore").write_text("\ufeff# comment\nDockerfile\n**/__pycache__\n.env\n")
+    (tmp_path / ".env").write_text("SECRET=1\n")
+    (tmp_path / "app.py").write_text("print(1)\n")
+    (tmp_path / "pkg" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "pkg" / "__pycache__" / "m.pyc").write_bytes(b"x")
+    (tmp_path / "pkg" / "m.py").write_text("x = 1\n")
+    (tmp_path / "link").symlink_to("app.py")
+    with tarfile.open(fileobj=io.BytesIO(context_tar(tmp_path))) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        assert set(members) == {".dockerignore", "Dockerfile", "app.py", "pkg", "pkg/m.py", "link"}
+        assert members["link"].issym() and members["link"].linkname == "app.py"
+        assert not tar.pax_headers  # BuildKit would read a PAX header as a Dockerfile
+    raw = context_tar(tmp_path)
+    assert b"PaxHeader" not in raw and b"@PaxHeader" not in raw
