@@ -152,7 +152,9 @@ def legend(args: argparse.Namespace) -> list[str]:
         "after a save does.",
         "failed req: requests with no answer or a 5xx, from the write until the tool is idle "
         f"(at least {args.settle_s:g} s after served); gap per swap: the median over the saves "
-        "of the longest unserved stretch; max gap: the longest in any save.",
+        "of the longest unserved stretch; max gap: the longest in any save; 1 s stalls: "
+        "requests that took 0.9 s or more, the ARP retry's signature (the gated poller should "
+        "see none).",
         "milestones: engine event times (image tagged, old container died, new container "
         "created, started) and the first served answer, from the save.",
         "others touched: services s2..s5 whose container ID or StartedAt changed over the saves.",
@@ -169,6 +171,7 @@ def _row(r: RunResult) -> Row:
     return Row(
         gated=r.gated,
         median_gap_s=s.median_gap_s,
+        stalls=s.stalls,
         milestones=r.milestones,
         steps=r.steps,
         fixture=r.fixture,
@@ -211,6 +214,7 @@ def _raw(r: RunResult) -> dict[str, Any]:
                 "failed": s.failed,
                 "gap_s": s.gap_s,
                 "gated_s": s.gated_s,
+                "stalls": s.stalls,
                 "requests": sum(1 for sample in s.samples if not sample.gated),
                 "milestones": s.milestones,
                 "steps": s.steps,

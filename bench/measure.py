@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 __all__ = [
+    "STALL_S",
     "Sample",
     "SaveResult",
     "Summary",
@@ -20,6 +21,9 @@ __all__ = [
     "poll",
     "summarize",
 ]
+
+
+STALL_S = 0.9  # a request this slow waited for an ARP retry (1 s), or the timeout
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class Sample:
     failed: bool
     marked: bool = False
     gated: bool = False
+    took_s: float = 0.0  # from sending to the answer (or the failure)
 
 
 @dataclass
@@ -48,6 +53,12 @@ class SaveResult:
     def failed(self) -> int:
         """Requests that got no answer (gated time sends none)."""
         return sum(1 for s in self.samples if s.failed and not s.gated)
+
+    @property
+    def stalls(self) -> int:
+        """Requests that took about a second or more: the ARP retry's signature (`bench.gate`).
+        The gated poller should see none."""
+        return sum(1 for s in self.samples if not s.gated and s.took_s >= STALL_S)
 
     @property
     def gated_s(self) -> float:
@@ -116,7 +127,7 @@ def poll(
         done = time.monotonic()
         failed = answer is None or answer[0] >= 500
         marked = answer is not None and not failed and needle in answer[1]
-        result.samples.append(Sample(now, failed, marked))
+        result.samples.append(Sample(now, failed, marked, took_s=done - now))
         if marked and served_at is None:
             served_at = done
             result.latency_s = done - start
@@ -173,6 +184,7 @@ class Summary:
     failed_requests: int
     max_gap_s: float
     median_gap_s: float = math.nan  # the unserved gap of a typical swap
+    stalls: int = 0  # requests that took >= STALL_S
 
 
 def summarize(results: Sequence[SaveResult]) -> Summary:
@@ -186,4 +198,5 @@ def summarize(results: Sequence[SaveResult]) -> Summary:
         failed_requests=sum(r.failed for r in results),
         max_gap_s=max((r.gap_s for r in results), default=0.0),
         median_gap_s=percentile([r.gap_s for r in results], 50),
+        stalls=sum(r.stalls for r in results),
     )

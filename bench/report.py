@@ -45,6 +45,7 @@ class Row:
     error: str | None = None
     gated: bool = True
     median_gap_s: float = math.nan
+    stalls: int = 0  # requests that took about a second: an ARP stall (or a timeout)
     milestones: Mapping[str, float] = field(default_factory=dict)  # bench.timeline, medians
     steps: Mapping[str, float] = field(default_factory=dict)  # the tool's own phases, medians
 
@@ -236,6 +237,7 @@ def details(rows: Sequence[Row]) -> list[str]:
         "failed req",
         "gap per swap s",
         "max gap s",
+        "1 s stalls",
         "others touched",
         "idle CPU %",
         "peak RSS MiB",
@@ -245,7 +247,7 @@ def details(rows: Sequence[Row]) -> list[str]:
     for r in rows:
         poller = "gated" if r.gated else "ungated"
         if r.error is not None and r.n == 0:
-            lines.append([r.fixture, r.tool, poller, f"error: {r.error}", *["—"] * 9])
+            lines.append([r.fixture, r.tool, poller, f"error: {r.error}", *["—"] * 10])
             continue
         lines.append(
             [
@@ -258,6 +260,7 @@ def details(rows: Sequence[Row]) -> list[str]:
                 _failed(r),
                 _s(r.median_gap_s),
                 f"{r.max_gap_s:.2f}",
+                str(r.stalls),
                 _touched(r.others_touched),
                 _opt(r.idle_cpu_percent, 2),
                 _opt(r.peak_rss_mib, 1),

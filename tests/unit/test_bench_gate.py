@@ -13,7 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.gate import EngineEvent, Gate, parse_event
-from bench.measure import Sample, SaveResult, longest_failure, poll
+from bench.measure import Sample, SaveResult, longest_failure, poll, summarize
 
 
 def _event(action: str, actor: str, service: str = "web", at_s: float = 0.0) -> EngineEvent:
@@ -169,3 +169,13 @@ def test_gated_time_counts_as_unserved() -> None:
     result = SaveResult(1.6, samples)
     assert result.gated_s == pytest.approx(0.5)
     assert result.failed == 1
+
+
+def test_a_request_that_waited_for_the_arp_retry_is_a_stall() -> None:
+    samples = [
+        Sample(0.0, False, took_s=0.002),
+        Sample(0.1, True, gated=True, took_s=5.0),  # a gate marker is no request
+        Sample(0.5, False, marked=True, took_s=1.01),  # SYN sent into the void, retried at 1 s
+    ]
+    assert SaveResult(1.5, samples).stalls == 1
+    assert summarize([SaveResult(1.5, samples), SaveResult(1.0, samples[:1])]).stalls == 1

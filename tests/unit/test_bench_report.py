@@ -177,27 +177,31 @@ def test_render_tables_and_notes() -> None:
         _row(fixture="flask", others_touched=None, served=9),
         _row(tool="gaze", n=0, served=0, median_s=math.nan, error="boom"),
         _row(gated=False, idle_cpu_percent=None, peak_rss_mib=None),
+        _row(fixture="flask", tool="script", stalls=3),
     ]
     text = render({"date": "today", "docker": "20.10"}, rows, ["a note"])
     lines = text.splitlines()
     assert lines[0].startswith("# ")
     assert "- **docker**: 20.10" in lines
     assert (
-        "| five | composewatch | gated | 1.23 | 1.50 | 2.00 | 12 (1/save) | 0.30 | 0.80 | no "
+        "| five | composewatch | gated | 1.23 | 1.50 | 2.00 | 12 (1/save) | 0.30 | 0.80 | 0 | no "
         "| 0.25 | 51.0 | 10 |" in lines
     )
     assert (
-        "| five | script | gated | 1.23 | 1.50 | 2.00 | 12 (1/save) | 0.30 | 0.80 | s2 | — | — "
+        "| five | script | gated | 1.23 | 1.50 | 2.00 | 12 (1/save) | 0.30 | 0.80 | 0 | s2 | — | — "
         "| 10 |" in lines
     )
     assert (
-        "| five | composewatch | ungated | 1.23 | 1.50 | 2.00 | 12 (1/save) | 0.30 | 0.80 | no "
+        "| five | composewatch | ungated | 1.23 | 1.50 | 2.00 | 12 (1/save) | 0.30 | 0.80 | 0 | no "
         "| — | — | 10 |" in lines
     )
     assert any(
         line.startswith("| flask | composewatch | gated |") and "| n/a |" in line for line in lines
     )
     assert any(line.endswith("| 10 (1 unserved) |") for line in lines)
+    assert any(
+        line.startswith("| flask | script | gated |") and "| 0.80 | 3 |" in line for line in lines
+    )
     assert any("| gaze | gated | error: boom |" in line for line in lines)
     assert "## Ungated poller: a browser reloaded right after the save" in lines
     assert "### five" in lines
