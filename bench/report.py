@@ -87,6 +87,12 @@ def _table(header: Sequence[str], lines: Sequence[Sequence[str]]) -> list[str]:
     return out
 
 
+def _one_line(text: str, limit: int = 160) -> str:
+    """An error as one table-safe line."""
+    line = " ".join(text.split()).replace("|", "/")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 def _fixtures(rows: Sequence[Row]) -> list[str]:
     return list(dict.fromkeys(r.fixture for r in rows))
 
@@ -98,14 +104,22 @@ def _find(rows: Sequence[Row], fixture: str, tool: str, gated: bool = True) -> R
     return None
 
 
+def _any(rows: Sequence[Row], fixture: str, tool: str, gated: bool = True) -> Row | None:
+    """The cell's row even when nothing was served (to tell an error from a cell not run)."""
+    for row in rows:
+        if (row.fixture, row.tool, row.gated) == (fixture, tool, gated):
+            return row
+    return None
+
+
 def _median(row: Row | None) -> float | None:
     return None if row is None else row.median_s
 
 
-def _cell(row: Row | None) -> str:
+def _cell(row: Row | None, failed: Row | None = None) -> str:
     """A contender's median, with its save count when not every save was served."""
     if row is None:
-        return "—"
+        return "error" if failed is not None and failed.error else "—"
     shown = _s(row.median_s)
     return shown if row.served == row.n else f"{shown} ({row.served}/{row.n})"
 
@@ -129,7 +143,7 @@ def headline(rows: Sequence[Row]) -> list[str]:
         lines.append(
             [
                 fixture,
-                *(_cell(found[tool]) for tool in CONTENDERS),
+                *(_cell(found[tool], _any(rows, fixture, tool)) for tool in CONTENDERS),
                 _ratio(_median(ours), _median(floor)),
                 _ratio(_median(ours), _median(found["compose-watch"])),
                 _s(None if ours is None else ours.median_gap_s),
@@ -152,7 +166,7 @@ def ungated(rows: Sequence[Row]) -> list[str]:
             [
                 row.fixture,
                 CONTENDERS.get(row.tool, row.tool),
-                _cell(row),
+                _cell(row if row.served else None, row),
                 _s(row.p90_s),
                 _s(_median(gated)),
                 _s(row.median_gap_s),
@@ -247,7 +261,7 @@ def details(rows: Sequence[Row]) -> list[str]:
     for r in rows:
         poller = "gated" if r.gated else "ungated"
         if r.error is not None and r.n == 0:
-            lines.append([r.fixture, r.tool, poller, f"error: {r.error}", *["—"] * 10])
+            lines.append([r.fixture, r.tool, poller, "error (see the notes)", *["—"] * 10])
             continue
         lines.append(
             [
@@ -280,8 +294,16 @@ def render(meta: Mapping[str, str], rows: Sequence[Row], notes: Sequence[str] = 
         out += ["", "## Ungated poller: a browser reloaded right after the save", "", *table]
     out += ["", "## Where the time goes", *phases(rows)]
     out += ["", "## All figures", "", *details(rows)]
-    errors = [f"{r.fixture} / {r.tool}: {r.error}" for r in rows if r.error]
-    if errors or notes:
+    if notes:
         out += ["", "## Notes", ""]
-        out += [f"- {line}" for line in [*errors, *notes]]
+        out += [f"- {line}" for line in notes]
+    failed = [r for r in rows if r.error]
+    if failed:
+        out += ["", "## Errors"]
+    for r in failed:
+        poller = "" if r.gated else " (ungated)"
+        error = str(r.error)
+        out += ["", f"{r.fixture} / {r.tool}{poller}: {_one_line(error)}"]
+        if "\n" in error.strip():
+            out += ["", "```", *error.strip().splitlines()[-15:], "```"]
     return "\n".join(out) + "\n"

@@ -139,6 +139,19 @@ def test_headline_has_each_contender_the_ratios_and_the_gaps() -> None:
     assert _cells(lines[3]) == ["flask", "2.00", "—", "—", "—", "—", "—", "—", "0.30"]
 
 
+def test_an_error_stays_out_of_the_tables_and_is_shown_whole_below() -> None:
+    error = "RuntimeError: watcher not ready:\n  | Traceback\n  | BuildError: failed at Step 8"
+    rows = [
+        _row(tool="script", median_s=1.0),
+        _row(n=0, served=0, median_s=math.nan, error=error),
+    ]
+    text = render({}, rows)
+    five = next(line for line in text.splitlines() if line.startswith("| five | 1.00 |"))
+    assert _cells(five)[4] == "error"
+    assert "five / composewatch: RuntimeError: watcher not ready: / Traceback / BuildError" in text
+    assert f"```\n{error}\n```" in text
+
+
 def test_ungated_rows_sit_beside_the_gated_figure() -> None:
     rows = [_row(median_s=1.1), _row(median_s=0.9, gated=False, median_gap_s=0.25)]
     lines = ungated(rows)
@@ -202,14 +215,14 @@ def test_render_tables_and_notes() -> None:
     assert any(
         line.startswith("| flask | script | gated |") and "| 0.80 | 3 |" in line for line in lines
     )
-    assert any("| gaze | gated | error: boom |" in line for line in lines)
+    assert any("| gaze | gated | error (see the notes) |" in line for line in lines)
     assert "## Ungated poller: a browser reloaded right after the save" in lines
     assert "### five" in lines
     assert "composewatch's own phases (median s): detect 0.03, build 0.20, since_save_s 0.90" in (
         lines
     )
     assert "| script floor | 0.30 | — | — | — | 0.90 |" in lines
-    assert "- five / gaze: boom" in lines
+    assert "five / gaze: boom" in lines
     assert "- a note" in lines
     # Every table row has as many cells as its header.
     header = next(line for line in lines if line.startswith("| fixture | tool | poller"))
