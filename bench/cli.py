@@ -74,6 +74,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--idle-s", type=float, default=5.0, help="idle CPU/RSS window (0: not measured)"
     )
+    parser.add_argument(
+        "--list",
+        action="store_true",
+        help="print the cells the options select and an estimate of the run time, then exit",
+    )
     parser.add_argument("--deadline-s", type=float, default=60.0, help="per save")
     parser.add_argument(
         "--settle-s",
@@ -240,8 +245,40 @@ def cells(args: argparse.Namespace) -> list[tuple[str, str, bool]]:
     return out
 
 
+# Rough costs measured on the 2-core machine (Engine 20.10): a save and its settle on a fixture
+# that swaps in about a second; one that waits out compose's 10 s stop timeout; a cell's
+# start-up and teardown.
+SAVE_S = 2.2
+SLOW_SAVE_S = 13.0
+CELL_S = 5.0
+
+
+def saves_for(args: argparse.Namespace, fixture: str, tool: str) -> int:
+    slow = FIXTURES[fixture].ignores_sigterm and tool in GRACEFUL
+    saves: int = args.saves
+    cap: int = saves if args.slow_saves is None else args.slow_saves
+    return min(saves, cap) if slow else saves
+
+
+def estimate_s(args: argparse.Namespace, planned: list[tuple[str, str, bool]]) -> float:
+    """How long the cells should take, from the rough costs above."""
+    total = 0.0
+    for fixture, tool, gated in planned:
+        slow = FIXTURES[fixture].ignores_sigterm and tool in GRACEFUL
+        total += CELL_S + saves_for(args, fixture, tool) * (SLOW_SAVE_S if slow else SAVE_S)
+        if gated and tool != "script":
+            total += args.idle_s
+    return total
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.list:
+        planned = cells(args)
+        for fixture, tool, gated in planned:
+            print(f"{cell_name(fixture, tool, gated)}: {saves_for(args, fixture, tool)} saves")
+        print(f"{len(planned)} cells, about {estimate_s(args, planned) / 60:.0f} min")
+        return 0
     results: list[RunResult] = []
     began = time.monotonic()
     code_at_start = code_state()
@@ -251,14 +288,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="composewatch-bench-") as tmp:
         for fx_name, tool_name, gated in cells(args):
-            fixture = FIXTURES[fx_name]
-            slow = fixture.ignores_sigterm and tool_name in GRACEFUL
-            cap = args.saves if args.slow_saves is None else args.slow_saves
-            saves = min(args.saves, cap) if slow else args.saves
             result = run_one(
-                fixture,
+                FIXTURES[fx_name],
                 TOOLS[tool_name](),
-                saves=saves,
+                saves=saves_for(args, fx_name, tool_name),
                 workdir=Path(tmp),
                 log=log,
                 idle_s=args.idle_s if gated else 0.0,

@@ -11,7 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.buildkit import context_tar
-from bench.cli import cells, parse_args
+from bench.cli import CELL_S, SAVE_S, SLOW_SAVE_S, cells, estimate_s, parse_args, saves_for
 
 
 def test_every_fixture_gated_for_every_tool_then_ungated_for_the_floor_and_composewatch() -> None:
@@ -70,3 +70,13 @@ def test_context_tar_follows_dockerignore_but_keeps_the_dockerfile(tmp_path: Pat
         assert not tar.pax_headers  # BuildKit would read a PAX header as a Dockerfile
     raw = context_tar(tmp_path)
     assert b"PaxHeader" not in raw and b"@PaxHeader" not in raw
+
+
+def test_the_estimate_counts_the_slow_cells_and_the_idle_windows() -> None:
+    args = parse_args(["--fixtures", "flask", "--tools", "script,gaze", "--ungated", "none"])
+    # script: 10 quick saves; gaze on flask waits out the 10 s stop timeout on each, then idles.
+    expected = (CELL_S + 10 * SAVE_S) + (CELL_S + 10 * SLOW_SAVE_S + args.idle_s)
+    assert estimate_s(args, cells(args)) == expected
+    capped = parse_args(["--fixtures", "flask", "--tools", "gaze", "--slow-saves", "3"])
+    assert saves_for(capped, "flask", "gaze") == 3
+    assert saves_for(capped, "flask-init", "gaze") == 10  # init: true stops at once
