@@ -75,6 +75,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--idle-s", type=float, default=5.0, help="idle CPU/RSS window (0: not measured)"
     )
     parser.add_argument(
+        "--render",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="JSON",
+        help="write the report from the JSON of earlier runs (cells of later files replace "
+        "the same cells of earlier ones), without running anything",
+    )
+    parser.add_argument(
         "--list",
         action="store_true",
         help="print the cells the options select and an estimate of the run time, then exit",
@@ -179,6 +188,7 @@ def _row(r: RunResult) -> Row:
         stalls=s.stalls,
         milestones=r.milestones,
         steps=r.steps,
+        healthy_s=r.healthy_s,
         fixture=r.fixture,
         tool=r.tool,
         n=s.n,
@@ -273,6 +283,13 @@ def estimate_s(args: argparse.Namespace, planned: list[tuple[str, str, bool]]) -
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render is not None:
+        runs = [json.loads(path.read_text()) for path in args.render]
+        if any("rows" not in run for run in runs):
+            print("--render needs the JSON of a run made by this version", file=sys.stderr)
+            return 2
+        _write(args.out, render(*merge_runs(runs)))
+        return 0
     if args.list:
         planned = cells(args)
         for fixture, tool, gated in planned:
@@ -304,13 +321,40 @@ def main(argv: list[str] | None = None) -> int:
             results.append(result)
     wall_s = time.monotonic() - began
     code = (code_at_start, code_state())
-    notes = list(dict.fromkeys(n for r in results for n in r.notes))
-    text = render(_meta(args, wall_s, code), [_row(r) for r in results], [*legend(args), *notes])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
+    notes = [*legend(args), *dict.fromkeys(n for r in results for n in r.notes)]
+    meta = _meta(args, wall_s, code)
+    rows = [_row(r) for r in results]
+    _write(args.out, render(meta, rows, notes))
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        raw = {"meta": _meta(args, wall_s, code), "results": [_raw(r) for r in results]}
-        args.json.write_text(json.dumps(raw, indent=2))
+        raw = {
+            "meta": meta,
+            "notes": notes,
+            "rows": [dataclasses.asdict(row) for row in rows],
+            "results": [_raw(r) for r in results],
+        }
+        _write(args.json, json.dumps(raw, indent=2), echo=False)
     return 1 if any(r.error for r in results) else 0
+
+
+def _write(path: Path, text: str, *, echo: bool = True) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    if echo:
+        print(text)
+
+
+def merge_runs(runs: list[dict[str, Any]]) -> tuple[dict[str, str], list[Row], list[str]]:
+    """Several JSON dumps as one report: a later run's cell replaces the same cell of an earlier
+    one; the header and notes are the last run's, plus the notes of the others."""
+    cells: dict[tuple[str, str, bool], Row] = {}
+    notes: list[str] = []
+    meta: dict[str, str] = {}
+    for run in runs:
+        for raw in run["rows"]:
+            row = Row(**raw)
+            cells[(row.fixture, row.tool, row.gated)] = row
+        notes += run.get("notes", [])
+        meta = dict(run["meta"])
+    if len(runs) > 1:
+        meta["runs"] = f"{len(runs)} merged (cells of later runs replace earlier ones)"
+    return meta, list(cells.values()), list(dict.fromkeys(notes))

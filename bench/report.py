@@ -13,6 +13,7 @@ __all__ = [
     "Row",
     "details",
     "headline",
+    "phase_table",
     "phases",
     "render",
     "ungated",
@@ -48,6 +49,7 @@ class Row:
     stalls: int = 0  # requests that took about a second: an ARP stall (or a timeout)
     milestones: Mapping[str, float] = field(default_factory=dict)  # bench.timeline, medians
     steps: Mapping[str, float] = field(default_factory=dict)  # the tool's own phases, medians
+    healthy_s: float | None = None  # median from the engine's start to the first served answer
 
 
 def _s(value: float | None) -> str:
@@ -219,8 +221,45 @@ def phases(rows: Sequence[Row]) -> list[str]:
                 out += ["", f"{CONTENDERS[tool]}'s own phases (median s): {steps}"]
         ours, floor = _find(rows, fixture, "composewatch"), _find(rows, fixture, "script")
         if ours is not None and floor is not None:
+            out += ["", *phase_table(ours, floor)]
             out += ["", *where_time_goes(ours, floor)]
     return out
+
+
+# The phases side by side: (name, composewatch's steps summed, the floor's steps summed).
+_PHASES = (
+    ("detect (event + quiet period)", ("detect",), ()),
+    ("context", ("context",), ("context",)),
+    ("build", ("build",), ("build",)),
+    ("stop old", ("stop",), ("stop",)),
+    ("create + start new", ("create", "start"), ("run",)),
+)
+
+
+def _sum(steps: Mapping[str, float], names: Sequence[str]) -> float | None:
+    found = [steps[name] for name in names if name in steps]
+    return sum(found) if found else None
+
+
+def phase_table(ours: Row, floor: Row) -> list[str]:
+    """composewatch's phases against the floor's (medians): what each tool timed itself, and
+    the start-up the client saw (engine start to first answer) for both."""
+    lines = []
+    for label, mine, theirs in _PHASES:
+        a = _sum(ours.steps, mine)
+        b = 0.0 if not theirs else _sum(floor.steps, theirs)
+        if label == "context" and b is None and "build" in floor.steps:
+            shown_b = "in build"  # the CLI sends the context inside `docker build`
+        else:
+            shown_b = _s(b)
+        delta = "—" if a is None or b is None else f"{a - b:+.2f}"
+        lines.append([label, _s(a), shown_b, delta])
+    a, b = ours.healthy_s, floor.healthy_s
+    delta = "—" if a is None or b is None else f"{a - b:+.2f}"
+    lines.append(["started → served (app start-up)", _s(a), _s(b), delta])
+    delta = f"{ours.median_s - floor.median_s:+.2f}" if ours.served and floor.served else "—"
+    lines.append(["save → served", _s(ours.median_s), _s(floor.median_s), delta])
+    return _table(["phase (median s)", "composewatch", "script floor", "difference"], lines)
 
 
 def where_time_goes(ours: Row, floor: Row) -> list[str]:

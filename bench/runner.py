@@ -17,7 +17,7 @@ from bench.events import EventWatch
 from bench.measure import SaveResult, Summary, poll, summarize
 from bench.procstat import IdleUsage, measure_idle
 from bench.projects import Fixture, Prepared, prepare
-from bench.timeline import median_milestones, milestones
+from bench.timeline import median_healthy, median_milestones, milestones
 from bench.tools import Composewatch, Tool
 
 __all__ = ["RunResult", "run_one", "step_medians"]
@@ -53,6 +53,10 @@ class RunResult:
     @property
     def steps(self) -> dict[str, float]:
         return step_medians([s.steps for s in self.saves])
+
+    @property
+    def healthy_s(self) -> float | None:
+        return median_healthy([s.milestones for s in self.saves])
 
 
 def step_medians(per_save: list[list[tuple[str, float]]]) -> dict[str, float]:

@@ -18,7 +18,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from bench.gate import EngineEvent
 
-__all__ = ["MILESTONES", "median_milestones", "milestones"]
+__all__ = ["MILESTONES", "median_healthy", "median_milestones", "milestones"]
 
 MILESTONES = ("image", "old down", "created", "started", "served")
 
@@ -70,3 +70,10 @@ def median_milestones(per_save: Sequence[Mapping[str, float]]) -> dict[str, floa
         if values:
             out[name] = statistics.median(values)
     return out
+
+
+def median_healthy(per_save: Sequence[Mapping[str, float]]) -> float | None:
+    """The median time from the new container's start to the first served answer: the app's
+    start-up as the client sees it."""
+    values = [m["served"] - m["started"] for m in per_save if "served" in m and "started" in m]
+    return statistics.median(values) if values else None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
 import sys
 import tarfile
 from pathlib import Path
@@ -11,7 +13,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.buildkit import context_tar
-from bench.cli import CELL_S, SAVE_S, SLOW_SAVE_S, cells, estimate_s, parse_args, saves_for
+from bench.cli import (
+    CELL_S,
+    SAVE_S,
+    SLOW_SAVE_S,
+    cells,
+    estimate_s,
+    merge_runs,
+    parse_args,
+    saves_for,
+)
+from bench.report import Row
 
 
 def test_every_fixture_gated_for_every_tool_then_ungated_for_the_floor_and_composewatch() -> None:
@@ -80,3 +92,29 @@ def test_the_estimate_counts_the_slow_cells_and_the_idle_windows() -> None:
     capped = parse_args(["--fixtures", "flask", "--tools", "gaze", "--slow-saves", "3"])
     assert saves_for(capped, "flask", "gaze") == 3
     assert saves_for(capped, "flask-init", "gaze") == 10  # init: true stops at once
+
+
+def _raw_row(fixture: str, tool: str, median_s: float, gated: bool = True) -> dict[str, object]:
+    row = Row(fixture, tool, 3, 3, median_s, median_s, median_s, 0, 0.1, None, None, None)
+    return {**dataclasses.asdict(row), "gated": gated}
+
+
+def test_runs_merge_cell_by_cell_the_later_one_winning() -> None:
+    first = {
+        "meta": {"date": "one"},
+        "notes": ["a", "b"],
+        "rows": [_raw_row("flask", "script", 1.0), _raw_row("flask", "gaze", 9.0)],
+    }
+    second = {
+        "meta": {"date": "two"},
+        "notes": ["b", "c"],
+        "rows": [_raw_row("flask", "script", 0.8), _raw_row("flask", "script", 2.0, False)],
+    }
+    meta, rows, notes = merge_runs([json.loads(json.dumps(r)) for r in (first, second)])
+    assert meta["date"] == "two" and "2 merged" in meta["runs"]
+    assert [(r.tool, r.gated, r.median_s) for r in rows] == [
+        ("script", True, 0.8),
+        ("gaze", True, 9.0),
+        ("script", False, 2.0),
+    ]
+    assert notes == ["a", "b", "c"]

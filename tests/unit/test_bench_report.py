@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.measure import Sample, SaveResult, longest_failure, percentile, poll, summarize
-from bench.report import Row, headline, render, ungated, where_time_goes
+from bench.report import Row, headline, phase_table, render, ungated, where_time_goes
 from bench.runner import step_medians
 
 
@@ -229,3 +229,36 @@ def test_render_tables_and_notes() -> None:
     table = [line for line in lines if line.startswith(("| five | ", "| flask | "))]
     detail = [line for line in table if "gated" in line]
     assert detail and all(line.count("|") == header.count("|") for line in detail)
+
+
+def test_phase_table_sets_composewatch_against_the_floor() -> None:
+    ours = _row(
+        median_s=1.1,
+        healthy_s=0.2,
+        steps={
+            "detect": 0.05,
+            "context": 0.04,
+            "build": 0.3,
+            "create": 0.02,
+            "stop": 0.2,
+            "start": 0.3,
+            "checking": 0.1,
+            "since_save_s": 1.0,
+        },
+    )
+    classic = _row(
+        tool="script", median_s=0.9, healthy_s=0.1, steps={"build": 0.35, "stop": 0.18, "run": 0.27}
+    )
+    lines = phase_table(ours, classic)
+    assert _cells(lines[0]) == ["phase (median s)", "composewatch", "script floor", "difference"]
+    body = {_cells(line)[0]: _cells(line)[1:] for line in lines[2:]}
+    assert body["detect (event + quiet period)"] == ["0.05", "0.00", "+0.05"]  # no watcher
+    assert body["context"] == ["0.04", "in build", "—"]  # the CLI sends it inside the build
+    assert body["build"] == ["0.30", "0.35", "-0.05"]
+    assert body["stop old"] == ["0.20", "0.18", "+0.02"]
+    assert body["create + start new"] == ["0.32", "0.27", "+0.05"]
+    assert body["started → served (app start-up)"] == ["0.20", "0.10", "+0.10"]
+    assert body["save → served"] == ["1.10", "0.90", "+0.20"]
+    buildkit = _row(tool="script", steps={"context": 0.001, "build": 0.15, "stop": 0.2, "run": 0.3})
+    body = {_cells(line)[0]: _cells(line)[1:] for line in phase_table(ours, buildkit)[2:]}
+    assert body["context"] == ["0.04", "0.00", "+0.04"]

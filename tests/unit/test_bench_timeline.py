@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.gate import EngineEvent
-from bench.timeline import median_milestones, milestones
+from bench.timeline import median_healthy, median_milestones, milestones
 
 SAVE = 1000.0
 
@@ -81,3 +81,14 @@ def test_median_milestones_over_the_saves_that_reached_each() -> None:
     )
     assert list(medians) == ["image", "served"]
     assert medians == pytest.approx({"image": 0.3, "served": 2.0})
+
+
+def test_median_healthy_runs_from_the_engine_start_to_the_first_answer() -> None:
+    per_save = [
+        {"started": 1.0, "served": 1.2},
+        {"started": 1.0, "served": 1.5},
+        {"started": 2.0, "served": 2.3},
+        {"served": 9.0},  # no start seen: not counted
+    ]
+    assert median_healthy(per_save) == pytest.approx(0.3)
+    assert median_healthy([{"served": 1.0}]) is None
