@@ -357,4 +357,6 @@ def merge_runs(runs: list[dict[str, Any]]) -> tuple[dict[str, str], list[Row], l
         meta = dict(run["meta"])
     if len(runs) > 1:
         meta["runs"] = f"{len(runs)} merged (cells of later runs replace earlier ones)"
+        minutes = [float(run["meta"].get("run time", "0 min").split()[0]) for run in runs]
+        meta["run time"] = f"{sum(minutes):.1f} min in all"
     return meta, list(cells.values()), list(dict.fromkeys(notes))

@@ -300,7 +300,7 @@ def details(rows: Sequence[Row]) -> list[str]:
     for r in rows:
         poller = "gated" if r.gated else "ungated"
         if r.error is not None and r.n == 0:
-            lines.append([r.fixture, r.tool, poller, "error (see the notes)", *["—"] * 10])
+            lines.append([r.fixture, r.tool, poller, "error (see Errors)", *["—"] * 10])
             continue
         lines.append(
             [

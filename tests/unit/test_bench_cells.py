@@ -101,17 +101,18 @@ def _raw_row(fixture: str, tool: str, median_s: float, gated: bool = True) -> di
 
 def test_runs_merge_cell_by_cell_the_later_one_winning() -> None:
     first = {
-        "meta": {"date": "one"},
+        "meta": {"date": "one", "run time": "1.5 min"},
         "notes": ["a", "b"],
         "rows": [_raw_row("flask", "script", 1.0), _raw_row("flask", "gaze", 9.0)],
     }
     second = {
-        "meta": {"date": "two"},
+        "meta": {"date": "two", "run time": "2.0 min"},
         "notes": ["b", "c"],
         "rows": [_raw_row("flask", "script", 0.8), _raw_row("flask", "script", 2.0, False)],
     }
     meta, rows, notes = merge_runs([json.loads(json.dumps(r)) for r in (first, second)])
     assert meta["date"] == "two" and "2 merged" in meta["runs"]
+    assert meta["run time"] == "3.5 min in all"
     assert [(r.tool, r.gated, r.median_s) for r in rows] == [
         ("script", True, 0.8),
         ("gaze", True, 9.0),

@@ -215,7 +215,7 @@ def test_render_tables_and_notes() -> None:
     assert any(
         line.startswith("| flask | script | gated |") and "| 0.80 | 3 |" in line for line in lines
     )
-    assert any("| gaze | gated | error (see the notes) |" in line for line in lines)
+    assert any("| gaze | gated | error (see Errors) |" in line for line in lines)
     assert "## Ungated poller: a browser reloaded right after the save" in lines
     assert "### five" in lines
     assert "composewatch's own phases (median s): detect 0.03, build 0.20, since_save_s 0.90" in (
