@@ -116,17 +116,31 @@ def _version(cmd: list[str]) -> str:
     return done.stdout.strip() or "unknown"
 
 
-REPO = Path(__file__).resolve().parent.parent
+def _composewatch_tree() -> Path:
+    """Where the composewatch that runs lives (the venv's editable install, which need not be
+    this checkout's), asked as the watcher finds it: from outside any checkout."""
+    find = "import importlib.util as u; print(u.find_spec('composewatch').origin)"
+    done = subprocess.run(
+        [sys.executable, "-c", find], cwd="/", capture_output=True, text=True, check=False
+    )
+    origin = done.stdout.strip()
+    if done.returncode != 0 or not origin:
+        return Path(__file__).resolve().parent.parent
+    return Path(origin).resolve().parent.parent
 
 
 def code_state() -> str:
     """The last commit that touched composewatch/, plus whether its working tree differs (it is
     an editable install, so uncommitted edits run too). Commits elsewhere do not count."""
-    last = ["git", "-C", str(REPO), "log", "-1", "--format=%h", "--", "composewatch"]
+    tree = _composewatch_tree()
+    last = ["git", "-C", str(tree), "log", "-1", "--format=%h", "--", "composewatch"]
     head = _version(last)
-    status = ["git", "-C", str(REPO), "status", "--porcelain", "--", "composewatch"]
+    if head == "unknown":
+        return f"{tree}/composewatch (not a git checkout)"
+    status = ["git", "-C", str(tree), "status", "--porcelain", "--", "composewatch"]
     dirty = subprocess.run(status, capture_output=True, text=True).stdout.strip()
-    return head + (" + uncommitted changes in composewatch/" if dirty else "")
+    where = "" if tree == Path(__file__).resolve().parent.parent else f" in {tree}"
+    return head + where + (" + uncommitted changes in composewatch/" if dirty else "")
 
 
 def _meta(args: argparse.Namespace, wall_s: float, code: tuple[str, str]) -> dict[str, str]:
