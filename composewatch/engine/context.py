@@ -2,7 +2,8 @@
 
     DOCKER_HOST set                  -> that host (context "default"), TLS from the environment
     DOCKER_CONTEXT set               -> that context from the context store; unknown: an error
-    config.json `currentContext`     -> that context (what `docker context use` writes); unknown: an error
+    config.json `currentContext`     -> that context (`docker context use` writes it); unknown:
+                                        an error
     otherwise                        -> unix:///var/run/docker.sock
 
 The config directory is $DOCKER_CONFIG or ~/.docker; a context's metadata lives in
@@ -89,9 +90,7 @@ def choose_context(env: Mapping[str, str], current_context: str | None) -> tuple
     return "default", "default"
 
 
-def parse_context_meta(
-    name: str, meta: Any, *, meta_file: Path, tls_dir: Path | None
-) -> Endpoint:
+def parse_context_meta(name: str, meta: Any, *, meta_file: Path, tls_dir: Path | None) -> Endpoint:
     """The endpoint a context's meta.json describes; `tls_dir` when its TLS folder exists."""
     try:
         docker_endpoint = meta["Endpoints"]["docker"]
