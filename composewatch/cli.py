@@ -227,6 +227,7 @@ def _run_watcher(
             follower = LogFollower(engine.client, project, ui.log, frozenset(chosen))
             follower.follow_new_containers(since=datetime.now(UTC))
         session = Session(loaded, settings, engine, ui, chosen, reload=reload)
+        session.on_save = _command_runner(loaded, settings, engine, session, ui).submit
         try:
             healthy = asyncio.run(session.up(watch=watch))
         except KeyboardInterrupt:
@@ -236,6 +237,25 @@ def _run_watcher(
             return
     if not healthy:
         raise typer.Exit(1)
+
+
+def _command_runner(
+    loaded: LoadedProject, settings: Settings, engine: Engine, session: Any, ui: Any
+) -> Any:
+    """Commands on save: x-composewatch.commands, then a .gaze.yml beside the compose file."""
+    from composewatch.engine.project import exec_output
+    from composewatch.gaze import CommandRunner, load_gaze_rules
+
+    project_dir = Path(loaded.config_files[0]).parent if loaded.config_files else Path(".")
+    rules = settings.command_rules() + load_gaze_rules(project_dir)
+
+    def exec_in(service: str, text: str, timeout_s: float) -> tuple[int, str]:
+        container = session.runner.serving.get(service)
+        if container is None:
+            return 125, f"{service} has no running container"
+        return exec_output(engine.client, container, ["sh", "-c", text])
+
+    return CommandRunner(rules, project_dir.resolve(), ui, exec_in)
 
 
 def _up_detached(

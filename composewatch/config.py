@@ -158,7 +158,9 @@ class CommandSettings(_Strict):
         return self
 
     def rule(self, source: str) -> CommandRule:
-        return CommandRule(self.cmd, self.ext, self.glob, self.re, self.service, source)
+        return CommandRule(
+            self.cmd, self.ext, self.glob, self.re, self.service, source, self.timeout_s
+        )
 
 
 class Settings(_Strict):

@@ -163,6 +163,16 @@ def render(event: ev.Event, *, verbose: bool = False) -> str | None:
                 f"watching {_safe(where)} for {_safe(', '.join(services)) or 'no service'}"
                 " [dim](Ctrl-C stops watching; containers keep running)[/dim]"
             )
+        case ev.CommandFinished(service, pattern, file, command, code, output, seconds):
+            where = f" in {_safe(service)}" if service else ""
+            verdict = (
+                "[green]ok[/green]" if code == 0 else f"[bold red]failed (exit {code})[/bold red]"
+            )
+            body = "".join(f"\n    {_safe(line)}" for line in output.rstrip().splitlines()[-20:])
+            return (
+                f"[bold]\\[{_safe(pattern)}][/bold] {_safe(file)}: {_safe(command)}{where} "
+                f"{verdict} in {_seconds(seconds)}{body}"
+            )
         case ev.Note(message, level):
             color = "yellow" if level == "warning" else "cyan"
             return f"[{color}]{_safe(message)}[/{color}]"
@@ -291,6 +301,10 @@ class LiveUI:
                 row.detail = f"{'adopted' if adopted else 'started'} {container}"
             case ev.Watching(roots, _):
                 self.header = f"watching {', '.join(roots) or 'nothing'} (Ctrl-C stops watching)"
+            case ev.CommandFinished():
+                line = render(event)
+                if line is not None:
+                    self.messages.append((stamp, line))
             case ev.Note(message, level):
                 color = "yellow" if level == "warning" else "cyan"
                 self.messages.append((stamp, f"[{color}]{_safe(message)}[/{color}]"))

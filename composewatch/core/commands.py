@@ -51,6 +51,7 @@ class CommandRule:
     re: str | None = None
     service: str | None = None  # None: on the host, in the project directory
     source: str = ""  # where the rule was written, for messages: "x-composewatch.commands[0]"
+    timeout_s: float = 300.0
 
     @property
     def pattern(self) -> str:

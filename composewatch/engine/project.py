@@ -20,6 +20,7 @@ from composewatch.errors import EngineError
 
 __all__ = [
     "ContainerRow",
+    "exec_output",
     "follow_logs",
     "list_containers",
     "parse_container",
@@ -181,3 +182,14 @@ def project_events(client: docker.DockerClient, project: str) -> Iterator[tuple[
     filters = {"type": "container", "label": f"{_L}project={project}", "event": ["start"]}
     for event in client.api.events(filters=filters, decode=True):
         yield str(event.get("Action") or event.get("status")), str(event.get("id"))
+
+
+def exec_output(client: docker.DockerClient, cid: str, argv: list[str]) -> tuple[int, str]:
+    """Run `argv` in the container: (exit code, stdout and stderr together)."""
+    try:
+        exec_id = client.api.exec_create(cid, argv)["Id"]
+        output = client.api.exec_start(exec_id).decode(errors="replace")
+        code = client.api.exec_inspect(exec_id).get("ExitCode")
+    except docker.errors.APIError as err:
+        raise EngineError(f"running {argv[0]!r} in {cid[:12]} failed: {err}") from err
+    return int(code or 0), output
