@@ -570,6 +570,51 @@ def config(
     typer.echo(render_config(loaded, fmt, services_only=services), nl=False)
 
 
+@app.command(
+    epilog=_example("composewatch explain app.py", "composewatch explain web/.dockerignore")
+)
+def explain(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="A file, as if it were saved.")],
+) -> None:
+    """Which services a save of PATH would affect, with which action (rebuild, sync,
+    restart, command), or why not (the .dockerignore file and line that excludes it)."""
+    from composewatch.explain import explain_path
+    from composewatch.gaze import load_gaze_rules
+    from composewatch.ui import printable
+
+    loaded = ctx.obj.load()
+    settings = _settings(loaded)
+    project_dir = Path(loaded.config_files[0]).parent if loaded.config_files else Path(".")
+    rules = settings.command_rules() + load_gaze_rules(project_dir)
+    verdicts = explain_path(loaded, settings, path, rules)
+    typer.echo(printable(str(path.absolute())))
+    width = max((len(v.subject) for v in verdicts), default=0)
+    for verdict in verdicts:
+        action = verdict.action or "nothing"
+        typer.echo(
+            f"  {printable(verdict.subject).ljust(width)}  {action:<12}  "
+            f"{printable(verdict.reason)}"
+        )
+
+
+@app.command(epilog=_example("composewatch doctor"))
+def doctor(ctx: typer.Context) -> None:
+    """Check the machine for composewatch: engine, BuildKit, inotify limits, ports, images.
+    One line per check (ok / warn / fail) with what to do; exit 1 when a check fails."""
+    from composewatch.doctor import run_checks
+
+    loaded = ctx.obj.load()
+    settings = _settings(loaded)
+    results = run_checks(loaded, settings)
+    for result in results:
+        style = {"ok": "green", "warn": "yellow", "fail": "bold red"}[result.level]
+        line = Text(f"{result.level:<4}", style=style) + Text(f"  {result.name}: {result.detail}")
+        Console(highlight=False, soft_wrap=True).print(line)
+    if any(r.level == "fail" for r in results):
+        raise typer.Exit(1)
+
+
 @app.command(epilog=_example("composewatch schema > x-composewatch.schema.json"))
 def schema() -> None:
     """Print the JSON Schema of the `x-composewatch` settings (for editors and CI checks)."""
