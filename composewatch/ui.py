@@ -19,6 +19,8 @@ import re
 import sys
 import threading
 import time
+import types
+import typing
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import IO, Any, ClassVar, Protocol
@@ -40,6 +42,7 @@ __all__ = [
     "JsonUI",
     "LiveUI",
     "LogPrinter",
+    "events_schema",
     "printable",
     "render_ps",
 ]
@@ -367,6 +370,68 @@ class JsonUI:
         with self._lock:
             self.stream.write(json.dumps(record) + "\n")
             self.stream.flush()
+
+
+def _json_type(hint: Any) -> dict[str, Any]:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is str:
+        return {"type": "string"}
+    if hint is float:
+        return {"type": "number"}
+    if hint is int:
+        return {"type": "integer"}
+    if hint is bool:
+        return {"type": "boolean"}
+    if origin in (typing.Union, types.UnionType):
+        return {"anyOf": [_json_type(a) for a in args]}
+    if hint is type(None):
+        return {"type": "null"}
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return {"type": "array", "items": _json_type(args[0])}
+    if origin is tuple:
+        items = [_json_type(a) for a in args]
+        return {
+            "type": "array",
+            "prefixItems": items,
+            "minItems": len(items),
+            "maxItems": len(items),
+        }
+    raise TypeError(f"no JSON type for {hint!r}")
+
+
+def events_schema() -> dict[str, Any]:
+    """The JSON Schema of `--json` output, from the event types themselves."""
+    common: dict[str, Any] = {
+        "v": {"const": EVENTS_SCHEMA_VERSION, "description": "schema version"},
+        "type": {"type": "string", "description": "the event's name"},
+        "event": {"type": "string", "description": "the same as type (older readers)"},
+        "ts": {"type": "string", "format": "date-time", "description": "UTC, RFC 3339"},
+        "t": {"type": "number", "description": "the same time as Unix seconds"},
+        "service": {"type": ["string", "null"], "description": "null: project-wide"},
+    }
+    variants = []
+    kinds: list[Any] = [getattr(ev, name) for name in ev.__all__ if name != "Event"]
+    for kind in [*kinds, LogLine]:
+        name = "ContainerLog" if kind is LogLine else kind.__name__
+        hints = typing.get_type_hints(kind)
+        fields = {f.name: _json_type(hints[f.name]) for f in dataclasses.fields(kind)}
+        variants.append(
+            {
+                "title": name,
+                "type": "object",
+                "properties": {**common, **fields, "type": {"const": name}},
+                "required": sorted({"v", "type", "ts", "t", "service", *fields}),
+                "additionalProperties": False,
+            }
+        )
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://github.com/composewatch/composewatch/events.v{EVENTS_SCHEMA_VERSION}.json",
+        "title": f"composewatch --json events, version {EVENTS_SCHEMA_VERSION}",
+        "description": "One object per line. Durations are in seconds (seconds, since_save_s, "
+        "timings[][1]).",
+        "oneOf": variants,
+    }
 
 
 # --- ps and logs ----------------------------------------------------------------------------
