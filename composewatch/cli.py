@@ -218,9 +218,10 @@ def _run_watcher(
     with contextlib.ExitStack() as stack:
         if watch:
             stack.enter_context(hold_lock(files, project, detached=detached))
-            ui = StatusRecorder(ui, files)
-        if isinstance(ui, LiveUI) or isinstance(getattr(ui, "inner", None), LiveUI):
+        if isinstance(ui, LiveUI):
             stack.enter_context(ui)
+        if watch:
+            ui = StatusRecorder(ui, files)
         if logs:
             from composewatch.logs import LogFollower
 

@@ -315,8 +315,13 @@ class LiveUI:
 
     def render(self) -> RenderableType:
         table = Table(expand=False, show_edge=False, pad_edge=False, box=None)
-        for column in ("SERVICE", "STATE", "SAVE→LIVE", "PHASES", "HEALTH", "WHY / WHAT"):
-            table.add_column(column, no_wrap=column != "WHY / WHAT", overflow="ellipsis")
+        width = max((len(name) for name in self.rows), default=7)
+        # The short columns never shrink; the long ones wrap in what is left.
+        table.add_column("SERVICE", no_wrap=True, min_width=max(width, 7))
+        table.add_column("STATE", no_wrap=True, min_width=11)
+        table.add_column("SAVE→LIVE", no_wrap=True, min_width=9)
+        for column in ("PHASES", "HEALTH", "WHY / WHAT"):
+            table.add_column(column, overflow="fold", ratio=1)
         for name, row in self.rows.items():
             style = self._STYLES.get(row.state, "")
             live = _seconds(row.last_live_s) if row.last_live_s is not None else "-"
