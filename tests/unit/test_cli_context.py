@@ -111,7 +111,7 @@ def test_unknown_docker_context_is_an_error(tmp_path: Path) -> None:
 
 def test_unknown_current_context_is_an_error_naming_the_config_file(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"currentContext": "gone"}))
-    with pytest.raises(EngineContextError, match="config.json") as caught:
+    with pytest.raises(EngineContextError, match=r"config\.json") as caught:
         load_endpoint({"DOCKER_CONFIG": str(tmp_path)})
     assert caught.value.exit_code == 2
 
