@@ -193,6 +193,7 @@ def _run_watcher(
     from composewatch.builder import check_build_inputs
     from composewatch.containers import Engine
     from composewatch.health import choose_probe
+    from composewatch.hints import HintingUI
     from composewatch.ui import ConsoleUI, JsonUI, LiveUI, make_console
 
     chosen = selected_services(loaded, requested)
@@ -215,11 +216,12 @@ def _run_watcher(
     else:
         ui = ConsoleUI(console, verbose=verbose)
     files = WatcherFiles.of(project)
+    ui = HintingUI(ui)
     with contextlib.ExitStack() as stack:
         if watch:
             stack.enter_context(hold_lock(files, project, detached=detached))
-        if isinstance(ui, LiveUI):
-            stack.enter_context(ui)
+        if isinstance(ui.inner, LiveUI):
+            stack.enter_context(ui.inner)
         if watch:
             ui = StatusRecorder(ui, files)
         if logs:
@@ -228,6 +230,7 @@ def _run_watcher(
             follower = LogFollower(engine.client, project, ui.log, frozenset(chosen))
             follower.follow_new_containers(since=datetime.now(UTC))
         session = Session(loaded, settings, engine, ui, chosen, reload=reload)
+        _start_hints(loaded, settings, chosen, engine, ui)
         session.on_save = _command_runner(loaded, settings, engine, session, ui).submit
         try:
             healthy = asyncio.run(session.up(watch=watch))
@@ -238,6 +241,32 @@ def _run_watcher(
             return
     if not healthy:
         raise typer.Exit(1)
+
+
+def _start_hints(
+    loaded: LoadedProject, settings: Settings, services: list[str], engine: Engine, ui: Any
+) -> None:
+    """Once, off the startup path: a big build context, a service judged only by running."""
+    import threading
+
+    from composewatch import events as ev
+    from composewatch.hints import startup_hints
+
+    def image_config(ref: str) -> dict[str, Any] | None:
+        try:
+            config = engine.client.api.inspect_image(ref).get("Config")  # type: ignore[no-untyped-call]
+        except Exception:
+            return None
+        return dict(config) if isinstance(config, dict) else None
+
+    def say() -> None:
+        try:
+            for hint in startup_hints(loaded, settings, services, image_config):
+                ui(ev.Note(hint))
+        except OSError:
+            return
+
+    threading.Thread(target=say, daemon=True).start()
 
 
 def _command_runner(
