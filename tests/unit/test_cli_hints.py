@@ -112,7 +112,7 @@ def test_slow_phase_hint(phase: str, seconds: float, says: str | None) -> None:
 
 def test_slow_phase_hint_is_said_once_per_service_and_phase() -> None:
     seen: list[ev.Event] = []
-    ui = HintingUI(seen.append)
+    ui = HintingUI(lambda event: seen.append(event))
     slow = ev.Live("web", 5.0, (("detect", 0.05), ("stop", 4.5)))
     ui(slow)
     ui(slow)
