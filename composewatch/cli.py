@@ -192,7 +192,6 @@ def _run_watcher(
     from composewatch.background import StatusRecorder, WatcherFiles, hold_lock
     from composewatch.builder import check_build_inputs
     from composewatch.containers import Engine
-    from composewatch.health import choose_probe
     from composewatch.hints import HintingUI
     from composewatch.ui import ConsoleUI, JsonUI, LiveUI, make_console
 
@@ -206,12 +205,7 @@ def _run_watcher(
     if json_output:
         ui = JsonUI()
     elif console.is_terminal and not verbose and not logs:
-        health = {
-            name: choose_probe(
-                loaded.project.services[name], settings.for_service(name).health
-            ).describe()
-            for name in chosen
-        }
+        health = {name: _health_shown(loaded, settings, name, engine) for name in chosen}
         ui = LiveUI(chosen, health, console)
     else:
         ui = ConsoleUI(console, verbose=verbose)
@@ -241,6 +235,24 @@ def _run_watcher(
             return
     if not healthy:
         raise typer.Exit(1)
+
+
+def _health_shown(loaded: LoadedProject, settings: Settings, name: str, engine: Engine) -> str:
+    """How the live view says a service's health is judged: the URL it probes when known."""
+    from composewatch.health import ProbeKind, choose_probe
+
+    service = loaded.project.services[name]
+    plan = choose_probe(service, settings.for_service(name).health)
+    if plan.kind is ProbeKind.HTTP and plan.url:
+        return plan.url
+    if plan.kind is ProbeKind.HTTP:
+        for port in service.ports or ():
+            if port.target == plan.container_port and port.published:
+                host = engine.endpoint.probe_host
+                return f"http://{host}:{port.published.split('-')[0]}{plan.path}"
+    if plan.kind is ProbeKind.DOCKER:
+        return "HEALTHCHECK (else: running)"
+    return plan.describe()
 
 
 def _start_hints(

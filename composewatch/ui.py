@@ -219,7 +219,9 @@ class LiveUI:
     def __init__(
         self, services: Sequence[str], health: dict[str, str], console: Console | None = None
     ) -> None:
-        self.console = console or make_console()
+        given = console or make_console()
+        # The live view wraps what does not fit (a plain console would cut it off).
+        self.console = Console(file=given.file, highlight=False) if given.soft_wrap else given
         self.rows = {name: ServiceRow(health=health.get(name, "")) for name in services}
         self.messages: list[tuple[str, str]] = []  # (time, rich markup): errors and hints
         self.header = "starting"

@@ -110,9 +110,15 @@ def render(cmd: str, values: dict[str, str]) -> str:
             if name not in values:
                 raise PlaceholderError(f"unknown placeholder {{{{{name}}}}}")
             quoted = shlex.quote(values[name])
+            i = match.end()
+            if state and out and out[-1] == state and cmd[i : i + 1] == state:
+                # gaze's "{{file}}": the whole quoted word is the value, quoted our way.
+                out[-1] = quoted
+                state = ""
+                i += 1
+                continue
             # Close the current quote, add the single-quoted value, reopen the same quote.
             out.append(f"{state}{quoted}{state}")
-            i = match.end()
             continue
         char = cmd[i]
         if state == "'":

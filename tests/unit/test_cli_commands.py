@@ -65,8 +65,10 @@ def test_placeholder_values_are_gazes(relative: str, expected: dict[str, str]) -
     ("template", "value", "expected"),
     [
         ("echo {{file}}", "a.py", "echo a.py"),
-        ('python "{{file}}"', "a.py", 'python ""a.py""'),
-        ("cat '{{file}}'", "a.py", "cat ''a.py''"),
+        ('python "{{file}}"', "a.py", "python a.py"),
+        ('python "{{file}}"', "a b.py", "python 'a b.py'"),
+        ("cat '{{file}}'", "a.py", "cat a.py"),
+        ('echo "{{file}}""{{base0}}"', "a", "echo aa"),
         ('gcc -o"{{base0}}.out"', "a", 'gcc -o""a".out"'),
         ("echo {{file}}", "a;b", "echo 'a;b'"),
         ('echo "x\\"{{file}}"', "a b", 'echo "x\\""\'a b\'""'),
