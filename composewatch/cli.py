@@ -208,7 +208,7 @@ def _run_watcher(
         health = {name: _health_shown(loaded, settings, name, engine) for name in chosen}
         ui = LiveUI(chosen, health, console)
     else:
-        ui = ConsoleUI(console, verbose=verbose)
+        ui = ConsoleUI(console, verbose=verbose, project=project)
     files = WatcherFiles.of(project)
     ui = HintingUI(ui)
     with contextlib.ExitStack() as stack:
@@ -677,7 +677,9 @@ def main() -> None:
     try:
         app()
     except ComposewatchError as exc:
-        _stderr.print(Text("error: ", style="bold red") + Text(str(exc)))
+        from composewatch.ui import printable
+
+        _stderr.print(Text("error: ", style="bold red") + Text(printable(str(exc))))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -21,17 +21,9 @@ from composewatch.engine.project import (
     parse_container,
     project_events,
 )
+from composewatch.ui import LogLine
 
 __all__ = ["LogFollower", "LogLine"]
-
-
-@dataclass(frozen=True)
-class LogLine:
-    """One line a container printed."""
-
-    service: str
-    container: str
-    line: str
 
 
 @dataclass

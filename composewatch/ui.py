@@ -23,7 +23,7 @@ import types
 import typing
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import IO, Any, ClassVar, Protocol
+from typing import IO, TYPE_CHECKING, Any, ClassVar, Protocol
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -32,8 +32,9 @@ from rich.table import Table
 from rich.text import Text
 
 from composewatch import events as ev
-from composewatch.engine.project import ContainerRow
-from composewatch.logs import LogLine
+
+if TYPE_CHECKING:
+    from composewatch.engine.project import ContainerRow
 
 __all__ = [
     "EVENTS_SCHEMA_VERSION",
@@ -41,6 +42,7 @@ __all__ = [
     "ConsoleUI",
     "JsonUI",
     "LiveUI",
+    "LogLine",
     "LogPrinter",
     "events_schema",
     "printable",
@@ -63,6 +65,15 @@ _LOG_COLOURS = (
     "bright_magenta",
     "bright_blue",
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class LogLine:
+    """One line a container printed (`logs`, `up --logs`)."""
+
+    service: str
+    container: str
+    line: str
 
 
 class UI(Protocol):
@@ -90,10 +101,13 @@ def make_console(stream: IO[str] | None = None) -> Console:
 
 
 class ConsoleUI:
-    def __init__(self, console: Console | None = None, *, verbose: bool = False) -> None:
+    def __init__(
+        self, console: Console | None = None, *, verbose: bool = False, project: str = ""
+    ) -> None:
         self.console = console or make_console()
         self.verbose = verbose
         self._lock = threading.Lock()
+        self._logs = LogPrinter(self.console, [], project)
 
     def __call__(self, event: ev.Event) -> None:
         line = render(event, verbose=self.verbose)
@@ -110,7 +124,7 @@ class ConsoleUI:
 
     def log(self, line: LogLine) -> None:
         with self._lock:
-            self.console.print(LogPrinter.format(line, width=0, colour="cyan"), soft_wrap=True)
+            self._logs(line)
 
 
 def render(event: ev.Event, *, verbose: bool = False) -> str | None:

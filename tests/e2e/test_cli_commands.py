@@ -245,6 +245,18 @@ def test_background_mode_gaze_commands_and_json_schema(
     assert sorted(seen.read_text().splitlines()) == sorted(HOSTILE)
     assert not (root / "pwned.txt").exists()
 
+    # `watch` attaches to the detached watcher and shows what it does on the next save.
+    attached = subprocess.Popen(
+        [CLI, "watch"], cwd=root, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(1)  # attached, reading the end of the watcher's log
+        (root / "web" / "www" / "index.html").write_text("changed\n")
+        assert read_line(attached, r"web live \d+\.\d\d s after the save", 120)
+    finally:
+        attached.send_signal(signal.SIGINT)
+        attached.wait(timeout=10)
+
     log = tmp_path / "cache" / "composewatch" / "watchers" / f"{project_name}.log"
     deadline = time.monotonic() + 10
     while "failing on purpose" not in log.read_text() and time.monotonic() < deadline:
@@ -263,6 +275,44 @@ def test_background_mode_gaze_commands_and_json_schema(
         ("x.fail", 7, "failing on purpose")
     ]
     ok(cw(root, env, "down"))
+
+
+def read_line(proc: subprocess.Popen[str], pattern: str, timeout_s: float) -> str:
+    """The first line of the process's output matching `pattern` (AssertionError if none)."""
+    assert proc.stdout is not None
+    found: list[str] = []
+    seen: list[str] = []
+
+    def scan() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(line)
+            if re.search(pattern, line):
+                found.append(line)
+                return
+
+    reader = threading.Thread(target=scan, daemon=True)
+    reader.start()
+    reader.join(timeout_s)
+    assert found, f"no {pattern!r} within {timeout_s} s:\n{''.join(seen)[-3000:]}"
+    return found[0]
+
+
+def test_up_logs_interleaves_container_output(
+    project: tuple[Path, dict[str, str]], project_name: str
+) -> None:
+    root, env = project
+    proc = subprocess.Popen(
+        [CLI, "up", "--logs", "talker"], cwd=root, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        line = read_line(proc, r"talker-1 +\| hello from talker", 120)
+        assert line.startswith("talker-1  | ")  # compose's prefix, no project name
+        read_line(proc, r"^\d{4}-\d\d-\d\dT.* watching ", 60)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+        cw(root, env, "down")
 
 
 def test_live_view_in_a_pty_after_a_save(project: tuple[Path, dict[str, str]]) -> None:

@@ -19,11 +19,11 @@ from composewatch.doctor import judge_api, judge_inotify, parse_base_images
 from composewatch.engine.context import Endpoint
 from composewatch.engine.project import ContainerRow, parse_container, parse_timestamp
 from composewatch.explain import ignore_rule
-from composewatch.logs import LogLine
 from composewatch.ui import (
     ConsoleUI,
     JsonUI,
     LiveUI,
+    LogLine,
     LogPrinter,
     events_schema,
     printable,
