@@ -37,6 +37,7 @@ __all__ = [
     "hold_lock",
     "parse_event",
     "read_status",
+    "refuse_second_watcher",
     "spawn_detached",
     "stop_watcher",
 ]
@@ -96,6 +97,21 @@ def read_status(files: WatcherFiles) -> WatcherStatus:
     )
 
 
+def _running(files: WatcherFiles, project: str) -> WatcherRunning:
+    status = read_status(files)
+    return WatcherRunning(
+        f"a composewatch watcher already runs for project {project!r} "
+        f"(pid {status.pid}, since {status.started}). `composewatch -p {project} watch` "
+        f"shows it, `composewatch -p {project} unwatch` stops it."
+    )
+
+
+def refuse_second_watcher(files: WatcherFiles, project: str) -> None:
+    """WatcherRunning when the project already has a watcher (before starting another)."""
+    if _is_locked(files.lock):
+        raise _running(files, project)
+
+
 @contextlib.contextmanager
 def hold_lock(files: WatcherFiles, project: str, *, detached: bool) -> Iterator[None]:
     """Be the project's one watcher, or raise WatcherRunning naming the one that is."""
@@ -105,12 +121,7 @@ def hold_lock(files: WatcherFiles, project: str, *, detached: bool) -> Iterator[
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            status = read_status(files)
-            raise WatcherRunning(
-                f"a composewatch watcher already runs for project {project!r} "
-                f"(pid {status.pid}, since {status.started}). `composewatch -p {project} watch` "
-                f"shows it, `composewatch -p {project} unwatch` stops it."
-            ) from None
+            raise _running(files, project) from None
         record = {
             "pid": os.getpid(),
             "started": datetime.now(UTC).isoformat(timespec="seconds"),

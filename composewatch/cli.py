@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version as package_version
@@ -28,8 +29,11 @@ from composewatch.config import SETTINGS_KEY, Settings, parse_settings, settings
 from composewatch.errors import ComposewatchError, InputError
 
 if TYPE_CHECKING:
+    from composewatch.app import Session
     from composewatch.containers import Engine
     from composewatch.engine.project import ContainerRow
+    from composewatch.gaze import CommandRunner
+    from composewatch.ui import UI
 
 __all__ = ["app", "main"]
 
@@ -184,7 +188,7 @@ def _run_watcher(
     json_output: bool,
     logs: bool,
     verbose: bool,
-    reload: Any,
+    reload: Callable[[], LoadedProject],
 ) -> None:
     import contextlib
 
@@ -282,8 +286,8 @@ def _start_hints(
 
 
 def _command_runner(
-    loaded: LoadedProject, settings: Settings, engine: Engine, session: Any, ui: Any
-) -> Any:
+    loaded: LoadedProject, settings: Settings, engine: Engine, session: Session, ui: UI
+) -> CommandRunner:
     """Commands on save: x-composewatch.commands, then a .gaze.yml beside the compose file."""
     from composewatch.engine.project import exec_output
     from composewatch.gaze import CommandRunner, load_gaze_rules
@@ -307,7 +311,7 @@ def _up_detached(
         WatcherFiles,
         follow_log,
         parse_event,
-        read_status,
+        refuse_second_watcher,
         spawn_detached,
     )
     from composewatch.containers import Engine
@@ -315,11 +319,7 @@ def _up_detached(
 
     project = loaded.project.name
     files = WatcherFiles.of(project)
-    if read_status(files).running:
-        from composewatch.background import hold_lock
-
-        with hold_lock(files, project, detached=True):  # raises WatcherRunning, naming it
-            pass
+    refuse_second_watcher(files, project)
     Engine.connect()  # fail here, in the foreground, when no engine answers
     argv = [*options.argv(project), "up", "--json", *(["--logs"] if logs else []), *services]
     proc = spawn_detached(argv, files)
