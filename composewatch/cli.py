@@ -197,24 +197,15 @@ def _run_watcher(
     from composewatch.builder import check_build_inputs
     from composewatch.containers import Engine
     from composewatch.hints import HintingUI
-    from composewatch.ui import ConsoleUI, JsonUI, LiveUI, make_console
+    from composewatch.ui import LiveUI
 
     chosen = selected_services(loaded, requested)
     check_build_inputs(loaded, chosen)
     engine = Engine.connect()
     project = loaded.project.name
     detached = os.environ.get("COMPOSEWATCH_DETACHED") == "1"
-    console = make_console()
-    ui: Any
-    if json_output:
-        ui = JsonUI()
-    elif console.is_terminal and not verbose and not logs:
-        health = {name: _health_shown(loaded, settings, name, engine) for name in chosen}
-        ui = LiveUI(chosen, health, console)
-    else:
-        ui = ConsoleUI(console, verbose=verbose, project=project)
     files = WatcherFiles.of(project)
-    ui = HintingUI(ui)
+    ui: Any = HintingUI(_make_ui(loaded, settings, chosen, engine, json_output, logs, verbose))
     with contextlib.ExitStack() as stack:
         if watch:
             stack.enter_context(hold_lock(files, project, detached=detached))
@@ -239,6 +230,28 @@ def _run_watcher(
             return
     if not healthy:
         raise typer.Exit(1)
+
+
+def _make_ui(
+    loaded: LoadedProject,
+    settings: Settings,
+    services: list[str],
+    engine: Engine,
+    json_output: bool,
+    logs: bool,
+    verbose: bool,
+) -> UI:
+    """JSON lines when asked; the live view on a terminal; plain lines otherwise (and with
+    build or container logs, which do not fit in a table)."""
+    from composewatch.ui import ConsoleUI, JsonUI, LiveUI, make_console
+
+    console = make_console()
+    if json_output:
+        return JsonUI()
+    if console.is_terminal and not verbose and not logs:
+        health = {name: _health_shown(loaded, settings, name, engine) for name in services}
+        return LiveUI(services, health, console)
+    return ConsoleUI(console, verbose=verbose, project=loaded.project.name)
 
 
 def _health_shown(loaded: LoadedProject, settings: Settings, name: str, engine: Engine) -> str:
