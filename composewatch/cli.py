@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,6 +86,16 @@ def _check_services(loaded: LoadedProject, services: list[str] | None) -> list[s
     return list(services or ())
 
 
+def _complete_services(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of SERVICE arguments: the services of the project found from here."""
+    try:
+        options = ctx.obj.options if isinstance(ctx.obj, GlobalOptions) else ProjectOptions()
+        names = list(load_project(options).project.services)
+    except Exception:
+        return []
+    return [name for name in names if name.startswith(incomplete)]
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"composewatch version {package_version('composewatch')}")
@@ -99,19 +110,23 @@ def _example(*lines: str) -> str:
 def global_options(
     ctx: typer.Context,
     file: Annotated[
-        list[str] | None, typer.Option("--file", "-f", help="Compose file (repeatable).")
+        list[str] | None,
+        typer.Option("--file", "-f", metavar="FILE", help="Compose file (repeatable)."),
     ] = None,
     project_name: Annotated[
-        str | None, typer.Option("--project-name", "-p", help="Project name.")
+        str | None, typer.Option("--project-name", "-p", metavar="NAME", help="Project name.")
     ] = None,
     profile: Annotated[
-        list[str] | None, typer.Option("--profile", help="Enable a profile (repeatable).")
+        list[str] | None,
+        typer.Option("--profile", metavar="PROFILE", help="Enable a profile (repeatable)."),
     ] = None,
     env_file: Annotated[
-        list[str] | None, typer.Option("--env-file", help="Environment file (repeatable).")
+        list[str] | None,
+        typer.Option("--env-file", metavar="FILE", help="Environment file (repeatable)."),
     ] = None,
     project_directory: Annotated[
-        str | None, typer.Option("--project-directory", help="Where to look for compose files.")
+        str | None,
+        typer.Option("--project-directory", metavar="DIR", help="Where to look for compose files."),
     ] = None,
     _show_version: Annotated[
         bool,
@@ -142,7 +157,9 @@ def global_options(
 )
 def up(
     ctx: typer.Context,
-    services: Annotated[list[str] | None, typer.Argument(help="Services to run.")] = None,
+    services: Annotated[
+        list[str] | None, typer.Argument(help="Services to run.", autocompletion=_complete_services)
+    ] = None,
     no_watch: Annotated[
         bool, typer.Option("--no-watch", help="Stop once every service is healthy.")
     ] = False,
@@ -221,6 +238,10 @@ def _run_watcher(
         session = Session(loaded, settings, engine, ui, chosen, reload=reload)
         _start_hints(loaded, settings, chosen, engine, ui)
         session.on_save = _command_runner(loaded, settings, engine, session, ui).submit
+        # SIGTERM (`unwatch`, a process manager) stops the watcher as Ctrl-C does; SIGINT is
+        # restored in case a shell started us in the background with it ignored.
+        signal.signal(signal.SIGTERM, _interrupted)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             healthy = asyncio.run(session.up(watch=watch))
         except KeyboardInterrupt:
@@ -230,6 +251,10 @@ def _run_watcher(
             return
     if not healthy:
         raise typer.Exit(1)
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _make_ui(
@@ -473,9 +498,15 @@ def down(ctx: typer.Context) -> None:
 @app.command(epilog=_example("composewatch ps", "composewatch ps web --format json"))
 def ps(
     ctx: typer.Context,
-    services: Annotated[list[str] | None, typer.Argument(help="Only these services.")] = None,
+    services: Annotated[
+        list[str] | None,
+        typer.Argument(help="Only these services.", autocompletion=_complete_services),
+    ] = None,
     output_format: Annotated[
-        str, typer.Option("--format", help="table or json (one object per container).")
+        str,
+        typer.Option(
+            "--format", metavar="FORMAT", help="table or json (one object per container)."
+        ),
     ] = "table",
 ) -> None:
     """List the project's containers: state, health, image, ports and since when the
@@ -501,10 +532,14 @@ def ps(
 @app.command(epilog=_example("composewatch logs", "composewatch logs -f --tail 20 web worker"))
 def logs(
     ctx: typer.Context,
-    services: Annotated[list[str] | None, typer.Argument(help="Only these services.")] = None,
+    services: Annotated[
+        list[str] | None,
+        typer.Argument(help="Only these services.", autocompletion=_complete_services),
+    ] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Follow the output.")] = False,
     tail: Annotated[
-        str, typer.Option("--tail", "-n", help="Lines from the end of each log, or all.")
+        str,
+        typer.Option("--tail", "-n", metavar="N", help="Lines from the end of each log, or all."),
     ] = "all",
 ) -> None:
     """Show the containers' output as `docker compose logs` does: `web-1  | line`."""
@@ -526,7 +561,10 @@ def logs(
 @app.command(epilog=_example("composewatch build", "composewatch build web"))
 def build(
     ctx: typer.Context,
-    services: Annotated[list[str] | None, typer.Argument(help="Only these services.")] = None,
+    services: Annotated[
+        list[str] | None,
+        typer.Argument(help="Only these services.", autocompletion=_complete_services),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no build output.")] = False,
 ) -> None:
     """Build the services' images (tagged as compose tags them), without starting anything."""
@@ -557,9 +595,13 @@ def build(
 @app.command(epilog=_example("composewatch restart", "composewatch restart worker -t 2"))
 def restart(
     ctx: typer.Context,
-    services: Annotated[list[str] | None, typer.Argument(help="Only these services.")] = None,
+    services: Annotated[
+        list[str] | None,
+        typer.Argument(help="Only these services.", autocompletion=_complete_services),
+    ] = None,
     timeout_s: Annotated[
-        int | None, typer.Option("--timeout", "-t", help="Seconds to wait before killing.")
+        int | None,
+        typer.Option("--timeout", "-t", metavar="SECONDS", help="Seconds to wait before killing."),
     ] = None,
 ) -> None:
     """Restart the services' containers (without rebuilding or recreating them)."""
@@ -577,9 +619,13 @@ def restart(
 @app.command(epilog=_example("composewatch stop", "composewatch stop web -t 0"))
 def stop(
     ctx: typer.Context,
-    services: Annotated[list[str] | None, typer.Argument(help="Only these services.")] = None,
+    services: Annotated[
+        list[str] | None,
+        typer.Argument(help="Only these services.", autocompletion=_complete_services),
+    ] = None,
     timeout_s: Annotated[
-        int | None, typer.Option("--timeout", "-t", help="Seconds to wait before killing.")
+        int | None,
+        typer.Option("--timeout", "-t", metavar="SECONDS", help="Seconds to wait before killing."),
     ] = None,
 ) -> None:
     """Stop the services' containers without removing them (`docker compose stop`)."""
@@ -612,7 +658,7 @@ def _stop_timeout(engine: Engine, row: ContainerRow, given_s: int | None) -> flo
 def config(
     ctx: typer.Context,
     output_format: Annotated[
-        str, typer.Option("--format", help="Output format: yaml or json.")
+        str, typer.Option("--format", metavar="FORMAT", help="Output format: yaml or json.")
     ] = "yaml",
     services: Annotated[bool, typer.Option("--services", help="Print the service names.")] = False,
 ) -> None:
