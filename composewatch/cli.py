@@ -32,6 +32,7 @@ from composewatch.errors import ComposewatchError, InputError
 if TYPE_CHECKING:
     from composewatch.app import Session
     from composewatch.containers import Engine
+    from composewatch.core.commands import CommandRule
     from composewatch.engine.project import ContainerRow
     from composewatch.gaze import CommandRunner
     from composewatch.ui import UI
@@ -330,8 +331,13 @@ def _command_runner(
     from composewatch.engine.project import exec_output
     from composewatch.gaze import CommandRunner, load_gaze_rules
 
-    project_dir = Path(loaded.config_files[0]).parent if loaded.config_files else Path(".")
-    rules = settings.command_rules() + load_gaze_rules(project_dir)
+    project_dir = (
+        Path(loaded.config_files[0]).parent if loaded.config_files else Path(".")
+    ).resolve()
+
+    def load_rules() -> list[CommandRule]:
+        # The session's project: a compose file reload replaces it.
+        return _settings(session.loaded).command_rules() + load_gaze_rules(project_dir)
 
     def exec_in(service: str, text: str, timeout_s: float) -> tuple[int, str]:
         container = session.runner.serving.get(service)
@@ -339,7 +345,8 @@ def _command_runner(
             return 125, f"{service} has no running container"
         return exec_output(engine.client, container, ["sh", "-c", text])
 
-    return CommandRunner(rules, project_dir.resolve(), ui, exec_in)
+    config_files = [Path(f) for f in loaded.config_files]
+    return CommandRunner(load_rules, project_dir, ui, exec_in, config_files)
 
 
 def _up_detached(

@@ -65,26 +65,32 @@ ExecIn = Callable[[str, str, float], tuple[int, str]]  # (service, shell text, t
 
 
 class CommandRunner:
-    """Runs the commands for each batch of saves, in order, in one worker thread."""
+    """Runs the commands for each batch of saves, in order, in one worker thread.
+
+    `load_rules` is called at start and again when a batch holds one of `config_files` (the
+    `.gaze.yml`, the compose files), so an edited command applies from the next save; a
+    broken edit is reported and the previous rules stay.
+    """
 
     def __init__(
         self,
-        rules: list[CommandRule],
+        load_rules: Callable[[], list[CommandRule]],
         project_dir: Path,
         report: Callable[[ev.Event], None],
         exec_in: ExecIn | None = None,
+        config_files: Iterable[Path] = (),
     ) -> None:
-        self.rules = rules
+        self.load_rules = load_rules
+        self.rules = load_rules()
         self.project_dir = project_dir
         self.report = report
         self.exec_in = exec_in
+        self.config_files = frozenset({project_dir / GAZE_FILE, *config_files})
         self._queue: queue.Queue[frozenset[Path]] = queue.Queue()
         self._worker: threading.Thread | None = None
 
     def submit(self, paths: frozenset[Path]) -> None:
         """Queue a batch of saved files (returns at once)."""
-        if not self.rules:
-            return
         if self._worker is None:
             self._worker = threading.Thread(target=self._work, daemon=True)
             self._worker.start()
@@ -95,8 +101,14 @@ class CommandRunner:
             self.run_batch(self._queue.get())
 
     def run_batch(self, paths: Iterable[Path]) -> list[ev.CommandFinished]:
+        paths = sorted(paths)
+        if self.config_files.intersection(paths):
+            try:
+                self.rules = self.load_rules()
+            except ConfigError as err:
+                self.report(ev.Note(f"commands on save not changed: {err}", "warning"))
         files = []
-        for path in sorted(paths):
+        for path in paths:
             if is_noise(path) or not path.is_relative_to(self.project_dir):
                 continue
             if path.exists() and not path.is_file():

@@ -199,7 +199,7 @@ def test_runner_reports_output_and_failure_never_raises(tmp_path: Path) -> None:
     ]
     (tmp_path / "a;touch pwned.txt").write_text("x")
     (tmp_path / "x.bad").write_text("x")
-    runner = CommandRunner(rules, tmp_path, seen.append)
+    runner = CommandRunner(lambda: rules, tmp_path, seen.append)
     results = runner.run_batch(
         [tmp_path / "a;touch pwned.txt", tmp_path / "x.bad", tmp_path / ".git" / "HEAD"]
     )
@@ -209,3 +209,21 @@ def test_runner_reports_output_and_failure_never_raises(tmp_path: Path) -> None:
     ]
     assert seen == results
     assert not (tmp_path / "pwned.txt").exists()
+
+
+def test_an_edited_gaze_file_applies_from_the_next_save(tmp_path: Path) -> None:
+    from composewatch.gaze import load_gaze_rules
+
+    seen: list[ev.Event] = []
+    gaze = tmp_path / ".gaze.yml"
+    gaze.write_text("commands:\n  - ext: .txt\n    cmd: echo one {{base0}}\n")
+    (tmp_path / "a.txt").write_text("x")
+    runner = CommandRunner(lambda: load_gaze_rules(tmp_path), tmp_path, seen.append)
+    gaze.write_text("commands:\n  - ext: .txt\n    cmd: echo two {{base0}}\n")
+    runner.run_batch([gaze, tmp_path / "a.txt"])
+    gaze.write_text("commands: [\n")  # broken: reported, the rules stay
+    runner.run_batch([gaze, tmp_path / "a.txt"])
+    outputs = [e.output.strip() for e in seen if isinstance(e, ev.CommandFinished)]
+    assert outputs == ["two a", "two a"]
+    notes = [e.message for e in seen if isinstance(e, ev.Note)]
+    assert len(notes) == 1 and "not valid YAML" in notes[0]
