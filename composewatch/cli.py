@@ -276,8 +276,24 @@ def _make_ui(
         return JsonUI()
     if console.is_terminal and not verbose and not logs:
         health = {name: _health_shown(loaded, settings, name, engine) for name in services}
-        return LiveUI(services, health, console)
+        return LiveUI(services, health, console, _waits_for(loaded, services))
     return ConsoleUI(console, verbose=verbose, project=loaded.project.name)
+
+
+def _waits_for(loaded: LoadedProject, services: list[str]) -> dict[str, str]:
+    """What each service waits for at startup, as its depends_on says."""
+    words = {
+        "service_healthy": "healthy",
+        "service_completed_successfully": "completed",
+        "service_started": "started",
+    }
+    waits = {}
+    for name in services:
+        depends = loaded.project.services[name].depends_on or {}
+        shown = [f"{dep} ({words.get(c.condition, c.condition)})" for dep, c in depends.items()]
+        if shown:
+            waits[name] = ", ".join(shown)
+    return waits
 
 
 def _health_shown(loaded: LoadedProject, settings: Settings, name: str, engine: Engine) -> str:
@@ -406,7 +422,7 @@ def watch(
     """Follow the project's background watcher; with none, watch the running project
     without recreating what runs."""
     from composewatch.background import WatcherFiles, follow_log, parse_event, read_status
-    from composewatch.ui import ConsoleUI
+    from composewatch.ui import ConsoleUI, LogLine
 
     loaded = ctx.obj.load()
     settings = _settings(loaded)
@@ -423,7 +439,7 @@ def watch(
             reload=ctx.obj.load,
         )
         return
-    ui = ConsoleUI()
+    ui = ConsoleUI(project=loaded.project.name)
 
     def on_record(record: dict[str, Any]) -> bool:
         if json_output:
@@ -432,6 +448,8 @@ def watch(
         event = parse_event(record)
         if event is not None:
             ui(event)
+        elif record.get("type") == "ContainerLog":
+            ui.log(LogLine(str(record["service"]), str(record["container"]), str(record["line"])))
         return False
 
     follow_log(files, on_record, lambda: read_status(files).running)

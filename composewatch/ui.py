@@ -231,12 +231,22 @@ class LiveUI:
     }
 
     def __init__(
-        self, services: Sequence[str], health: dict[str, str], console: Console | None = None
+        self,
+        services: Sequence[str],
+        health: dict[str, str],
+        console: Console | None = None,
+        waits_for: dict[str, str] | None = None,  # service -> "db (healthy)": why it waits
     ) -> None:
         given = console or make_console()
         # The live view wraps what does not fit (a plain console would cut it off).
         self.console = Console(file=given.file, highlight=False) if given.soft_wrap else given
-        self.rows = {name: ServiceRow(health=health.get(name, "")) for name in services}
+        self.rows = {
+            name: ServiceRow(
+                health=health.get(name, ""),
+                detail=f"waits for {waits_for[name]}" if waits_for and name in waits_for else "",
+            )
+            for name in services
+        }
         self.messages: list[tuple[str, str]] = []  # (time, rich markup): errors and hints
         self.header = "starting"
         self._live = Live(

@@ -126,7 +126,10 @@ def test_a_record_that_is_not_an_event_is_ignored() -> None:
 
 def test_live_view_rows_follow_a_save() -> None:
     console, out = plain_console(width=160)
-    view = LiveUI(["web", "api"], {"web": "http://127.0.0.1:5000/"}, console)
+    view = LiveUI(
+        ["web", "api"], {"web": "http://127.0.0.1:5000/"}, console, {"web": "api (healthy)"}
+    )
+    assert view.rows["web"].detail == "waits for api (healthy)"
     view.apply(ev.BuildQueued("web", ("api",)))
     assert (view.rows["web"].state, view.rows["web"].detail) == (
         "waiting",
