@@ -84,6 +84,12 @@ class LogFollower:
         try:
             for text in follow_logs(self.client, row, follow=follow, tail=tail, since=since):
                 with self._lock:
-                    self.on_line(LogLine(row.service, row.name, text))
+                    self.on_line(LogLine(row.service, _display_name(row), text))
         except docker.errors.DockerException:
             return
+
+
+def _display_name(row: ContainerRow) -> str:
+    """compose's log prefix, `web-1`: from the labels, so a container swapped in under a
+    temporary name shows as the one it replaces."""
+    return f"{row.service}-{row.number}" if row.service and row.number else row.name

@@ -315,6 +315,35 @@ def test_up_logs_interleaves_container_output(
         cw(root, env, "down")
 
 
+def test_logs_follow_the_container_a_save_swaps_in(
+    project: tuple[Path, dict[str, str]],
+) -> None:
+    root, env = project
+    talker = root / "talker"
+    talker.mkdir()
+    (talker / "msg").write_text("first\n")
+    (talker / "Dockerfile").write_text(
+        'FROM busybox:latest\nCOPY msg /msg\nCMD ["sh", "-c", "cat /msg; exec sleep 3600"]\n'
+    )
+    compose = root / "compose.yaml"
+    text = compose.read_text().replace("    image: busybox:latest\n", "    build: ./talker\n")
+    compose.write_text(
+        text.replace("'echo hello from talker; exec sleep 3600'", "'cat /msg; exec sleep 3600'")
+    )
+    ok(cw(root, env, "up", "-d", "talker", timeout=300))
+    follower = subprocess.Popen(
+        [CLI, "logs", "-f", "talker"], cwd=root, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert read_line(follower, r"^talker-1  \| first$", 30)
+        (talker / "msg").write_text("second\n")
+        assert read_line(follower, r"^talker-1  \| second$", 120)
+    finally:
+        follower.send_signal(signal.SIGINT)
+        follower.wait(timeout=10)
+        cw(root, env, "down")
+
+
 def test_live_view_in_a_pty_after_a_save(project: tuple[Path, dict[str, str]]) -> None:
     root, env = project
     pid, fd = pty.fork()
