@@ -319,20 +319,16 @@ def _start_hints(
 ) -> None:
     """Once, off the startup path: a big build context, a service judged only by running."""
     import threading
+    from functools import partial
 
     from composewatch import events as ev
+    from composewatch.engine.project import image_config
     from composewatch.hints import startup_hints
-
-    def image_config(ref: str) -> dict[str, Any] | None:
-        try:
-            config = engine.client.api.inspect_image(ref).get("Config")  # type: ignore[no-untyped-call]
-        except Exception:
-            return None
-        return dict(config) if isinstance(config, dict) else None
 
     def say() -> None:
         try:
-            for hint in startup_hints(loaded, settings, services, image_config):
+            configs = partial(image_config, engine.client)
+            for hint in startup_hints(loaded, settings, services, configs):
                 ui(ev.Note(hint))
         except OSError:
             return

@@ -13,14 +13,12 @@ import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-
-import docker
-import docker.errors
+from typing import Any, Literal
 
 from composewatch.compose.model import LoadedProject
 from composewatch.config import Settings
 from composewatch.engine.context import Endpoint, load_endpoint, open_client
+from composewatch.engine.project import engine_facts, missing_images, published_host_ports
 from composewatch.errors import EngineContextError
 from composewatch.mapping import is_noise, load_watch_targets, watch_roots
 from composewatch.neighbours import can_refresh
@@ -127,12 +125,12 @@ def run_checks(loaded: LoadedProject, settings: Settings) -> list[Check]:
         endpoint = load_endpoint()
     except EngineContextError as err:
         return [Check("engine", "fail", str(err))]
-    client: docker.DockerClient | None = None
+    client: Any = None
     try:
         client = open_client(endpoint, timeout_s=5)
-        version = client.version()
-        checks += judge_api(str(version["ApiVersion"]), str(version["Version"]), endpoint)
-    except docker.errors.DockerException as err:
+        facts = engine_facts(client)
+        checks += judge_api(facts.api_version, facts.version, endpoint)
+    except Exception as err:  # whatever stops us reaching the engine is the finding
         checks.append(
             Check(
                 "engine",
@@ -182,7 +180,7 @@ def _symlinked_root(loaded: LoadedProject) -> Check:
     return Check("project root", "ok", f"{root} (not a symlink)")
 
 
-def _base_images(client: docker.DockerClient, loaded: LoadedProject) -> list[Check]:
+def _base_images(client: Any, loaded: LoadedProject) -> list[Check]:
     wanted: dict[str, str] = {}
     for name, service in loaded.project.services.items():
         if service.build is None:
@@ -198,14 +196,7 @@ def _base_images(client: docker.DockerClient, loaded: LoadedProject) -> list[Che
                 continue  # `up` reports a missing Dockerfile itself
         for image in parse_base_images(dockerfile):
             wanted.setdefault(image, name)
-    missing = []
-    for image, user in wanted.items():
-        try:
-            client.api.inspect_image(image)  # type: ignore[no-untyped-call]
-        except docker.errors.ImageNotFound:
-            missing.append(f"{image} ({user})")
-        except docker.errors.APIError:
-            continue
+    missing = [f"{image} ({wanted[image]})" for image in missing_images(client, wanted)]
     if missing:
         return [
             Check(
@@ -218,7 +209,7 @@ def _base_images(client: docker.DockerClient, loaded: LoadedProject) -> list[Che
     return [Check("base images", "ok", f"{len(wanted)} present")]
 
 
-def _ports(client: docker.DockerClient, loaded: LoadedProject, endpoint: Endpoint) -> list[Check]:
+def _ports(client: Any, loaded: LoadedProject, endpoint: Endpoint) -> list[Check]:
     ports = published_ports(loaded)
     if not ports:
         return [Check("ports", "ok", "the project publishes no fixed TCP port")]
@@ -230,7 +221,7 @@ def _ports(client: docker.DockerClient, loaded: LoadedProject, endpoint: Endpoin
                 f"{len(ports)} published on the remote engine's host (not checked from here)",
             )
         ]
-    ours = _project_ports(client, loaded.project.name)
+    ours = published_host_ports(client, loaded.project.name)
     taken = []
     for service, host_ip, port in ports:
         if port in ours or not _port_taken(host_ip, port):
@@ -246,16 +237,6 @@ def _ports(client: docker.DockerClient, loaded: LoadedProject, endpoint: Endpoin
             )
         ]
     return [Check("ports", "ok", f"{len(ports)} published port(s) free or already the project's")]
-
-
-def _project_ports(client: docker.DockerClient, project: str) -> set[int]:
-    label = {"label": f"com.docker.compose.project={project}"}
-    found: set[int] = set()
-    for summary in client.api.containers(filters=label):
-        for port in summary.get("Ports") or []:
-            if port.get("PublicPort"):
-                found.add(int(port["PublicPort"]))
-    return found
 
 
 def _port_taken(host_ip: str, port: int) -> bool:

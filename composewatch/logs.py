@@ -11,16 +11,15 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-
-import docker
-import docker.errors
+from typing import Any
 
 from composewatch.engine.project import (
     ContainerRow,
     follow_logs,
-    parse_container,
+    inspect_row,
     project_events,
 )
+from composewatch.errors import EngineError
 from composewatch.ui import LogLine
 
 __all__ = ["LogFollower", "LogLine"]
@@ -28,7 +27,7 @@ __all__ = ["LogFollower", "LogLine"]
 
 @dataclass
 class LogFollower:
-    client: docker.DockerClient
+    client: Any  # docker.DockerClient: only engine/ handles it
     project: str
     on_line: Callable[[LogLine], None]
     services: frozenset[str] = frozenset()  # empty: every service
@@ -58,13 +57,10 @@ class LogFollower:
             for action, cid in project_events(self.client, self.project):
                 if action != "start" or cid in self._followed:
                     continue
-                try:
-                    row = parse_container(self.client.api.inspect_container(cid))
-                except docker.errors.NotFound:
-                    continue
-                if row.service and (not self.services or row.service in self.services):
+                row = inspect_row(self.client, cid)
+                if row and row.service and (not self.services or row.service in self.services):
                     self._start(row, follow=True, tail=None, since=since)
-        except docker.errors.DockerException:
+        except EngineError:
             return  # the engine went away: nothing more to follow
 
     def _start(
@@ -85,7 +81,7 @@ class LogFollower:
             for text in follow_logs(self.client, row, follow=follow, tail=tail, since=since):
                 with self._lock:
                     self.on_line(LogLine(row.service, _display_name(row), text))
-        except docker.errors.DockerException:
+        except EngineError:
             return
 
 

@@ -20,11 +20,17 @@ from composewatch.errors import EngineError
 
 __all__ = [
     "ContainerRow",
+    "EngineFacts",
+    "engine_facts",
     "exec_output",
     "follow_logs",
+    "image_config",
+    "inspect_row",
     "list_containers",
+    "missing_images",
     "parse_container",
     "parse_timestamp",
+    "published_host_ports",
     "restart_containers",
     "stop_containers",
 ]
@@ -171,8 +177,8 @@ def follow_logs(
             *lines, pending = pending.split(b"\n")
             for line in lines:
                 yield line.decode(errors="replace").rstrip("\r")
-    except docker.errors.APIError:
-        pass  # the container went away while we read it
+    except (docker.errors.DockerException, OSError):
+        pass  # the container (or the connection) went away while we read it
     if pending:
         yield pending.decode(errors="replace").rstrip("\r")
 
@@ -180,8 +186,11 @@ def follow_logs(
 def project_events(client: docker.DockerClient, project: str) -> Iterator[tuple[str, str]]:
     """(action, container id) for the project's containers as they start and die."""
     filters = {"type": "container", "label": f"{_L}project={project}", "event": ["start"]}
-    for event in client.api.events(filters=filters, decode=True):
-        yield str(event.get("Action") or event.get("status")), str(event.get("id"))
+    try:
+        for event in client.api.events(filters=filters, decode=True):
+            yield str(event.get("Action") or event.get("status")), str(event.get("id"))
+    except (docker.errors.DockerException, OSError) as err:  # requests' errors are OSErrors
+        raise EngineError(f"following the engine's events failed: {err}") from err
 
 
 def exec_output(client: docker.DockerClient, cid: str, argv: list[str]) -> tuple[int, str]:
@@ -193,3 +202,58 @@ def exec_output(client: docker.DockerClient, cid: str, argv: list[str]) -> tuple
     except docker.errors.APIError as err:
         raise EngineError(f"running {argv[0]!r} in {cid[:12]} failed: {err}") from err
     return int(code or 0), output
+
+
+def inspect_row(client: docker.DockerClient, cid: str) -> ContainerRow | None:
+    """One container's row; None when it is gone."""
+    try:
+        return parse_container(client.api.inspect_container(cid))
+    except docker.errors.NotFound:
+        return None
+    except docker.errors.APIError as err:
+        raise EngineError(f"inspecting container {cid[:12]} failed: {err}") from err
+
+
+@dataclass(frozen=True)
+class EngineFacts:
+    version: str
+    api_version: str
+
+
+def engine_facts(client: docker.DockerClient) -> EngineFacts:
+    try:
+        version = client.version()
+    except docker.errors.DockerException as err:
+        raise EngineError(str(err)) from err
+    return EngineFacts(str(version["Version"]), str(version["ApiVersion"]))
+
+
+def image_config(client: docker.DockerClient, ref: str) -> dict[str, Any] | None:
+    """An image's Config (Healthcheck, Cmd...); None when the engine does not have it."""
+    try:
+        config = client.api.inspect_image(ref).get("Config")  # type: ignore[no-untyped-call]
+    except docker.errors.APIError:
+        return None
+    return dict(config) if isinstance(config, dict) else None
+
+
+def missing_images(client: docker.DockerClient, refs: Iterable[str]) -> list[str]:
+    missing = []
+    for ref in refs:
+        try:
+            client.api.inspect_image(ref)  # type: ignore[no-untyped-call]
+        except docker.errors.ImageNotFound:
+            missing.append(ref)
+        except docker.errors.APIError:
+            continue
+    return missing
+
+
+def published_host_ports(client: docker.DockerClient, project: str) -> set[int]:
+    """The host ports the project's running containers publish."""
+    found: set[int] = set()
+    for summary in client.api.containers(filters={"label": f"{_L}project={project}"}):
+        for port in summary.get("Ports") or []:
+            if port.get("PublicPort"):
+                found.add(int(port["PublicPort"]))
+    return found
