@@ -68,6 +68,8 @@ class Session:
     services: list[str]
     # Reads the compose files again; None: changes to them are not watched.
     reload: Callable[[], LoadedProject] | None = None
+    # Told of every batch of saved files (commands on save); must not block.
+    on_save: Callable[[frozenset[Path]], None] | None = None
 
     def __post_init__(self) -> None:
         self.targets: list[WatchTarget] = []
@@ -319,6 +321,8 @@ class Session:
         batches = watch_changes(roots, quiet_ms=self.settings.quiet_ms, on_ready=armed.set)
         async for batch in batches:
             saved_at = batch.saved_at()
+            if self.on_save is not None:
+                self.on_save(frozenset(batch.paths))
             config_files = {Path(f) for f in self.loaded.config_files}
             if self.reload is not None and batch.paths & config_files:
                 await self.apply_new_config(scheduler, saved_at)

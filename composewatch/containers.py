@@ -19,6 +19,7 @@ import docker.errors
 import docker.types
 
 from composewatch.compose.model import LoadedProject
+from composewatch.engine.context import DEFAULT_HOST, Endpoint, load_endpoint, open_client
 from composewatch.errors import EngineError, EngineUnavailable
 from composewatch.health import ContainerStatus
 from composewatch.neighbours import (
@@ -70,26 +71,31 @@ def _failed(action: str, err: Exception) -> EngineError:
 
 
 class Engine:
-    def __init__(self, client: docker.DockerClient) -> None:
+    def __init__(self, client: docker.DockerClient, endpoint: Endpoint | None = None) -> None:
         self.client = client
         self._api = client.api
-        # A unix socket means the engine shares this host's network namespace.
-        self._local = str(self._api.base_url).startswith("http+docker://")
+        self.endpoint = endpoint or Endpoint(DEFAULT_HOST, "default", "default")
+        # A unix socket means the engine shares this host's network namespace and /proc.
+        self._local = self.endpoint.local
         self._bridges: dict[str, str | None] = {}
         self._started: dict[str, list[Neighbour]] = {}  # our containers' host ARP entries
 
     @classmethod
     def connect(cls) -> Engine:
+        """The engine the docker CLI would use (DOCKER_HOST, DOCKER_CONTEXT, the current
+        context, TLS variables); an unknown context is an EngineContextError."""
+        endpoint = load_endpoint()
         try:
-            client = docker.from_env()
+            client = open_client(endpoint)
             client.ping()
         except Exception as err:
             raise EngineUnavailable(
-                f"No Docker engine answers ({err}). composewatch needs a running Docker engine: "
-                "start Docker (or dockerd), check that DOCKER_HOST points at it if you set it, "
-                "and that your user may use the socket (e.g. /var/run/docker.sock), then retry."
+                f"No Docker engine answers at {endpoint.host} (context {endpoint.context!r}, "
+                f"from {endpoint.source}): {err}. composewatch needs a running Docker engine: "
+                "start Docker (or dockerd), check DOCKER_HOST / `docker context ls` if you use "
+                "them, and that your user may use the socket (e.g. /var/run/docker.sock)."
             ) from err
-        return cls(client)
+        return cls(client, endpoint)
 
     # --- reading ---------------------------------------------------------------------
 
@@ -125,8 +131,11 @@ class Engine:
         ports = self._api.inspect_container(cid)["NetworkSettings"].get("Ports") or {}
         for binding in ports.get(f"{container_port}/tcp") or []:
             host_ip = binding.get("HostIp") or "127.0.0.1"
-            # Probe over loopback whatever the container publishes on: only this machine.
+            # Probe over loopback whatever the container publishes on: only this machine;
+            # a remote engine's ports answer on its host.
             host = host_ip if host_ip.startswith("127.") else "127.0.0.1"
+            if not self._local:
+                host = self.endpoint.probe_host
             return f"http://{host}:{binding['HostPort']}{path}"
         return None
 
@@ -180,7 +189,7 @@ class Engine:
         if (info.get("HostConfig") or {}).get("Init"):
             return False  # docker-init forwards the signal to the app
         pid = info["State"].get("Pid") or 0
-        status = self._host_proc_status(pid) if pid else None
+        status = self._host_proc_status(pid) if pid and self._local else None
         if status is None:  # the engine's /proc is not ours: ask inside the container
             try:
                 exec_id = self._api.exec_create(cid, ["cat", "/proc/1/status"])["Id"]

@@ -12,6 +12,7 @@ __all__ = [
     "BuildStarted",
     "BuildSuperseded",
     "BuildUnchanged",
+    "CommandFinished",
     "Event",
     "Live",
     "Note",
@@ -113,6 +114,20 @@ class Watching:
 
 
 @dataclass(frozen=True)
+class CommandFinished:
+    """A command on save ran (x-composewatch.commands or .gaze.yml); non-zero is reported,
+    never fatal."""
+
+    service: str | None  # the service whose container ran it; None: the host
+    pattern: str  # how the rule matched, as written: "ext .py"
+    file: str  # the saved file, relative to the project directory
+    command: str  # the shell text that ran
+    exit_code: int
+    output: str
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Note:
     """A one-off hint or warning (an unsupported compose key, a stop-policy hint)."""
 
@@ -135,5 +150,6 @@ Event = (
     | Live
     | ServiceStarted
     | Watching
+    | CommandFinished
     | Note
 )
