@@ -40,6 +40,27 @@ _ORDER: dict[str, list[str]] = {
         "userns_mode", "uts", "volume_driver", "volumes", "volumes_from", "working_dir",
         "post_start", "pre_stop",
     ],
+    "blkio_config": [
+        "weight", "weight_device", "device_read_bps", "device_read_iops", "device_write_bps",
+        "device_write_iops",
+    ],
+    "blkio_config.weight_device": ["Path", "Weight"],
+    "blkio_config.device_read_bps": ["Path", "Rate"],
+    "blkio_config.device_read_iops": ["Path", "Rate"],
+    "blkio_config.device_write_bps": ["Path", "Rate"],
+    "blkio_config.device_write_iops": ["Path", "Rate"],
+    "configs": ["source", "target", "uid", "gid", "mode"],
+    "secrets": ["source", "target", "uid", "gid", "mode"],
+    "devices": ["source", "target", "permissions"],
+    "gpus": ["capabilities", "driver", "count", "device_ids", "options"],
+    "deploy.resources.limits.devices": [
+        "capabilities", "driver", "count", "device_ids", "options",
+    ],
+    "deploy.resources.reservations.devices": [
+        "capabilities", "driver", "count", "device_ids", "options",
+    ],
+    "post_start": ["command", "user", "privileged", "working_dir", "environment"],
+    "pre_stop": ["command", "user", "privileged", "working_dir", "environment"],
     "develop": ["watch"],
     "develop.watch": [
         "path", "action", "target", "exec", "include", "ignore", "initial_sync",
@@ -77,6 +98,9 @@ _ORDER: dict[str, list[str]] = {
 _MAPS = {
     "annotations", "environment", "labels", "log_opt", "networks", "storage_opt", "sysctls",
     "ulimits", "deploy.labels", "logging.options", "networks.*.driver_opts",
+    "gpus.options", "deploy.resources.limits.devices.options",
+    "deploy.resources.reservations.devices.options", "post_start.environment",
+    "pre_stop.environment",
     "volumes.volume.labels",
 }
 # fmt: on

@@ -133,11 +133,13 @@ KEYS: tuple[KeySupport, ...] = (
     KeySupport("platform", A, "used for builds and pulls"),
     KeySupport("ports", A),
     KeySupport("post_start", W, "lifecycle hooks are not run"),
+    KeySupport("pre_start", W, "lifecycle hooks are not run"),
     KeySupport("pre_stop", W, "lifecycle hooks are not run"),
     KeySupport("privileged", A), KeySupport("profiles", A),
     KeySupport("provider", W, "provider services are not run"),
     KeySupport("pull_policy", W, "composewatch pulls only a missing image",
                when=_pulls_otherwise),
+    KeySupport("pull_refresh_after", W, "composewatch pulls only a missing image"),
     KeySupport("read_only", A), KeySupport("restart", A), KeySupport("runtime", A),
     KeySupport("scale", W, "one container per service (replicas are not created)",
                when=lambda v: v not in (None, 1)),
@@ -151,7 +153,7 @@ KEYS: tuple[KeySupport, ...] = (
     KeySupport("tty", A), KeySupport("ulimits", A),
     KeySupport("use_api_socket", W, "the engine socket is not mounted"),
     KeySupport("user", A), KeySupport("userns_mode", A), KeySupport("uts", A),
-    KeySupport("volume_driver", A), KeySupport("volumes", A),
+    KeySupport("volumes", A),
     KeySupport("volumes", N, "`type: image` needs Engine API 1.48", when=_is_image_volume),
     KeySupport("volumes_from", A, "`<service>` becomes the service's container id"),
     KeySupport("working_dir", A),
@@ -162,8 +164,9 @@ for _entry in KEYS:
     _BY_KEY.setdefault(_entry.key, []).append(_entry)
 _CHILDREN: dict[str, set[str]] = {}
 for _key in _BY_KEY:
-    _parent, _, _child = _key.rpartition(".")
-    _CHILDREN.setdefault(_parent, set()).add(_child)
+    _parts = _key.split(".")
+    for _depth in range(len(_parts)):
+        _CHILDREN.setdefault(".".join(_parts[:_depth]), set()).add(_parts[_depth])
 _UNKNOWN = KeySupport("", W, "not known to composewatch")
 
 

@@ -8,6 +8,7 @@ from composewatch.spec_keys import unsupported
 
 __all__ = ["startup_order", "unsupported_keys"]
 
+
 def unsupported_keys(service: Service) -> list[str]:
     """Keys of `service` composewatch does not apply (warned or not possible on this
     engine), for one startup warning per service; the table is spec_keys.KEYS."""

@@ -31,6 +31,11 @@ def _ulimits(service: Service) -> list[dict[str, Any]]:
     return out
 
 
+def _field(entry: dict[str, Any], name: str) -> Any:
+    # Go marshals WeightDevice/ThrottleDevice (no json tags) with capitalised field names.
+    return entry.get(name.capitalize(), entry.get(name))
+
+
 def _blkio(config: dict[str, Any] | None) -> dict[str, Any]:
     if not config:
         return {}
@@ -39,7 +44,8 @@ def _blkio(config: dict[str, Any] | None) -> dict[str, Any]:
         out["BlkioWeight"] = int(config["weight"])
     if config.get("weight_device"):
         out["BlkioWeightDevice"] = [
-            {"Path": d["path"], "Weight": int(d["weight"])} for d in config["weight_device"]
+            {"Path": _field(d, "path"), "Weight": int(_field(d, "weight"))}
+            for d in config["weight_device"]
         ]
     for key, field in (
         ("device_read_bps", "BlkioDeviceReadBps"),
@@ -48,7 +54,10 @@ def _blkio(config: dict[str, Any] | None) -> dict[str, Any]:
         ("device_write_iops", "BlkioDeviceWriteIOps"),
     ):
         if config.get(key):
-            out[field] = [{"Path": d["path"], "Rate": byte_count(d["rate"])} for d in config[key]]
+            out[field] = [
+                {"Path": _field(d, "path"), "Rate": byte_count(_field(d, "rate"))}
+                for d in config[key]
+            ]
     return out
 
 
@@ -72,6 +81,8 @@ def _device_requests(service: Service, reservations: dict[str, Any]) -> list[dic
     if cdi:
         requests.append({"Driver": "cdi", "DeviceIDs": cdi})
     for gpu in _extra(service, "gpus") or []:
+        if not isinstance(gpu, dict):
+            continue
         requests.append(
             {
                 "Driver": gpu.get("driver") or "",

@@ -245,16 +245,32 @@ def test_unsupported_keys_are_reported() -> None:
                     "secrets": [{"source": "x"}],
                     "read_only": True,
                     "x-note": 1,
-                    "deploy": {"replicas": 2, "resources": {"reservations": {"memory": "1"}}},
+                    "annotations": {"a": "b"},
+                    "post_start": [{"command": ["true"]}],
+                    "networks": {"front": {"gw_priority": 1, "aliases": ["a"]}},
+                    "deploy": {
+                        "replicas": 2,
+                        "placement": {},
+                        "resources": {"reservations": {"memory": "1", "cpus": 0.5}},
+                    },
+                    "healthcheck": {"test": ["CMD", "true"], "start_interval": "1s"},
+                    "volumes": [{"type": "image", "source": "busybox", "target": "/i"}],
+                    "pull_policy": "always",
+                    "some_future_key": 1,
                 }
             },
         }
     ).services["s"]
-    assert unsupported_keys(service) == [
-        "secrets",
-        "read_only",
-        "deploy.resources.reservations",
+    assert sorted(unsupported_keys(service)) == [
+        "annotations",
         "deploy.replicas",
+        "deploy.resources.reservations.cpus",
+        "healthcheck.start_interval",
+        "networks.front.gw_priority",
+        "post_start",
+        "pull_policy",
+        "some_future_key",
+        "volumes",
     ]
     assert (
         unsupported_keys(
