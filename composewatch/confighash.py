@@ -152,6 +152,8 @@ def service_hash(service: Service) -> str:
     """The value compose writes in `com.docker.compose.config-hash` for this service."""
     data = service.model_dump(mode="json", by_alias=True, exclude_unset=True)
     data = {k: v for k, v in data.items() if not k.startswith("x-") and k not in _CLEARED}
+    if service.label_file:  # not printed by `config` (excluded from dumps), hashed by `up`
+        data["label_file"] = list(service.label_file)
     # Go never omits these two (ShellCommand has no omitempty).
     data.setdefault("command", None)
     data.setdefault("entrypoint", None)

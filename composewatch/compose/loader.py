@@ -82,26 +82,6 @@ def _service_environment(name: str, service: dict[str, Any], env: Mapping[str, s
         service["environment"] = {**merged, **own}
 
 
-def _service_labels(name: str, service: dict[str, Any]) -> None:
-    """Merge `label_file` contents under `labels` (in place); labels win, as compose-go's
-    WithServicesLabelsResolved (a file may refer to labels read before it)."""
-    merged: dict[str, str] = {}
-    for path in service.get("label_file") or []:
-        try:
-            load_env_file(Path(path), env_lookup(merged), merged)
-        except ComposeFileError as exc:
-            raise ComposeFileError(
-                exc.reason.replace("env file", "label file"),
-                file=exc.file,
-                key=f"services.{name}.label_file",
-            ) from None
-    if merged:
-        own = service.get("labels") or {}
-        if isinstance(own, list):
-            own = {k: v for k, _, v in (str(e).partition("=") for e in own)}
-        service["labels"] = dict(sorted({**merged, **own}.items()))
-
-
 def _files(options: ProjectOptions, cwd: Path, env: Mapping[str, str]) -> list[Path]:
     if options.files:
         return [Path(os.path.normpath(cwd / f)) for f in options.files]
@@ -154,7 +134,6 @@ def load_project(options: ProjectOptions) -> LoadedProject:
     try:
         for service_name, service in enabled.items():
             _service_environment(service_name, service, env)
-            _service_labels(service_name, service)
         model["services"] = {n: normalize_service(n, s, env) for n, s in enabled.items()}
     except ComposeFileError as exc:
         raise ComposeFileError(exc.reason, file=exc.file or files[0], key=exc.key) from None

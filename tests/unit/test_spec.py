@@ -278,3 +278,21 @@ def test_unsupported_keys_are_reported() -> None:
         )
         == []
     )
+
+
+def test_config_hash_covers_label_file_paths_as_compose_up() -> None:
+    # `docker compose up` (v2.40.3) wrote this for the service below with `label_file: l.txt`
+    # in /tmp/spec-h (l.txt: a=1): `config` drops label_file, `up` hashes its path.
+    service = {
+        "command": ["sleep", "1"],
+        "entrypoint": None,
+        "image": "busybox:latest",
+        "labels": {"a": "1"},
+        "networks": {"default": None},
+        "label_file": ["/tmp/spec-h/l.txt"],
+    }
+    project = Project.model_validate({"name": "spech", "services": {"s": service}})
+    assert config_hash(project.services["s"]) == (
+        "bb213c3bc27cd27aabb3bd007880380098a2ff47f14d09d4e9105020439a7fe6"
+    )
+    assert "label_file" not in project.to_compose_dict()["services"]["s"]
