@@ -22,7 +22,7 @@ _SERVICE_PREFIX = "service:"
 def _in_start_order(project: Project, names: set[str]) -> list[str]:
     # Kept local (not spec_project.startup_order) so the core imports nothing from the shell.
     deps = {
-        name: {d for d in (s.depends_on or {}) if d in project.services}
+        name: {d for d in (*(s.depends_on or {}), *_references(s)) if d in project.services}
         for name, s in project.services.items()
     }
     order: list[str] = []
