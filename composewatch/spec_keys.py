@@ -21,7 +21,7 @@ from typing import Any
 
 from composewatch.compose.model import Service
 
-__all__ = ["KEYS", "KeySupport", "Support", "markdown", "unsupported"]
+__all__ = ["KEYS", "KeySupport", "Support", "markdown", "unsupported", "warnings"]
 
 
 class Support(StrEnum):
@@ -82,7 +82,7 @@ KEYS: tuple[KeySupport, ...] = (
     KeySupport("deploy.mode", W, "Swarm only; compose ignores it too"),
     KeySupport("deploy.placement", W, "Swarm only; compose ignores it too",
                when=lambda v: bool(v)),
-    KeySupport("deploy.replicas", W, "one container per service (replicas are not created)",
+    KeySupport("deploy.replicas", W, "only the first replica is created",
                when=lambda v: v not in (None, 1)),
     KeySupport("deploy.resources", A),
     KeySupport("deploy.resources.limits", A, "memory, cpus, pids"),
@@ -141,7 +141,7 @@ KEYS: tuple[KeySupport, ...] = (
                when=_pulls_otherwise),
     KeySupport("pull_refresh_after", W, "composewatch pulls only a missing image"),
     KeySupport("read_only", A), KeySupport("restart", A), KeySupport("runtime", A),
-    KeySupport("scale", W, "one container per service (replicas are not created)",
+    KeySupport("scale", W, "only the first replica is created",
                when=lambda v: v not in (None, 1)),
     KeySupport("secrets", A,
         "`file`: read-only bind mount at /run/secrets/<name> or target; `environment`: "
@@ -210,6 +210,19 @@ def unsupported(service: Service) -> list[tuple[str, KeySupport]]:
             continue
         out.extend(_walk(value, key, key))
     return out
+
+
+def warnings(name: str, service: Service) -> list[str]:
+    """One line per key composewatch does not apply, naming the service, the key and why."""
+    lines = []
+    for key, entry in sorted(unsupported(service), key=lambda found: found[0]):
+        verdict = (
+            "not possible on this engine"
+            if entry.support is Support.NOT_POSSIBLE
+            else ("not applied by composewatch")
+        )
+        lines.append(f"services.{name}.{key}: {verdict} ({entry.note})")
+    return lines
 
 
 def markdown() -> str:

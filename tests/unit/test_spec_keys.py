@@ -7,7 +7,7 @@ from pathlib import Path
 
 from composewatch.compose.model import Project, Service
 from composewatch.compose.schema_tables import TABLES
-from composewatch.spec_keys import KEYS, Support, markdown, unsupported
+from composewatch.spec_keys import KEYS, Support, markdown, unsupported, warnings
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "compatibility.md"
 
@@ -56,3 +56,12 @@ def test_each_warning_carries_its_reason() -> None:
     assert found["annotations"].support is Support.NOT_POSSIBLE
     assert "1.43" in found["annotations"].note
     assert found["attach"].support is Support.WARNED
+
+
+def test_one_warning_line_per_key_names_service_key_and_reason() -> None:
+    service = _service(annotations={"a": "b"}, scale=2, read_only=True)
+    assert warnings("web", service) == [
+        "services.web.annotations: not possible on this engine "
+        "(HostConfig.Annotations needs Engine API 1.43)",
+        "services.web.scale: not applied by composewatch (only the first replica is created)",
+    ]
