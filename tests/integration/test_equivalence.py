@@ -314,3 +314,38 @@ def test_composewatch_creates_what_compose_creates(
         for tag in built:
             with contextlib.suppress(docker.errors.ImageNotFound):
                 client.api.remove_image(tag)
+
+
+def test_a_retagged_name_still_runs_the_chosen_image(client: docker.DockerClient) -> None:
+    """Config.Image is the service's image name (for `docker compose ps`); when that name now
+    points at another image (a newer build), the container still runs the chosen one."""
+    project = new_project_name("eqi")
+    loaded = LoadedProject.model_validate(
+        {
+            "project": {
+                "name": project,
+                "services": {"app": {"build": {"context": "/nonexistent"}, "network_mode": "none"}},
+            },
+            "working_dir": "/nonexistent",
+            "config_files": ["/nonexistent/compose.yaml"],
+            "environment": {},
+        }
+    )
+    chosen = Engine(client).image_id("busybox:latest")
+    assert chosen is not None
+    client.api.tag("python:3.11-slim", f"{project}-app")  # the name now means another image
+    engine = Engine(client)
+    try:
+        spec = container_spec(loaded, "app", chosen)
+        assert spec.config["Image"] == f"{project}-app"
+        cid = engine.create(spec)
+        assert client.api.inspect_container(cid)["Image"] == chosen
+        client.api.tag("busybox:latest", f"{project}-app")  # the name means the chosen image
+        engine.remove(cid)
+        cid = engine.create(spec)
+        info = client.api.inspect_container(cid)
+        assert (info["Image"], info["Config"]["Image"]) == (chosen, f"{project}-app")
+    finally:
+        cleanup(client, project)
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            client.api.remove_image(f"{project}-app")
