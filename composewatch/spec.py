@@ -17,7 +17,7 @@ from composewatch.compose.units import parse_duration
 from composewatch.confighash import service_hash
 from composewatch.errors import ComposeFileError, EngineError
 from composewatch.spec_files import InjectedFile, file_mounts, injected_files
-from composewatch.spec_project import startup_order, unsupported_keys
+from composewatch.spec_project import replica_count, startup_order, unsupported_keys
 from composewatch.spec_resources import resources
 from composewatch.spec_volumes import byte_count, volume_binds_and_mounts, volume_name
 
@@ -32,6 +32,7 @@ __all__ = [
     "container_spec",
     "image_name",
     "network_name",
+    "replica_count",
     "startup_order",
     "unsupported_keys",
     "volume_name",

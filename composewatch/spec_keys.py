@@ -82,7 +82,7 @@ KEYS: tuple[KeySupport, ...] = (
     KeySupport("deploy.mode", W, "Swarm only; compose ignores it too"),
     KeySupport("deploy.placement", W, "Swarm only; compose ignores it too",
                when=lambda v: bool(v)),
-    KeySupport("deploy.replicas", W, "only the first replica is created",
+    KeySupport("deploy.replicas", W, "composewatch runs one container per service",
                when=lambda v: v not in (None, 1)),
     KeySupport("deploy.resources", A),
     KeySupport("deploy.resources.limits", A, "memory, cpus, pids"),
@@ -141,7 +141,7 @@ KEYS: tuple[KeySupport, ...] = (
                when=_pulls_otherwise),
     KeySupport("pull_refresh_after", W, "composewatch pulls only a missing image"),
     KeySupport("read_only", A), KeySupport("restart", A), KeySupport("runtime", A),
-    KeySupport("scale", W, "only the first replica is created",
+    KeySupport("scale", W, "composewatch runs one container per service",
                when=lambda v: v not in (None, 1)),
     KeySupport("secrets", A,
         "`file`: read-only bind mount at /run/secrets/<name> or target; `environment`: "

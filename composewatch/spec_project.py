@@ -6,13 +6,22 @@ from composewatch.compose.model import Project, Service
 from composewatch.errors import ComposeFileError
 from composewatch.spec_keys import unsupported
 
-__all__ = ["startup_order", "unsupported_keys"]
+__all__ = ["replica_count", "startup_order", "unsupported_keys"]
 
 
 def unsupported_keys(service: Service) -> list[str]:
     """Keys of `service` composewatch does not apply (warned or not possible on this
     engine), for one startup warning per service; the table is spec_keys.KEYS."""
     return [key for key, _ in unsupported(service)]
+
+
+def replica_count(service: Service) -> int:
+    """How many containers compose runs for `service` (compose-go's GetScale): `scale`, else
+    `deploy.replicas`, else 1. Replica n is named `<project>-<service>-<n>`."""
+    if service.scale is not None:
+        return service.scale
+    replicas = (service.deploy or {}).get("replicas")
+    return int(replicas) if replicas is not None else 1
 
 
 def startup_order(project: Project) -> list[list[str]]:

@@ -13,6 +13,7 @@ from composewatch.spec import (
     config_hash,
     container_spec,
     image_name,
+    replica_count,
     startup_order,
     unsupported_keys,
 )
@@ -296,3 +297,16 @@ def test_config_hash_covers_label_file_paths_as_compose_up() -> None:
         "bb213c3bc27cd27aabb3bd007880380098a2ff47f14d09d4e9105020439a7fe6"
     )
     assert "label_file" not in project.to_compose_dict()["services"]["s"]
+
+
+def test_replica_count_as_compose_reads_it() -> None:
+    def count(**keys: Any) -> int:
+        data = {"name": "p", "services": {"s": {**DB, **keys}}}
+        return replica_count(Project.model_validate(data).services["s"])
+
+    assert count() == 1
+    assert count(scale=3) == 3
+    assert count(deploy={"replicas": 2}) == 2
+    assert count(scale=0, deploy={"replicas": 2}) == 0  # scale wins, as compose-go's GetScale
+    loaded = _loaded({"web": WEB, "db": DB})
+    assert container_spec(loaded, "db", "busybox:latest", number=3).name == "demo-db-3"

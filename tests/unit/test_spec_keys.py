@@ -63,5 +63,6 @@ def test_one_warning_line_per_key_names_service_key_and_reason() -> None:
     assert warnings("web", service) == [
         "services.web.annotations: not possible on this engine "
         "(HostConfig.Annotations needs Engine API 1.43)",
-        "services.web.scale: not applied by composewatch (only the first replica is created)",
+        "services.web.scale: not applied by composewatch "
+        "(composewatch runs one container per service)",
     ]
