@@ -208,6 +208,13 @@ _HOST_KEYS = [
     "VolumesFrom",
     "MaskedPaths",
     "ReadonlyPaths",
+    "Runtime",
+    "CgroupnsMode",
+    "DeviceCgroupRules",
+    "BlkioWeight",
+    "CgroupParent",
+    "UTSMode",
+    "UsernsMode",
 ]
 _CONFIG_KEYS += ["MacAddress", "NetworkDisabled"]
 _PS_COLUMNS = [
