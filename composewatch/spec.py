@@ -248,7 +248,7 @@ def _security_opts(loaded: LoadedProject, name: str) -> tuple[list[str] | None, 
             parsed.append("seccomp=" + json.dumps(profile, separators=(",", ":")))
         else:
             parsed.append(opt)
-    return parsed, unconfined
+    return parsed or None, unconfined  # Go sends a nil slice, not []
 
 
 def _links(project: Project, service: Service, number: int, peers: Peers) -> list[str]:
