@@ -10,6 +10,7 @@ import math
 import re
 import tarfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -268,17 +269,14 @@ class Engine:
     # --- containers --------------------------------------------------------------------
 
     def create(self, spec: ContainerSpec, *, temp_name: str | None = None) -> str:
-        """Create (not start) the container and attach its other networks, as compose does
-        on engines older than API 1.44."""
+        """Create (not start) the container, attach its other networks (as compose does on
+        engines older than API 1.44) and write its injected secrets/configs."""
         name = temp_name or spec.name
-        try:
-            cid = str(
-                self._api.create_container_from_config(  # type: ignore[no-untyped-call]
-                    spec.create_body(), name
-                )["Id"]
-            )
-        except docker.errors.APIError as err:
-            raise _failed(f"creating container {name}", err) from err
+        cid = self._create(spec.create_body(), name, spec.platform)
+        if spec.image_id and self._api.inspect_container(cid)["Image"] != spec.image_id:
+            # The name was re-tagged since the caller chose the image: run that image by id.
+            self._api.remove_container(cid, force=True)
+            cid = self._create({**spec.create_body(), "Image": spec.image_id}, name, spec.platform)
         try:
             for net, endpoint in spec.extra_networks:
                 ipam = endpoint.get("IPAMConfig") or {}
@@ -286,13 +284,28 @@ class Engine:
                     cid,
                     net,
                     aliases=endpoint["Aliases"],
+                    links=endpoint.get("Links"),
                     ipv4_address=ipam.get("IPv4Address"),
                     ipv6_address=ipam.get("IPv6Address"),
+                    link_local_ips=ipam.get("LinkLocalIPs"),
+                    driver_opt=endpoint.get("DriverOpts"),
                 )
+            if spec.files:
+                self._api.put_archive(cid, "/", _files_tar(spec))
         except docker.errors.APIError as err:
             self._api.remove_container(cid, force=True)
-            raise _failed(f"connecting {name} to its networks", err) from err
+            raise _failed(f"preparing container {name}", err) from err
         return cid
+
+    def _create(self, body: dict[str, Any], name: str, platform: str | None) -> str:
+        try:
+            return str(
+                self._api.create_container_from_config(  # type: ignore[no-untyped-call]
+                    body, name, platform
+                )["Id"]
+            )
+        except docker.errors.APIError as err:
+            raise _failed(f"creating container {name}", err) from err
 
     def start(self, cid: str) -> None:
         try:
@@ -389,6 +402,23 @@ class Engine:
         except docker.errors.NotFound:
             return
         self.remove(cid)
+
+
+def _files_tar(spec: ContainerSpec) -> bytes:
+    """The injected files as one tar to extract at / (compose's createTar, per file)."""
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        for file in spec.files:
+            info = tarfile.TarInfo(file.target.lstrip("/"))
+            info.size, info.mode, info.uid, info.gid = (
+                len(file.content),
+                file.mode,
+                file.uid,
+                file.gid,
+            )
+            info.mtime = int(time.time())
+            tar.addfile(info, io.BytesIO(file.content))
+    return archive.getvalue()
 
 
 def _resource_labels(cfg: dict[str, Any], kind: str, key: str, project: str) -> dict[str, str]:
