@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -87,7 +86,7 @@ def up(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show build logs.")] = False,
 ) -> None:
     """Build and start the project, then rebuild and swap services as their files change."""
-    from composewatch.app import Session, selected_services
+    from composewatch.app import Interrupted, Session, run_up, selected_services
     from composewatch.builder import check_build_inputs
     from composewatch.containers import Engine
     from composewatch.ui import ConsoleUI, JsonUI
@@ -103,8 +102,8 @@ def up(
     ui = JsonUI() if json_output else ConsoleUI(verbose=verbose)
     session = Session(loaded, settings, engine, ui, chosen, reload=ctx.obj.load)
     try:
-        healthy = asyncio.run(session.up(watch=not no_watch))
-    except KeyboardInterrupt:
+        healthy = run_up(session, watch=not no_watch)
+    except (KeyboardInterrupt, Interrupted):
         _stderr.print(
             "stopped watching; the containers keep running (composewatch down stops them)"
         )

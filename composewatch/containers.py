@@ -347,6 +347,28 @@ class Engine:
         except docker.errors.APIError as err:
             raise _failed(f"renaming container {cid[:12]} to {name}", err) from err
 
+    def container_name(self, cid: str) -> str | None:
+        """The container's name, None when it is gone."""
+        try:
+            return str(self._api.inspect_container(cid)["Name"]).lstrip("/")
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.APIError as err:
+            raise _failed(f"inspecting container {cid[:12]}", err) from err
+
+    def logs_tail(self, cid: str, lines: int) -> tuple[str, ...]:
+        """The container's last `lines` log lines (stdout and stderr); none when it is gone."""
+        try:
+            raw = self._api.logs(cid, stdout=True, stderr=True, tail=lines)
+        except docker.errors.APIError:
+            return ()
+        text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+        return tuple(line for line in text.splitlines() if line.strip())[-lines:]
+
+    def running(self, project_name: str) -> frozenset[str]:
+        """The ids of the project's running containers (raises while the engine is away)."""
+        return frozenset(i.id for i in self.observe(project_name) if i.status == "running")
+
     def down(self, project_name: str, *, volumes: bool = False) -> None:
         """Like `docker compose down`: stop and remove the project's containers (one-offs
         too) and its networks; its volumes only with `volumes=True`."""

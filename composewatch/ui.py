@@ -65,11 +65,24 @@ class ConsoleUI:
                     f"[bold red]{service} update failed[/bold red]: {escape(message)}; "
                     "the old container keeps serving"
                 )
-            case ev.RolledBack(service, reason):
+            case ev.RolledBack(service, reason, tail):
+                body = "".join(f"\n    {escape(t)}" for t in tail)
                 return (
                     f"[bold red]{service} new container unhealthy[/bold red] ({escape(reason)}): "
-                    "rolled back, the old container serves again"
+                    f"rolled back, the old container serves again{body}"
                 )
+            case ev.RollbackFailed(service, message) | ev.CommitFailed(service, message):
+                return (
+                    f"[bold red]{service} could not finish the swap[/bold red]: "
+                    f"{escape(message)}; tried again at the next save and on exit"
+                )
+            case ev.EngineLost(message):
+                return (
+                    f"[bold red]Docker engine lost[/bold red]: {escape(message)}; waiting for it "
+                    "(saves meanwhile are kept)"
+                )
+            case ev.EngineReturned(down_s):
+                return f"[bold green]Docker engine back[/bold green] after {_seconds(down_s)}"
             case ev.Unhealthy(service, reason):
                 return f"[bold red]{service} unhealthy[/bold red]: {escape(reason)}"
             case ev.Live(service, since_save, timings):
