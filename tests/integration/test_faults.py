@@ -129,7 +129,8 @@ class Flaky:
     """Wraps the real executor: every `every`-th effect raises before touching anything."""
 
     def __init__(self, runner: DockerRunner, every: int) -> None:
-        self.runner, self.every, self.count, self.raised = runner, every, 0, 0
+        self.real = runner.run  # bound before it is replaced by `self.run`
+        self.every, self.count, self.raised = every, 0, 0
         self.enabled = True
 
     async def run(self, effect: st.Effect) -> st.Input | None:
@@ -137,7 +138,7 @@ class Flaky:
         if self.enabled and self.count % self.every == 0:
             self.raised += 1
             raise RuntimeError(f"injected fault in {type(effect).__name__}")
-        return await self.runner.run(effect)
+        return await self.real(effect)
 
 
 def test_effects_that_raise_leave_no_service_stuck(
@@ -146,7 +147,7 @@ def test_effects_that_raise_leave_no_service_stuck(
     project = copy_fixture("two-services")
     recorder = Recorder()
     session = make_session(project, project_name, recorder)
-    flaky = Flaky(session.runner, every=3)
+    flaky = Flaky(session.runner, every=4)
     session.runner.run = flaky.run  # type: ignore[method-assign]
     saves = 15
 
