@@ -271,6 +271,8 @@ def test_engine_losses_are_ridden_out_and_saves_meanwhile_are_served(
                 f"{lost_saves}/{losses * saves_per_loss} (last of each burst served)"
             )
             assert survived == losses
+            assert session.scheduler is not None
+            await asyncio.wait_for(session.scheduler.idle(), 30)  # the last commit included
             assert leftovers(docker_client, project_name) == []
 
     try:
