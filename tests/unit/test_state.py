@@ -268,9 +268,9 @@ def test_a_configuration_change_swaps_the_serving_image_without_building() -> No
 
 
 def test_nothing_to_recreate_or_sync_without_a_serving_container() -> None:
-    state, effects = run(ProjectState(), (changed(action=Action.RECREATE), 0.0))
+    _, effects = run(ProjectState(), (changed(action=Action.RECREATE), 0.0))
     assert work(effects) == [] and [type(e) for e in reports(effects)] == [ev.SwapFailed]
-    state, effects = run(ProjectState(), (changed(action=Action.SYNC), 0.0))
+    _, effects = run(ProjectState(), (changed(action=Action.SYNC), 0.0))
     assert work(effects) == [] and [type(e) for e in reports(effects)] == [ev.SyncFailed]
 
 
