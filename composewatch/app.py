@@ -500,8 +500,7 @@ async def _after_checkouts(
 
     reader = asyncio.create_task(read())
     try:
-        while True:
-            batch = await _next(queue, reader)
+        while (batch := await _next(queue, reader)) is not None:
             waited_s = 0.0
             while any(lock.exists() for lock in locks) and waited_s < CHECKOUT_MAX_S:
                 await asyncio.sleep(CHECKOUT_POLL_S)
@@ -516,7 +515,10 @@ async def _after_checkouts(
         await asyncio.gather(reader, return_exceptions=True)
 
 
-async def _next(queue: asyncio.Queue[ChangeBatch], reader: asyncio.Task[None]) -> ChangeBatch:
+async def _next(
+    queue: asyncio.Queue[ChangeBatch], reader: asyncio.Task[None]
+) -> ChangeBatch | None:
+    """The next batch; None once the watcher has ended (what ended it is raised)."""
     getter = asyncio.ensure_future(queue.get())
     try:
         await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
@@ -525,8 +527,10 @@ async def _next(queue: asyncio.Queue[ChangeBatch], reader: asyncio.Task[None]) -
             getter.cancel()
     if getter.done() and not getter.cancelled():
         return getter.result()
+    if not queue.empty():
+        return queue.get_nowait()
     reader.result()  # the watcher ended: raise what ended it
-    raise StopAsyncIteration
+    return None
 
 
 def _merge(a: ChangeBatch, b: ChangeBatch) -> ChangeBatch:
