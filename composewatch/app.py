@@ -435,7 +435,12 @@ class Session:
         """Map each batch of changed files to services and hand the changes to the scheduler.
         A batch that cannot be mapped (a name the OS gives oddly, a file gone) is reported,
         never the end of the watch."""
-        batches = watch_changes(roots, quiet_ms=self.settings.quiet_ms, on_ready=armed.set)
+        batches = watch_changes(
+            roots,
+            quiet_ms=self.settings.quiet_ms,
+            on_ready=armed.set,
+            on_error=lambda message: self.ui(ev.Note(message, "warning")),
+        )
         async for batch in _after_checkouts(batches, git_locks(roots)):
             try:
                 await self.on_batch(scheduler, batch)
@@ -444,6 +449,12 @@ class Session:
 
     async def on_batch(self, scheduler: Scheduler, batch: ChangeBatch) -> None:
         saved_at = batch.saved_at()
+        if batch.rescan:  # changes went unseen: every build is checked (its digest decides)
+            for target in self.targets:
+                if target.context is not None:
+                    scheduler.submit(
+                        st.Changed(target.service, Action.REBUILD, frozenset(), saved_at)
+                    )
         if batch.paths & self.reload_triggers():
             await self.apply_new_config(scheduler, saved_at)
         for service, change in map_changes(batch.paths, self.targets).items():
@@ -458,7 +469,9 @@ class Session:
             new = await asyncio.to_thread(self.reload)
         except Exception as exc:  # whatever the file holds, the watch goes on
             message = str(exc) if isinstance(exc, ComposewatchError) else repr(exc)
-            self.ui(ev.Note(f"project not reloaded: {message}", "warning"))
+            self.ui(
+                ev.Note(f"changes not applied, the project runs as it was: {message}", "warning")
+            )
             return
         plans = plan_reload(self.loaded.project, new.project, self.services)
         self.loaded = self.runner.loaded = new
@@ -487,10 +500,11 @@ async def _finish_even_if_cancelled(work: Any) -> Any:
 
 
 async def _after_checkouts(
-    batches: AsyncIterator[ChangeBatch], locks: set[Path]
+    batches: AsyncIterator[ChangeBatch], locks: set[Path], settle_s: float = 0.2
 ) -> AsyncIterator[ChangeBatch]:
     """Pass batches on, except while a git checkout runs (an `index.lock` exists): then its
-    batches are merged and handed over once, when the lock has gone, so a branch switch of
+    batches are merged, and handed over once the lock has gone and no batch came for
+    `settle_s` (the watcher still holds the last files git wrote), so a branch switch of
     thousands of files gives one build per service, of the checked-out state."""
     queue: asyncio.Queue[ChangeBatch] = asyncio.Queue()
 
@@ -507,6 +521,11 @@ async def _after_checkouts(
                 waited_s += CHECKOUT_POLL_S
                 while not queue.empty():
                     batch = _merge(batch, queue.get_nowait())
+            if waited_s:
+                with contextlib.suppress(TimeoutError):
+                    while True:
+                        late = await asyncio.wait_for(queue.get(), settle_s)
+                        batch = _merge(batch, late)
             while not queue.empty():
                 batch = _merge(batch, queue.get_nowait())
             yield batch
@@ -534,4 +553,4 @@ async def _next(
 
 
 def _merge(a: ChangeBatch, b: ChangeBatch) -> ChangeBatch:
-    return ChangeBatch(a.paths | b.paths, max(a.delivered_at, b.delivered_at))
+    return ChangeBatch(a.paths | b.paths, max(a.delivered_at, b.delivered_at), a.rescan or b.rescan)

@@ -434,6 +434,7 @@ def test_a_compose_file_edit_recreates_only_what_it_changed(
                 and time.monotonic() < deadline
             ):
                 await asyncio.sleep(0.02)
+            assert any("not applied" in getattr(e, "message", "") for e in recorder.of(ev.Note))
             assert container_ids(docker_client, project_name) == before
             # A real edit: web moves to another port; api is not touched.
             compose.write_text(
