@@ -10,7 +10,6 @@ import math
 import re
 import tarfile
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,13 @@ import docker.errors
 import docker.types
 
 from composewatch.compose.model import LoadedProject
+from composewatch.engine.parse import (
+    ContainerInfo,
+    parse_name,
+    parse_published_url,
+    parse_status,
+    parse_summary,
+)
 from composewatch.errors import EngineError, EngineUnavailable
 from composewatch.health import ContainerStatus
 from composewatch.neighbours import (
@@ -34,34 +40,6 @@ __all__ = ["ContainerInfo", "Engine"]
 _L = "com.docker.compose."
 _SIGTERM_BIT = 1 << (15 - 1)  # SigCgt is a mask where signal n is bit n-1
 _SIGNAL_FORWARDERS = frozenset({"docker-init", "tini", "tini-static"})
-_HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
-
-
-@dataclass(frozen=True)
-class ContainerInfo:
-    id: str
-    name: str
-    service: str
-    number: int
-    config_hash: str
-    image_id: str  # com.docker.compose.image when set (compose's), else the engine's ImageID
-    status: str  # created, running, exited, ...
-    health: str | None  # healthy, unhealthy, starting; None without a healthcheck
-
-
-def _info(summary: dict[str, Any]) -> ContainerInfo:
-    labels = summary.get("Labels") or {}
-    match = _HEALTH.search(summary.get("Status", ""))
-    return ContainerInfo(
-        id=summary["Id"],
-        name=(summary.get("Names") or ["/"])[0].lstrip("/"),
-        service=labels.get(_L + "service", ""),
-        number=int(labels.get(_L + "container-number") or 0),
-        config_hash=labels.get(_L + "config-hash", ""),
-        image_id=labels.get(_L + "image") or summary.get("ImageID", ""),
-        status=summary.get("State", ""),
-        health=match.group(1).replace("health: ", "") if match else None,
-    )
 
 
 def _failed(action: str, err: Exception) -> EngineError:
@@ -97,7 +75,7 @@ class Engine:
         """The project's service containers (not one-offs)."""
         filters = {"label": [f"{_L}project={project_name}", f"{_L}oneoff=False"]}
         summaries = self._api.containers(all=True, filters=filters)
-        return [_info(s) for s in summaries]
+        return [parse_summary(s) for s in summaries]
 
     def image_id(self, ref: str) -> str | None:
         try:
@@ -107,28 +85,17 @@ class Engine:
 
     def status(self, cid: str) -> ContainerStatus:
         try:
-            state = self._api.inspect_container(cid)["State"]
+            return parse_status(self._api.inspect_container(cid))
         except docker.errors.NotFound:
-            return ContainerStatus(
-                running=False, exit_code=None, health=None, has_healthcheck=False
-            )
-        health = (state.get("Health") or {}).get("Status")
-        return ContainerStatus(
-            running=bool(state.get("Running")),
-            exit_code=int(state.get("ExitCode") or 0),
-            health=health,
-            has_healthcheck=health is not None,
-        )
+            return parse_status(None)
 
     def published_url(self, cid: str, container_port: int | None, path: str) -> str | None:
         """http://127.0.0.1:<host port><path> for a published TCP port of a running container."""
-        ports = self._api.inspect_container(cid)["NetworkSettings"].get("Ports") or {}
-        for binding in ports.get(f"{container_port}/tcp") or []:
-            host_ip = binding.get("HostIp") or "127.0.0.1"
-            # Probe over loopback whatever the container publishes on: only this machine.
-            host = host_ip if host_ip.startswith("127.") else "127.0.0.1"
-            return f"http://{host}:{binding['HostPort']}{path}"
-        return None
+        try:
+            inspect = self._api.inspect_container(cid)
+        except docker.errors.APIError as err:
+            raise _failed(f"inspecting container {cid[:12]}", err) from err
+        return parse_published_url(inspect, container_port, path)
 
     def ensure_image(self, ref: str) -> str:
         """The id of image `ref`, pulled first when the engine does not have it."""
@@ -350,7 +317,7 @@ class Engine:
     def container_name(self, cid: str) -> str | None:
         """The container's name, None when it is gone."""
         try:
-            return str(self._api.inspect_container(cid)["Name"]).lstrip("/")
+            return parse_name(self._api.inspect_container(cid))
         except docker.errors.NotFound:
             return None
         except docker.errors.APIError as err:
