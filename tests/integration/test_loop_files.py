@@ -115,7 +115,13 @@ def test_odd_files_give_messages_never_a_crash_or_a_stuck_service(
             await recorder.wait_for(ev.BuildFailed, "web")
             await settled(session)
             dockerfile.write_text(saved)
-            # A vanished context (moved away and back).
+            await settled(session)
+            # A vanished context: moved away (the build fails, said), then back.
+            away = project.parent / "web-away"
+            shutil.move(project / "web", away)
+            await recorder.wait_for(ev.BuildFailed, "web", 2)
+            await settled(session)
+            shutil.move(away, project / "web")
             await settled(session)
             write_page(project, "web", "after the storm")
             assert await served(WEB, "after the storm", 60)

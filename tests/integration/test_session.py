@@ -7,6 +7,7 @@ HTTP and on the events the user would see.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import subprocess
 import sys
 import time
@@ -56,7 +57,7 @@ def fetch(url: str) -> str | None:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return str(response.read().decode())
-    except OSError:
+    except (OSError, http.client.HTTPException):  # refused, reset, or cut off by a swap
         return None
 
 
