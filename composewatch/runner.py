@@ -34,7 +34,7 @@ from composewatch.config import Settings
 from composewatch.containers import Engine
 from composewatch.core.backoff import backoff_delays
 from composewatch.engine.faults import describe, engine_lost
-from composewatch.errors import BuildError, ComposewatchError
+from composewatch.errors import BuildError, ComposewatchError, EngineError
 from composewatch.health import (
     ContainerStatus,
     ProbeKind,
@@ -44,13 +44,14 @@ from composewatch.health import (
     wait_until_healthy,
 )
 from composewatch.mapping import sync_destinations
+from composewatch.plan import LEFTOVER_SUFFIX
 from composewatch.spec import container_spec, image_name
 from composewatch.stop import StopPolicy
 from composewatch.ui import UI
 
-__all__ = ["TEMP_SUFFIX", "DockerRunner", "build_digest", "in_daemon_thread"]
+__all__ = ["TEMP_SUFFIX", "DockerRunner", "SwapNotUndone", "build_digest", "in_daemon_thread"]
 
-TEMP_SUFFIX = "_cw-new"  # the name a new container has until it is committed
+TEMP_SUFFIX = LEFTOVER_SUFFIX  # the name a new container has until it is committed
 LOG_TAIL_LINES = 12
 
 T = TypeVar("T")
@@ -86,6 +87,10 @@ async def in_daemon_thread(fn: Callable[[], T], name: str) -> T:
 
     threading.Thread(target=work, name=name, daemon=True).start()
     return await future
+
+
+class SwapNotUndone(EngineError):
+    """A swap failed and so did its undo: the old container may be stopped."""
 
 
 class _StepClock:
@@ -200,6 +205,8 @@ class DockerRunner:
     def swap(self, service: str, generation: int, image: str, old: str | None) -> st.Input:
         try:
             new, steps = self.swap_in(service, image, old)
+        except SwapNotUndone:
+            raise  # the core rolls back again: the old container may not serve
         except ComposewatchError as exc:
             return st.SwapFailed(service, generation, str(exc))
         return st.Swapped(service, generation, new, steps)
@@ -226,7 +233,7 @@ class DockerRunner:
             try:
                 self.rollback(service, new, old)
             except Exception as undo:  # reported with the cause below
-                raise ComposewatchError(f"{exc}; undoing the swap failed too: {undo}") from exc
+                raise SwapNotUndone(f"{exc}; undoing the swap failed too: {undo}") from exc
             raise
         return new, clock.steps()
 
