@@ -9,13 +9,13 @@ two sets of `docker inspect` are compared modulo project name and container id. 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
-from cwhelpers import FIXTURES, cleanup, compose, docker_client, load, new_project_name
+from conftest import remove_project
+from cwhelpers import FIXTURES, compose, load, new_project_name
 
 from composewatch.containers import Engine
 from composewatch.spec import container_spec, startup_order
@@ -42,8 +42,9 @@ def _free_udp_pair() -> int:
 
 
 @pytest.fixture
-def client() -> Iterator[docker.DockerClient]:
-    yield docker_client()
+def client(docker_client: docker.DockerClient) -> docker.DockerClient:
+    """The shared engine client (conftest: skips locally, fails in CI without an engine)."""
+    return docker_client
 
 
 def _normalize(value: Any, project: str, ids: list[str]) -> Any:
@@ -177,5 +178,5 @@ def test_composewatch_creates_what_compose_creates(
         }
         assert after == ids
     finally:
-        cleanup(client, a)
-        cleanup(client, b)
+        remove_project(a)
+        remove_project(b)
