@@ -137,7 +137,10 @@ class DockerRunner:
     async def run(self, effect: st.Effect) -> st.Input | None:
         match effect:
             case st.HashContext(service, generation):
-                digest = await asyncio.to_thread(build_digest, self.loaded, service)
+                loaded = self.loaded  # a large context takes a while: never block the exit
+                digest = await in_daemon_thread(
+                    lambda: build_digest(loaded, service), f"hash-{service}"
+                )
                 return st.ContextHashed(service, generation, digest)
             case st.StartBuild(service, generation, digest):
                 return await self.build(service, generation, digest)
