@@ -697,7 +697,11 @@ class _Machine:
 
     def on_effect_failed(self, failure: EffectFailed) -> None:
         effect, message = failure.effect, failure.message
-        if isinstance(effect, Report | CancelBuild | WatchEngine):
+        if isinstance(effect, WatchEngine):
+            if self.state.engine_lost and not self.state.stopping:
+                self.emit(WatchEngine())  # the engine answered oddly: keep waiting for it
+            return
+        if isinstance(effect, Report | CancelBuild):
             return  # nothing of a service's round hangs on these
         name = effect.service
         if not self.current(name, effect.generation, *_PHASE_OF[type(effect)]):

@@ -393,3 +393,11 @@ def test_stopping_runs_an_owed_commit() -> None:
     state, _ = run(state, (EffectFailed(commit, "x"), 0.3))
     state, effects = run(state, (Stopping(), 1.0))
     assert work(effects) == [commit]
+
+
+def test_waiting_for_the_engine_goes_on_when_the_wait_itself_fails() -> None:
+    state = serving()
+    lost = EffectFailed(HashContext("web", 1), "gone", engine_lost=True)
+    state, _ = run(state, (changed(), 0.0), (lost, 0.1))
+    state, effects = run(state, (EffectFailed(WatchEngine(), "HTTP 500 while starting"), 1.0))
+    assert effects == [WatchEngine()] and state.engine_lost
