@@ -30,6 +30,7 @@ from composewatch.compose.treeload import read_text
 from composewatch.compose.yamlload import parse_documents
 from composewatch.config import Settings
 from composewatch.containers import ContainerInfo, Engine
+from composewatch.core.images import ImageFacts, ImageStep, choose_image
 from composewatch.core.reload import plan_reload
 from composewatch.errors import BuildError, ComposewatchError
 from composewatch.health import ProbeResult
@@ -240,27 +241,38 @@ class Session:
         return dict(await asyncio.gather(*(one(n) for n in self.services)))
 
     def image_for(self, name: str, found: list[ContainerInfo]) -> tuple[str, str | None]:
+        """Observe, let `choose_image` decide, carry it out."""
         service = self.loaded.project.services[name]
         tag = image_name(self.loaded.project, name)
-        if service.build is None:
-            return self.engine.ensure_image(tag), None
-        digest = build_digest(self.loaded, name)
-        current = self.engine.image_id(tag)
-        if current is not None and self.runner.cache.image_for(name, digest) == current:
-            return current, digest
+        digest = build_digest(self.loaded, name) if service.build is not None else None
+        current = self.engine.image_id(tag) if service.build is not None else None
         running = [i for i in found if i.service == name and i.status == "running"]
-        # An image composewatch did not build (e.g. `docker compose up`'s): no digest says
-        # what it was built from, so a container running it as configured is kept as it is.
-        built_by_us = self.runner.cache.built(name, current)
-        if (
-            current is not None
-            and not built_by_us
-            and any(
-                i.image_id == current and i.config_hash == config_hash(service) for i in running
+        choice = choose_image(
+            ImageFacts(
+                has_build=service.build is not None,
+                tagged=current,
+                cached_for_digest=(
+                    self.runner.cache.image_for(name, digest) if digest is not None else None
+                ),
+                built_by_us=self.runner.cache.built(name, current),
+                running_as_configured=any(
+                    i.image_id == current and i.config_hash == config_hash(service) for i in running
+                ),
             )
-        ):
-            self.ui(ev.Note(f"{name}: adopting the running container as it is; saves rebuild it"))
-            return current, None
+        )
+        match choice.step:
+            case ImageStep.PULL:
+                return self.engine.ensure_image(tag), None
+            case ImageStep.REUSE:
+                assert choice.image is not None
+                return choice.image, digest
+            case ImageStep.ADOPT:
+                assert choice.image is not None
+                self.ui(
+                    ev.Note(f"{name}: adopting the running container as it is ({choice.cause})")
+                )
+                return choice.image, None
+        assert digest is not None
         started = time.monotonic()
         self.ui(ev.BuildStarted(name, ()))
         try:
