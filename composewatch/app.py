@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from composewatch import events as ev
-from composewatch import state as st
 from composewatch.buildcache import BuildCache
 from composewatch.builder import build_image
 from composewatch.compose.model import LoadedProject
@@ -30,7 +29,9 @@ from composewatch.compose.treeload import read_text
 from composewatch.compose.yamlload import parse_documents
 from composewatch.config import Settings
 from composewatch.containers import ContainerInfo, Engine
+from composewatch.core import state as st
 from composewatch.core.images import ImageFacts, ImageStep, choose_image
+from composewatch.core.plan import Observed, ServicePlan, Step, Wanted, plan_up
 from composewatch.core.reload import plan_reload
 from composewatch.errors import BuildError, ComposewatchError
 from composewatch.health import ProbeResult
@@ -41,7 +42,6 @@ from composewatch.mapping import (
     map_changes,
     watch_roots,
 )
-from composewatch.plan import Observed, ServicePlan, Step, Wanted, plan_up
 from composewatch.runner import DockerRunner, build_digest, in_daemon_thread
 from composewatch.scheduler import Scheduler
 from composewatch.spec import (

@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import TypeVar
 
 from composewatch import events as ev
-from composewatch import state as st
 from composewatch.buildcache import BuildCache
 from composewatch.builder import BuildCancelled, build_image, context_digest, read_dockerignore
 from composewatch.compose.model import LoadedProject
 from composewatch.config import Settings
 from composewatch.containers import Engine
+from composewatch.core import state as st
 from composewatch.core.backoff import backoff_delays
+from composewatch.core.plan import LEFTOVER_SUFFIX
 from composewatch.engine.faults import describe, engine_lost
 from composewatch.errors import BuildError, ComposewatchError, EngineError
 from composewatch.health import (
@@ -44,7 +45,6 @@ from composewatch.health import (
     wait_until_healthy,
 )
 from composewatch.mapping import sync_destinations
-from composewatch.plan import LEFTOVER_SUFFIX
 from composewatch.spec import container_spec, image_name
 from composewatch.stop import StopPolicy
 from composewatch.ui import UI

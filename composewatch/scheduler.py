@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from composewatch import events as ev
-from composewatch.state import (
+from composewatch.core.state import (
     CancelBuild,
     CheckHealth,
     Effect,

@@ -12,8 +12,6 @@ PACKAGE = Path(__file__).resolve().parents[2] / "composewatch"
 PURE = sorted(
     [
         *(PACKAGE / "core").glob("*.py"),
-        PACKAGE / "state.py",
-        PACKAGE / "plan.py",
         PACKAGE / "engine" / "parse.py",
     ]
 )

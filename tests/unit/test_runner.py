@@ -119,3 +119,21 @@ def test_a_check_on_a_container_that_exits_says_so(
     engine.containers[new].update(running=False, exit=3, logs=("bye",))
     result = asyncio.run(runner.check("web", 1, new))
     assert result == st.Unhealthy("web", 1, "container exited with code 3", ("bye",))
+
+
+def test_a_daemon_thread_hands_back_its_result_or_its_exception() -> None:
+    from composewatch.runner import in_daemon_thread
+
+    def boom() -> int:
+        raise KeyError("gone")
+
+    async def scenario() -> tuple[int, BaseException | None]:
+        value = await in_daemon_thread(lambda: 42, "t")
+        try:
+            await in_daemon_thread(boom, "t")
+        except KeyError as exc:
+            return value, exc
+        return value, None
+
+    value, error = asyncio.run(scenario())
+    assert value == 42 and isinstance(error, KeyError)
