@@ -8,7 +8,6 @@ done elsewhere.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -210,7 +209,7 @@ def _run_watcher(
 ) -> None:
     import contextlib
 
-    from composewatch.app import Session, selected_services
+    from composewatch.app import Interrupted, Session, run_up, selected_services
     from composewatch.background import StatusRecorder, WatcherFiles, hold_lock
     from composewatch.builder import check_build_inputs
     from composewatch.containers import Engine
@@ -244,8 +243,8 @@ def _run_watcher(
         signal.signal(signal.SIGTERM, _interrupted)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
-            healthy = asyncio.run(session.up(watch=watch))
-        except KeyboardInterrupt:
+            healthy = run_up(session, watch=watch)
+        except (KeyboardInterrupt, Interrupted):
             _stderr.print(
                 "stopped watching; the containers keep running (composewatch down stops them)"
             )
@@ -352,7 +351,7 @@ def _command_runner(
         return _settings(session.loaded).command_rules() + load_gaze_rules(project_dir)
 
     def exec_in(service: str, text: str, timeout_s: float) -> tuple[int, str]:
-        container = session.runner.serving.get(service)
+        container = session.serving_container(service)
         if container is None:
             return 125, f"{service} has no running container"
         return exec_output(engine.client, container, ["sh", "-c", text])

@@ -11,7 +11,6 @@ import re
 import tarfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,13 @@ import docker.types
 
 from composewatch.compose.model import LoadedProject
 from composewatch.engine.context import DEFAULT_HOST, Endpoint, load_endpoint, open_client
+from composewatch.engine.parse import (
+    ContainerInfo,
+    parse_name,
+    parse_published_url,
+    parse_status,
+    parse_summary,
+)
 from composewatch.errors import EngineError, EngineUnavailable
 from composewatch.health import ContainerStatus
 from composewatch.neighbours import (
@@ -36,34 +42,6 @@ __all__ = ["ContainerInfo", "Engine"]
 _L = "com.docker.compose."
 _SIGTERM_BIT = 1 << (15 - 1)  # SigCgt is a mask where signal n is bit n-1
 _SIGNAL_FORWARDERS = frozenset({"docker-init", "tini", "tini-static"})
-_HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
-
-
-@dataclass(frozen=True)
-class ContainerInfo:
-    id: str
-    name: str
-    service: str
-    number: int
-    config_hash: str
-    image_id: str  # com.docker.compose.image when set (compose's), else the engine's ImageID
-    status: str  # created, running, exited, ...
-    health: str | None  # healthy, unhealthy, starting; None without a healthcheck
-
-
-def _info(summary: dict[str, Any]) -> ContainerInfo:
-    labels = summary.get("Labels") or {}
-    match = _HEALTH.search(summary.get("Status", ""))
-    return ContainerInfo(
-        id=summary["Id"],
-        name=(summary.get("Names") or ["/"])[0].lstrip("/"),
-        service=labels.get(_L + "service", ""),
-        number=int(labels.get(_L + "container-number") or 0),
-        config_hash=labels.get(_L + "config-hash", ""),
-        image_id=labels.get(_L + "image") or summary.get("ImageID", ""),
-        status=summary.get("State", ""),
-        health=match.group(1).replace("health: ", "") if match else None,
-    )
 
 
 def _failed(action: str, err: Exception) -> EngineError:
@@ -104,7 +82,7 @@ class Engine:
         """The project's service containers (not one-offs)."""
         filters = {"label": [f"{_L}project={project_name}", f"{_L}oneoff=False"]}
         summaries = self._api.containers(all=True, filters=filters)
-        return [_info(s) for s in summaries]
+        return [parse_summary(s) for s in summaries]
 
     def image_id(self, ref: str) -> str | None:
         try:
@@ -114,31 +92,19 @@ class Engine:
 
     def status(self, cid: str) -> ContainerStatus:
         try:
-            state = self._api.inspect_container(cid)["State"]
+            return parse_status(self._api.inspect_container(cid))
         except docker.errors.NotFound:
-            return ContainerStatus(
-                running=False, exit_code=None, health=None, has_healthcheck=False
-            )
-        health = (state.get("Health") or {}).get("Status")
-        return ContainerStatus(
-            running=bool(state.get("Running")),
-            exit_code=int(state.get("ExitCode") or 0),
-            health=health,
-            has_healthcheck=health is not None,
-        )
+            return parse_status(None)
 
     def published_url(self, cid: str, container_port: int | None, path: str) -> str | None:
         """http://127.0.0.1:<host port><path> for a published TCP port of a running container."""
-        ports = self._api.inspect_container(cid)["NetworkSettings"].get("Ports") or {}
-        for binding in ports.get(f"{container_port}/tcp") or []:
-            host_ip = binding.get("HostIp") or "127.0.0.1"
-            # Probe over loopback whatever the container publishes on: only this machine;
-            # a remote engine's ports answer on its host.
-            host = host_ip if host_ip.startswith("127.") else "127.0.0.1"
-            if not self._local:
-                host = self.endpoint.probe_host
-            return f"http://{host}:{binding['HostPort']}{path}"
-        return None
+        try:
+            inspect = self._api.inspect_container(cid)
+        except docker.errors.APIError as err:
+            raise _failed(f"inspecting container {cid[:12]}", err) from err
+        # A remote engine's ports answer on its host.
+        host = None if self._local else self.endpoint.probe_host
+        return parse_published_url(inspect, container_port, path, host)
 
     def ensure_image(self, ref: str) -> str:
         """The id of image `ref`, pulled first when the engine does not have it."""
@@ -368,6 +334,28 @@ class Engine:
             self._api.rename(cid, name)
         except docker.errors.APIError as err:
             raise _failed(f"renaming container {cid[:12]} to {name}", err) from err
+
+    def container_name(self, cid: str) -> str | None:
+        """The container's name, None when it is gone."""
+        try:
+            return parse_name(self._api.inspect_container(cid))
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.APIError as err:
+            raise _failed(f"inspecting container {cid[:12]}", err) from err
+
+    def logs_tail(self, cid: str, lines: int) -> tuple[str, ...]:
+        """The container's last `lines` log lines (stdout and stderr); none when it is gone."""
+        try:
+            raw = self._api.logs(cid, stdout=True, stderr=True, tail=lines)
+        except docker.errors.APIError:
+            return ()
+        text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+        return tuple(line for line in text.splitlines() if line.strip())[-lines:]
+
+    def running(self, project_name: str) -> frozenset[str]:
+        """The ids of the project's running containers (raises while the engine is away)."""
+        return frozenset(i.id for i in self.observe(project_name) if i.status == "running")
 
     def down(self, project_name: str, *, volumes: bool = False) -> None:
         """Like `docker compose down`: stop and remove the project's containers (one-offs

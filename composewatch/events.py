@@ -13,9 +13,13 @@ __all__ = [
     "BuildSuperseded",
     "BuildUnchanged",
     "CommandFinished",
+    "CommitFailed",
+    "EngineLost",
+    "EngineReturned",
     "Event",
     "Live",
     "Note",
+    "RollbackFailed",
     "RolledBack",
     "ServiceStarted",
     "SwapFailed",
@@ -80,8 +84,39 @@ class SyncFailed:
 
 @dataclass(frozen=True)
 class RolledBack:
+    """The new container was removed and the old one serves again. `reason` says why (exit
+    code, failed probe, health status); `log_tail` is the failed container's last lines."""
+
     service: str
     reason: str
+    log_tail: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RollbackFailed:
+    """Restoring the old container failed; it is tried again at the next save or on exit."""
+
+    service: str
+    message: str
+
+
+@dataclass(frozen=True)
+class CommitFailed:
+    """The healthy new container serves, but removing the old one or renaming the new one
+    failed; it is tried again at the next save or on exit."""
+
+    service: str
+    message: str
+
+
+@dataclass(frozen=True)
+class EngineLost:
+    message: str
+
+
+@dataclass(frozen=True)
+class EngineReturned:
+    down_s: float
 
 
 @dataclass(frozen=True)
@@ -146,6 +181,10 @@ Event = (
     | SwapFailed
     | SyncFailed
     | RolledBack
+    | RollbackFailed
+    | CommitFailed
+    | EngineLost
+    | EngineReturned
     | Unhealthy
     | Live
     | ServiceStarted

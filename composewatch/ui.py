@@ -158,11 +158,24 @@ def render(event: ev.Event, *, verbose: bool = False) -> str | None:
                 f"[bold red]{_safe(service)} update failed[/bold red]: {_safe(message)}; "
                 "the old container keeps serving"
             )
-        case ev.RolledBack(service, reason):
+        case ev.RolledBack(service, reason, tail):
+            body = "".join(f"\n    {_safe(t)}" for t in tail)
             return (
                 f"[bold red]{_safe(service)} new container unhealthy[/bold red] "
-                f"({_safe(reason)}): rolled back, the old container serves again"
+                f"({_safe(reason)}): rolled back, the old container serves again{body}"
             )
+        case ev.RollbackFailed(service, message) | ev.CommitFailed(service, message):
+            return (
+                f"[bold red]{_safe(service)} could not finish the swap[/bold red]: "
+                f"{_safe(message)}; tried again at the next save and on exit"
+            )
+        case ev.EngineLost(message):
+            return (
+                f"[bold red]Docker engine lost[/bold red]: {_safe(message)}; waiting for it "
+                "(saves meanwhile are kept)"
+            )
+        case ev.EngineReturned(down_s):
+            return f"[bold green]Docker engine back[/bold green] after {_seconds(down_s)}"
         case ev.Unhealthy(service, reason):
             return f"[bold red]{_safe(service)} unhealthy[/bold red]: {_safe(reason)}"
         case ev.Live(service, since_save, timings):
@@ -320,6 +333,12 @@ class LiveUI:
                         f"{_safe(reason)}[/red]",
                     )
                 )
+            case ev.RollbackFailed(service, message) | ev.CommitFailed(service, message):
+                row = self.row(service)
+                row.state, row.error = "failed", message
+                self.messages.append((stamp, render(event) or ""))
+            case ev.EngineLost() | ev.EngineReturned():
+                self.messages.append((stamp, render(event) or ""))
             case ev.Live(service, since_save, timings):
                 row = self.row(service)
                 row.state, row.detail, row.error = "healthy", "", ""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,8 @@ import docker
 import docker.errors
 import pytest
 import yaml
-from cwhelpers import FIXTURES, cleanup, compose, docker_client, load, new_project_name
+from conftest import remove_project
+from cwhelpers import FIXTURES, compose, load, new_project_name
 
 from composewatch.compose.model import LoadedProject
 from composewatch.containers import Engine
@@ -49,8 +49,9 @@ def _free_udp_pair() -> int:
 
 
 @pytest.fixture
-def client() -> Iterator[docker.DockerClient]:
-    yield docker_client()
+def client(docker_client: docker.DockerClient) -> docker.DockerClient:
+    """The shared engine client (conftest: skips locally, fails in CI without an engine)."""
+    return docker_client
 
 
 def _normalize(value: Any, project: str, ids: dict[str, str]) -> Any:
@@ -316,8 +317,8 @@ def test_composewatch_creates_what_compose_creates(
         compose(b, files, "up", "-d", env=env)
         assert set(_ids(client, b)) == ids
     finally:
-        cleanup(client, a)
-        cleanup(client, b)
+        remove_project(a)
+        remove_project(b)
         for tag in built:
             with contextlib.suppress(docker.errors.ImageNotFound):
                 client.api.remove_image(tag)
@@ -353,6 +354,6 @@ def test_a_retagged_name_still_runs_the_chosen_image(client: docker.DockerClient
         info = client.api.inspect_container(cid)
         assert (info["Image"], info["Config"]["Image"]) == (chosen, f"{project}-app")
     finally:
-        cleanup(client, project)
+        remove_project(project)
         with contextlib.suppress(docker.errors.ImageNotFound):
             client.api.remove_image(f"{project}-app")
