@@ -1,7 +1,7 @@
 """composewatch's own settings, read from the `x-composewatch:` key of the compose file.
 
 x-composewatch:
-  quiet_ms: 50              # react after this much quiet following the last save
+  quiet_ms: 30              # react after this much quiet following the last save
   max_parallel_builds: 3
   builder: auto             # buildkit | classic | auto (BuildKit when the engine has it)
   services:
@@ -166,7 +166,7 @@ class CommandSettings(_Strict):
 
 class Settings(_Strict):
     quiet_ms: int = Field(
-        default=50, ge=1, le=10_000, description="react this long after the last file event"
+        default=30, ge=1, le=10_000, description="react this long after the last file event"
     )
     max_parallel_builds: int = Field(
         default=3, ge=1, le=32, description="builds beyond this wait, and say for whom"

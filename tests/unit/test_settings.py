@@ -10,7 +10,7 @@ from composewatch.errors import ConfigError, InputError
 
 def test_defaults_when_absent() -> None:
     settings = parse_settings(None, file="compose.yaml", service_names={"web"})
-    assert settings.quiet_ms == 50
+    assert settings.quiet_ms == 30
     assert settings.for_service("web").health.probe == "auto"
 
 
