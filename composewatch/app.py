@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from composewatch import events as ev
+from composewatch import spec_keys
 from composewatch.buildcache import BuildCache
 from composewatch.builder import build_image, prepare_build
 from composewatch.compose.model import LoadedProject
@@ -46,10 +47,8 @@ from composewatch.runner import DockerRunner, in_daemon_thread
 from composewatch.scheduler import Scheduler
 from composewatch.spec import (
     config_hash,
-    container_spec,
     image_name,
     startup_order,
-    unsupported_keys,
 )
 from composewatch.stop import StopPolicy
 from composewatch.ui import UI
@@ -229,12 +228,10 @@ class Session:
         return await self.start_all(images, found)
 
     def warn_unsupported(self) -> None:
+        """Exactly one warning per key the container will not have, naming the service."""
         for name in self.services:
-            keys = unsupported_keys(self.loaded.project.services[name])
-            if keys:
-                self.ui(
-                    ev.Note(f"{name}: not applied by composewatch: {', '.join(keys)}", "warning")
-                )
+            for line in spec_keys.warnings(name, self.loaded.project.services[name]):
+                self.ui(ev.Note(line, "warning"))
 
     async def build_all(self, found: list[ContainerInfo]) -> dict[str, tuple[str, str | None]]:
         """The image id (and its context digest) each selected service runs: built, or
@@ -392,7 +389,7 @@ class Session:
                 self.engine.start(plan.keep)
                 return plan.keep, None
             case Step.CREATE:
-                container = self.engine.create(container_spec(self.loaded, plan.service, image))
+                container = self.engine.create(self.runner.spec_for(plan.service, image))
                 self.engine.start(container)
                 return container, None
             case Step.RECREATE:  # the same swap as on save, so the old one serves until replaced

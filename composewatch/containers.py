@@ -19,6 +19,7 @@ import docker.errors
 import docker.types
 
 from composewatch.compose.model import LoadedProject
+from composewatch.core.plan import LEFTOVER_SUFFIX
 from composewatch.engine.context import DEFAULT_HOST, Endpoint, load_endpoint, open_client
 from composewatch.engine.parse import (
     ContainerInfo,
@@ -35,7 +36,13 @@ from composewatch.neighbours import (
     forget_neighbours,
     refresh_neighbours,
 )
-from composewatch.spec import COMPOSE_VERSION, ContainerSpec, network_name, volume_name
+from composewatch.spec import (
+    COMPOSE_VERSION,
+    ContainerSpec,
+    Peer,
+    network_name,
+    volume_name,
+)
 
 __all__ = ["ContainerInfo", "Engine"]
 
@@ -83,6 +90,17 @@ class Engine:
         filters = {"label": [f"{_L}project={project_name}", f"{_L}oneoff=False"]}
         summaries = self._api.containers(all=True, filters=filters)
         return [parse_summary(s) for s in summaries]
+
+    def peers(self, project_name: str, services: set[str]) -> dict[str, list[Peer]]:
+        """The running containers of `services` under compose's names, replica 1 first (what
+        `service:x` references and links resolve to)."""
+        if not services:
+            return {}
+        found: dict[str, list[tuple[int, Peer]]] = {}
+        for info in self.observe(project_name):
+            if info.service in services and not info.name.endswith(LEFTOVER_SUFFIX):
+                found.setdefault(info.service, []).append((info.number, Peer(info.id, info.name)))
+        return {s: [p for _, p in sorted(entries)] for s, entries in found.items()}
 
     def image_id(self, ref: str) -> str | None:
         try:

@@ -51,7 +51,7 @@ from composewatch.health import (
     wait_until_healthy,
 )
 from composewatch.mapping import sync_destinations
-from composewatch.spec import container_spec, image_name
+from composewatch.spec import ContainerSpec, container_spec, image_name, referenced_services
 from composewatch.stop import StopPolicy
 from composewatch.ui import UI
 
@@ -221,6 +221,13 @@ class DockerRunner:
             return st.SwapFailed(service, generation, str(exc))
         return st.Swapped(service, generation, new, steps)
 
+    def spec_for(self, service: str, image: str) -> ContainerSpec:
+        """The container to create, with the containers of the services it names (observed
+        only when it names some: `service:x` namespaces, `volumes_from`, `links`)."""
+        wanted = referenced_services(self.loaded.project.services[service])
+        peers = self.engine.peers(self.loaded.project.name, wanted)
+        return container_spec(self.loaded, service, image, peers=peers)
+
     def swap_in(self, service: str, image: str, old: str | None) -> tuple[str, st.Steps]:
         """Create the new container beside the old, then stop the old and start the new.
 
@@ -228,7 +235,7 @@ class DockerRunner:
         one has stopped; creating it first keeps that gap as short as it can be.
         """
         clock = _StepClock()
-        spec = container_spec(self.loaded, service, image)
+        spec = self.spec_for(service, image)
         temp = spec.name + TEMP_SUFFIX
         self.engine.remove(temp)  # what an interrupted swap left behind, if anything
         new = self.engine.create(spec, temp_name=temp)

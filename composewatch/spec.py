@@ -400,6 +400,23 @@ def _networking(
 # --- references to other services ------------------------------------------------------
 
 
+def referenced_services(service: Service) -> set[str]:
+    """The other services whose containers this one's spec names (`service:x` namespaces,
+    `volumes_from`, `links`): the peers `container_spec` needs."""
+    extra = service.model_extra or {}
+    found = set()
+    for mode in (service.network_mode, extra.get("ipc"), extra.get("pid")):
+        if isinstance(mode, str) and mode.startswith(_SERVICE_PREFIX):
+            found.add(mode[len(_SERVICE_PREFIX) :])
+    for entry in extra.get("volumes_from") or []:
+        head = str(entry).partition(":")[0]
+        if head != "container":
+            found.add(head)
+    for raw in getattr(service, "links", None) or []:
+        found.add(str(raw).partition(":")[0])
+    return found
+
+
 def _shared(mode: str | None, peers: Peers, what: str) -> str | None:
     if not mode or not mode.startswith(_SERVICE_PREFIX):
         return mode

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncio
 from collections.abc import Callable
 
@@ -93,6 +95,12 @@ class FakeEngine:
         if method in self.fail:
             exc = self.fail[method] if method in self.always else self.fail.pop(method)
             raise exc
+
+    def peers(self, project_name: str, services: set[str]) -> dict[str, list[Any]]:
+        """No service's containers are named by the fixtures' specs."""
+        if services:
+            self._call("peers", project_name, frozenset(services))
+        return {}
 
     def add(self, name: str, *, running: bool = True) -> str:
         self._next += 1
