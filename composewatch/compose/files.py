@@ -21,6 +21,7 @@ __all__ = [
     "pick_project_name",
 ]
 
+
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
 OVERRIDE_FILES = (
     "compose.override.yml",

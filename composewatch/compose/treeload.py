@@ -17,6 +17,7 @@ from composewatch.compose.merge import apply_resets, enforce_unicity, merge, str
 from composewatch.compose.paths import KeyPath, format_path, matches
 from composewatch.compose.resolve import resolve_paths
 from composewatch.compose.schema import validate_file
+from composewatch.compose.textfile import read_input
 from composewatch.compose.yamlload import parse_documents
 from composewatch.errors import ComposeFileError
 
@@ -59,13 +60,8 @@ def _cast(path: KeyPath, value: str) -> Any:
 
 
 def read_text(path: Path) -> str:
-    """A compose file's text; a missing or unreadable file is a ComposeFileError."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ComposeFileError(f"open {path}: no such file or directory", file=path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ComposeFileError(f"cannot read file: {exc}", file=path) from None
+    """A compose file's text; a missing, unreadable, special or huge file is a ComposeFileError."""
+    return read_input(path)
 
 
 def _string_keys(value: Any, path: KeyPath = ()) -> Any:
