@@ -4,16 +4,33 @@ here; values (ports, durations, volume specs...) are checked when they are parse
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from composewatch.compose.paths import KeyPath, format_path, matches
-from composewatch.compose.schema_tables import ENUMS, REQUIRED, TABLES
+from composewatch.compose.schema_tables import ENUMS, ITEMS, NAMES, PATTERNS, REQUIRED, TABLES
 from composewatch.errors import ComposeFileError
 
-__all__ = ["validate_file"]
+__all__ = ["check_items", "validate_file"]
 
 # compose's wording for JSON types in "must be a ..." messages
 _NOUNS = {"object": "mapping", "array": "array"}
+
+
+def _noun(allowed: str) -> str:
+    """`string|object` as `a string or a mapping`."""
+    return " or ".join(f"a {_NOUNS.get(t, t)}" for t in allowed.split("|"))
+
+
+def check_items(node: list[Any], path: KeyPath, file: str | None) -> None:
+    """Raise ComposeFileError if an item of the array at `path` has a type it may not have."""
+    allowed = _lookup(ITEMS, path)
+    if allowed is None:
+        return
+    for index, value in enumerate(node):
+        if not _accepts(allowed, value):
+            key = format_path((*path, index))
+            raise ComposeFileError(f"{key} must be {_noun(allowed)}", file=file, key=key)
 
 
 def _json_type(value: Any) -> str:
@@ -58,17 +75,38 @@ def _check_object(node: dict[str, Any], path: KeyPath, table: dict[str, str], fi
             raise ComposeFileError(f"{where} {key} is required", file=file, key=where)
 
 
+def _check_names(node: dict[str, Any], path: KeyPath, file: str) -> None:
+    pattern = _lookup(NAMES, path)
+    if pattern is None:
+        return
+    where = format_path(path)
+    for key in node:
+        if not re.match(pattern, key):
+            raise ComposeFileError(
+                f"{where} additional properties {key!r} not allowed (a name may hold only "
+                "letters, digits, '.', '_' and '-')",
+                file=file,
+                key=where,
+            )
+
+
 def _walk(node: Any, path: KeyPath, file: str) -> None:
     if isinstance(node, dict):
         table = _lookup(TABLES, path)
         if table is not None:
             _check_object(node, path, table, file)
+        _check_names(node, path, file)
         for key, value in node.items():
             if not key.startswith("x-"):
                 _walk(value, (*path, key), file)
     elif isinstance(node, list):
+        check_items(node, path, file)
         for index, value in enumerate(node):
             _walk(value, (*path, index), file)
+    elif isinstance(node, str) and not re.search(_lookup(PATTERNS, path) or "", node):
+        key = format_path(path)
+        pattern = _lookup(PATTERNS, path)
+        raise ComposeFileError(f"{key} does not match pattern {pattern!r}", file=file, key=key)
     elif isinstance(node, str) and node not in (_lookup(ENUMS, path) or (node,)):
         key = format_path(path)
         choices = ", ".join(repr(a) for a in _lookup(ENUMS, path))

@@ -49,14 +49,14 @@ def read_input(path: Path, *, encoding: str = "utf-8") -> str:
         mode = os.stat(path).st_mode
         kind = _not_regular(mode)
         if kind is not None:
-            raise ComposeFileError(f"cannot read {path}: it is {kind}, not a file", file=path)
+            raise ComposeFileError(f"is {kind}, not a regular file", file=path)
         # O_NONBLOCK: should the path be swapped for a FIFO after the check, open won't block
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
         with os.fdopen(fd, "rb") as stream:
             info = os.fstat(stream.fileno())
             kind = _not_regular(info.st_mode)
             if kind is not None:
-                raise ComposeFileError(f"cannot read {path}: it is {kind}, not a file", file=path)
+                raise ComposeFileError(f"is {kind}, not a regular file", file=path)
             data = stream.read(MAX_INPUT_BYTES + 1)
     except FileNotFoundError:
         raise ComposeFileError(f"open {path}: no such file or directory", file=path) from None
