@@ -25,8 +25,16 @@ __all__ = ["HealthSettings", "ServiceSettings", "Settings", "parse_settings"]
 SETTINGS_KEY = "x-composewatch"
 
 
+MAX_WAIT_S = 3600.0  # the longest health timeout or stop timeout accepted
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # allow_inf_nan=False: `.inf` or `.nan` would be accepted here and fail at the engine
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+def _printable(text: str) -> bool:
+    return text.isprintable() and not any(c.isspace() for c in text)
 
 
 class HealthSettings(_Strict):
@@ -41,31 +49,46 @@ class HealthSettings(_Strict):
     path: str = "/"
     port: int | None = Field(default=None, ge=1, le=65535)  # container port to probe
     expected_status: int | None = Field(default=None, ge=100, le=599)  # None: any status < 500
-    timeout_s: float = Field(default=60.0, gt=0)
+    timeout_s: float = Field(default=60.0, gt=0, le=MAX_WAIT_S)
 
+    # The messages below do not repeat the value: it may have been interpolated from a secret.
     @field_validator("url")
     @classmethod
     def _loopback_only(cls, url: str | None) -> str | None:
         if url is None:
             return None
-        parts = urlsplit(url)
+        if not _printable(url):
+            raise ValueError("the URL holds spaces or control characters")
+        try:
+            parts = urlsplit(url)
+            port = parts.port  # raises for a port outside 0-65535
+        except ValueError:
+            raise ValueError("not a valid URL (is the port between 1 and 65535?)") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{url!r} is not an http:// or https:// URL")
-        if parts.hostname != "localhost" and not ip_address(parts.hostname).is_loopback:
-            raise ValueError(f"{url!r} is not on this machine (use 127.0.0.1 or localhost)")
+            raise ValueError("not an http:// or https:// URL")
+        if port == 0:
+            raise ValueError("the port must be between 1 and 65535")
+        try:
+            loopback = parts.hostname == "localhost" or ip_address(parts.hostname).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise ValueError("the URL is not on this machine (use 127.0.0.1 or localhost)")
         return url
 
     @field_validator("path")
     @classmethod
     def _absolute_path(cls, path: str) -> str:
         if not path.startswith("/"):
-            raise ValueError(f"path {path!r} must start with '/'")
+            raise ValueError("the path must start with '/'")
+        if not _printable(path):
+            raise ValueError("the path holds spaces or control characters")
         return path
 
 
 class ServiceSettings(_Strict):
     health: HealthSettings = HealthSettings()
-    stop_timeout_s: float | None = Field(default=None, ge=0)
+    stop_timeout_s: float | None = Field(default=None, ge=0, le=MAX_WAIT_S)
     watch: bool = True
 
 
