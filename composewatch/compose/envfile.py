@@ -18,6 +18,7 @@ from pathlib import Path
 from dotenv.parser import parse_stream
 
 from composewatch.compose.interpolation import InterpolationError, substitute
+from composewatch.compose.redaction import note_value
 from composewatch.compose.textfile import read_input
 from composewatch.errors import ComposeFileError
 
@@ -104,7 +105,17 @@ def load_env_file(
     if not path.exists():
         raise ComposeFileError(f"env file {path} not found", file=path)
     text = read_input(path, encoding="utf-8-sig")
-    return parse_env(text, lookup, into, raw=raw, file=str(path))
+
+    def noted(name: str) -> str | None:
+        value = lookup(name)
+        if value is not None:
+            note_value(name, value)
+        return value
+
+    values = parse_env(text, noted, into, raw=raw, file=str(path))
+    for name, value in values.items():
+        note_value(name, value)
+    return values
 
 
 def env_lookup(*layers: Mapping[str, str]) -> Callable[[str], str | None]:

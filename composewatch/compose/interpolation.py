@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from composewatch.compose.redaction import noting
 from composewatch.errors import ComposeFileError
 
 __all__ = ["MAX_NESTING", "InterpolationError", "interpolate_tree", "substitute"]
@@ -127,10 +128,10 @@ def interpolate_tree(
         ]
     if not isinstance(value, str):
         return value
+    key = _format_path(path)
     try:
-        result = substitute(value, env.get)
+        result = substitute(value, noting(env.get, key) if "$" in value else env.get)
     except InterpolationError as exc:
-        key = _format_path(path)
         raise ComposeFileError(
             f"error while interpolating {key}: {exc}", file=file, key=key
         ) from None
