@@ -89,7 +89,9 @@ def parse_env(
             out[binding.key] = substitute(value, resolve)
         except InterpolationError as exc:
             raise ComposeFileError(
-                f"in the value of {binding.key}: {exc}", file=file, line=binding.original.line
+                f"in the value of {binding.key}: {exc.summary}",
+                file=file,
+                line=binding.original.line,
             ) from None
     return out
 

@@ -26,7 +26,19 @@ _OPERATORS = (":-", ":?", ":+", "-", "?", "+")
 
 
 class InterpolationError(ValueError):
-    """A template is invalid or a required variable is missing."""
+    """A template is invalid or a required variable is missing. `summary` says which without
+    quoting the template or the message: for a template read from an env file, both are
+    part of a value."""
+
+    def __init__(self, message: str, summary: str | None = None) -> None:
+        super().__init__(message)
+        self.summary = summary or message
+
+
+def _invalid(template: str) -> InterpolationError:
+    return InterpolationError(
+        f"Invalid template: {template!r}", "invalid interpolation format (check its ${...})"
+    )
 
 
 def _closing_brace(text: str, start: int) -> int:
@@ -47,13 +59,13 @@ def _closing_brace(text: str, start: int) -> int:
 def _braced(expr: str, lookup: Lookup, template: str, depth: int) -> str:
     match = _NAME.match(expr)
     if match is None:
-        raise InterpolationError(f"Invalid template: {template!r}")
+        raise _invalid(template)
     name, rest = match.group(), expr[match.end() :]
     if not rest:
         return lookup(name) or ""
     op = next((o for o in _OPERATORS if rest.startswith(o)), None)
     if op is None:
-        raise InterpolationError(f"Invalid template: {template!r}")
+        raise _invalid(template)
     arg = rest[len(op) :]
     value = lookup(name)
     present = value is not None and (not op.startswith(":") or value != "")
@@ -65,7 +77,7 @@ def _braced(expr: str, lookup: Lookup, template: str, depth: int) -> str:
         substitute(arg, lookup, depth + 1)  # a malformed message is an error too
         # the message as written: substituted, it could show another variable's value
         message = f"required variable {name} is missing a value"
-        raise InterpolationError(f"{message}: {arg}" if arg else message)
+        raise InterpolationError(f"{message}: {arg}" if arg else message, message)
     return value or ""
 
 
@@ -88,7 +100,7 @@ def substitute(template: str, lookup: Lookup, depth: int = 0) -> str:
         elif nxt == "{":
             end = _closing_brace(template, i + 1)
             if end < 0:
-                raise InterpolationError(f"Invalid template: {template!r}")
+                raise _invalid(template)
             out.append(_braced(template[i + 2 : end], lookup, template, depth))
             i = end + 1
         elif (match := _NAME.match(template, i + 1)) is not None:

@@ -91,8 +91,9 @@ def select_profiles(
     return enabled, disabled
 
 
-def _invalid(message: str) -> ComposeFileError:
-    return ComposeFileError(f"{message}: invalid compose project")
+def _invalid(message: str, service: str | None = None) -> ComposeFileError:
+    key = f"services.{service}" if service is not None else None
+    return ComposeFileError(f"{message}: invalid compose project", key=key)
 
 
 def _check_cycles(services: dict[str, Any]) -> None:
@@ -134,7 +135,8 @@ def _check_distinct(name: str, service: dict[str, Any]) -> None:
     scale, replicas = service.get("scale"), deploy.get("replicas")
     if scale is not None and replicas is not None and scale != replicas:
         raise _invalid(
-            f"services.{name}: can't set distinct values on 'scale' and 'deploy.replicas'"
+            f"services.{name}: can't set distinct values on 'scale' and 'deploy.replicas'",
+            name,
         )
     resources = deploy.get("resources") or {}
     for key, section, deploy_key, parse in _DISTINCT:
@@ -147,7 +149,8 @@ def _check_distinct(name: str, service: dict[str, Any]) -> None:
         if own != other:
             raise _invalid(
                 f"services.{name}: can't set distinct values on '{key}' and "
-                f"'deploy.resources.{section}.{deploy_key}'"
+                f"'deploy.resources.{section}.{deploy_key}'",
+                name,
             )
 
 
@@ -180,18 +183,20 @@ def check_consistency(doc: dict[str, Any], disabled: set[str]) -> None:
     services: dict[str, Any] = doc.get("services", {})
     for name, s in services.items():
         if not s.get("image") and "build" not in s and "provider" not in s:
-            raise _invalid(f"service {name!r} has neither an image nor a build context specified")
+            raise _invalid(
+                f"service {name!r} has neither an image nor a build context specified", name
+            )
         if "network_mode" in s and s.get("networks"):
             raise _invalid(
-                f"service {name} declares mutually exclusive `network_mode` and `networks`"
+                f"service {name} declares mutually exclusive `network_mode` and `networks`", name
             )
         for network in s.get("networks") or {}:
             if network not in (doc.get("networks") or {}):
-                raise _invalid(f"service {name!r} refers to undefined network {network}")
+                raise _invalid(f"service {name!r} refers to undefined network {network}", name)
         for dep, cfg in (s.get("depends_on") or {}).items():
             if dep in services or (dep in disabled and not cfg.get("required", True)):
                 continue
-            raise _invalid(f"service {name!r} depends on undefined service {dep!r}")
+            raise _invalid(f"service {name!r} depends on undefined service {dep!r}", name)
         for volume in s.get("volumes") or []:
             source = volume.get("source")
             if (
@@ -199,12 +204,13 @@ def check_consistency(doc: dict[str, Any], disabled: set[str]) -> None:
                 and source
                 and source not in (doc.get("volumes") or {})
             ):
-                raise _invalid(f"service {name!r} refers to undefined volume {source}")
+                raise _invalid(f"service {name!r} refers to undefined volume {source}", name)
         for kind in ("secrets", "configs"):
             for mount in s.get(kind) or []:
                 if mount.get("source") not in (doc.get(kind) or {}):
                     raise _invalid(
-                        f"service {name!r} refers to undefined {kind[:-1]} {mount.get('source')}"
+                        f"service {name!r} refers to undefined {kind[:-1]} {mount.get('source')}",
+                        name,
                     )
         _check_distinct(name, s)
         _check_values(name, s)
