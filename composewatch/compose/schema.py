@@ -8,7 +8,15 @@ import re
 from typing import Any
 
 from composewatch.compose.paths import KeyPath, format_path, matches
-from composewatch.compose.schema_tables import ENUMS, ITEMS, NAMES, PATTERNS, REQUIRED, TABLES
+from composewatch.compose.schema_tables import (
+    ENUMS,
+    ITEMS,
+    MEMBERS,
+    NAMES,
+    PATTERNS,
+    REQUIRED,
+    TABLES,
+)
 from composewatch.errors import ComposeFileError
 
 __all__ = ["check_items", "validate_file"]
@@ -75,6 +83,16 @@ def _check_object(node: dict[str, Any], path: KeyPath, table: dict[str, str], fi
             raise ComposeFileError(f"{where} {key} is required", file=file, key=where)
 
 
+def _check_members(node: dict[str, Any], path: KeyPath, file: str) -> None:
+    allowed = _lookup(MEMBERS, path)
+    if allowed is None:
+        return
+    for name, value in node.items():
+        if not name.startswith("x-") and not _accepts(allowed, value):
+            key = format_path((*path, name))
+            raise ComposeFileError(f"{key} must be {_noun(allowed)}", file=file, key=key)
+
+
 def _check_names(node: dict[str, Any], path: KeyPath, file: str) -> None:
     pattern = _lookup(NAMES, path)
     if pattern is None:
@@ -96,6 +114,7 @@ def _walk(node: Any, path: KeyPath, file: str) -> None:
         if table is not None:
             _check_object(node, path, table, file)
         _check_names(node, path, file)
+        _check_members(node, path, file)
         for key, value in node.items():
             if not key.startswith("x-"):
                 _walk(value, (*path, key), file)

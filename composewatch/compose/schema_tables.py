@@ -3,7 +3,7 @@ for any name or index), the keys it allows and the JSON types each accepts (`a|b
 
 from __future__ import annotations
 
-__all__ = ["ENUMS", "ITEMS", "NAMES", "PATTERNS", "REQUIRED", "TABLES"]
+__all__ = ["ENUMS", "ITEMS", "MEMBERS", "NAMES", "PATTERNS", "REQUIRED", "TABLES"]
 
 _LIST_OR_DICT = "object|array"
 _RESOURCE = {
@@ -150,6 +150,12 @@ ITEMS: dict[str, str] = {
     "services.*.healthcheck.test": "string", "services.*.networks.*.aliases": "string",
     "services.*.pre_stop": "object", "services.*.post_start": "object",
     "services.*.deploy.resources.reservations.devices": "object", "services.*.gpus": "object",
+}
+
+# The JSON types the values of a map of named things accept.
+MEMBERS: dict[str, str] = {
+    "volumes": "object|null", "networks": "object|null", "secrets": "object|null",
+    "configs": "object|null", "models": "object|null",
 }
 
 # Objects whose keys are names and must match compose's name pattern (the schema's

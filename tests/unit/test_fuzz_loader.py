@@ -1,0 +1,318 @@
+"""Fuzzing the input side with hypothesis: compose files (generated, and the compose corpus
+mutated as text and as trees), `x-composewatch` settings and `.env` files. Whatever the
+input, the outcome is a valid model or a clean error: a ComposewatchError subclass (exit code
+2 at the command line), never another exception. Deterministic (`derandomize`) and bounded
+(`max_examples`), so it runs in CI in a few seconds per test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from composewatch.compose import ProjectOptions, load_project, render_config
+from composewatch.compose.envfile import load_env_file, parse_env
+from composewatch.config import SETTINGS_KEY, Settings, parse_settings
+from composewatch.errors import ComposewatchError, ConfigError, InputError
+
+REPO = Path(__file__).resolve().parents[2]
+# The compose corpus (compose files with Docker Compose's own output). It moves into the
+# repository as tests/corpus; until then it is the shared copy beside the repository.
+CORPUS = next(
+    (
+        p
+        for p in (REPO / "tests" / "corpus", REPO.parent / "shared" / "compose-corpus")
+        if p.is_dir()
+    ),
+    REPO / "tests" / "corpus",
+)
+ENVIRON = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent-home", "TAG": "1.0", "PORT": "8080"}
+
+# CI's fixed budget; COMPOSEWATCH_FUZZ_EXAMPLES=2000 for a deeper (still deterministic) run.
+EXAMPLES = int(os.environ.get("COMPOSEWATCH_FUZZ_EXAMPLES", "60"))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+
+
+def _compose_files() -> list[Path]:
+    """The main compose file of each corpus case (its folder is copied whole)."""
+    if not CORPUS.is_dir():
+        return []
+    names = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+    found = []
+    for case in sorted(CORPUS.iterdir()):
+        main = next((case / n for n in names if (case / n).is_file()), None)
+        if main is not None:
+            found.append(main)
+    return found
+
+
+CORPUS_FILES = _compose_files()
+needs_corpus = pytest.mark.skipif(not CORPUS_FILES, reason=f"no compose corpus at {CORPUS}")
+
+
+@contextmanager
+def _project(case: Path | None, files: dict[str, str | bytes]) -> Iterator[Path]:
+    """A scratch project directory: a copy of a corpus case (if any) with `files` over it."""
+    with tempfile.TemporaryDirectory(prefix="cw-fuzz-") as scratch:
+        root = Path(scratch) / "project"
+        if case is not None:
+            shutil.copytree(case, root, symlinks=True)
+        else:
+            root.mkdir()
+        for name, content in files.items():
+            path = root / name
+            path.write_bytes(content.encode() if isinstance(content, str) else content)
+        yield root
+
+
+def _load_cleanly(root: Path, compose_name: str) -> None:
+    """Load as `composewatch config` does; a ComposewatchError is a clean outcome."""
+    options = ProjectOptions(files=(compose_name,), working_dir=str(root), environ=ENVIRON)
+    try:
+        loaded = load_project(options)
+        parse_settings(
+            loaded.extensions.get(SETTINGS_KEY),
+            file=compose_name,
+            service_names=set(loaded.project.services),
+        )
+        json.loads(render_config(loaded, "json"))
+        yaml.safe_load(render_config(loaded, "yaml"))
+    except ComposewatchError as exc:
+        assert isinstance(exc, InputError), repr(exc)  # bad input: exit code 2
+        message = str(exc)
+        assert message and "Traceback" not in message
+
+
+# --- generated values and trees ----------------------------------------------------------
+
+_NASTY_STRINGS = st.sampled_from(
+    [
+        "", "${", "${X", "${X:?}", "$${X}", "${X:-${Y:-z}}", "::", ":", "/", "1.5", "-1", "0",
+        "99999", "80:80", "127.0.0.1:8080:80/udp", "a:b:c:d", "./src:/app:ro", "1e999", "nan",
+        "1m30s", "30 seconds", "512m", "1gb", "x" * 300, "[/x]", "\x1b[31m", "é", "service:web",
+        "CMD", "!reset", "true", "no", "~", ".inf", "0x1F", "0o17", "017",
+    ]
+)  # fmt: skip
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    _NASTY_STRINGS,
+    st.text(max_size=20),
+)
+_KEYS = st.one_of(
+    st.sampled_from(
+        [
+            "image", "build", "ports", "volumes", "environment", "env_file", "depends_on",
+            "command", "healthcheck", "develop", "watch", "path", "action", "target",
+            "networks", "secrets", "configs", "extends", "include", "profiles", "deploy",
+            "resources", "limits", "cpus", "memory", "mem_limit", "stop_grace_period",
+            "container_name", "extra_hosts", "labels", "ulimits", "devices", "x-composewatch",
+            "services", "web", "context", "dockerfile", "source", "type", "condition",
+            "required", "file", "service", "name", "external", "tmpfs", "expose", "scale",
+        ]
+    ),
+    st.text(min_size=1, max_size=8),
+)  # fmt: skip
+_TREES = st.recursive(
+    _SCALARS,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(_KEYS, children, max_size=4)
+    ),
+    max_leaves=25,
+)
+
+
+def _dump(tree: Any) -> str:
+    return yaml.safe_dump(tree, sort_keys=False, allow_unicode=True)
+
+
+@FUZZ
+@given(services=st.dictionaries(_KEYS, st.dictionaries(_KEYS, _TREES, max_size=6), max_size=3))
+def test_generated_compose_files_load_or_fail_cleanly(services: dict[str, Any]) -> None:
+    text = _dump({"services": services})
+    with _project(None, {"compose.yaml": text, "Dockerfile": "FROM busybox\n"}) as root:
+        _load_cleanly(root, "compose.yaml")
+
+
+# --- the corpus, mutated -----------------------------------------------------------------
+
+
+def _paths(tree: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every node's path in a YAML tree."""
+    found = [prefix]
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            found += _paths(value, (*prefix, key))
+    elif isinstance(tree, list):
+        for index, value in enumerate(tree):
+            found += _paths(value, (*prefix, index))
+    return found
+
+
+def _replace(tree: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(tree, dict):
+        return {k: (_replace(v, rest, value) if k == head else v) for k, v in tree.items()}
+    return [(_replace(v, rest, value) if i == head else v) for i, v in enumerate(tree)]
+
+
+@needs_corpus
+@FUZZ
+@given(data=st.data())
+def test_corpus_with_a_node_replaced_loads_or_fails_cleanly(data: st.DataObject) -> None:
+    main = data.draw(st.sampled_from(CORPUS_FILES), label="case")
+    try:
+        tree = yaml.safe_load(main.read_text())
+    except yaml.YAMLError:  # the corpus' invalid cases include broken YAML
+        return
+    if not isinstance(tree, dict):
+        return
+    for _ in range(data.draw(st.integers(1, 3), label="mutations")):
+        path = data.draw(st.sampled_from(_paths(tree)), label="path")
+        tree = _replace(tree, path, data.draw(_TREES, label="value"))
+    with _project(main.parent, {main.name: _dump(tree)}) as root:
+        _load_cleanly(root, main.name)
+
+
+_TEXT_NOISE = st.text(
+    alphabet=st.sampled_from(list("{}[]:-,&*!|>'\"#%@`$ \n\t\\?~01a")), max_size=8
+)
+
+
+@needs_corpus
+@FUZZ
+@given(data=st.data())
+def test_corpus_with_its_text_damaged_loads_or_fails_cleanly(data: st.DataObject) -> None:
+    main = data.draw(st.sampled_from(CORPUS_FILES), label="case")
+    text = main.read_text()
+    for _ in range(data.draw(st.integers(1, 4), label="edits")):
+        at = data.draw(st.integers(0, len(text)), label="at")
+        cut = data.draw(st.integers(0, 12), label="cut")
+        text = text[:at] + data.draw(_TEXT_NOISE, label="insert") + text[at + cut :]
+    with _project(main.parent, {main.name: text}) as root:
+        _load_cleanly(root, main.name)
+
+
+@needs_corpus
+@FUZZ
+@given(data=st.data())
+def test_corpus_with_bytes_damaged_loads_or_fails_cleanly(data: st.DataObject) -> None:
+    main = data.draw(st.sampled_from(CORPUS_FILES), label="case")
+    raw = bytearray(main.read_bytes())
+    for _ in range(data.draw(st.integers(1, 4), label="edits")):
+        at = data.draw(st.integers(0, max(len(raw) - 1, 0)), label="at")
+        raw[at : at + 1] = data.draw(st.binary(min_size=0, max_size=3), label="bytes")
+    with _project(main.parent, {main.name: bytes(raw)}) as root:
+        _load_cleanly(root, main.name)
+
+
+# --- settings -------------------------------------------------------------------------------
+
+_SETTING_KEYS = st.sampled_from(
+    [
+        "quiet_ms", "max_parallel_builds", "services", "web", "health", "probe", "url", "path",
+        "port", "expected_status", "timeout_s", "stop_timeout_s", "watch", "other",
+    ]
+)  # fmt: skip
+_SETTING_VALUES = st.one_of(
+    _SCALARS,
+    st.sampled_from(
+        [
+            "http://127.0.0.1:99999/", "http://localhost:0/", "http://[::1]:8080/x",
+            "http://example.com/", "https://127.0.0.1/", "ftp://127.0.0.1/", "http://:80",
+            "http://127.0.0.1:8080/\r\nX: y", "/healthz", "healthz", "auto", "http", "docker",
+        ]
+    ),
+)  # fmt: skip
+_SETTING_TREES = st.recursive(
+    _SETTING_VALUES,
+    lambda children: st.dictionaries(_SETTING_KEYS, children, max_size=5),
+    max_leaves=15,
+)
+
+
+@FUZZ
+@given(raw=_SETTING_TREES)
+def test_settings_parse_or_fail_cleanly(raw: Any) -> None:
+    try:
+        parsed = parse_settings(raw, file="compose.yaml", service_names={"web"})
+    except ConfigError as exc:
+        assert str(exc).startswith("compose.yaml: x-composewatch")
+        return
+    assert isinstance(parsed, Settings)
+    for service in parsed.services.values():  # what was accepted is usable as it is
+        assert 0 < service.health.timeout_s < float("inf")
+        assert service.stop_timeout_s is None or 0 <= service.stop_timeout_s < float("inf")
+
+
+# --- .env files -----------------------------------------------------------------------------
+
+_ENV_LINES = st.lists(
+    st.one_of(
+        st.text(max_size=30),
+        st.builds(
+            lambda k, q, v: f"{k}={q}{v}",
+            st.sampled_from(["A", "B", "export C", "D.E", "9X", " F ", ""]),
+            st.sampled_from(["", "'", '"']),
+            st.text(alphabet=st.sampled_from(list("ab$ {}:?-+'\"\\#=\t")), max_size=12),
+        ),
+    ),
+    max_size=6,
+)
+
+
+def _lookup(name: str) -> str | None:
+    return ENVIRON.get(name)
+
+
+@FUZZ
+@given(lines=_ENV_LINES)
+def test_env_text_parses_or_fails_cleanly(lines: list[str]) -> None:
+    try:
+        values = parse_env("\n".join(lines), _lookup, file=".env")
+    except InputError as exc:
+        assert ".env" in str(exc)
+        return
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in values.items())
+
+
+@FUZZ
+@given(data=st.binary(max_size=60), raw=st.booleans())
+def test_env_bytes_load_or_fail_cleanly(data: bytes, raw: bool) -> None:
+    with tempfile.TemporaryDirectory(prefix="cw-fuzz-") as scratch:
+        path = Path(scratch) / "app.env"
+        path.write_bytes(data)
+        try:
+            load_env_file(path, _lookup, raw=raw)
+        except InputError as exc:
+            assert "app.env" in str(exc)
+
+
+def test_the_corpus_is_there_for_the_fuzzers() -> None:
+    """The corpus-driven fuzzers above skip without the corpus; in CI that is a failure."""
+    if not CORPUS_FILES:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"compose corpus not found at {CORPUS}")
+        pytest.skip(f"compose corpus not found at {CORPUS}")
+    assert len(CORPUS_FILES) > 50
