@@ -19,7 +19,7 @@ from composewatch.compose.schema_tables import (
 )
 from composewatch.errors import ComposeFileError
 
-__all__ = ["check_items", "validate_file"]
+__all__ = ["check_items", "unreadable", "validate_file"]
 
 # compose's wording for JSON types in "must be a ..." messages
 _NOUNS = {"object": "mapping", "array": "array"}
@@ -53,6 +53,13 @@ def _json_type(value: Any) -> str:
     if isinstance(value, str):
         return "string"
     return "array" if isinstance(value, list) else "object"
+
+
+def unreadable(value: Any, path: KeyPath) -> ComposeFileError:
+    """The error for a value of a shape the field's parser cannot read (a case the schema
+    tables do not spell out), at the field's key. The value itself is not quoted."""
+    key = format_path(path)
+    return ComposeFileError(f"{key}: invalid value of type {_json_type(value)}", key=key)
 
 
 def _accepts(allowed: str, value: Any) -> bool:

@@ -16,7 +16,7 @@ from composewatch.compose.interpolation import interpolate_tree
 from composewatch.compose.merge import apply_resets, enforce_unicity, merge, strip_tags
 from composewatch.compose.paths import KeyPath, format_path, matches
 from composewatch.compose.resolve import resolve_paths
-from composewatch.compose.schema import check_items, validate_file
+from composewatch.compose.schema import validate_file
 from composewatch.compose.textfile import read_input
 from composewatch.compose.yamlload import parse_documents
 from composewatch.errors import ComposeFileError
@@ -137,7 +137,7 @@ class _Loader:
         entries = tree.pop("include") or []
         if not isinstance(entries, list):
             raise ComposeFileError("include must be a list", file=file, key="include")
-        check_items(entries, ("include",), str(file))
+        validate_file({"include": entries}, str(file))  # its shape, before it is used
         for entry in canonical({"include": entries})["include"]:
             paths = entry.get("path")
             paths = [paths] if isinstance(paths, str) else list(paths or [])
