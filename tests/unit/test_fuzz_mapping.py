@@ -32,7 +32,7 @@ _SEGMENTS = st.one_of(
          ".", "Dockerfile", ".dockerignore", "key.pem", "#x#", "4913", "é", "a b", "a\x1b[31m"]
     ),
     st.text(
-        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/\x00"),
+        alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="/\x00"),
         min_size=1,
         max_size=12,
     ),

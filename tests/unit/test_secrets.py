@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -108,8 +109,14 @@ def _write(directory: Path, files: dict[str, str | bytes]) -> None:
         path.write_bytes(text.encode() if isinstance(text, str) else text)
 
 
+class Run(Protocol):
+    def __call__(
+        self, directory: Path, *args: str, environ: tuple[tuple[str, str], ...] = ()
+    ) -> str: ...
+
+
 @pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[object]:
+def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Run]:
     def invoke(directory: Path, *args: str, environ: tuple[tuple[str, str], ...] = ()) -> str:
         monkeypatch.chdir(directory)
         for key in list(os.environ):
@@ -149,12 +156,12 @@ CASES = [
 @pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize(("field", "command"), CASES)
 def test_interpolated_secret_is_never_printed(
-    tmp_path: Path, run: object, field: str, source: str, command: str
+    tmp_path: Path, run: Run, field: str, source: str, command: str
 ) -> None:
     plan = SOURCES[source]
     compose = FIELDS.get(field) or UP_FIELDS[field]
     _write(tmp_path, {"compose.yaml": compose, "Dockerfile": "FROM busybox\n", **plan.files})
-    output = run(tmp_path, *plan.options, command, environ=plan.environ)  # type: ignore[operator]
+    output = run(tmp_path, *plan.options, command, environ=plan.environ)
     assert_no_secret(output)
     if "required" not in field and field != "container_name":
         assert "SECRET_TOKEN" in output or "compose.yaml" in output, output
@@ -163,7 +170,7 @@ def test_interpolated_secret_is_never_printed(
 @pytest.mark.parametrize("broken", [*BROKEN_LINES, "not-utf8"])
 @pytest.mark.parametrize("where", ["dotenv", "env-file-option", "env_file", "include-env_file"])
 def test_unparsable_env_line_names_the_file_not_the_value(
-    tmp_path: Path, run: object, broken: str, where: str
+    tmp_path: Path, run: Run, broken: str, where: str
 ) -> None:
     compose = SERVICE
     options: tuple[str, ...] = ()
@@ -176,12 +183,12 @@ def test_unparsable_env_line_names_the_file_not_the_value(
         compose = f"include: [{{path: inc/compose.yaml, env_file: {env_name}}}]\n"
         _write(tmp_path, {"inc/compose.yaml": SERVICE})
     _write(tmp_path, {"compose.yaml": compose, env_name: BROKEN_LINES.get(broken, NOT_UTF8)})
-    output = run(tmp_path, *options, "config")  # type: ignore[operator]
+    output = run(tmp_path, *options, "config")
     assert_no_secret(output)
     assert env_name in output, output
 
 
-def test_env_file_values_are_hidden_in_later_errors(tmp_path: Path, run: object) -> None:
+def test_env_file_values_are_hidden_in_later_errors(tmp_path: Path, run: Run) -> None:
     """A value of a service's `env_file` never reaches a message, even quoted by a parser."""
     _write(
         tmp_path,
@@ -191,10 +198,10 @@ def test_env_file_values_are_hidden_in_later_errors(tmp_path: Path, run: object)
             ".env": f"SECRET_TOKEN={SECRET}\n",
         },
     )
-    assert_no_secret(run(tmp_path, "config"))  # type: ignore[operator]
+    assert_no_secret(run(tmp_path, "config"))
 
 
-def test_the_variable_is_named_instead(tmp_path: Path, run: object) -> None:
+def test_the_variable_is_named_instead(tmp_path: Path, run: Run) -> None:
     _write(tmp_path, {"compose.yaml": FIELDS["ports"], ".env": f"SECRET_TOKEN={SECRET}\n"})
-    output = run(tmp_path, "config")  # type: ignore[operator]
+    output = run(tmp_path, "config")
     assert "services.web.ports[0]" in output and "${SECRET_TOKEN}" in output, output
