@@ -12,6 +12,8 @@ tags compose has no use for (`!!timestamp`, `!!binary`, `!!set`, `!!omap`, `!!pa
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -242,10 +244,17 @@ def _documents(text: str) -> Iterator[Any]:
         loader.dispose()
 
 
+@functools.lru_cache(maxsize=4)
+def _parsed(text: str) -> tuple[Any, ...]:
+    # a project's files are read twice (`name:` first, as compose does): parse them once
+    return tuple(_documents(text))
+
+
 def parse_documents(text: str, file: Path | str) -> list[Any]:
-    """Every YAML document in `text`; errors name the file, line and column."""
+    """Every YAML document in `text` (a fresh copy: callers may change it); errors name the
+    file, line and column."""
     try:
-        return list(_documents(text))
+        return copy.deepcopy(list(_parsed(text)))
     except ComposeFileError as exc:
         raise ComposeFileError(
             f"failed to parse: {exc.reason}", file=file, line=exc.line, column=exc.column

@@ -116,6 +116,15 @@ CASES: dict[str, Case] = {
     "service named [/x]": Case(
         {"compose.yaml": "services:\n  '[/x]':\n    image: busybox:latest\n"}, words=("[/x]",)
     ),
+    "terminal escape in the file name": Case(
+        {"\x1b]0;pwned\x07.yml": SERVICE + "    ports: [bad]\n"},
+        args=("-f", "\x1b]0;pwned\x07.yml", "config"),
+        words=("\\x1b]0;pwned\\x07.yml",),
+    ),
+    "terminal escape in a service name": Case(
+        {"compose.yaml": 'services:\n  "a\\e[2Jb":\n    image: busybox:latest\n'},
+        words=("\\x1b[2J",),
+    ),
     "health url port 99999": Case(
         {
             "compose.yaml": SERVICE
@@ -218,6 +227,8 @@ def test_hostile_inputs_fail_cleanly(tmp_path: Path, capsys: pytest.CaptureFixtu
         text = outcome.output
         if "Traceback" in text:
             tracebacks += 1
+        if any(c in text for c in "\x1b\x07\x9b\u202e"):
+            problems.append(f"{name}: a control character reached the terminal: {text!r}")
         if not case.valid:
             slowest = max(slowest, outcome.cpu_s - baseline)
         if not case.valid and outcome.cpu_s - baseline > CPU_LIMIT_S:
