@@ -181,6 +181,7 @@ ENUMS: dict[str, tuple[str, ...]] = {
 
 REQUIRED: dict[str, tuple[str, ...]] = {
     "services.*.develop.watch.*": ("path", "action"),
+    "services.*.env_file.*": ("path",),
     "services.*.extends": ("service",),
     "services.*.volumes.*": ("type",),
     "services.*.secrets.*": ("source",),
