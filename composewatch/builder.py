@@ -45,7 +45,8 @@ class BuildCancelled(EngineError):
 
 def read_dockerignore(context: Path) -> list[str]:
     try:
-        lines = (context / ".dockerignore").read_text().splitlines()
+        # as mapping.load_watch_targets reads it: a non-UTF-8 byte must not stop a build
+        lines = (context / ".dockerignore").read_text(errors="replace").splitlines()
     except OSError:
         return []
     return [s for line in lines if (s := line.strip()) and not s.startswith("#")]

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from composewatch.builder import read_dockerignore
 from composewatch.compose.interpolation import MAX_NESTING, InterpolationError, substitute
 from composewatch.compose.redaction import Redaction, note_value, redacting
 from composewatch.compose.textfile import MAX_INPUT_BYTES, read_input
 from composewatch.compose.yamlload import MAX_DEPTH, MAX_NODES, parse_documents
 from composewatch.errors import ComposeFileError
+from composewatch.mapping import parse_ignore_file
 
 
 def _parse(text: str) -> object:
@@ -152,3 +154,10 @@ def test_values_are_noted_only_inside_a_load() -> None:
     with redacting() as redaction:
         note_value("TOKEN", "inside-the-load")
     assert redaction.apply("inside-the-load outside-any-load") == ("${TOKEN} outside-any-load")
+
+
+def test_a_dockerignore_that_is_not_utf8_is_still_read(tmp_path: Path) -> None:
+    (tmp_path / ".dockerignore").write_bytes(b"*.pem\n\xff\xfe\nsecret/\n")
+    assert read_dockerignore(tmp_path)[::2] == ["*.pem", "secret/"]
+    text = (tmp_path / ".dockerignore").read_text(errors="replace")
+    assert parse_ignore_file(text)[::2] == ("*.pem", "secret/")
