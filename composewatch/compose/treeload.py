@@ -21,7 +21,9 @@ from composewatch.compose.textfile import read_input
 from composewatch.compose.yamlload import parse_documents
 from composewatch.errors import ComposeFileError
 
-__all__ = ["load_model", "read_text"]
+__all__ = ["MAX_INCLUDES", "load_model", "read_text"]
+
+MAX_INCLUDES = 32  # files including one another in a chain (each level is a recursion)
 
 _BOOL = {"true": True, "false": False, "y": True, "yes": True, "on": True}
 _BOOL |= {"n": False, "no": False, "off": False}
@@ -150,6 +152,10 @@ class _Loader:
                 if project_dir
                 else files[0].parent
             )
+            if len(self.chain) >= MAX_INCLUDES:
+                raise ComposeFileError(
+                    f"includes nested more than {MAX_INCLUDES} deep", file=file, key="include"
+                )
             if str(files[0]) in (*self.chain, str(file)):
                 trail = "\n include ".join((*self.chain, str(file), str(files[0]))[1:])
                 first = (*self.chain, str(file))[0]

@@ -88,6 +88,22 @@ CASES: dict[str, Case] = {
         {"compose.yaml": _chain(2000).replace("  s2000:\n", "  s2000:\n    depends_on: [s0]\n")},
         words=("dependency cycle",),
     ),
+    "extends chain of 1,500": Case(
+        {
+            "compose.yaml": "services:\n"
+            + "".join(f"  s{i}:\n    extends: s{i + 1}\n" for i in range(1500))
+            + "  s1500:\n    image: busybox:latest\n"
+        },
+        words=("extends chain",),
+    ),
+    "include chain of 100 files": Case(
+        {
+            **{f"c{i}.yaml": f"include: [c{i + 1}.yaml]\n" for i in range(100)},
+            "c100.yaml": SERVICE,
+            "compose.yaml": "include: [c0.yaml]\n",
+        },
+        words=("include",),
+    ),
     "invalid UTF-8 in .env": Case(
         {"compose.yaml": SERVICE, ".env": b"A=\xff\xfe\n"}, words=(".env",)
     ),
