@@ -11,7 +11,7 @@ from pathlib import Path
 from composewatch import events as ev
 from composewatch import state as st
 from composewatch.buildcache import BuildCache
-from composewatch.builder import build_image
+from composewatch.builder import build_image, prepare_build
 from composewatch.compose.model import LoadedProject
 from composewatch.config import Settings
 from composewatch.containers import ContainerInfo, Engine
@@ -25,7 +25,7 @@ from composewatch.mapping import (
     watch_roots,
 )
 from composewatch.plan import Observed, ServicePlan, Step, plan_up
-from composewatch.runner import DockerRunner, build_digest
+from composewatch.runner import DockerRunner
 from composewatch.scheduler import Scheduler
 from composewatch.spec import (
     config_hash,
@@ -141,7 +141,8 @@ class Session:
         tag = image_name(self.loaded.project, name)
         if service.build is None:
             return self.engine.ensure_image(tag)
-        digest = build_digest(self.loaded, name)
+        prepared = prepare_build(self.loaded, name)
+        digest = prepared.digest
         current = self.engine.image_id(tag)
         if current is not None and self.runner.cache.image_for(name, digest) == current:
             self.runner.built_digest[name] = digest
@@ -168,6 +169,8 @@ class Session:
                 name,
                 tag=tag,
                 on_log=lambda line: self.ui(ev.BuildLog(name, line)),
+                prepared=prepared,
+                builder=self.settings.builder,
             )
         except BuildError as exc:
             if not running:

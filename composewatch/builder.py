@@ -1,95 +1,120 @@
-"""Image builds through the engine's classic builder, streaming the log as it comes.
+"""Builds for compose services: the request from the model, the context from disk, the build
+from the engine (BuildKit wherever the engine offers it, as compose does; classic otherwise
+or on request).
 
-`context_digest` lets the caller skip a build whose context did not change: it hashes the
-path, mtime and size of every file the build would send (the .dockerignore honoured), which
-is far cheaper than the tar docker-py makes of the same files.
+`prepare_build` walks the context once and gives both the tar's member list and the digest
+that lets an unchanged build be skipped; `build_image` sends that same selection. Services
+whose builds are identical (same context, Dockerfile and parameters) share one build: the
+second waits for the first and gets its image under its own tag.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
 
 import docker
 import docker.errors
-from docker.utils.build import exclude_paths
 
 from composewatch.compose.model import LoadedProject
-from composewatch.errors import BuildContextError, BuildError, EngineError
+from composewatch.core.buildinputs import BuildRequest, parse_build_request
+from composewatch.engine.build import BuildCancelled, Builder, choose_builder, run_build
+from composewatch.engine.buildcontext import ContextSelection, select_context
+from composewatch.errors import BuildContextError, EngineError
 
 __all__ = [
     "BuildCancelled",
+    "PreparedBuild",
+    "build_digest",
     "build_image",
+    "builder_for",
     "check_build_inputs",
-    "context_digest",
-    "read_dockerignore",
+    "prepare_build",
 ]
 
-_TAIL = 15
-_STEP = re.compile(r"^Step \d+/\d+ : ")
+
+@dataclass(frozen=True)
+class PreparedBuild:
+    request: BuildRequest
+    selection: ContextSelection
+
+    @property
+    def digest(self) -> str:
+        return self.selection.digest
 
 
-class BuildCancelled(EngineError):
-    """The build was superseded (its `cancelled` event was set) and stopped."""
-
-    def __init__(self, service: str) -> None:
-        self.service = service
-        super().__init__(f"build of service {service!r} was cancelled")
+def _config_file(loaded: LoadedProject) -> str:
+    return ", ".join(loaded.config_files) or "compose file"
 
 
-def read_dockerignore(context: Path) -> list[str]:
-    try:
-        # as mapping.load_watch_targets reads it: a non-UTF-8 byte must not stop a build
-        lines = (context / ".dockerignore").read_text(errors="replace").splitlines()
-    except OSError:
-        return []
-    return [s for line in lines if (s := line.strip()) and not s.startswith("#")]
+def prepare_build(loaded: LoadedProject, service: str) -> PreparedBuild:
+    """The service's build request and context selection; BuildContextError names the key."""
+    request = parse_build_request(loaded.project, service, _config_file(loaded))
+    return PreparedBuild(request, select_context(request))
 
 
-def context_digest(context: Path | str, dockerfile: str, ignore: Iterable[str]) -> str:
-    """A digest of what a build of `context` would send: path, mtime and size of each file
-    not excluded by `ignore` (.dockerignore patterns), plus the Dockerfile's name."""
-    root = Path(context)
-    digest = hashlib.sha256(dockerfile.encode())
-    # The same file selection docker-py's tar makes for the build (dockerfile kept).
-    for rel in sorted(exclude_paths(str(root), [p for p in ignore if p], dockerfile)):
-        st = os.lstat(root / rel)
-        digest.update(f"{rel}\0{st.st_mode}\0{st.st_mtime_ns}\0{st.st_size}\0".encode())
-    return digest.hexdigest()
+def build_digest(loaded: LoadedProject, service: str) -> str:
+    """What decides whether a build can be skipped: context files, Dockerfile wherever it
+    lives, ignore file, and every build parameter."""
+    return prepare_build(loaded, service).digest
 
 
 def check_build_inputs(loaded: LoadedProject, services: Iterable[str]) -> None:
-    """Fail before anything is touched when a service's context or Dockerfile is missing."""
+    """Fail before anything is touched when a service's build cannot be made: a missing
+    context or Dockerfile, an unreadable file, a key that cannot be honoured."""
     for service in services:
         if loaded.project.services[service].build is not None:
-            _check_context(loaded, service)
+            request = parse_build_request(loaded.project, service, _config_file(loaded))
+            where = f"{request.config_file}: services.{service}.build"
+            if not request.context.is_dir():
+                raise BuildContextError(
+                    f"{where}.context: build context {request.context} does not exist or is "
+                    "not a directory"
+                )
+            if request.dockerfile_inline is None and not request.dockerfile_path.is_file():
+                raise BuildContextError(
+                    f"{where}.dockerfile: Dockerfile {request.dockerfile_path} does not exist"
+                )
 
 
-def _check_context(loaded: LoadedProject, service: str) -> tuple[Path, str]:
-    """The context dir and Dockerfile, checked before Docker is asked anything."""
-    files = ", ".join(loaded.config_files) or "compose file"
-    build = loaded.project.services[service].build
-    if build is None:
-        raise BuildContextError(f"{files}: services.{service}.build: the service has no build")
-    context = Path(build.context)
-    if not context.is_dir():
-        raise BuildContextError(
-            f"{files}: services.{service}.build.context: build context {context} does not "
-            "exist or is not a directory"
-        )
-    dockerfile = build.dockerfile or "Dockerfile"
-    if not (context / dockerfile).is_file():
-        raise BuildContextError(
-            f"{files}: services.{service}.build.dockerfile: Dockerfile {context / dockerfile} "
-            "does not exist"
-        )
-    return context, dockerfile
+_builders: dict[int, Builder] = {}
+
+
+def builder_for(client: docker.DockerClient, requested: str | None = None) -> Builder:
+    """The builder for this engine: `requested` ("auto", "buildkit", "classic"), else
+    DOCKER_BUILDKIT, else BuildKit wherever the engine offers it."""
+    choice = requested if requested not in (None, "", "auto") else os.environ.get("DOCKER_BUILDKIT")
+    key = id(client.api)
+    if choice in (None, "") and key in _builders:
+        return _builders[key]
+    try:
+        version = client.api.version()
+    except docker.errors.DockerException as exc:
+        raise EngineError(f"cannot ask the engine its version: {exc}") from None
+    builder = choose_builder(
+        str(version.get("ApiVersion", "0.0")), str(version.get("Os", "linux")), choice
+    )
+    if choice in (None, ""):
+        _builders[key] = builder
+    return builder
+
+
+@dataclass
+class _Shared:
+    """Identical builds in flight or done: one lock and one result per digest."""
+
+    locks: dict[str, threading.Lock] = field(default_factory=dict)
+    images: dict[str, str] = field(default_factory=dict)
+    guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def lock(self, digest: str) -> threading.Lock:
+        with self.guard:
+            return self.locks.setdefault(digest, threading.Lock())
+
+
+_shared = _Shared()
 
 
 def build_image(
@@ -101,71 +126,36 @@ def build_image(
     on_log: Callable[[str], None],
     cancelled: threading.Event | None = None,
     labels: dict[str, str] | None = None,
+    prepared: PreparedBuild | None = None,
+    builder: str | None = None,
 ) -> str:
     """Build the service's image as `tag` and return its id; BuildError names the failing
-    step, BuildCancelled says the build stopped because `cancelled` was set. `labels` are
-    added to the image's own (composewatch records the context digest there)."""
-    context, dockerfile = _check_context(loaded, service_name)
-    build = loaded.project.services[service_name].build
-    assert build is not None
-    try:
-        stream = client.api.build(
-            path=str(context),
-            dockerfile=dockerfile,
+    step, BuildCancelled says the build stopped because `cancelled` was set."""
+    prepared = prepared or prepare_build(loaded, service_name)
+    chosen = builder_for(client, builder)
+    digest = f"{chosen}:{prepared.digest}:{sorted((labels or {}).items())}"
+    with _shared.lock(digest):
+        image = _shared.images.get(digest)
+        if image is not None and _tag(client, image, tag):
+            on_log(f"same build as another service: using image {image[:19]}")
+            return image
+        image = run_build(
+            client.api,
+            prepared.request,
+            prepared.selection,
+            builder=chosen,
             tag=tag,
-            buildargs=dict(build.args or {}),
-            target=build.target,
-            labels={**(build.labels or {}), **(labels or {})} or None,
-            decode=True,
-            rm=True,
-            forcerm=True,
-            nocache=bool(build.no_cache),
+            on_log=on_log,
+            cancelled=cancelled,
+            labels=labels,
         )
-    except docker.errors.APIError as err:
-        raise BuildError(service_name, "sending the build context", [str(err)]) from err
-    return _follow(stream, service_name, on_log, cancelled)
+        _shared.images[digest] = image
+        return image
 
 
-def _follow(
-    stream: Iterable[dict[str, Any]],
-    service: str,
-    on_log: Callable[[str], None],
-    cancelled: threading.Event | None,
-) -> str:
-    tail: deque[str] = deque(maxlen=_TAIL)
-    step = "the first step"
-    image_id: str | None = None
-    partial = ""
+def _tag(client: docker.DockerClient, image: str, tag: str) -> bool:
+    repository, _, version = tag.rpartition(":") if ":" in tag.split("/")[-1] else (tag, "", "")
     try:
-        for chunk in stream:
-            if cancelled is not None and cancelled.is_set():
-                raise BuildCancelled(service)
-            if "error" in chunk:
-                error = str(chunk.get("error", "")).rstrip()
-                if error:
-                    tail.append(error)
-                    on_log(error)
-                raise BuildError(service, step, list(tail))
-            if "aux" in chunk and isinstance(chunk["aux"], dict):
-                image_id = chunk["aux"].get("ID", image_id)
-            # The engine splits lines across chunks; emit whole lines only.
-            partial += str(chunk.get("stream", ""))
-            *lines, partial = partial.split("\n")
-            for line in lines:
-                if _STEP.match(line):
-                    step = line.strip()
-                tail.append(line)
-                on_log(line)
-    finally:
-        close = getattr(stream, "close", None)
-        if close is not None:  # stops reading the response, so a cancelled build ends
-            close()
-    if partial:
-        on_log(partial)
-    if image_id is None:
-        # The classic builder's last line is "Successfully built <short id>".
-        match = re.search(r"Successfully built ([0-9a-f]+)", "\n".join(tail))
-        if match is None:
-            raise BuildError(service, step, list(tail))
-        image_id = match.group(1)
-    return image_id
+        return bool(client.api.tag(image, repository, version or "latest", force=True))
+    except docker.errors.DockerException:
+        return False  # the image is gone: build it again

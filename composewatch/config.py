@@ -3,6 +3,7 @@
 x-composewatch:
   quiet_ms: 50              # react after this much quiet following the last save
   max_parallel_builds: 3
+  builder: auto             # buildkit | classic | auto (BuildKit when the engine has it)
   services:
     web:
       health: {path: /healthz, expected_status: 200, timeout_s: 30}
@@ -95,6 +96,8 @@ class ServiceSettings(_Strict):
 class Settings(_Strict):
     quiet_ms: int = Field(default=50, ge=1, le=10_000)
     max_parallel_builds: int = Field(default=3, ge=1, le=32)
+    # "auto": BuildKit wherever the engine offers it (DOCKER_BUILDKIT=0 also asks for classic)
+    builder: Literal["auto", "buildkit", "classic"] = "auto"
     services: dict[str, ServiceSettings] = Field(default_factory=dict)
 
     def for_service(self, name: str) -> ServiceSettings:

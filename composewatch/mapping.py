@@ -1,23 +1,26 @@
 """Which services a set of changed paths concerns, and what to do about each.
 
 With zero configuration a path triggers a rebuild of every service whose build context holds
-it, unless that context's `.dockerignore` excludes it; the service's Dockerfile triggers it
+it, unless that context's ignore file excludes it; the service's Dockerfile triggers it
 too, wherever it lives. A service with `develop.watch` rules is driven by those rules instead,
-as `docker compose watch` does.
+as `docker compose watch` does: the build context's ignore rules apply to every rule's action
+(a sync never ships what the image would not contain: `.env`, keys...), and so do the rule's
+own `ignore` patterns. Ignore rules are moby's (`core.ignore`), compiled once.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path, PurePosixPath
 
-from docker.utils.build import PatternMatcher
-
 from composewatch.compose.model import LoadedProject, WatchRule
+from composewatch.core.ignore import IgnoreRules, parse_ignore
+from composewatch.engine.buildcontext import load_ignore_rules
 
 __all__ = [
     "Action",
@@ -55,6 +58,9 @@ _NOISE_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".
 _NOISE_GLOBS = ("*.pyc", "*.pyo", "*.swp", "*.swx", "*.swo", "*~", ".#*", "#*#", "4913")
 
 
+_NO_RULES = IgnoreRules()
+
+
 @dataclass(frozen=True)
 class WatchTarget:
     """Everything needed to decide, without I/O, whether a path concerns one service."""
@@ -62,15 +68,8 @@ class WatchTarget:
     service: str
     context: Path | None  # absolute; None for an image-only service
     dockerfile: Path | None
-    ignore_patterns: tuple[str, ...] = ()
+    ignore: IgnoreRules = _NO_RULES  # the build context's ignore file, compiled
     rules: tuple[WatchRule, ...] = ()
-    _matcher: PatternMatcher | None = field(default=None, compare=False, repr=False)
-
-    def matcher(self) -> PatternMatcher:
-        if self._matcher is None:
-            object.__setattr__(self, "_matcher", PatternMatcher(list(self.ignore_patterns)))
-        assert self._matcher is not None
-        return self._matcher
 
 
 @dataclass(frozen=True)
@@ -80,27 +79,25 @@ class ServiceChange:
     rules: tuple[WatchRule, ...] = ()  # the develop.watch rules that fired (for sync targets)
 
 
-def parse_ignore_file(text: str) -> tuple[str, ...]:
-    """`.dockerignore` lines as docker-py reads them: stripped, no blanks, no comments."""
-    lines = (line.strip() for line in text.splitlines())
-    return tuple(line for line in lines if line and not line.startswith("#"))
+def parse_ignore_file(text: str, source: str = ".dockerignore") -> IgnoreRules:
+    """An ignore file's rules, as moby reads them."""
+    return parse_ignore(text, source)
 
 
 def load_watch_targets(loaded: LoadedProject) -> list[WatchTarget]:
-    """Read each build context's `.dockerignore` and pair it with the service's rules."""
+    """Read each build context's ignore file (`<Dockerfile>.dockerignore` first, as BuildKit
+    does) and pair it with the service's rules."""
     targets = []
     for name, service in loaded.project.services.items():
         context = dockerfile = None
-        patterns: tuple[str, ...] = ()
+        ignore = IgnoreRules()
         if service.build is not None and not _is_remote(service.build.context):
             context = Path(service.build.context)
             if service.build.dockerfile_inline is None:
                 dockerfile = context / (service.build.dockerfile or "Dockerfile")
-            ignore_file = context / ".dockerignore"
-            if ignore_file.is_file():
-                patterns = parse_ignore_file(ignore_file.read_text(errors="replace"))
+            ignore, _ = load_ignore_rules(context, dockerfile)
         rules = tuple(service.develop.watch or ()) if service.develop else ()
-        targets.append(WatchTarget(name, context, dockerfile, patterns, rules))
+        targets.append(WatchTarget(name, context, dockerfile, ignore, rules))
     return targets
 
 
@@ -164,8 +161,10 @@ def _in_build_context(path: Path, target: WatchTarget) -> bool:
     relative = path.relative_to(target.context).as_posix()
     if relative == ".":
         return False
-    # A changed .dockerignore changes what the context holds, so it always counts.
-    return relative == ".dockerignore" or not _excluded(target.matcher(), relative)
+    # A changed ignore file changes what the context holds, so it always counts.
+    if target.ignore.source and path == Path(target.ignore.source):
+        return True
+    return relative == ".dockerignore" or not target.ignore.excluded(relative)
 
 
 def _classify_by_rules(path: Path, target: WatchTarget) -> tuple[Action, WatchRule] | None:
@@ -178,8 +177,8 @@ def _classify_by_rules(path: Path, target: WatchTarget) -> tuple[Action, WatchRu
         if not _rule_admits(rule, relative):
             continue
         action = _RULE_ACTIONS[rule.action]
-        # compose applies the build context's .dockerignore to rebuild rules too.
-        if action is Action.REBUILD and _ignored_by_context(path, target):
+        # compose applies the build context's ignore rules to every watch rule.
+        if _ignored_by_context(path, target):
             continue
         if best is None or action > best[0]:
             best = (action, rule)
@@ -189,7 +188,12 @@ def _classify_by_rules(path: Path, target: WatchTarget) -> tuple[Action, WatchRu
 def _rule_admits(rule: WatchRule, relative: str) -> bool:
     if rule.include and not any(_glob_match(relative, glob) for glob in rule.include):
         return False
-    return not (rule.ignore and _excluded(PatternMatcher(list(rule.ignore)), relative))
+    return not (rule.ignore and _rule_ignore(tuple(rule.ignore)).excluded(relative))
+
+
+@functools.lru_cache(maxsize=256)
+def _rule_ignore(patterns: tuple[str, ...]) -> IgnoreRules:
+    return parse_ignore("\n".join(patterns), "develop.watch ignore")
 
 
 def _glob_match(relative: str, glob: str) -> bool:
@@ -201,12 +205,7 @@ def _ignored_by_context(path: Path, target: WatchTarget) -> bool:
     if target.context is None or not path.is_relative_to(target.context):
         return False
     relative = path.relative_to(target.context).as_posix()
-    return relative != "." and _excluded(target.matcher(), relative)
-
-
-def _excluded(matcher: PatternMatcher, relative: str) -> bool:
-    # docker-py matches plain strings; types-docker says PathLike, wrongly.
-    return bool(matcher.matches(relative))  # type: ignore[arg-type]
+    return relative != "." and target.ignore.excluded(relative)
 
 
 def _is_remote(context: str) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 from composewatch import events as ev
 from composewatch import state as st
 from composewatch.buildcache import BuildCache
-from composewatch.builder import BuildCancelled, build_image, context_digest, read_dockerignore
+from composewatch.builder import BuildCancelled, build_digest, build_image, prepare_build
 from composewatch.compose.model import LoadedProject
 from composewatch.config import Settings
 from composewatch.containers import Engine
@@ -36,13 +36,6 @@ from composewatch.stop import StopPolicy
 from composewatch.ui import UI
 
 __all__ = ["DockerRunner", "Swapping", "build_digest"]
-
-
-def build_digest(loaded: LoadedProject, service: str) -> str:
-    build = loaded.project.services[service].build
-    assert build is not None
-    context = Path(build.context)
-    return context_digest(context, build.dockerfile or "Dockerfile", read_dockerignore(context))
 
 
 class _StepClock:
@@ -134,13 +127,14 @@ class DockerRunner:
         build = self.loaded.project.services[service].build
         assert build is not None
         try:
-            digest = build_digest(self.loaded, service)
+            clock = _StepClock()
+            prepared = prepare_build(self.loaded, service)
+            digest = prepared.digest
             if digest == self.built_digest.get(service):
                 return st.BuildSkipped(service, generation)
-            clock = _StepClock()
+            clock.lap("context")  # the walk that chose the files and gave the digest
 
             def on_log(line: str) -> None:
-                clock.lap_once("context")  # the engine answers once it has the whole context
                 self.ui(ev.BuildLog(service, line))
 
             image = build_image(
@@ -150,6 +144,8 @@ class DockerRunner:
                 tag=image_name(self.loaded.project, service),
                 on_log=on_log,
                 cancelled=cancelled,
+                prepared=prepared,
+                builder=self.settings.builder,
             )
             clock.lap("build")
         except BuildCancelled:

@@ -1,7 +1,8 @@
 """The compose loader: reads compose files exactly as Docker Compose v2 does.
 
-`load_project(ProjectOptions(...))` gives a `LoadedProject` whose
-`project.to_compose_dict()` equals `docker compose config --format json`.
+`load_project(ProjectOptions(...))` gives a `LoadedProject`; `loaded.to_compose_dict()` is
+`docker compose config --format json` as data, and `render_config(loaded, "json" | "yaml")`
+its exact text (docs/compose-fidelity.md).
 """
 
 from composewatch.compose.loader import ProjectOptions, load_project

@@ -113,6 +113,23 @@ def _build(value: Any, path: KeyPath) -> Any:
     return _transform_mapping(value, path)
 
 
+def _ssh(value: Any, path: KeyPath) -> Any:
+    """`build.ssh` as a map of key id to path (`default` alone has no path)."""
+    if isinstance(value, dict):
+        return value
+    if not isinstance(value, list):
+        raise ComposeFileError(f"invalid type for ssh: {value!r}", key=format_path(path))
+    keys: dict[str, Any] = {}
+    for entry in value:
+        if not isinstance(entry, str):
+            raise ComposeFileError(f"invalid ssh key type: {entry!r}", key=format_path(path))
+        key_id, sep, key_path = entry.partition("=")
+        if not sep and key_id != "default":
+            raise ComposeFileError(f'invalid ssh key "{entry}"', key=format_path(path))
+        keys[key_id] = key_path if sep else None
+    return keys
+
+
 def _ulimit(value: Any, path: KeyPath) -> Any:
     return {"single": value} if isinstance(value, int) else value
 
@@ -138,6 +155,8 @@ _TRANSFORMERS: dict[str, Transformer] = {
     "services.*": _service,
     "services.*.build.secrets.*": _source_mount,
     "services.*.build.additional_contexts": _key_value,
+    "services.*.build.ssh": _ssh,
+    "services.*.gpus": lambda v, p: [{"count": "all"}] if isinstance(v, str) else v,
     "services.*.depends_on": _depends_on,
     "services.*.env_file": _env_file,
     "services.*.label_file": _string_or_list,

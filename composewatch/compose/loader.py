@@ -22,6 +22,7 @@ from composewatch.compose.normalize import (
     normalize_resource,
     normalize_service,
     resolve_environment,
+    string_map,
 )
 from composewatch.compose.paths import format_path
 from composewatch.compose.project import (
@@ -73,7 +74,9 @@ def _service_environment(name: str, service: dict[str, Any], env: Mapping[str, s
             if entry.get("required", True) in (False, "false"):
                 continue
             raise ComposeFileError(
-                f"env file {path} not found", file=path, key=f"services.{name}.env_file"
+                f"env file {path} not found: stat {path}: no such file or directory",
+                file=path,
+                key=f"services.{name}.env_file",
             )
         from_file: dict[str, str] = {k: v for k, v in merged.items() if v is not None}
         lookup = env_lookup(env, {k: v for k, v in own.items() if v is not None})
@@ -81,6 +84,21 @@ def _service_environment(name: str, service: dict[str, Any], env: Mapping[str, s
         merged.update(load_env_file(path, lookup, from_file, raw=raw))
     if merged or "environment" in service:
         service["environment"] = {**merged, **own}
+
+
+def _service_labels(name: str, service: dict[str, Any]) -> None:
+    """Merge `label_file` contents under `labels` (in place); `labels` wins. A label file's
+    `${VAR}` reads only labels of the files before it, as compose reads them."""
+    from_files: dict[str, str] = {}
+    for entry in service.get("label_file") or []:
+        path = Path(entry)
+        if not path.is_file():
+            raise ComposeFileError(
+                f"label file {path} not found", file=path, key=f"services.{name}.label_file"
+            )
+        load_env_file(path, env_lookup(from_files), from_files)
+    if from_files:
+        service["labels"] = {**from_files, **string_map(service.get("labels"))}
 
 
 def _files(options: ProjectOptions, cwd: Path, env: Mapping[str, str]) -> list[Path]:
@@ -144,6 +162,7 @@ def _load_project(options: ProjectOptions) -> LoadedProject:
     try:
         for service_name, service in enabled.items():
             _service_environment(service_name, service, env)
+            _service_labels(service_name, service)
         model["services"] = {n: normalize_service(n, s, env) for n, s in enabled.items()}
     except ComposeFileError as exc:
         raise ComposeFileError(exc.reason, file=exc.file or files[0], key=exc.key) from None
@@ -152,7 +171,6 @@ def _load_project(options: ProjectOptions) -> LoadedProject:
             model[kind] = {k: normalize_resource(v) for k, v in model[kind].items()}
     extensions = {k: v for k, v in model.items() if k.startswith("x-")}
     model.pop("include", None)
-    model.pop("models", None)  # compose does not print them
     try:
         project = Project.model_validate(model)
     except ValidationError as exc:

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from composewatch.compose.layout import GoFloat, shape_document
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
@@ -163,21 +165,24 @@ class Project(_Model):
     configs: dict[str, dict[str, Any] | None] | None = None
 
     def to_compose_dict(self) -> dict[str, Any]:
-        """The project as `docker compose config --format json` prints it (literal `$` as `$$`,
-        so the output is itself a valid compose file)."""
-        escaped: dict[str, Any] = _escape_dollars(
-            self.model_dump(mode="json", by_alias=True, exclude_unset=True)
-        )
+        """The project as `docker compose config --format json` prints it: compose-go's
+        fields only, Go's zero values left out, literal `$` as `$$` (so the output is itself
+        a valid compose file)."""
+        dump = self.model_dump(mode="python", by_alias=True, exclude_unset=True)
+        escaped: dict[str, Any] = _plain(shape_document(dump, {}, "json"))
         return escaped
 
 
-def _escape_dollars(value: Any) -> Any:
+def _plain(value: Any) -> Any:
+    """A shaped tree as plain JSON values, `$` doubled in keys and strings."""
     if isinstance(value, str):
         return value.replace("$", "$$")
+    if isinstance(value, GoFloat):
+        return value.value
     if isinstance(value, dict):
-        return {k: _escape_dollars(v) for k, v in value.items()}
+        return {_plain(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_escape_dollars(v) for v in value]
+        return [_plain(v) for v in value]
     return value
 
 
@@ -191,3 +196,10 @@ class LoadedProject(BaseModel):
     config_files: list[str]  # absolute paths, in -f order
     environment: dict[str, str]  # the environment used for interpolation (.env + os.environ)
     extensions: dict[str, Any] = Field(default_factory=dict)  # top-level x-* keys, interpolated
+
+    def to_compose_dict(self) -> dict[str, Any]:
+        """`docker compose config --format json` as data: the project's dict plus the
+        top-level `x-*` keys, which compose prints too."""
+        dump = self.project.model_dump(mode="python", by_alias=True, exclude_unset=True)
+        document: dict[str, Any] = _plain(shape_document(dump, self.extensions, "json"))
+        return document

@@ -4,17 +4,23 @@ merged tree (string maps, split commands, byte counts, Go durations, octal modes
 from __future__ import annotations
 
 import math
-import shlex
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from composewatch.compose.paths import KeyPath, format_path, matches
 from composewatch.compose.schema import unreadable
+from composewatch.compose.shellwords import CommandLineError, parse_command_line
 from composewatch.compose.units import UnitError, format_duration, parse_duration, parse_size
 from composewatch.errors import ComposeFileError
 
-__all__ = ["go_string", "normalize_resource", "normalize_service", "resolve_environment"]
+__all__ = [
+    "go_string",
+    "normalize_resource",
+    "normalize_service",
+    "resolve_environment",
+    "string_map",
+]
 
 
 def _go_float(value: float) -> str:
@@ -59,6 +65,11 @@ def _string_map(value: Any, keep_null: bool = False) -> dict[str, Any]:
     return {k: (go_string(v) if v is not None else (None if keep_null else "")) for k, v in items}
 
 
+def string_map(value: Any) -> dict[str, str]:
+    """A `list_or_dict` of labels as a map of strings."""
+    return {k: v if v is not None else "" for k, v in _string_map(value).items()}
+
+
 def resolve_environment(value: Any, env: Mapping[str, str]) -> dict[str, str | None]:
     """`environment` as a map; `NAME` without a value takes the variable's value if set."""
     mapping = _string_map(value, keep_null=True)
@@ -68,9 +79,9 @@ def resolve_environment(value: Any, env: Mapping[str, str]) -> dict[str, str | N
 def _command(value: Any, path: KeyPath) -> Any:
     if isinstance(value, str):
         try:
-            return shlex.split(value)
-        except ValueError as exc:
-            raise ComposeFileError(f"invalid command line: {exc}", key=format_path(path)) from None
+            return parse_command_line(value)
+        except CommandLineError as exc:
+            raise ComposeFileError(f"{exc}: {value}", key=format_path(path)) from None
     return [go_string(v) for v in value] if isinstance(value, list) else value
 
 
@@ -159,6 +170,21 @@ def _strings(value: Any, path: KeyPath) -> Any:
     return [go_string(v) for v in value] if isinstance(value, list) else [go_string(value)]
 
 
+def _ssh(value: Any, path: KeyPath) -> Any:
+    """`build.ssh` keys as compose prints them: `id` or `id: path`, by id (compose's order
+    is Go's random map order)."""
+    if not isinstance(value, dict):
+        return value
+    return [k if v is None else f"{k}: {go_string(v)}" for k, v in sorted(value.items())]
+
+
+def _multi_options(value: Any, path: KeyPath) -> Any:
+    """`provider.options`: each value a list of strings (compose-go's `MultiOptions`)."""
+    if not isinstance(value, dict):
+        return value
+    return {k: _strings(v, (*path, k)) for k, v in value.items()}
+
+
 def _string_map_field(value: Any, path: KeyPath) -> Any:
     return _string_map(value)
 
@@ -227,6 +253,19 @@ _FIELDS: dict[str, Normalizer] = {
     "deploy.resources.reservations.devices.*.count": lambda v, p: -1 if v == "all" else int(v),
     "gpus.*.count": lambda v, p: -1 if v == "all" else int(v),
     "dns": _strings,
+    "dns_search": _strings,
+    "build.cache_from": _strings,
+    "build.cache_to": _strings,
+    "build.tags": _strings,
+    "build.platforms": _strings,
+    "blkio_config.device_read_bps.*.rate": _size,
+    "blkio_config.device_read_iops.*.rate": _size,
+    "blkio_config.device_write_bps.*.rate": _size,
+    "blkio_config.device_write_iops.*.rate": _size,
+    "post_start.*.environment": lambda v, p: _string_map(v, keep_null=True),
+    "pre_stop.*.environment": lambda v, p: _string_map(v, keep_null=True),
+    "build.ssh": _ssh,
+    "provider.options": _multi_options,
     "labels": _string_map_field,
     "annotations": _string_map_field,
     "sysctls": _string_map_field,
@@ -245,8 +284,8 @@ def _walk(value: Any, path: KeyPath) -> Any:
                 raise unreadable(value, path) from None
             break
     if isinstance(value, dict):
-        # extensions below the top level are not printed by compose
-        return {k: _walk(v, (*path, k)) for k, v in value.items() if not k.startswith("x-")}
+        # `x-*` keys stay: compose prints them in YAML (its JSON leaves them out)
+        return {k: _walk(v, (*path, k)) for k, v in value.items()}
     if isinstance(value, list):
         return [_walk(v, (*path, i)) for i, v in enumerate(value)]
     return value
@@ -271,7 +310,7 @@ def normalize_service(name: str, service: dict[str, Any], env: Mapping[str, str]
 
 def normalize_resource(resource: dict[str, Any]) -> dict[str, Any]:
     """The printed form of a top-level network, volume, secret or config."""
-    out = {k: v for k, v in resource.items() if not k.startswith("x-")}
+    out = dict(resource)
     if "labels" in out:
         out["labels"] = _string_map(out["labels"])
     if isinstance(out.get("driver_opts"), dict):

@@ -3,6 +3,7 @@ names, profiles, consistency checks and dropping resources no active service use
 
 from __future__ import annotations
 
+import json
 import posixpath
 from collections.abc import Iterable
 from typing import Any
@@ -91,8 +92,12 @@ def select_profiles(
     return enabled, disabled
 
 
-def _invalid(message: str, service: str | None = None) -> ComposeFileError:
-    key = f"services.{service}" if service is not None else None
+def _quote(value: object) -> str:
+    """Go's `%q` for the names in compose's messages."""
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def _invalid(message: str, key: str | None = None) -> ComposeFileError:
     return ComposeFileError(f"{message}: invalid compose project", key=key)
 
 
@@ -136,7 +141,7 @@ def _check_distinct(name: str, service: dict[str, Any]) -> None:
     if scale is not None and replicas is not None and scale != replicas:
         raise _invalid(
             f"services.{name}: can't set distinct values on 'scale' and 'deploy.replicas'",
-            name,
+            key=f"services.{name}.scale",
         )
     resources = deploy.get("resources") or {}
     for key, section, deploy_key, parse in _DISTINCT:
@@ -178,25 +183,68 @@ def _check_values(name: str, service: dict[str, Any]) -> None:
             )
 
 
+def _check_build(name: str, service: dict[str, Any]) -> None:
+    build = service.get("build")
+    if not isinstance(build, dict):
+        return
+    if build.get("dockerfile_inline") and build.get("dockerfile"):
+        raise _invalid(
+            f"service {_quote(name)} declares mutualy exclusive dockerfile and dockerfile_inline",
+            key=f"services.{name}.build",
+        )
+    platforms, platform = build.get("platforms") or [], service.get("platform")
+    if platforms and platform and platform not in platforms:
+        raise ComposeFileError(
+            f"service.build.platforms MUST include service.platform {_quote(platform)}: "
+            "invalid compose project",
+            key=f"services.{name}.build.platforms",
+        )
+
+
+def _check_container_names(services: dict[str, Any]) -> None:
+    """compose-go's `CheckContainerNameUnicity` (it names no first user; this does)."""
+    owners: dict[str, str] = {}
+    for name, service in services.items():
+        container = service.get("container_name")
+        if not container:
+            continue
+        if container in owners:
+            raise ComposeFileError(
+                f"services.{name}: container name {_quote(container)} is already in use by "
+                f"service {owners[container]}",
+                key=f"services.{name}.container_name",
+            )
+        owners[container] = name
+
+
 def check_consistency(doc: dict[str, Any], disabled: set[str]) -> None:
     """compose's checks on the enabled services of a normalized project."""
     services: dict[str, Any] = doc.get("services", {})
     for name, s in services.items():
         if not s.get("image") and "build" not in s and "provider" not in s:
             raise _invalid(
-                f"service {name!r} has neither an image nor a build context specified", name
+                f"service {_quote(name)} has neither an image nor a build context specified",
+                key=f"services.{name}",
             )
+        _check_build(name, s)
         if "network_mode" in s and s.get("networks"):
             raise _invalid(
-                f"service {name} declares mutually exclusive `network_mode` and `networks`", name
+                f"service {name} declares mutually exclusive `network_mode` and `networks`",
+                key=f"services.{name}.network_mode",
             )
         for network in s.get("networks") or {}:
             if network not in (doc.get("networks") or {}):
-                raise _invalid(f"service {name!r} refers to undefined network {network}", name)
+                raise _invalid(
+                    f"service {_quote(name)} refers to undefined network {network}",
+                    key=f"services.{name}.networks.{network}",
+                )
         for dep, cfg in (s.get("depends_on") or {}).items():
             if dep in services or (dep in disabled and not cfg.get("required", True)):
                 continue
-            raise _invalid(f"service {name!r} depends on undefined service {dep!r}", name)
+            raise _invalid(
+                f"service {_quote(name)} depends on undefined service {_quote(dep)}",
+                key=f"services.{name}.depends_on.{dep}",
+            )
         for volume in s.get("volumes") or []:
             source = volume.get("source")
             if (
@@ -204,23 +252,28 @@ def check_consistency(doc: dict[str, Any], disabled: set[str]) -> None:
                 and source
                 and source not in (doc.get("volumes") or {})
             ):
-                raise _invalid(f"service {name!r} refers to undefined volume {source}", name)
+                raise _invalid(
+                    f"service {_quote(name)} refers to undefined volume {source}",
+                    key=f"services.{name}.volumes",
+                )
         for kind in ("secrets", "configs"):
             for mount in s.get(kind) or []:
                 if mount.get("source") not in (doc.get(kind) or {}):
                     raise _invalid(
-                        f"service {name!r} refers to undefined {kind[:-1]} {mount.get('source')}",
-                        name,
+                        f"service {_quote(name)} refers to undefined {kind[:-1]} "
+                        f"{mount.get('source')}",
+                        key=f"services.{name}.{kind}",
                     )
         _check_distinct(name, s)
         _check_values(name, s)
         scale = s.get("scale", (s.get("deploy") or {}).get("replicas"))
         if s.get("container_name") and isinstance(scale, int) and scale > 1:
-            raise ComposeFileError(
+            raise _invalid(
                 f"services.scale: can't set container_name and {name} as container name "
                 "must be unique",
                 key=f"services.{name}.container_name",
             )
+    _check_container_names(services)
     _check_cycles(services)
 
 

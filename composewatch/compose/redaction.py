@@ -4,8 +4,9 @@ Every value read from an env file (`.env`, `--env-file`, `env_file`, an include'
 and every environment variable substituted into a compose file is noted while a project loads.
 An error leaving `load_project` is then rewritten: each such value is replaced by `${NAME}`,
 naming the variable instead. An error at a key that a variable was substituted into (say
-`ports: ["${TOKEN}:80"]` failing as `invalid hostPort: <part of TOKEN>`) also loses every
-piece of that variable's value, since parsers quote fragments of what they reject.
+`ports: ["${TOKEN}:80"]` failing as `invalid hostPort: <part of TOKEN>`), or anywhere in the
+same service (or volume, network...), also loses every word of that variable's value, since
+parsers quote fragments of what they reject.
 
 Values shorter than MIN_LENGTH characters are not hidden (hiding `1` or `yes` would garble
 every message), nor are compose's own `COMPOSE_*` settings (project name, files, profiles).
@@ -68,13 +69,14 @@ class Redaction:
         if _hidden(name, value):
             self._keys.setdefault(key, set()).add(name)
 
-    def _near(self, key: str | None) -> dict[str, str]:
-        """Pieces of the values substituted at, above or below `key`, by variable."""
+    def _near(self, key: str | None, *, strict: bool = False) -> dict[str, str]:
+        """Words of the values substituted in the entry `key` lies in (`strict`: at, above or
+        below `key` itself), by variable."""
         if not key:
             return {}
         pieces: dict[str, str] = {}
         for path, names in self._keys.items():
-            if not _related(path, key):
+            if not (_nested(path, key) if strict else _related(path, key)):
                 continue
             for name in names:
                 for piece in _WORDS.findall(self._values[name]):
@@ -92,9 +94,13 @@ class Redaction:
         if isinstance(exc, ComposeFileError):
             return ComposeFileError(
                 self.apply(exc.reason, exc.key),
+                key=self.apply(exc.key, exc.key) if exc.key else None,
                 # a path built from a variable (`env_file: ${DIR}/x.env`) loses that variable
-                file=_replace(exc.file, self._near(exc.key), _WORD) if exc.file else None,
-                key=exc.key,
+                file=(
+                    _replace(exc.file, self._near(exc.key, strict=True), _WORD)
+                    if exc.file
+                    else None
+                ),
                 line=exc.line,
                 column=exc.column,
             )
@@ -102,10 +108,22 @@ class Redaction:
         return exc
 
 
-def _related(path: str, key: str) -> bool:
+def _scope(key: str) -> str:
+    """The top-level entry a key path lies in: `services.web` for `services.web.ports[0]`."""
+    return ".".join(re.split(r"[.\[]", key, maxsplit=2)[:2])
+
+
+def _nested(path: str, key: str) -> bool:
     """Whether one key path is the other or lies below it (`a.b` and `a.b[0].c`)."""
     short, long = sorted((path, key), key=len)
     return long == short or long.startswith((short + ".", short + "["))
+
+
+def _related(path: str, key: str) -> bool:
+    """Whether two key paths lie in the same top-level entry (service, volume, setting...):
+    a parser may report a value at a key other than the one it was substituted at, and a
+    key may itself hold a substituted name (`services.web.depends_on.<name>`)."""
+    return _scope(path) == _scope(key)
 
 
 _ACTIVE: ContextVar[Redaction | None] = ContextVar("composewatch_redaction", default=None)

@@ -1,35 +1,327 @@
-"""`render_config`: the loaded project printed like `docker compose config`."""
+"""`render_config`: the loaded project printed byte for byte as `docker compose config` prints it.
+
+The tree comes from `layout.shape_document` (compose-go's field order and `omitempty` rules);
+this module encodes it as Go does: JSON like `json.MarshalIndent(v, "", "  ")` (HTML
+characters escaped, no trailing newline), YAML like go-yaml v3 with an indent of 2 (scalar
+quoting by v3's resolver, sequences indented under their key, no line folding), then every
+`$` doubled, as compose does on the whole text.
+"""
 
 from __future__ import annotations
 
-import json
+import math
+import re
+import struct
+from decimal import Decimal
 from typing import Any, Literal
 
 import yaml
 
+from composewatch.compose.layout import GoFloat, shape_document, shape_struct
 from composewatch.compose.model import LoadedProject
 
-__all__ = ["render_config"]
+__all__ = [
+    "encode_json",
+    "encode_yaml",
+    "go_format_float",
+    "marshal_service",
+    "render_config",
+]
 
 
-def _sorted(document: dict[str, Any]) -> dict[str, Any]:
-    """Top-level keys and each service's keys in alphabetical order, as compose prints them."""
-    out = {k: document[k] for k in sorted(document)}
-    if isinstance(out.get("services"), dict):
-        out["services"] = {
-            name: {k: svc[k] for k in sorted(svc)} for name, svc in sorted(out["services"].items())
-        }
-    return out
+# --- numbers -------------------------------------------------------------------------------
+
+
+def _shortest_digits(value: float, bits: int) -> tuple[str, int]:
+    """The shortest decimal digits that read back as `value` at `bits` width, and the
+    decimal exponent of the first digit (`1.5` -> ("15", 0))."""
+    if bits == 32:
+        target = struct.unpack("f", struct.pack("f", value))[0]
+        for precision in range(1, 18):  # significant digits
+            text = f"{target:.{precision - 1}e}"
+            if struct.unpack("f", struct.pack("f", float(text)))[0] == target:
+                break
+    else:
+        text = repr(value)
+    _, digits, exponent = Decimal(text).normalize().as_tuple()
+    assert isinstance(exponent, int)
+    text = "".join(map(str, digits)).rstrip("0") or "0"
+    return text, len(digits) + exponent - 1
+
+
+def go_format_float(value: float, bits: Literal[32, 64], fmt: Literal["json", "g"]) -> str:
+    """`strconv.FormatFloat` with precision -1 as encoding/json (`json`) or go-yaml (`g`) use it."""
+    if math.isinf(value) or math.isnan(value):
+        text = "+Inf" if value > 0 else "-Inf" if value < 0 else "NaN"
+        return {"+Inf": ".inf", "-Inf": "-.inf", "NaN": ".nan"}[text]
+    if value == 0:
+        return "-0" if math.copysign(1, value) < 0 else "0"
+    sign = "-" if value < 0 else ""
+    digits, exponent = _shortest_digits(abs(value), bits)
+    if fmt == "json":
+        scientific = abs(value) < 1e-6 or abs(value) >= 1e21
+    else:
+        scientific = exponent < -4 or exponent >= 6
+    if scientific:
+        mantissa = digits[0] + (f".{digits[1:]}" if len(digits) > 1 else "")
+        text = f"{sign}{mantissa}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
+        if fmt == "json" and -10 < exponent < 0:
+            text = text[:-2] + text[-1]  # encoding/json writes e-7, not e-07
+        return text
+    if exponent < 0:
+        return f"{sign}0.{'0' * (-exponent - 1)}{digits}"
+    whole, fraction = digits[: exponent + 1].ljust(exponent + 1, "0"), digits[exponent + 1 :]
+    return f"{sign}{whole}" + (f".{fraction}" if fraction else "")
+
+
+# --- JSON ----------------------------------------------------------------------------------
+
+_JSON_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+_JSON_SPECIAL = re.compile('["\\\\<>&\u2028\u2029\x00-\x1f\ud800-\udfff]')
+
+
+def _json_char(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _JSON_ESCAPES:
+        return _JSON_ESCAPES[char]
+    if "\ud800" <= char <= "\udfff":
+        return "\ufffd"  # not valid UTF-8: Go writes the replacement character
+    return f"\\u{ord(char):04x}"
+
+
+def _json_string(text: str) -> str:
+    return '"' + _JSON_SPECIAL.sub(_json_char, text) + '"'
+
+
+def _json(value: Any, indent: str, out: list[str]) -> None:
+    if isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        inner = indent + "  "
+        out.append("{")
+        for i, (key, item) in enumerate(value.items()):
+            out.append(("," if i else "") + "\n" + inner + _json_string(str(key)) + ": ")
+            _json(item, inner, out)
+        out.append("\n" + indent + "}")
+    elif isinstance(value, list):
+        if not value:
+            out.append("[]")
+            return
+        inner = indent + "  "
+        out.append("[")
+        for i, item in enumerate(value):
+            out.append(("," if i else "") + "\n" + inner)
+            _json(item, inner, out)
+        out.append("\n" + indent + "]")
+    elif value is None:
+        out.append("null")
+    elif value is True or value is False:
+        out.append("true" if value else "false")
+    elif isinstance(value, GoFloat):
+        out.append(go_format_float(value.value, value.bits, "json"))
+    elif isinstance(value, float):
+        out.append(go_format_float(value, 64, "json"))
+    elif isinstance(value, int):
+        out.append(str(value))
+    else:
+        out.append(_json_string(str(value)))
+
+
+def _compact_json(value: Any) -> str:
+    if isinstance(value, dict):
+        items = (f"{_json_string(str(k))}:{_compact_json(v)}" for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_compact_json(v) for v in value) + "]"
+    out: list[str] = []
+    _json(value, "", out)
+    return "".join(out)
+
+
+def marshal_service(service: dict[str, Any]) -> str:
+    """Go's `json.Marshal` of a compose-go `ServiceConfig` given as the loader's dict
+    (what compose hashes for `com.docker.compose.config-hash`)."""
+    return _compact_json(shape_struct(service, "ServiceConfig", "json"))
+
+
+def encode_json(value: Any) -> str:
+    """`json.MarshalIndent(value, "", "  ")`: no trailing newline."""
+    out: list[str] = []
+    _json(value, "", out)
+    return "".join(out)
+
+
+# --- YAML ----------------------------------------------------------------------------------
+
+_STR, _INT, _FLOAT = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_BOOL, _NULL = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"
+_MAP_TAGS = {
+    **dict.fromkeys(("true", "True", "TRUE", "false", "False", "FALSE"), _BOOL),
+    **dict.fromkeys(("", "~", "null", "Null", "NULL"), _NULL),
+    **dict.fromkeys(
+        (".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), _FLOAT
+    ),
+    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), _FLOAT),
+}  # `<<` too reads back as a merge key, but compose's encoder prints it plain
+_YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_GO_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|[-+]?(inf|infinity|nan)", re.I)
+_BASE60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
+_TIMESTAMP = re.compile(
+    r"(\d{4})-(\d{1,2})-(\d{1,2})"
+    r"(?:(?:[Tt]| )(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.\d{1,9})?"
+    r"(?:Z|[-+]\d{2}:\d{2})?)?"
+)
+_OLD_BOOLS = {"y", "Y", "yes", "Yes", "YES", "on", "On", "ON"}
+_OLD_BOOLS |= {"n", "N", "no", "No", "NO", "off", "Off", "OFF"}
+_INT64 = 1 << 63
+
+
+def _go_parse_int(text: str) -> bool:
+    """`strconv.ParseInt(text, 0, 64)` or `ParseUint` succeeds."""
+    sign, body = ("", text)
+    if text[:1] in "+-" and text:
+        sign, body = text[0], text[1:]
+    base = 10
+    if re.fullmatch(r"0[xX][0-9a-fA-F]+", body):
+        base, body = 16, body[2:]
+    elif re.fullmatch(r"0[oO][0-7]+", body):
+        base, body = 8, body[2:]
+    elif re.fullmatch(r"0[bB][01]+", body):
+        base, body = 2, body[2:]
+    elif re.fullmatch(r"0[0-7]*", body):
+        base = 8
+    elif not re.fullmatch(r"[0-9]+", body):
+        return False
+    number = int(body, base) if body else 0
+    if sign == "-":
+        return number <= _INT64
+    return number < _INT64 or (sign == "" and number < 2 * _INT64)
+
+
+def _timestamp(text: str) -> bool:
+    match = _TIMESTAMP.fullmatch(text)
+    if not match:
+        return False
+    year, month, day = (int(g) for g in match.groups()[:3])
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return False
+    if match.group(4) is not None:
+        hour, minute, second = (int(g) for g in match.groups()[3:6])
+        return hour < 24 and minute < 60 and second < 60
+    return year >= 0
+
+
+def yaml_plain_tag(text: str) -> str:
+    """The tag go-yaml v3's resolver gives `text` written as a plain scalar."""
+    if text in _MAP_TAGS:
+        return _MAP_TAGS[text]
+    first = text[:1]
+    if first == ".":
+        return _FLOAT if _GO_FLOAT.fullmatch(text) else _STR
+    if first and ((first.isdigit() and first.isascii()) or first in "+-"):
+        if _timestamp(text):
+            return "tag:yaml.org,2002:timestamp"
+        plain = text.replace("_", "")
+        if plain and _go_parse_int(plain):
+            return _INT
+        if _YAML_FLOAT.fullmatch(plain):
+            return _FLOAT
+        for prefix, pattern in (("0b", "[01]+"), ("-0b", "[01]+"), ("0o", "[0-7]+")):
+            if plain.startswith(prefix) and re.fullmatch(pattern, plain[len(prefix) :]):
+                return _INT
+        if plain.startswith("-0o") and re.fullmatch("[0-7]+", plain[3:]):
+            return _INT
+    return _STR
+
+
+def _yaml_string_style(text: str) -> str | None:
+    """go-yaml v3's choice: literal for multi-line text, double quotes for text that would
+    read back as another type, else plain (the emitter falls back to single quotes)."""
+    if "\n" in text:
+        return "|"
+    if yaml_plain_tag(text) != _STR or _BASE60.fullmatch(text) or text in _OLD_BOOLS:
+        return '"'
+    return None
+
+
+class _GoDumper(yaml.SafeDumper):
+    """PyYAML's emitter (a port of libyaml, as go-yaml's is) set up as go-yaml v3 encodes."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)  # sequences indented under their key
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and implicit[0]:
+            return yaml_plain_tag(value)
+        return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+
+
+def _represent_str(dumper: _GoDumper, data: str) -> yaml.Node:
+    return dumper.represent_scalar(_STR, data, style=_yaml_string_style(data))
+
+
+def _plain_number(text: str) -> yaml.Node:
+    # go-yaml writes a float plain even when its text reads back as an int (`50`)
+    return yaml.ScalarNode(yaml_plain_tag(text), text)
+
+
+def _represent_float(dumper: _GoDumper, data: GoFloat) -> yaml.Node:
+    return _plain_number(go_format_float(data.value, data.bits, "g"))
+
+
+def _represent_pyfloat(dumper: _GoDumper, data: float) -> yaml.Node:
+    return _plain_number(go_format_float(data, 64, "g"))
+
+
+def _represent_dict(dumper: _GoDumper, data: dict[Any, Any]) -> yaml.Node:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data.items())
+
+
+_GoDumper.add_representer(str, _represent_str)
+_GoDumper.add_representer(GoFloat, _represent_float)
+_GoDumper.add_representer(float, _represent_pyfloat)
+_GoDumper.add_representer(dict, _represent_dict)
+_GoDumper.ignore_aliases = lambda self, data: True  # type: ignore[method-assign]
+
+
+def encode_yaml(value: Any) -> str:
+    """go-yaml v3's `Encoder` with `SetIndent(2)`."""
+    text: str = yaml.dump(
+        value,
+        Dumper=_GoDumper,
+        indent=2,
+        width=2**31 - 1,
+        allow_unicode=True,
+        default_flow_style=False,
+        sort_keys=False,
+    )
+    return text
+
+
+# --- config --------------------------------------------------------------------------------
 
 
 def render_config(
     loaded: LoadedProject, fmt: Literal["json", "yaml"] = "yaml", services_only: bool = False
 ) -> str:
-    """The canonical project as JSON or YAML; with `services_only`, one service name a line."""
-    document = loaded.project.to_compose_dict()
+    """What `docker compose config [--format fmt] [--services]` prints for the project."""
+    project = loaded.project.model_dump(mode="python", by_alias=True, exclude_unset=True)
     if services_only:
-        return "".join(f"{name}\n" for name in document.get("services", {}))
-    document = _sorted(document)
-    if fmt == "json":
-        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False)
+        return "".join(f"{name}\n" for name in project.get("services", {}))
+    document = shape_document(project, loaded.extensions, fmt)
+    text = encode_json(document) if fmt == "json" else encode_yaml(document)
+    return text.replace("$", "$$")

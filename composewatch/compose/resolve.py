@@ -30,6 +30,14 @@ def _abs(path: Any, base: str, env: Mapping[str, str]) -> Any:
     return os.path.normpath(os.path.join(base, path))
 
 
+def _unix_path(path: Any, base: str, env: Mapping[str, str]) -> Any:
+    """compose-go's `maybeUnixPath` (bind sources, secret/config files, bind devices): like
+    `_abs`, but an empty path is the base directory itself."""
+    if path == "":
+        return base
+    return _abs(path, base, env)
+
+
 def _context(path: Any, base: str, env: Mapping[str, str]) -> Any:
     if (
         not isinstance(path, str)
@@ -45,6 +53,8 @@ def _service_paths(service: dict[str, Any], base: str, env: Mapping[str, str]) -
     if isinstance(build, dict):
         if "context" in build:
             build["context"] = _context(build["context"], base, env)
+        if isinstance(build.get("ssh"), dict):
+            build["ssh"] = {k: _unix_path(v, base, env) for k, v in build["ssh"].items()}
         contexts = build.get("additional_contexts")
         if isinstance(contexts, dict):
             for key, value in contexts.items():
@@ -62,7 +72,7 @@ def _service_paths(service: dict[str, Any], base: str, env: Mapping[str, str]) -
             rule["path"] = _abs(rule["path"], base, env)
     for volume in service.get("volumes") or []:
         if isinstance(volume, dict) and volume.get("type") == "bind" and "source" in volume:
-            volume["source"] = _abs(volume["source"], base, env)
+            volume["source"] = _unix_path(volume["source"], base, env)
 
 
 def resolve_paths(doc: dict[str, Any], base: str, env: Mapping[str, str]) -> dict[str, Any]:
@@ -73,11 +83,11 @@ def resolve_paths(doc: dict[str, Any], base: str, env: Mapping[str, str]) -> dic
     for kind in ("secrets", "configs"):
         for resource in (doc.get(kind) or {}).values():
             if isinstance(resource, dict) and "file" in resource:
-                resource["file"] = _abs(resource["file"], base, env)
+                resource["file"] = _unix_path(resource["file"], base, env)
     for volume in (doc.get("volumes") or {}).values():
         if not isinstance(volume, dict) or volume.get("driver") != "local":
             continue
         opts = volume.get("driver_opts")
         if isinstance(opts, dict) and opts.get("o") == "bind" and "device" in opts:
-            opts["device"] = _abs(opts["device"], base, env)
+            opts["device"] = _unix_path(opts["device"], base, env)
     return doc

@@ -4,7 +4,9 @@ here; values (ports, durations, volume specs...) are checked when they are parse
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from collections.abc import Callable
 from typing import Any
 
 from composewatch.compose.paths import KeyPath, format_path, matches
@@ -14,12 +16,14 @@ from composewatch.compose.schema_tables import (
     MEMBERS,
     NAMES,
     PATTERNS,
+    RANGES,
     REQUIRED,
     TABLES,
 )
+from composewatch.core.ignore import IgnoreSyntaxError, parse_ignore
 from composewatch.errors import ComposeFileError
 
-__all__ = ["check_items", "unreadable", "validate_file"]
+__all__ = ["check_items", "unreadable", "validate_file", "validate_model"]
 
 # compose's wording for JSON types in "must be a ..." messages
 _NOUNS = {"object": "mapping", "array": "array"}
@@ -115,6 +119,18 @@ def _check_names(node: dict[str, Any], path: KeyPath, file: str) -> None:
             )
 
 
+def _check_range(value: int, path: KeyPath, file: str) -> None:
+    low, high = _lookup(RANGES, path)
+    if (low is None or value >= low) and (high is None or value <= high):
+        return
+    key = format_path(path)
+    if "string" in (_lookup(TABLES, path[:-1]) or {}).get(str(path[-1]), ""):
+        message = f"{key} must be a string"  # compose's words for a failed string|int choice
+    else:
+        message = f"{key} must be greater than or equal to {low}"
+    raise ComposeFileError(message, file=file, key=key)
+
+
 def _walk(node: Any, path: KeyPath, file: str) -> None:
     if isinstance(node, dict):
         table = _lookup(TABLES, path)
@@ -129,6 +145,8 @@ def _walk(node: Any, path: KeyPath, file: str) -> None:
         check_items(node, path, file)
         for index, value in enumerate(node):
             _walk(value, (*path, index), file)
+    elif isinstance(node, int) and not isinstance(node, bool) and _lookup(RANGES, path):
+        _check_range(node, path, file)
     elif isinstance(node, str) and not re.search(_lookup(PATTERNS, path) or "", node):
         key = format_path(path)
         pattern = _lookup(PATTERNS, path)
@@ -157,3 +175,94 @@ def validate_file(doc: dict[str, Any], file: str) -> None:
         raise ComposeFileError("services must be a mapping", file=file, key="services")
     _walk(doc, (), file)
     _check_services(doc, file)
+
+
+def _external_conflict(path: KeyPath, value: Any) -> str | None:
+    if not isinstance(value, dict) or value.get("external") is not True:
+        return None
+    for key in value:
+        if key not in ("name", "external") and not key.startswith("x-"):
+            return f'{format_path(path)}: conflicting parameters "external" and "{key}" specified'
+    return None
+
+
+def _file_object(*keys: str) -> Callable[[KeyPath, Any], str | None]:
+    def check(path: KeyPath, value: Any) -> str | None:
+        if not isinstance(value, dict):
+            return None
+        count = sum(key in value for key in keys)
+        if count > 1:
+            return f"{format_path(path)}: {'|'.join(keys)} attributes are mutually exclusive"
+        if count == 0 and "driver" not in value and "external" not in value:
+            return f"{format_path(path)}: one of {'|'.join(keys)} must be set"
+        return None
+
+    return check
+
+
+def _host_ip(path: KeyPath, value: Any) -> str | None:
+    ip = value.get("host_ip") if isinstance(value, dict) else None
+    if isinstance(ip, str):
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            return f"{format_path(path)}: invalid ip address: {ip}"
+    return None
+
+
+def _watch_path(path: KeyPath, value: Any) -> str | None:
+    return f"{format_path(path)}: value can't be blank" if value == "" else None
+
+
+def _watch_ignore(path: KeyPath, value: Any) -> str | None:
+    """A `develop.watch` ignore pattern is matched on every save: checked here, once."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parse_ignore(value, "develop.watch ignore")
+    except IgnoreSyntaxError:
+        return (
+            f"{format_path(path)}: syntax error in pattern {value!r} (a `[` class or `\\` "
+            "escape is incomplete)"
+        )
+    return None
+
+
+def _device_request(path: KeyPath, value: Any) -> str | None:
+    if isinstance(value, dict) and "count" in value and "device_ids" in value:
+        return f'{format_path(path)}: "count" and "device_ids" attributes are exclusive'
+    return None
+
+
+# compose-go's `validation.Validate`, run on the merged model before paths are resolved
+_MODEL_CHECKS: dict[str, Callable[[KeyPath, Any], str | None]] = {
+    "volumes.*": _external_conflict,
+    "configs.*": _file_object("file", "environment", "content"),
+    "secrets.*": _file_object("file", "environment"),
+    "services.*.ports.*": _host_ip,
+    "services.*.develop.watch.*.path": _watch_path,
+    "services.*.develop.watch.*.ignore.*": _watch_ignore,
+    "services.*.deploy.resources.reservations.devices.*": _device_request,
+    "services.*.gpus.*": _device_request,
+}
+
+
+def _check_model(node: Any, path: KeyPath, file: str) -> None:
+    for pattern, check in _MODEL_CHECKS.items():
+        if matches(path, pattern):
+            message = check(path, node)
+            if message:
+                raise ComposeFileError(message, file=file, key=format_path(path))
+            return
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _check_model(value, (*path, key), file)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            _check_model(value, (*path, index), file)
+
+
+def validate_model(model: dict[str, Any], file: str) -> None:
+    """Raise ComposeFileError on the combinations compose rejects in a merged model
+    (`external` with other keys, exclusive attributes, bad host IPs, blank watch paths)."""
+    _check_model(model, (), file)

@@ -3,7 +3,7 @@ for any name or index), the keys it allows and the JSON types each accepts (`a|b
 
 from __future__ import annotations
 
-__all__ = ["ENUMS", "ITEMS", "MEMBERS", "NAMES", "PATTERNS", "REQUIRED", "TABLES"]
+__all__ = ["ENUMS", "ITEMS", "MEMBERS", "NAMES", "PATTERNS", "RANGES", "REQUIRED", "TABLES"]
 
 _LIST_OR_DICT = "object|array"
 _RESOURCE = {
@@ -188,3 +188,12 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "services.*.configs.*": ("source",),
 }
 # fmt: on
+
+# Integer bounds (minimum, maximum); compose's validator reports a value out of a
+# `string | bounded integer` choice as "must be a string".
+RANGES: dict[str, tuple[int | None, int | None]] = {
+    "services.*.cpu_count": (0, None),
+    "services.*.cpu_percent": (0, 100),
+    "services.*.oom_score_adj": (-1000, 1000),
+    "services.*.volumes.*.tmpfs.size": (0, None),
+}

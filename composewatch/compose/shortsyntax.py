@@ -15,6 +15,7 @@ class ShortSyntaxError(ValueError):
 
 _PROPAGATIONS = {"rprivate", "private", "rshared", "shared", "rslave", "slave"}
 _SELINUX = {"z", "Z"}
+_PROTOCOLS = {"tcp", "udp", "sctp"}  # go-connections' nat.validateProto, any letter case
 
 
 def _is_drive(buffer: str, char: str) -> bool:
@@ -134,6 +135,9 @@ def parse_port(spec: str) -> list[dict[str, Any]]:
 def _split_port(spec: str) -> tuple[str, str, str, str]:
     rest, _, protocol = spec.partition("/")
     protocol = protocol or "tcp"
+    if protocol.lower() not in _PROTOCOLS:
+        raise ShortSyntaxError(f"invalid proto: {protocol}")
+    protocol = protocol.lower()
     if rest.startswith("["):  # IPv6 host address
         close = rest.find("]")
         ip, rest = rest[: close + 1], rest[close + 2 :]

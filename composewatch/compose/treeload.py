@@ -16,7 +16,7 @@ from composewatch.compose.interpolation import interpolate_tree
 from composewatch.compose.merge import apply_resets, enforce_unicity, merge, strip_tags
 from composewatch.compose.paths import KeyPath, format_path, matches
 from composewatch.compose.resolve import resolve_paths
-from composewatch.compose.schema import validate_file
+from composewatch.compose.schema import validate_file, validate_model
 from composewatch.compose.textfile import read_input
 from composewatch.compose.yamlload import parse_documents
 from composewatch.errors import ComposeFileError
@@ -104,6 +104,7 @@ class _Loader:
                     raise _with_file(exc, file) from None
         set_defaults(model)
         model.pop("version", None)
+        validate_model(model, str(files[-1] if len(files) == 1 else files[0]))
         return resolve_paths(model, str(self.working_dir), self.env)
 
     def _prepare(self, doc: Any, file: Path) -> tuple[dict[str, Any], list[KeyPath]]:

@@ -71,7 +71,7 @@ def test_key_errors(tmp_path: Path, text: str, key: str, reason: str) -> None:
     ("text", "reason"),
     [
         ("services:\n  db: {}\n", "neither an image nor a build"),
-        (WEB + "    depends_on: [cache]\n", "undefined service 'cache'"),
+        (WEB + "    depends_on: [cache]\n", "undefined service \"cache\""),
         (WEB + "    networks: [back]\n", "undefined network back"),
         (WEB + "    volumes: [':/data']\n", "empty section between colons"),
         (

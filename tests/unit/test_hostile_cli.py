@@ -141,6 +141,14 @@ CASES: dict[str, Case] = {
         {"compose.yaml": 'services:\n  "a\\e[2Jb":\n    image: busybox:latest\n'},
         words=("\\x1b[2J",),
     ),
+    "develop.watch ignore pattern [": Case(
+        {
+            "compose.yaml": BUILT + "    develop:\n      watch:\n"
+            "        - {path: ., action: sync, target: /app, ignore: ['[']}\n",
+            "Dockerfile": "FROM busybox\n",
+        },
+        words=("services.web.develop.watch[0].ignore[0]",),
+    ),
     "health url port 99999": Case(
         {
             "compose.yaml": SERVICE

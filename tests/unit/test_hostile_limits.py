@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from composewatch.builder import read_dockerignore
 from composewatch.compose.interpolation import MAX_NESTING, InterpolationError, substitute
 from composewatch.compose.redaction import Redaction, note_value, redacting
 from composewatch.compose.textfile import MAX_INPUT_BYTES, read_input
 from composewatch.compose.yamlload import MAX_DEPTH, MAX_NODES, parse_documents
+from composewatch.engine.buildcontext import load_ignore_rules
 from composewatch.errors import ComposeFileError
-from composewatch.mapping import parse_ignore_file
 
 
 def _parse(text: str) -> object:
@@ -158,6 +157,6 @@ def test_values_are_noted_only_inside_a_load() -> None:
 
 def test_a_dockerignore_that_is_not_utf8_is_still_read(tmp_path: Path) -> None:
     (tmp_path / ".dockerignore").write_bytes(b"*.pem\n\xff\xfe\nsecret/\n")
-    assert read_dockerignore(tmp_path)[::2] == ["*.pem", "secret/"]
-    text = (tmp_path / ".dockerignore").read_text(errors="replace")
-    assert parse_ignore_file(text)[::2] == ("*.pem", "secret/")
+    rules, data = load_ignore_rules(tmp_path, None)
+    assert data.startswith(b"*.pem") and rules.excluded("key.pem") and rules.excluded("secret")
+    assert not rules.excluded("app.py")

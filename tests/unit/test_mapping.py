@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from composewatch.compose.model import WatchRule
+from composewatch.core.ignore import IgnoreRules
 from composewatch.mapping import (
     Action,
     WatchTarget,
@@ -18,9 +19,13 @@ from composewatch.mapping import (
 ROOT = Path("/proj")
 
 
-def target(service: str, context: str, ignore: tuple[str, ...] = (), **kw: object) -> WatchTarget:
+def target(
+    service: str, context: str, ignore: IgnoreRules | tuple[str, ...] = (), **kw: object
+) -> WatchTarget:
     ctx = ROOT / context
     dockerfile = kw.pop("dockerfile", ctx / "Dockerfile")
+    if isinstance(ignore, tuple):
+        ignore = parse_ignore_file("\n".join(ignore))
     return WatchTarget(service, ctx, dockerfile, ignore, **kw)  # type: ignore[arg-type]
 
 
@@ -120,3 +125,18 @@ def test_watch_roots_cover_everything_once(tmp_path: Path) -> None:
         WatchTarget("img", None, None),
     ]
     assert watch_roots(targets) == [tmp_path / "a", tmp_path / "b", tmp_path / "docker"]
+
+
+def test_sync_rules_never_ship_what_the_context_ignores() -> None:
+    """compose applies the build context's ignore rules to every develop.watch action."""
+    rule = WatchRule(path=str(ROOT / "app"), action="sync", target="/app")
+    t = [target("app", "app", (".env", "*.pem", "secrets/"), rules=(rule,))]
+    assert services(["app/.env", "app/key.pem", "app/secrets/token"], t) == {}
+    assert services(["app/main.py"], t) == {"app": {"app/main.py"}}
+
+
+def test_a_rule_ignore_uses_dockerignore_patterns() -> None:
+    rule = WatchRule(path=str(ROOT / "app"), action="sync", target="/app", ignore=["**/*.tmp"])
+    t = [target("app", "app", rules=(rule,))]
+    assert services(["app/a/b/c.tmp"], t) == {}
+    assert services(["app/a/b/c.py"], t) == {"app": {"app/a/b/c.py"}}

@@ -1,0 +1,242 @@
+"""What a service's build asks of the engine, decided from the compose model alone.
+
+`parse_build_request` turns a service's `build:` section into a `BuildRequest`: every key is
+either applied (a parameter of the engine's build API), or refused before anything is built
+with one paragraph that names the key and the way out. Nothing read from a build key is
+silently dropped: `IGNORED_BUILD_KEYS` lists the few that have no effect on a local build, and
+a test checks that every key compose knows is in one of the three tables.
+
+Pure: no file system, no engine. The request's `key()` feeds the rebuild-skip digest, so any
+change to a build input (args, target, the Dockerfile's name...) forces a rebuild.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from composewatch.compose.model import Project
+from composewatch.compose.units import UnitError, parse_size
+from composewatch.errors import BuildContextError
+
+__all__ = [
+    "APPLIED_BUILD_KEYS",
+    "IGNORED_BUILD_KEYS",
+    "REFUSED_BUILD_KEYS",
+    "BuildRequest",
+    "parse_build_request",
+    "shared_builds",
+]
+
+# Build keys passed to the engine (the Dockerfile-related ones shape the context instead).
+APPLIED_BUILD_KEYS = frozenset(
+    {
+        "context", "dockerfile", "dockerfile_inline", "args", "target", "labels", "no_cache",
+        "pull", "network", "extra_hosts", "shm_size", "cache_from", "platforms", "ulimits",
+        "isolation", "additional_contexts",
+    }
+)  # fmt: skip
+# Keys that change nothing in a local build of one platform, and why.
+IGNORED_BUILD_KEYS = {
+    "cache_to": "exporting a cache is not needed to serve the image locally",
+    "tags": "extra tags are for publishing; the service runs from its own image name",
+    "privileged": "only used by bake for entitlements",
+    "entitlements": "only used by bake",
+    "provenance": "attestations are only made when pushing",
+    "sbom": "attestations are only made when pushing",
+}
+# Keys that need a BuildKit session (gRPC over a hijacked connection) to reach the build.
+REFUSED_BUILD_KEYS = {
+    "secrets": "build secrets reach the build through a BuildKit session",
+    "ssh": "SSH agent forwarding reaches the build through a BuildKit session",
+}
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """One image build: the context on disk and every parameter the engine gets."""
+
+    service: str
+    context: Path
+    dockerfile: str  # as written (relative to the context) or absolute
+    dockerfile_inline: str | None
+    args: tuple[tuple[str, str], ...]
+    target: str | None
+    labels: tuple[tuple[str, str], ...]
+    no_cache: bool
+    pull: bool
+    network: str | None
+    extra_hosts: tuple[str, ...]  # "host:ip", as the engine wants them
+    shm_size: int | None
+    cache_from: tuple[str, ...]
+    platform: str | None
+    ulimits: tuple[tuple[str, int, int], ...]
+    isolation: str | None
+    config_file: str  # named in errors
+    named_images: tuple[tuple[str, str], ...] = ()  # additional_contexts naming images
+
+    @property
+    def dockerfile_path(self) -> Path:
+        return self.context / self.dockerfile
+
+    def key(self) -> str:
+        """Every parameter that changes the image, as one stable string (for the digest and
+        to find services whose builds are the same)."""
+        fields = {k: v for k, v in self.__dict__.items() if k not in ("service", "config_file")}
+        return json.dumps(fields, sort_keys=True, default=str)
+
+    def engine_params(self) -> dict[str, str]:
+        """The query parameters of `POST /build` for these inputs (not the Dockerfile's name,
+        which depends on how the context is packed)."""
+        params: dict[str, str] = {}
+        if self.args:
+            params["buildargs"] = json.dumps(dict(self.args))
+        if self.target:
+            params["target"] = self.target
+        if self.labels:
+            params["labels"] = json.dumps(dict(self.labels))
+        if self.no_cache:
+            params["nocache"] = "1"
+        if self.pull:
+            params["pull"] = "1"
+        if self.network:
+            params["networkmode"] = self.network
+        if self.extra_hosts:
+            params["extrahosts"] = ",".join(self.extra_hosts)
+        if self.shm_size is not None:
+            params["shmsize"] = str(self.shm_size)
+        if self.cache_from:
+            params["cachefrom"] = json.dumps(list(self.cache_from))
+        if self.platform:
+            params["platform"] = self.platform
+        if self.ulimits:
+            params["ulimits"] = json.dumps(
+                [{"Name": n, "Soft": s, "Hard": h} for n, s, h in self.ulimits]
+            )
+        if self.isolation:
+            params["isolation"] = self.isolation
+        return params
+
+
+def parse_build_request(project: Project, service: str, config_file: str) -> BuildRequest:
+    """The build of `service`; BuildContextError names the key that cannot be honoured."""
+    model = project.services[service]
+    build = model.build
+    if build is None:
+        raise BuildContextError(
+            f"{config_file}: services.{service}.build: the service has no build"
+        )
+    extra: dict[str, Any] = dict(build.model_extra or {})
+    where = f"{config_file}: services.{service}.build"
+
+    for key, why in REFUSED_BUILD_KEYS.items():
+        if extra.get(key):
+            raise BuildContextError(
+                f"{where}.{key}: {why}, which composewatch does not open yet. Way out: build "
+                f"this image with `docker compose build {service}` and run it without `build:` "
+                "(an override file with `image:` only), or remove the key."
+            )
+    named_images = _named_images(extra.get("additional_contexts") or {}, where, service)
+
+    platform = model.model_extra.get("platform") if model.model_extra else None
+    platforms = list(extra.get("platforms") or [])
+    if not platform and len(platforms) == 1:
+        platform = platforms[0]
+    elif not platform and len(platforms) > 1:
+        raise BuildContextError(
+            f"{where}.platforms: a multi-platform build ({', '.join(platforms)}) cannot be "
+            "loaded into the local image store; set the service's `platform` to the one to run."
+        )
+
+    shm_size: int | None = None
+    if build.shm_size is not None:
+        try:
+            shm_size = parse_size(build.shm_size)
+        except UnitError as exc:
+            raise BuildContextError(f"{where}.shm_size: {exc}") from None
+
+    cache_from: list[str] = []
+    for entry in build.cache_from or []:
+        ref = _cache_ref(entry)
+        if ref is None:
+            raise BuildContextError(
+                f"{where}.cache_from: {entry!r} is a cache exported elsewhere (type=local, gha, "
+                "s3...), which needs a BuildKit session; name an image (`image:tag` or "
+                "`type=registry,ref=image:tag`) or remove the entry."
+            )
+        cache_from.append(ref)
+
+    ulimits: list[tuple[str, int, int]] = []
+    for name, value in sorted((extra.get("ulimits") or {}).items()):
+        if isinstance(value, dict):
+            ulimits.append((name, int(value.get("soft", 0)), int(value.get("hard", 0))))
+        else:
+            ulimits.append((name, int(value), int(value)))
+
+    return BuildRequest(
+        service=service,
+        context=Path(build.context),
+        dockerfile=build.dockerfile or "Dockerfile",
+        dockerfile_inline=build.dockerfile_inline,
+        args=tuple(sorted((k, v) for k, v in (build.args or {}).items() if v is not None)),
+        target=build.target,
+        labels=tuple(sorted((build.labels or {}).items())),
+        no_cache=bool(build.no_cache),
+        pull=bool(build.pull),
+        network=build.network,
+        extra_hosts=tuple(_host_entry(h) for h in build.extra_hosts or []),
+        shm_size=shm_size,
+        cache_from=tuple(cache_from),
+        platform=platform or None,
+        ulimits=tuple(ulimits),
+        isolation=extra.get("isolation"),
+        config_file=config_file,
+        named_images=named_images,
+    )
+
+
+def shared_builds(requests: dict[str, BuildRequest]) -> dict[str, list[str]]:
+    """Services whose builds are identical, keyed by the first of them: each group is built
+    once and its image given to the others."""
+    groups: dict[str, list[str]] = {}
+    leader_of: dict[str, str] = {}
+    for service, request in requests.items():
+        leader = leader_of.setdefault(request.key(), service)
+        groups.setdefault(leader, []).append(service)
+    return groups
+
+
+def _named_images(contexts: Any, where: str, service: str) -> tuple[tuple[str, str], ...]:
+    """Named contexts that name images; any other kind needs a BuildKit session."""
+    if not isinstance(contexts, dict):
+        return ()
+    images: list[tuple[str, str]] = []
+    for name, value in sorted(contexts.items()):
+        source = str(value)
+        if not source.startswith("docker-image://") or len(source) == len("docker-image://"):
+            raise BuildContextError(
+                f"{where}.additional_contexts.{name}: {source!r} is a local directory, URL or "
+                "other source, which reaches the build through a BuildKit session that "
+                "composewatch does not open yet (`docker-image://IMAGE` works). Way out: copy "
+                "the files into the build context, or build this image with `docker compose "
+                f"build {service}` and run it without `build:`."
+            )
+        images.append((str(name), source.removeprefix("docker-image://")))
+    return tuple(images)
+
+
+def _cache_ref(entry: str) -> str | None:
+    if "=" not in entry:
+        return entry
+    fields = dict(part.split("=", 1) for part in entry.split(",") if "=" in part)
+    if fields.get("type", "registry") == "registry" and fields.get("ref"):
+        return fields["ref"]
+    return None
+
+
+def _host_entry(entry: str) -> str:
+    # compose prints "host=ip" (and accepts "host:ip"); the engine wants "host:ip".
+    host, sep, ip = entry.partition("=")
+    return f"{host}:{ip}" if sep else entry
