@@ -27,16 +27,8 @@ from composewatch.config import SETTINGS_KEY, Settings, parse_settings
 from composewatch.errors import ComposewatchError, ConfigError, InputError
 
 REPO = Path(__file__).resolve().parents[2]
-# The compose corpus (compose files with Docker Compose's own output). It moves into the
-# repository as tests/corpus; until then it is the shared copy beside the repository.
-CORPUS = next(
-    (
-        p
-        for p in (REPO / "tests" / "corpus", REPO.parent / "shared" / "compose-corpus")
-        if p.is_dir()
-    ),
-    REPO / "tests" / "corpus",
-)
+# The compose corpus: compose files with Docker Compose's own output (tests/corpus/README.md).
+CORPUS = REPO / "tests" / "corpus"
 ENVIRON = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent-home", "TAG": "1.0", "PORT": "8080"}
 
 # CI's fixed budget; COMPOSEWATCH_FUZZ_EXAMPLES=2000 for a deeper (still deterministic) run.
