@@ -21,7 +21,6 @@ __all__ = [
     "pick_project_name",
 ]
 
-
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
 OVERRIDE_FILES = (
     "compose.override.yml",
