@@ -227,6 +227,8 @@ def _construct_override(loader: _Loader, node: Node) -> Override:
 
 _Loader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+# `<<` outside a key (`a: <<`, as compose prints the string) is a string to go-yaml
+_Loader.add_constructor("tag:yaml.org,2002:merge", lambda loader, node: "<<")
 _Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 for _tag in ("binary", "timestamp", "omap", "pairs", "set"):

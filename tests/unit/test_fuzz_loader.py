@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from composewatch.compose import ProjectOptions, load_project, render_config
 from composewatch.compose.envfile import load_env_file, parse_env
+from composewatch.compose.yamlload import parse_documents
 from composewatch.config import SETTINGS_KEY, Settings, parse_settings
 from composewatch.errors import ComposewatchError, ConfigError, InputError
 
@@ -85,7 +86,7 @@ def _load_cleanly(root: Path, compose_name: str) -> None:
             service_names=set(loaded.project.services),
         )
         json.loads(render_config(loaded, "json"))
-        yaml.safe_load(render_config(loaded, "yaml"))
+        parse_documents(render_config(loaded, "yaml"), "output")  # readable as compose input
     except ComposewatchError as exc:
         assert isinstance(exc, InputError), repr(exc)  # bad input: exit code 2
         message = str(exc)
