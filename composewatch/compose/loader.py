@@ -137,9 +137,11 @@ def load_project(options: ProjectOptions) -> LoadedProject:
     whose message names the variables whose values it would otherwise show."""
     with redacting() as redaction:
         try:
-            return _load_project(options)
+            loaded = _load_project(options)
         except ComposewatchError as exc:
             raise redaction.scrub(exc) from None
+    loaded._redaction = redaction  # for errors raised later while using the project
+    return loaded
 
 
 def _load_project(options: ProjectOptions) -> LoadedProject:

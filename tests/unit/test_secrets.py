@@ -142,14 +142,9 @@ def assert_no_secret(output: str) -> None:
         assert word not in output, (word, output)
 
 
-# builder.check_build_inputs (outside the loader) quotes the context and Dockerfile paths;
-# the loader's redaction does not reach it yet.
-_BUILDER_LEAK = pytest.mark.xfail(
-    strict=True, reason="builder.check_build_inputs quotes interpolated build paths"
-)
 CASES = [
     *((f, c) for f in FIELDS for c in ("config", "up")),
-    *(pytest.param(f, "up", marks=_BUILDER_LEAK) for f in UP_FIELDS),
+    *((f, "up") for f in UP_FIELDS),
 ]
 
 
