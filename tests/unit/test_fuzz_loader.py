@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from composewatch.compose import ProjectOptions, load_project, render_config
@@ -33,7 +33,7 @@ CORPUS = REPO / "tests" / "corpus"
 ENVIRON = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent-home", "TAG": "1.0", "PORT": "8080"}
 
 # CI's fixed budget; COMPOSEWATCH_FUZZ_EXAMPLES=2000 for a deeper (still deterministic) run.
-EXAMPLES = int(os.environ.get("COMPOSEWATCH_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("COMPOSEWATCH_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -91,6 +91,9 @@ def _load_cleanly(root: Path, compose_name: str) -> None:
         assert isinstance(exc, InputError), repr(exc)  # bad input: exit code 2
         message = str(exc)
         assert message and "Traceback" not in message
+        event("refused")  # --hypothesis-show-statistics: how often each outcome came up
+    else:
+        event("loaded")
 
 
 # --- generated values and trees ----------------------------------------------------------
@@ -143,6 +146,200 @@ def _dump(tree: Any) -> str:
 def test_generated_compose_files_load_or_fail_cleanly(services: dict[str, Any]) -> None:
     text = _dump({"services": services})
     with _project(None, {"compose.yaml": text, "Dockerfile": "FROM busybox\n"}) as root:
+        _load_cleanly(root, "compose.yaml")
+
+
+# Plausible services: each field drawn from values compose accepts and values just beside them,
+# so that most files get past the schema and exercise parsing, normalisation and rendering.
+_NAMES = ["web", "db", "worker"]
+_DURATIONS = st.sampled_from(["1s", "1m30s", "500ms", "0", "-1s", "1.5h", "10", "1 s", "1d"])
+_SIZES = st.one_of(
+    st.sampled_from(["512m", "1g", "1.5gb", "100", "0", "-1m", "1 kb", "1t"]),
+    st.integers(-1, 2**40),
+)
+_PORT_TEXT = st.sampled_from(
+    ["80", "8080:80", "127.0.0.1:8000-8001:80-81/udp", "${PORT}:80", "[::1]:80:80", "80-79",
+     "0:0", "65536", "a:b", "1.2.3.4:80", "::80", "80/sctp"]
+)  # fmt: skip
+_PORTS = st.one_of(
+    _PORT_TEXT,
+    st.integers(-1, 70_000),
+    st.fixed_dictionaries(
+        {"target": st.one_of(st.integers(0, 70_000), st.just("80"))},
+        optional={
+            "published": st.one_of(st.integers(0, 70_000), _PORT_TEXT),
+            "protocol": st.sampled_from(["tcp", "udp", "x"]),
+            "host_ip": st.sampled_from(["127.0.0.1", "::1", "nope"]),
+        },
+    ),
+)
+_VOLUMES = st.one_of(
+    st.sampled_from(
+        ["./src:/app:ro", "data:/data", "/abs:/x:z", "${HOME}/x:/y", "/x", "c:/x", "::",
+         "./a:/b:rw,nocopy", "tmp:/t:shared"]
+    ),
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["bind", "volume", "tmpfs", "npipe", "x"]),
+         "target": st.just("/t")},
+        optional={
+            "source": st.sampled_from(["./src", "data", ""]),
+            "read_only": st.booleans(),
+            "tmpfs": st.fixed_dictionaries({}, optional={"size": _SIZES}),
+        },
+    ),
+)  # fmt: skip
+_RULES = st.fixed_dictionaries(
+    {
+        "path": st.sampled_from([".", "./src", "", "/abs"]),
+        "action": st.sampled_from(["sync", "rebuild", "restart", "sync+restart", "sync+exec", "x"]),
+    },
+    optional={
+        "target": st.sampled_from(["/app", "", "rel"]),
+        "ignore": st.lists(
+            st.sampled_from(["*.pyc", "node_modules/", "[", "!x", "**"]), max_size=3
+        ),
+        "exec": st.fixed_dictionaries({"command": st.sampled_from(["echo hi", "'unclosed"])}),
+    },
+)
+_FIELDS: dict[str, st.SearchStrategy[Any]] = {
+    "image": st.sampled_from(["busybox", "busybox:latest", "${TAG}", "", "a b"]),
+    "build": st.one_of(
+        st.sampled_from([".", "./missing"]),
+        st.fixed_dictionaries(
+            {"context": st.just(".")},
+            optional={
+                "dockerfile": st.sampled_from(["Dockerfile", "missing"]),
+                "args": st.one_of(st.lists(st.sampled_from(["A=1", "B"])), st.dictionaries(
+                    st.sampled_from(["A", "B"]), st.one_of(st.none(), _SCALARS))),
+                "target": st.text(max_size=5),
+            },
+        ),
+    ),
+    "ports": st.lists(_PORTS, max_size=3),
+    "expose": st.lists(st.one_of(st.integers(-1, 70_000), _PORT_TEXT), max_size=2),
+    "volumes": st.lists(_VOLUMES, max_size=3),
+    "environment": st.one_of(
+        st.lists(st.sampled_from(["A=1", "B", "C=${X:-d}", "=x", "D==", "PATH"]), max_size=4),
+        st.dictionaries(st.sampled_from(["A", "B", "C"]), st.one_of(st.none(), _SCALARS)),
+    ),
+    "command": st.one_of(
+        st.sampled_from(["echo hi", "sh -c 'a && b'", "'unclosed", "", "a\\"]),
+        st.lists(st.one_of(st.text(max_size=5), st.integers()), max_size=3),
+    ),
+    "depends_on": st.one_of(
+        st.lists(st.sampled_from([*_NAMES, "missing"]), max_size=2, unique=True),
+        st.dictionaries(
+            st.sampled_from(_NAMES),
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "condition": st.sampled_from(
+                        ["service_started", "service_healthy", "service_completed_successfully",
+                         "x"]
+                    ),
+                    "required": st.booleans(),
+                    "restart": st.booleans(),
+                },
+            ),
+            max_size=2,
+        ),
+    ),
+    "healthcheck": st.fixed_dictionaries(
+        {},
+        optional={
+            "test": st.one_of(
+                st.sampled_from(["curl -f http://localhost/", ""]),
+                st.lists(st.sampled_from(["CMD", "CMD-SHELL", "NONE", "x"]), max_size=3),
+            ),
+            "interval": _DURATIONS,
+            "timeout": _DURATIONS,
+            "retries": st.integers(-1, 10),
+            "disable": st.booleans(),
+        },
+    ),
+    "stop_grace_period": _DURATIONS,
+    "mem_limit": _SIZES,
+    "shm_size": _SIZES,
+    "cpus": st.one_of(st.floats(-1, 64, allow_nan=False), st.sampled_from(["0.5", "x", "1e3"])),
+    "restart": st.sampled_from(["no", "always", "on-failure:3", "unless-stopped"]),
+    "profiles": st.lists(st.sampled_from(["dev", "prod", "*"]), max_size=2),
+    "labels": st.one_of(
+        st.lists(st.sampled_from(["a=1", "b", "c=${X}"]), max_size=3),
+        st.dictionaries(st.sampled_from(["a", "b"]), _SCALARS, max_size=2),
+    ),
+    "extra_hosts": st.lists(st.sampled_from(["h:1.2.3.4", "h=::1", "bad"]), max_size=2),
+    "ulimits": st.dictionaries(
+        st.sampled_from(["nofile", "nproc"]),
+        st.one_of(
+            st.integers(-1, 2**20),
+            st.fixed_dictionaries({"soft": st.integers(), "hard": st.integers()}),
+        ),
+        max_size=2,
+    ),
+    "develop": st.fixed_dictionaries({"watch": st.lists(_RULES, max_size=3)}),
+    "deploy": st.fixed_dictionaries(
+        {},
+        optional={
+            "replicas": st.integers(-1, 3),
+            "resources": st.fixed_dictionaries(
+                {},
+                optional={
+                    "limits": st.fixed_dictionaries(
+                        {}, optional={"cpus": st.sampled_from(["0.5", "2", "x"]), "memory": _SIZES}
+                    )
+                },
+            ),
+        },
+    ),
+    "container_name": st.sampled_from(["c1", "c", "/bad", "ok-name"]),
+    "scale": st.integers(-1, 3),
+    "networks": st.one_of(
+        st.lists(st.sampled_from(["default", "back", "missing"]), max_size=2, unique=True),
+        st.dictionaries(st.sampled_from(["default", "back"]), st.none(), max_size=2),
+    ),
+}  # fmt: skip
+_SERVICE = st.fixed_dictionaries(
+    {"image": _FIELDS["image"]},
+    optional={k: v for k, v in _FIELDS.items() if k != "image"},
+)
+_HEALTH = st.fixed_dictionaries(
+    {},
+    optional={
+        "url": st.sampled_from(["http://127.0.0.1:8080/", "http://127.0.0.1:99999/", "x"]),
+        "path": st.sampled_from(["/", "/healthz", "healthz"]),
+        "timeout_s": st.one_of(st.floats(allow_nan=True), st.integers(-1, 10_000)),
+        "probe": st.sampled_from(["auto", "http", "docker", "running", "x"]),
+    },
+)
+
+
+@FUZZ
+@given(
+    services=st.dictionaries(st.sampled_from(_NAMES), _SERVICE, min_size=1, max_size=3),
+    settings_services=st.dictionaries(
+        st.sampled_from([*_NAMES, "missing"]),
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "health": _HEALTH,
+                "stop_timeout_s": st.floats(allow_nan=True),
+                "watch": st.booleans(),
+            },
+        ),
+        max_size=2,
+    ),
+    resources=st.booleans(),
+)
+def test_plausible_compose_files_load_or_fail_cleanly(
+    services: dict[str, Any], settings_services: dict[str, Any], resources: bool
+) -> None:
+    tree: dict[str, Any] = {"services": services}
+    if resources:
+        tree |= {"networks": {"back": None}, "volumes": {"data": {}, "tmp": None}}
+    if settings_services:
+        tree["x-composewatch"] = {"services": settings_services}
+    with _project(None, {"compose.yaml": _dump(tree), "Dockerfile": "FROM busybox\n"}) as root:
+        (root / "src").mkdir()
         _load_cleanly(root, "compose.yaml")
 
 
