@@ -63,10 +63,12 @@ class _Loader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
         self._expanded = 0  # nodes in the current document, aliases expanded
+        self._aliases = 0  # aliases in the current document
         self._weights: dict[int, int] = {}  # id(node) -> its expanded size, once complete
 
     def compose_document(self) -> Node | None:
         self._expanded = 0
+        self._aliases = 0
         self._weights = {}
         node: Node | None = super().compose_document()
         return node
@@ -80,7 +82,7 @@ class _Loader(yaml.SafeLoader):
                 raise _error(
                     f"alias *{event.anchor} refers to a node that contains it", event.start_mark
                 )
-            self._count(weight, event.start_mark)
+            self._count(weight, event.start_mark, alias=True)
             return node
         self._depth += 1
         if self._depth > MAX_DEPTH:
@@ -94,14 +96,16 @@ class _Loader(yaml.SafeLoader):
         self._weights[id(node)] = self._expanded - start
         return node
 
-    def _count(self, nodes: int, mark: Any) -> None:
+    def _count(self, nodes: int, mark: Any, *, alias: bool = False) -> None:
         self._expanded += nodes
-        if self._expanded > MAX_NODES:
-            raise _error(
-                f"the document expands to more than {MAX_NODES:,} nodes (aliases expanded); "
-                "an alias bomb?",
-                mark,
-            )
+        self._aliases += alias
+        if self._expanded <= MAX_NODES:
+            return
+        if self._aliases:
+            reason = f"aliases expand the document to more than {MAX_NODES:,} nodes"
+        else:
+            reason = f"the document has more than {MAX_NODES:,} nodes"
+        raise _error(reason, mark)
 
 
 # Start from no implicit resolvers at all, then add the YAML 1.2 core schema.

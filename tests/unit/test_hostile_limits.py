@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from composewatch.compose import yamlload
 from composewatch.compose.interpolation import MAX_NESTING, InterpolationError, substitute
 from composewatch.compose.redaction import Redaction, note_value, redacting
 from composewatch.compose.textfile import MAX_INPUT_BYTES, read_input
@@ -40,14 +41,18 @@ def test_aliases_count_as_the_nodes_they_expand_to() -> None:
     )
     assert len(levels) < 500
     error = _error(levels)
-    assert f"{MAX_NODES:,} nodes" in error.reason and error.line is not None
+    assert f"aliases expand the document to more than {MAX_NODES:,} nodes" in error.reason
+    assert error.line is not None
 
 
-def test_a_document_just_under_the_node_limit_loads() -> None:
-    width = 400  # 400 aliases of a 400-item list: 160,400 nodes, under the limit
-    text = "a: &a [" + ", ".join(["x"] * width) + "]\nb: [" + ", ".join(["*a"] * width) + "]\n"
+def test_a_document_just_under_the_node_limit_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(yamlload, "MAX_NODES", 1_000)
+    # the root, a, [30 items], b, [31 aliases of 31 nodes]: 1 + 1 + 31 + 1 + 1 + 961 = 996
+    text = "a: &a [" + ", ".join(["x"] * 30) + "]\nb: [" + ", ".join(["*a"] * 31) + "]\n"
     doc = _parse(text)
-    assert isinstance(doc, dict) and len(doc["b"]) == width
+    assert isinstance(doc, dict) and len(doc["b"]) == 31
+    with pytest.raises(ComposeFileError, match="aliases expand"):
+        _parse(text.replace("*a]", "*a, *a]"))
 
 
 def test_an_alias_inside_its_own_anchor_is_refused() -> None:
@@ -160,3 +165,12 @@ def test_a_dockerignore_that_is_not_utf8_is_still_read(tmp_path: Path) -> None:
     rules, data = load_ignore_rules(tmp_path, None)
     assert data.startswith(b"*.pem") and rules.excluded("key.pem") and rules.excluded("secret")
     assert not rules.excluded("app.py")
+
+
+def test_a_document_of_too_many_nodes_says_so_without_blaming_aliases(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(yamlload, "MAX_NODES", 1_000)
+    assert isinstance(_parse("x: [" + ", ".join(["1"] * 997) + "]\n"), dict)  # 1,000 nodes
+    error = _error("x: [" + ", ".join(["1"] * 998) + "]\n")
+    assert "has more than 1,000 nodes" in error.reason
