@@ -367,6 +367,35 @@ def _replace(tree: Any, path: tuple[Any, ...], value: Any) -> Any:
     return [(_replace(v, rest, value) if i == head else v) for i, v in enumerate(tree)]
 
 
+def _like(value: Any) -> st.SearchStrategy[Any]:
+    """Values of the same YAML type as `value` (so the mutant often passes the schema)."""
+    if isinstance(value, bool):
+        return st.booleans()
+    if isinstance(value, int):
+        return st.integers(min_value=-(2**64), max_value=2**64)
+    if isinstance(value, float):
+        return st.floats()
+    if isinstance(value, str):
+        return _NASTY_STRINGS | st.text(max_size=12) | st.just(value + value)
+    if isinstance(value, list):
+        return st.permutations(value) | st.just(value + value[:1]) | st.just(value[1:])
+    if isinstance(value, dict):
+        keys = list(value)
+        return st.sampled_from(keys).map(lambda k: {x: v for x, v in value.items() if x != k})
+    return st.none()
+
+
+def _mutant(data: st.DataObject, tree: Any) -> Any:
+    path = data.draw(st.sampled_from(_paths(tree)), label="path")
+    node = tree
+    for part in path:
+        node = node[part]
+    same_type = data.draw(st.booleans(), label="same type")
+    empty = isinstance(node, list | dict) and not node
+    value = data.draw(_like(node) if same_type and not empty else _TREES, label="value")
+    return _replace(tree, path, value)
+
+
 @needs_corpus
 @FUZZ
 @given(data=st.data())
@@ -379,8 +408,7 @@ def test_corpus_with_a_node_replaced_loads_or_fails_cleanly(data: st.DataObject)
     if not isinstance(tree, dict):
         return
     for _ in range(data.draw(st.integers(1, 3), label="mutations")):
-        path = data.draw(st.sampled_from(_paths(tree)), label="path")
-        tree = _replace(tree, path, data.draw(_TREES, label="value"))
+        tree = _mutant(data, tree)
     with _project(main.parent, {main.name: _dump(tree)}) as root:
         _load_cleanly(root, main.name)
 
