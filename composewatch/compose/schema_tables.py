@@ -167,7 +167,12 @@ NAMES: dict[str, str] = {
 }
 
 # String values with a schema `pattern` (unanchored, as JSON Schema patterns are).
-PATTERNS: dict[str, str] = {"services.*.container_name": r"[a-zA-Z0-9][a-zA-Z0-9_.-]+"}
+PATTERNS: dict[str, str] = {
+    "services.*.container_name": r"[a-zA-Z0-9][a-zA-Z0-9_.-]+",
+    "services.*.pull_policy": (
+        r"always|never|build|if_not_present|missing|refresh|daily|weekly|every_([0-9]+[wdhms])+"
+    ),
+}
 
 ENUMS: dict[str, tuple[str, ...]] = {
     "services.*.depends_on.*.condition": (
