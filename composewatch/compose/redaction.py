@@ -55,6 +55,7 @@ class Redaction:
         self._names: dict[str, str] = {}  # a quoted form of a value -> its variable
         self._keys: dict[str, set[str]] = {}  # key path -> variables substituted there
         self._values: dict[str, str] = {}  # variable -> value
+        self._substituted: dict[str, str] = {}  # a quoted form of a substituted value -> name
 
     def __eq__(self, other: object) -> bool:
         # by content: two loads of one unchanged project compare equal
@@ -76,6 +77,8 @@ class Redaction:
         self.add(name, value)
         if _hidden(name, value):
             self._keys.setdefault(key, set()).add(name)
+            for form in _forms(value):
+                self._substituted.setdefault(form, name)
 
     def _near(self, key: str | None, *, strict: bool = False) -> dict[str, str]:
         """Words of the values substituted in the entry `key` lies in (`strict`: at, above or
@@ -97,18 +100,22 @@ class Redaction:
         text = _replace(text, self._names, "{}")
         return _replace(text, self._near(key), _WORD)
 
+    def _file(self, file: str | None, key: str | None) -> str | None:
+        """A file name built from a substituted variable (`extends: {file: ${DIR}/x.yml}`)
+        loses that variable; values merely read from env files are left alone in file names,
+        which they would garble (`APP=shop` and `/home/me/shop/compose.yaml`)."""
+        if file is None:
+            return None
+        file = _replace(file, self._substituted, "{}")
+        return _replace(file, self._near(key, strict=True), _WORD)
+
     def scrub(self, exc: ComposewatchError) -> ComposewatchError:
         """`exc`, or a copy of it, whose message shows no noted value."""
         if isinstance(exc, ComposeFileError):
             return ComposeFileError(
                 self.apply(exc.reason, exc.key),
                 key=self.apply(exc.key, exc.key) if exc.key else None,
-                # a path built from a variable (`env_file: ${DIR}/x.env`) loses that variable
-                file=(
-                    _replace(exc.file, self._near(exc.key, strict=True), _WORD)
-                    if exc.file
-                    else None
-                ),
+                file=self._file(exc.file, exc.key),
                 line=exc.line,
                 column=exc.column,
             )

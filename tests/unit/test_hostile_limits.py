@@ -174,3 +174,13 @@ def test_a_document_of_too_many_nodes_says_so_without_blaming_aliases(
     assert isinstance(_parse("x: [" + ", ".join(["1"] * 997) + "]\n"), dict)  # 1,000 nodes
     error = _error("x: [" + ", ".join(["1"] * 998) + "]\n")
     assert "has more than 1,000 nodes" in error.reason
+
+
+def test_file_names_lose_substituted_values_only() -> None:
+    redaction = Redaction()
+    redaction.add("APP", "shopfront")  # read from .env, never substituted
+    redaction.add_substitution("services.web.extends.file", "DIR", "hidden-dir")
+    exc = ComposeFileError("bad", file="/home/me/shopfront/hidden-dir/x.yml")
+    scrubbed = redaction.scrub(exc)
+    assert isinstance(scrubbed, ComposeFileError)
+    assert scrubbed.file == "/home/me/shopfront/${DIR}/x.yml"
