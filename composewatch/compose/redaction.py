@@ -22,7 +22,7 @@ from contextvars import ContextVar
 
 from composewatch.errors import ComposeFileError, ComposewatchError
 
-__all__ = ["MIN_LENGTH", "Redaction", "note_substitution", "note_value", "redacting"]
+__all__ = ["MIN_LENGTH", "Redaction", "note_substitution", "note_value", "noting", "redacting"]
 
 MIN_LENGTH = 4
 _WORDS = re.compile(r"[^\W_]+")  # runs of letters and digits
