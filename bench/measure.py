@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -10,9 +11,11 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 __all__ = [
+    "STALL_S",
     "Sample",
     "SaveResult",
     "Summary",
+    "gated_time",
     "longest_failure",
     "percentile",
     "poll",
@@ -20,26 +23,47 @@ __all__ = [
 ]
 
 
+STALL_S = 0.9  # a request this slow waited for an ARP retry (1 s), or the timeout
+
+
 @dataclass(frozen=True)
 class Sample:
     """One request: when it was sent (monotonic s), whether it failed, whether it had the marker.
 
-    Failed means no HTTP answer (refused, reset, timeout) or a 5xx.
+    Failed means no HTTP answer (refused, reset, timeout) or a 5xx. A gated sample is no
+    request: it marks when the gate closed (nothing serves then, see `bench.gate`), so the
+    gated time counts as unserved.
     """
 
     t: float
     failed: bool
     marked: bool = False
+    gated: bool = False
+    took_s: float = 0.0  # from sending to the answer (or the failure)
 
 
 @dataclass
 class SaveResult:
     latency_s: float | None  # None: the marker was never served before the deadline
     samples: list[Sample] = field(default_factory=list)
+    milestones: dict[str, float] = field(default_factory=dict)  # bench.timeline, from the save
+    steps: list[tuple[str, float]] = field(default_factory=list)  # the tool's own, if it says
 
     @property
     def failed(self) -> int:
-        return sum(1 for s in self.samples if s.failed)
+        """Requests that got no answer (gated time sends none)."""
+        return sum(1 for s in self.samples if s.failed and not s.gated)
+
+    @property
+    def stalls(self) -> int:
+        """Requests that took about a second or more: the ARP retry's signature (`bench.gate`).
+        The gated poller should see none."""
+        return sum(1 for s in self.samples if not s.gated and s.took_s >= STALL_S)
+
+    @property
+    def gated_s(self) -> float:
+        """How long the gate kept the poller from connecting."""
+        return gated_time(self.samples)
 
     @property
     def gap_s(self) -> float:
@@ -70,9 +94,13 @@ def poll(
     settle_s: float = 1.5,
     settle_interval_s: float = 0.02,
     idle: Callable[[], bool] = lambda: True,
+    gate: Callable[[], bool] = lambda: True,
+    gate_interval_s: float = 0.001,
+    request: Callable[[str, int, str, float], tuple[int, bytes] | None] = _request,
 ) -> SaveResult:
     """Poll `url` until a response carries `marker`; then keep watching for `settle_s`
     (and until `idle()` says the tool is done) so failures after the first answer count too.
+    No request is sent while `gate()` is False (see `bench.gate`).
 
     `start` is the monotonic time taken just before the save was written.
     """
@@ -90,11 +118,16 @@ def poll(
             break
         if served_at is not None and now > served_at + settle_s and (idle() or now > end):
             break
-        answer = _request(host, port, path, timeout_s)
+        if not gate():
+            if not (result.samples and result.samples[-1].gated):
+                result.samples.append(Sample(now, failed=True, gated=True))
+            time.sleep(gate_interval_s)
+            continue
+        answer = request(host, port, path, timeout_s)
         done = time.monotonic()
         failed = answer is None or answer[0] >= 500
         marked = answer is not None and not failed and needle in answer[1]
-        result.samples.append(Sample(now, failed, marked))
+        result.samples.append(Sample(now, failed, marked, took_s=done - now))
         if marked and served_at is None:
             served_at = done
             result.latency_s = done - start
@@ -121,6 +154,15 @@ def longest_failure(samples: Sequence[Sample]) -> float:
     return longest
 
 
+def gated_time(samples: Sequence[Sample]) -> float:
+    """The time from each gate marker to the next request."""
+    total = 0.0
+    for sample, following in itertools.pairwise(samples):
+        if sample.gated:
+            total += following.t - sample.t
+    return total
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """Linear-interpolated percentile, q in [0, 100] (numpy's default method)."""
     if not values:
@@ -141,6 +183,8 @@ class Summary:
     max_s: float
     failed_requests: int
     max_gap_s: float
+    median_gap_s: float = math.nan  # the unserved gap of a typical swap
+    stalls: int = 0  # requests that took >= STALL_S
 
 
 def summarize(results: Sequence[SaveResult]) -> Summary:
@@ -153,4 +197,6 @@ def summarize(results: Sequence[SaveResult]) -> Summary:
         max_s=max(latencies, default=math.nan),
         failed_requests=sum(r.failed for r in results),
         max_gap_s=max((r.gap_s for r in results), default=0.0),
+        median_gap_s=percentile([r.gap_s for r in results], 50),
+        stalls=sum(r.stalls for r in results),
     )

@@ -51,6 +51,7 @@ class Fixture:
     write_marker: Callable[[Path, str], None]
     init: bool = False  # add `init: true` to every service
     ignores_sigterm: bool = False  # PID 1 ignores SIGTERM: a graceful stop waits out the timeout
+    buildkit_only: bool = False  # the Dockerfile needs BuildKit (the classic builder fails)
 
     @property
     def others(self) -> tuple[str, ...]:
@@ -84,6 +85,18 @@ FIXTURES: dict[str, Fixture] = {
         container_port={f"s{i}": 8080 for i in range(1, 6)},
         write_marker=_busybox_marker("s1"),
         ignores_sigterm=True,  # busybox httpd as PID 1 installs no SIGTERM handler either
+    ),
+    # What `docker init` writes for a Python app: a cache mount and a bind mount of
+    # requirements.txt (BuildKit only), a non-root user, `init: true`.
+    "docker-init": Fixture(
+        name="docker-init",
+        source=REPO / "fixtures" / "docker-init-python",
+        compose_file="compose.yaml",
+        target="server",
+        container_port={"server": 8000},
+        write_marker=_flask_marker,
+        init=True,
+        buildkit_only=True,
     ),
 }
 

@@ -3,6 +3,7 @@
 - start(project): build and start the project, arm the watcher; return once saves are seen
 - after_save(): called right after each save is written (only the script floor acts)
 - idle(): the tool has finished reacting to the saves so far
+- steps(): the phases the tool itself timed for the last save, if it reports any
 - watcher_pids(): the watcher's process (its children are found from /proc); [] if none
 - filters(service): `docker ps --filter` arguments selecting a service's containers
 - stop(): stop the watcher and remove the project's containers, networks and images
@@ -23,6 +24,7 @@ from typing import Any
 import compose  # type: ignore[import-untyped]
 import yaml
 
+from bench import buildkit
 from bench.projects import LABEL, Prepared
 
 __all__ = ["TOOLS", "ComposeWatch", "Composewatch", "GazeLoop", "ScriptFloor", "Tool"]
@@ -32,8 +34,14 @@ COMPOSEWATCH = Path(sys.executable).parent / "composewatch"
 READY_TIMEOUT_S = 300.0
 
 
-def _run(cmd: list[str], *, cwd: Path | None = None, check: bool = True) -> str:
-    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+def _run(
+    cmd: list[str],
+    *,
+    cwd: Path | None = None,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+) -> str:
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if check and done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {done.returncode}:\n{done.stderr[-2000:]}")
     return done.stdout
@@ -66,6 +74,9 @@ class Tool:
     def idle(self) -> bool:
         return True
 
+    def steps(self) -> list[tuple[str, float]]:
+        return []
+
     def watcher_pids(self) -> list[int]:
         return []
 
@@ -80,35 +91,49 @@ class Tool:
 
 
 class ScriptFloor(Tool):
-    """No watcher: the bench itself rebuilds and replaces the container after each save."""
+    """No watcher: the bench itself rebuilds and replaces the container after each save, as the
+    simplest script would: `docker build` with the classic builder, `docker rm -f`, `docker run`.
+    A Dockerfile that needs BuildKit is posted to the engine's BuildKit instead (the CLI here
+    has no buildx, see `bench.buildkit`)."""
 
     name = "script"
 
     def __init__(self) -> None:
         super().__init__()
         self._worker: threading.Thread | None = None
+        self._steps: list[tuple[str, float]] = []
         self.errors: list[str] = []
 
     def start(self, project: Prepared) -> None:
         self.project = project
+        if project.fixture.buildkit_only:
+            self.notes.append(
+                f"script ({project.fixture.name}): the Dockerfile needs BuildKit and the docker "
+                "CLI here has no buildx, so the script posts the context tar to the engine's "
+                "POST /build?version=2 (BuildKit) instead of running `docker build`"
+            )
         for service in project.host_port:
             self._replace(service)
 
+    def _build(self, service: str) -> list[tuple[str, float]]:
+        p = self.p
+        if p.fixture.buildkit_only:
+            _, steps = buildkit.build(p.context(service), p.image(service), {LABEL: p.project})
+            return steps
+        began = time.monotonic()
+        # The classic builder, as the issue's floor: DOCKER_BUILDKIT=0 (the CLI would otherwise
+        # want buildx, and fall back to the classic builder with a warning without it).
+        env = {**os.environ, "DOCKER_BUILDKIT": "0"}
+        cmd = ["docker", "build", "-q", "--label", f"{LABEL}={p.project}"]
+        _run([*cmd, "-t", p.image(service), str(p.context(service))], env=env)
+        return [("build", time.monotonic() - began)]
+
     def _replace(self, service: str) -> None:
         p = self.p
-        _run(
-            [
-                "docker",
-                "build",
-                "-q",
-                "--label",
-                f"{LABEL}={p.project}",
-                "-t",
-                p.image(service),
-                str(p.context(service)),
-            ]
-        )
+        steps = self._build(service)
+        began = time.monotonic()
         _run(["docker", "rm", "-f", p.container_name(service)])
+        stopped = time.monotonic()
         init = ["--init"] if p.fixture.init else []
         port = f"127.0.0.1:{p.host_port[service]}:{p.fixture.container_port[service]}"
         _run(
@@ -128,12 +153,19 @@ class ScriptFloor(Tool):
                 p.image(service),
             ]
         )
+        steps += [("stop", stopped - began), ("run", time.monotonic() - stopped)]
+        self._steps = steps
+
+    def steps(self) -> list[tuple[str, float]]:
+        return list(self._steps)
 
     def after_save(self) -> None:
+        self._steps = []
+
         def work() -> None:
             try:
                 self._replace(self.p.fixture.target)
-            except RuntimeError as err:
+            except RuntimeError as err:  # BuildKitError too
                 self.errors.append(str(err))
 
         self._worker = threading.Thread(target=work, daemon=True)
@@ -293,6 +325,7 @@ class Composewatch(_Watcher):
         super().__init__()
         self.events: list[dict[str, Any]] = []
         self.saves = 0
+        self._lives_seen = 0
 
     def start(self, project: Prepared) -> None:
         self.project = project
@@ -322,6 +355,20 @@ class Composewatch(_Watcher):
 
     def lives(self) -> list[dict[str, Any]]:
         return [e for e in self.events if e.get("event") == "Live"]
+
+    def steps(self) -> list[tuple[str, float]]:
+        """The phases of the last `Live` of the target, with composewatch's own save-to-live
+        figure as `since_save_s`."""
+        target = self.p.fixture.target
+        lives = [e for e in self.lives() if e.get("service") == target]
+        if len(lives) <= self._lives_seen:  # no new Live since the last call
+            return []
+        self._lives_seen = len(lives)
+        live = lives[-1]
+        steps = [(str(phase), float(seconds)) for phase, seconds in live.get("timings") or []]
+        if live.get("since_save_s") is not None:
+            steps.append(("since_save_s", float(live["since_save_s"])))
+        return steps
 
     def stop(self) -> None:
         self._stop_watcher()
