@@ -139,7 +139,9 @@ def _walk(node: Any, path: KeyPath, file: str) -> None:
         _check_names(node, path, file)
         _check_members(node, path, file)
         for key, value in node.items():
-            if not key.startswith("x-"):
+            # `x-*` is an extension in a definition; in a map of names (`services: {x-a: }`)
+            # it is a name like any other, and its value is checked
+            if table is None or not key.startswith("x-"):
                 _walk(value, (*path, key), file)
     elif isinstance(node, list):
         check_items(node, path, file)
