@@ -99,7 +99,7 @@ def _check_members(node: dict[str, Any], path: KeyPath, file: str) -> None:
     if allowed is None:
         return
     for name, value in node.items():
-        if not name.startswith("x-") and not _accepts(allowed, value):
+        if not _accepts(allowed, value):
             key = format_path((*path, name))
             raise ComposeFileError(f"{key} must be {_noun(allowed)}", file=file, key=key)
 
