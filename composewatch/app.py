@@ -1,20 +1,38 @@
-"""`up`: build, start in dependency order, wait for health, then watch and update on save."""
+"""`up`: build, start in dependency order, wait for health, then watch and update on save.
+
+    observe (engine) → plan_up (pure, with causes) → apply_plan (no decisions) → Started
+    → for each batch of saves: map_changes → Changed → Scheduler (core.step + executor)
+
+The first Ctrl-C (or SIGINT to the process group, or SIGTERM) stops within a second: builds in
+flight are abandoned (the engine cancels them when our connection closes), a swap in flight is
+settled by the core (see `state.Stopping`), the containers keep running. A second one exits at
+once; what it interrupts, the next `up` recognises and cleans (see `plan`).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from composewatch import events as ev
-from composewatch import state as st
 from composewatch.buildcache import BuildCache
 from composewatch.builder import build_image, prepare_build
 from composewatch.compose.model import LoadedProject
+from composewatch.compose.treeload import read_text
+from composewatch.compose.yamlload import parse_documents
 from composewatch.config import Settings
 from composewatch.containers import ContainerInfo, Engine
+from composewatch.core import state as st
+from composewatch.core.images import ImageFacts, ImageStep, choose_image
+from composewatch.core.plan import Observed, ServicePlan, Step, Wanted, plan_up
+from composewatch.core.reload import plan_reload
 from composewatch.errors import BuildError, ComposewatchError
 from composewatch.health import ProbeResult
 from composewatch.mapping import (
@@ -24,8 +42,7 @@ from composewatch.mapping import (
     map_changes,
     watch_roots,
 )
-from composewatch.plan import Observed, ServicePlan, Step, plan_up
-from composewatch.runner import DockerRunner
+from composewatch.runner import DockerRunner, in_daemon_thread
 from composewatch.scheduler import Scheduler
 from composewatch.spec import (
     config_hash,
@@ -36,11 +53,89 @@ from composewatch.spec import (
 )
 from composewatch.stop import StopPolicy
 from composewatch.ui import UI
-from composewatch.watcher import watch_changes
+from composewatch.watcher import ChangeBatch, watch_changes
 
-__all__ = ["DEPENDENCY_TIMEOUT_S", "Session", "selected_services"]
+__all__ = ["DEPENDENCY_TIMEOUT_S", "Interrupted", "Session", "run_up", "selected_services"]
 
 DEPENDENCY_TIMEOUT_S = 300.0  # how long a dependent waits for its dependency's condition
+CHECKOUT_POLL_S = 0.1  # how often a running `git checkout` (its index.lock) is looked at
+CHECKOUT_MAX_S = 300.0  # a lock older than this is stale (a crashed git): stop waiting
+
+
+class Interrupted(Exception):
+    """The user stopped `up` (Ctrl-C, SIGINT to the group, SIGTERM)."""
+
+
+def run_up(session: Session, *, watch: bool) -> bool:
+    """`asyncio.run(session.up(...))` with composewatch's stop: the first signal cancels `up`
+    (which settles what is in flight), a second one exits at once with code 130."""
+
+    async def main() -> bool:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        signals = 0
+
+        def on_signal() -> None:
+            nonlocal signals
+            signals += 1
+            if signals > 1:
+                os._exit(130)  # the user insists: no cleanup; the next `up` cleans leftovers
+            session.ui(ev.Note("stopping (Ctrl-C again to exit at once)"))
+            task.cancel()
+
+        installed = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, on_signal)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError):  # not the main thread
+                pass
+        try:
+            return await session.up(watch=watch)
+        except asyncio.CancelledError:
+            if signals:
+                raise Interrupted from None
+            raise
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+    return asyncio.run(main())
+
+
+def load_env_file_paths(loaded: LoadedProject) -> set[Path]:
+    """The files whose edit changes the resolved project besides the compose files: the
+    project's `.env` and every service's `env_file` (read from the compose files as written,
+    since the loaded model has them merged into `environment` already)."""
+    project_dir = Path(loaded.working_dir)
+    found = {project_dir / ".env"}
+    for file in loaded.config_files:
+        try:
+            documents = parse_documents(read_text(Path(file)), file)
+        except (ComposewatchError, OSError):
+            continue  # the reload reports a broken file; here it only means "watch less"
+        for doc in documents:
+            services = doc.get("services") if isinstance(doc, dict) else None
+            for service in (services or {}).values() if isinstance(services, dict) else ():
+                entries = service.get("env_file") if isinstance(service, dict) else None
+                for entry in entries if isinstance(entries, list) else [entries]:
+                    path = entry.get("path") if isinstance(entry, dict) else entry
+                    if isinstance(path, str) and path and "$" not in path:
+                        found.add(Path(os.path.normpath(project_dir / path)))
+    return found
+
+
+def git_locks(roots: Sequence[Path]) -> set[Path]:
+    """The `index.lock` of each git repository holding a watched root: present while a
+    `git checkout` (or rebase, merge, stash) rewrites the work tree."""
+    locks = set()
+    for root in roots:
+        for folder in (root, *root.parents):
+            if (folder / ".git").is_dir():
+                locks.add(folder / ".git" / "index.lock")
+                break
+    return locks
 
 
 def selected_services(loaded: LoadedProject, requested: Sequence[str]) -> list[str]:
@@ -68,9 +163,13 @@ class Session:
     services: list[str]
     # Reads the compose files again; None: changes to them are not watched.
     reload: Callable[[], LoadedProject] | None = None
+    # Told of every batch of saved files (commands on save); must not block.
+    on_save: Callable[[frozenset[Path]], None] | None = None
+    serving: dict[str, st.Serving] = field(default_factory=dict)  # what `up` made serve
 
     def __post_init__(self) -> None:
         self.targets: list[WatchTarget] = []
+        self.scheduler: Scheduler | None = None
         self.stop_policy = StopPolicy(
             self.loaded.project,
             self.settings,
@@ -88,6 +187,15 @@ class Session:
 
     # up ─────────────────────────────────────────────────────────────────────────────────
 
+    def serving_container(self, service: str) -> str | None:
+        """The container serving `service` now, as the core's state says (read-only)."""
+        if self.scheduler is not None:
+            serving = self.scheduler.state.service(service).serving
+            if serving is not None:
+                return serving.container
+        found = self.serving.get(service)
+        return found.container if found is not None else None
+
     async def up(self, *, watch: bool) -> bool:
         """Bring the project up; then watch when asked. Returns whether every service is
         healthy. The watches are armed first, so a save made during startup is not lost:
@@ -95,6 +203,7 @@ class Session:
         if not watch:
             return await self.bring_up()
         scheduler = Scheduler(self.runner, max_parallel_builds=self.settings.max_parallel_builds)
+        self.scheduler = scheduler
         self.targets = self.watch_targets()
         roots = self.watch_roots()
         armed = asyncio.Event()
@@ -103,6 +212,9 @@ class Session:
             group.create_task(self.feed(scheduler, roots, armed))
             await armed.wait()
             healthy = await self.bring_up()
+            # What serves goes into the core's state before any save made meanwhile is seen.
+            for name, serving in self.serving.items():
+                scheduler.handle(st.Started(name, serving))
             services = tuple(t.service for t in self.targets)
             self.ui(ev.Watching(tuple(str(r) for r in roots), services))
             group.create_task(scheduler.run())
@@ -124,42 +236,55 @@ class Session:
                     ev.Note(f"{name}: not applied by composewatch: {', '.join(keys)}", "warning")
                 )
 
-    async def build_all(self, found: list[ContainerInfo]) -> dict[str, str]:
-        """The image id each selected service runs: built, or reused when its context is
-        unchanged since composewatch built it, or when a running container of the service
-        already uses it with this configuration (e.g. made by `docker compose up`)."""
+    async def build_all(self, found: list[ContainerInfo]) -> dict[str, tuple[str, str | None]]:
+        """The image id (and its context digest) each selected service runs: built, or
+        reused when its context is unchanged since composewatch built it, or when a running
+        container of the service already uses it with this configuration (e.g. made by
+        `docker compose up`)."""
         slots = asyncio.Semaphore(self.settings.max_parallel_builds)
 
-        async def one(name: str) -> tuple[str, str]:
+        async def one(name: str) -> tuple[str, tuple[str, str | None]]:
             async with slots:
-                return name, await asyncio.to_thread(self.image_for, name, found)
+                # A daemon thread: Ctrl-C must not wait for a build to end.
+                image = await in_daemon_thread(lambda: self.image_for(name, found), f"up-{name}")
+                return name, image
 
         return dict(await asyncio.gather(*(one(n) for n in self.services)))
 
-    def image_for(self, name: str, found: list[ContainerInfo]) -> str:
+    def image_for(self, name: str, found: list[ContainerInfo]) -> tuple[str, str | None]:
+        """Observe, let `choose_image` decide, carry it out."""
         service = self.loaded.project.services[name]
         tag = image_name(self.loaded.project, name)
-        if service.build is None:
-            return self.engine.ensure_image(tag)
-        prepared = prepare_build(self.loaded, name)
-        digest = prepared.digest
-        current = self.engine.image_id(tag)
-        if current is not None and self.runner.cache.image_for(name, digest) == current:
-            self.runner.built_digest[name] = digest
-            return current
+        prepared = prepare_build(self.loaded, name) if service.build is not None else None
+        digest = prepared.digest if prepared is not None else None
+        current = self.engine.image_id(tag) if service.build is not None else None
         running = [i for i in found if i.service == name and i.status == "running"]
-        # An image composewatch did not build (e.g. `docker compose up`'s): no digest says
-        # what it was built from, so a container running it as configured is kept as it is.
-        built_by_us = self.runner.cache.built(name, current)
-        if (
-            current is not None
-            and not built_by_us
-            and any(
-                i.image_id == current and i.config_hash == config_hash(service) for i in running
+        choice = choose_image(
+            ImageFacts(
+                has_build=service.build is not None,
+                tagged=current,
+                cached_for_digest=(
+                    self.runner.cache.image_for(name, digest) if digest is not None else None
+                ),
+                built_by_us=self.runner.cache.built(name, current),
+                running_as_configured=any(
+                    i.image_id == current and i.config_hash == config_hash(service) for i in running
+                ),
             )
-        ):
-            self.ui(ev.Note(f"{name}: adopting the running container as it is; saves rebuild it"))
-            return current
+        )
+        match choice.step:
+            case ImageStep.PULL:
+                return self.engine.ensure_image(tag), None
+            case ImageStep.REUSE:
+                assert choice.image is not None
+                return choice.image, digest
+            case ImageStep.ADOPT:
+                assert choice.image is not None
+                self.ui(
+                    ev.Note(f"{name}: adopting the running container as it is ({choice.cause})")
+                )
+                return choice.image, None
+        assert digest is not None
         started = time.monotonic()
         self.ui(ev.BuildStarted(name, ()))
         try:
@@ -177,101 +302,115 @@ class Session:
                 raise
             # Something already serves this service: keep it, and let the next save retry.
             self.ui(ev.BuildFailed(name, exc.step, tuple(exc.log_tail)))
-            return running[0].image_id
+            return running[0].image_id, None
         self.ui(ev.BuildFinished(name, time.monotonic() - started))
         self.runner.cache.record(name, digest, image)
-        self.runner.built_digest[name] = digest
-        return image
+        return image, digest
 
-    async def start_all(self, images: dict[str, str], found: list[ContainerInfo]) -> bool:
-        observed = self.observed(images, found)
+    async def start_all(
+        self, images: dict[str, tuple[str, str | None]], found: list[ContainerInfo]
+    ) -> bool:
+        wanted = {
+            n: Wanted(config_hash(self.loaded.project.services[n]), images[n][0])
+            for n in self.services
+        }
+        observed: dict[str, list[Observed]] = {}
+        for info in found:
+            if info.service in wanted:
+                observed.setdefault(info.service, []).append(
+                    Observed(
+                        info.id,
+                        info.name,
+                        info.status == "running",
+                        info.config_hash,
+                        info.image_id,
+                    )
+                )
         order = [
             n for layer in startup_order(self.loaded.project) for n in layer if n in self.services
         ]
-        plans = {p.service: p for p in plan_up(observed, order)}
+        plans = {p.service: p for p in plan_up(observed, wanted, order)}
         healthy = True
         for layer in startup_order(self.loaded.project):
             names = [n for n in layer if n in self.services]
             await asyncio.gather(*(self.wait_for_dependencies(n) for n in names))
-            results = await asyncio.gather(*(self.start_one(plans[n], images[n]) for n in names))
+            results = await asyncio.gather(*(self.start_one(plans[n], *images[n]) for n in names))
             healthy = all(results) and healthy
         return healthy
 
-    def observed(
-        self, images: dict[str, str], found: list[ContainerInfo]
-    ) -> dict[str, list[Observed]]:
-        """Existing containers per service; one matches when compose would keep it: same
-        configuration hash and same image."""
-        result: dict[str, list[Observed]] = {}
-        for info in found:
-            if info.service not in images:
-                continue
-            service = self.loaded.project.services[info.service]
-            matches = (
-                info.config_hash == config_hash(service) and info.image_id == images[info.service]
-            )
-            result.setdefault(info.service, []).append(
-                Observed(info.id, info.name, matches, info.status == "running")
-            )
-        return result
-
-    async def start_one(self, plan: ServicePlan, image: str) -> bool:
+    async def start_one(self, plan: ServicePlan, image: str, digest: str | None) -> bool:
         started = time.monotonic()
         name = plan.service
         try:
-            await asyncio.to_thread(self.apply_plan, plan, image)
+            container, old = await _finish_even_if_cancelled(
+                asyncio.to_thread(self.apply_plan, plan, image)
+            )
         except ComposewatchError as exc:
             self.ui(ev.Unhealthy(name, str(exc)))
             return False
-        container = self.runner.swapping_or_serving(name)
-        result = await self.runner.check_health(name, container)
-        if not result.ok and self.runs_to_completion(name) and container is not None:
-            status = await asyncio.to_thread(self.engine.status, container)
-            if not status.running and status.exit_code == 0:
-                result = ProbeResult(True, "completed")
-        if name in self.runner.swapping:
-            await asyncio.to_thread(self.runner.commit if result.ok else self.runner.rollback, name)
+        try:
+            result = await self.runner.check_health(name, container)
+            if not result.ok and self.runs_to_completion(name):
+                status = await asyncio.to_thread(self.engine.status, container)
+                if not status.running and status.exit_code == 0:
+                    result = ProbeResult(True, "completed")
+        except BaseException:
+            if old is not None:  # interrupted before the new one was found healthy
+                await _finish_even_if_cancelled(
+                    asyncio.to_thread(self.runner.rollback, name, container, old)
+                )
+            raise
+        if old is not None:
+            if result.ok:
+                await asyncio.to_thread(self.runner.commit, name, container, old)
+            else:
+                await asyncio.to_thread(self.runner.rollback, name, container, old)
+                container = old
         if not result.ok:
             self.ui(ev.Unhealthy(name, result.detail))
             return False
-        self.runner.served_image[name] = image
-        serving = self.runner.serving[name]
+        self.serving[name] = st.Serving(container, image, digest)
         self.ui(
             ev.ServiceStarted(
-                name, serving[:12], plan.step is Step.ADOPT, time.monotonic() - started
+                name, container[:12], plan.step is Step.ADOPT, time.monotonic() - started
             )
         )
-        await asyncio.to_thread(self.stop_policy.learn, name, serving)
+        await asyncio.to_thread(self.stop_policy.learn, name, container)
         return True
 
-    def apply_plan(self, plan: ServicePlan, image: str) -> None:
-        for leftover in plan.remove:
+    def apply_plan(self, plan: ServicePlan, image: str) -> tuple[str, str | None]:
+        """Carry the plan out; no decisions. Returns the container to check and, for a
+        recreate, the old one it replaces (commit or roll back once the check is done)."""
+        for leftover in plan.removed:
             self.engine.remove(leftover)
-        spec = container_spec(self.loaded, plan.service, image)
-        if plan.step in (Step.ADOPT, Step.START):
-            assert plan.keep is not None
-            if plan.step is Step.START:
+        match plan.step:
+            case Step.ADOPT:
+                assert plan.keep is not None
+                return plan.keep, None
+            case Step.START:
+                assert plan.keep is not None
                 self.engine.start(plan.keep)
-            self.runner.serving[plan.service] = plan.keep
-        elif plan.step is Step.CREATE:
-            container = self.engine.create(spec)
-            self.engine.start(container)
-            self.runner.serving[plan.service] = container
-        else:  # RECREATE: the same swap as on save, so the old one serves until replaced
-            assert plan.keep is not None
-            self.runner.serving[plan.service] = plan.keep
-            self.runner.replace(plan.service, image)
+                return plan.keep, None
+            case Step.CREATE:
+                container = self.engine.create(container_spec(self.loaded, plan.service, image))
+                self.engine.start(container)
+                return container, None
+            case Step.RECREATE:  # the same swap as on save, so the old one serves until replaced
+                assert plan.keep is not None
+                new, _ = self.runner.swap_in(plan.service, image, plan.keep)
+                return new, plan.keep
+        raise AssertionError(plan.step)
 
     async def wait_for_dependencies(self, name: str) -> None:
         """Hold `name` back until each dependency meets its `depends_on` condition."""
         for dependency, condition in (self.loaded.project.services[name].depends_on or {}).items():
-            container = self.runner.serving.get(dependency)
-            if container is None:
+            serving = self.serving.get(dependency)
+            if serving is None:
                 continue
             if condition.condition == "service_healthy":
-                await self.wait_until(dependency, container, "healthy")
+                await self.wait_until(dependency, serving.container, "healthy")
             elif condition.condition == "service_completed_successfully":
-                await self.wait_until(dependency, container, "completed")
+                await self.wait_until(dependency, serving.container, "completed")
 
     async def wait_until(self, dependency: str, container: str, until: str) -> None:
         deadline = time.monotonic() + DEPENDENCY_TIMEOUT_S
@@ -306,51 +445,140 @@ class Session:
         watched = [n for n in self.services if self.settings.for_service(n).watch]
         return [t for t in load_watch_targets(self.loaded) if t.service in watched]
 
+    def reload_triggers(self) -> set[Path]:
+        """The files whose edit reloads the project: compose files, `.env`, `env_file`s."""
+        if self.reload is None:
+            return set()
+        return {Path(f) for f in self.loaded.config_files} | load_env_file_paths(self.loaded)
+
     def watch_roots(self) -> list[Path]:
-        """The build contexts and rules, plus the compose files' folders when the project
-        can be reloaded."""
-        config_dirs = [
-            WatchTarget("", Path(f).parent, None) for f in self.loaded.config_files if self.reload
-        ]
-        return watch_roots([*self.targets, *config_dirs])
+        """The build contexts and rules, plus the folders of the files that reload the
+        project when it can be reloaded."""
+        extra = [WatchTarget("", f.parent, None) for f in self.reload_triggers()]
+        return watch_roots([*self.targets, *(t for t in extra if t.context and t.context.is_dir())])
 
     async def feed(self, scheduler: Scheduler, roots: list[Path], armed: asyncio.Event) -> None:
-        """Map each batch of changed files to services and hand the changes to the scheduler."""
-        batches = watch_changes(roots, quiet_ms=self.settings.quiet_ms, on_ready=armed.set)
-        async for batch in batches:
-            saved_at = batch.saved_at()
-            config_files = {Path(f) for f in self.loaded.config_files}
-            if self.reload is not None and batch.paths & config_files:
-                await self.apply_new_config(scheduler, saved_at)
-            for service, change in map_changes(batch.paths, self.targets).items():
-                scheduler.submit(st.Changed(service, change.action, change.paths, saved_at))
+        """Map each batch of changed files to services and hand the changes to the scheduler.
+        A batch that cannot be mapped (a name the OS gives oddly, a file gone) is reported,
+        never the end of the watch."""
+        batches = watch_changes(
+            roots,
+            quiet_ms=self.settings.quiet_ms,
+            on_ready=armed.set,
+            on_error=lambda message: self.ui(ev.Note(message, "warning")),
+        )
+        async for batch in _after_checkouts(batches, git_locks(roots)):
+            try:
+                await self.on_batch(scheduler, batch)
+            except Exception as exc:  # one bad batch must not end the watch
+                self.ui(ev.Note(f"a change could not be handled: {exc!r}", "warning"))
+
+    async def on_batch(self, scheduler: Scheduler, batch: ChangeBatch) -> None:
+        saved_at = batch.saved_at()
+        if self.on_save is not None:
+            self.on_save(frozenset(batch.paths))
+        if batch.rescan:  # changes went unseen: every build is checked (its digest decides)
+            for target in self.targets:
+                if target.context is not None:
+                    scheduler.submit(
+                        st.Changed(target.service, Action.REBUILD, frozenset(), saved_at)
+                    )
+        if batch.paths & self.reload_triggers():
+            await self.apply_new_config(scheduler, saved_at)
+        for service, change in map_changes(batch.paths, self.targets).items():
+            scheduler.submit(st.Changed(service, change.action, change.paths, saved_at))
 
     async def apply_new_config(self, scheduler: Scheduler, saved_at: float) -> None:
-        """A compose file changed: reload it and rebuild or recreate the services it changed.
-        A broken file changes nothing: the running configuration stays until it is fixed."""
+        """A compose file, `.env` or `env_file` changed: reload the project and rebuild or
+        recreate the services whose resolved configuration changed. A broken file changes
+        nothing: the running configuration stays until it is fixed."""
         assert self.reload is not None
         try:
             new = await asyncio.to_thread(self.reload)
-        except ComposewatchError as exc:
-            self.ui(ev.Note(f"compose file not applied: {exc}", "warning"))
+        except Exception as exc:  # whatever the file holds, the watch goes on
+            message = str(exc) if isinstance(exc, ComposewatchError) else repr(exc)
+            self.ui(
+                ev.Note(f"changes not applied, the project runs as it was: {message}", "warning")
+            )
             return
-        old_services, new_services = self.loaded.project.services, new.project.services
-        if set(old_services) != set(new_services):
-            self.ui(ev.Note("services were added or removed: restart composewatch up to apply"))
-        changes = []
-        for name in self.services:
-            if name not in new_services:
-                continue
-            before, after = old_services[name], new_services[name]
-            if before.build != after.build:
-                changes.append((name, Action.REBUILD))
-            elif config_hash(before) != config_hash(after):
-                changes.append((name, Action.RECREATE))
+        plans = plan_reload(self.loaded.project, new.project, self.services)
         self.loaded = self.runner.loaded = new
         self.stop_policy.project = new.project
         self.targets = self.watch_targets()
         files = frozenset(Path(f) for f in new.config_files)
-        for name, action in changes:
-            what = "rebuilding" if action is Action.REBUILD else "recreating"
-            self.ui(ev.Note(f"{name}: configuration changed, {what}"))
-            scheduler.submit(st.Changed(name, action, files, saved_at))
+        for plan in plans:
+            if plan.action is None:
+                self.ui(ev.Note(f"{plan.service}: {plan.cause}"))
+                continue
+            what = "rebuilding" if plan.action is Action.REBUILD else "recreating"
+            self.ui(ev.Note(f"{plan.service}: {plan.cause}, {what}"))
+            scheduler.submit(st.Changed(plan.service, plan.action, files, saved_at))
+
+
+async def _finish_even_if_cancelled(work: Any) -> Any:
+    """Await `work` to its end even when the caller is cancelled meanwhile (then re-raise):
+    a swap running in a thread goes on anyway, and its outcome must be known to be undone."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):  # the cancellation is what the caller hears
+            await task
+        raise
+
+
+async def _after_checkouts(
+    batches: AsyncIterator[ChangeBatch], locks: set[Path], settle_s: float = 0.2
+) -> AsyncIterator[ChangeBatch]:
+    """Pass batches on, except while a git checkout runs (an `index.lock` exists): then its
+    batches are merged, and handed over once the lock has gone and no batch came for
+    `settle_s` (the watcher still holds the last files git wrote), so a branch switch of
+    thousands of files gives one build per service, of the checked-out state."""
+    queue: asyncio.Queue[ChangeBatch] = asyncio.Queue()
+
+    async def read() -> None:
+        async for batch in batches:
+            queue.put_nowait(batch)
+
+    reader = asyncio.create_task(read())
+    try:
+        while (batch := await _next(queue, reader)) is not None:
+            waited_s = 0.0
+            while any(lock.exists() for lock in locks) and waited_s < CHECKOUT_MAX_S:
+                await asyncio.sleep(CHECKOUT_POLL_S)
+                waited_s += CHECKOUT_POLL_S
+                while not queue.empty():
+                    batch = _merge(batch, queue.get_nowait())
+            if waited_s:
+                with contextlib.suppress(TimeoutError):
+                    while True:
+                        late = await asyncio.wait_for(queue.get(), settle_s)
+                        batch = _merge(batch, late)
+            while not queue.empty():
+                batch = _merge(batch, queue.get_nowait())
+            yield batch
+    finally:
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+
+
+async def _next(
+    queue: asyncio.Queue[ChangeBatch], reader: asyncio.Task[None]
+) -> ChangeBatch | None:
+    """The next batch; None once the watcher has ended (what ended it is raised)."""
+    getter = asyncio.ensure_future(queue.get())
+    try:
+        await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not getter.done():
+            getter.cancel()
+    if getter.done() and not getter.cancelled():
+        return getter.result()
+    if not queue.empty():
+        return queue.get_nowait()
+    reader.result()  # the watcher ended: raise what ended it
+    return None
+
+
+def _merge(a: ChangeBatch, b: ChangeBatch) -> ChangeBatch:
+    return ChangeBatch(a.paths | b.paths, max(a.delivered_at, b.delivered_at), a.rescan or b.rescan)

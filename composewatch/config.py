@@ -9,19 +9,42 @@ x-composewatch:
       health: {path: /healthz, expected_status: 200, timeout_s: 30}
       stop_timeout_s: 2     # used only when the service sets no stop_grace_period
       watch: false          # never rebuild this service on save
+  commands:                 # run on save, gaze's way (see composewatch/core/commands.py)
+    - ext: .py
+      cmd: python -m pyflakes "{{file}}"
+    - glob: "tests/*.py"
+      cmd: pytest {{file}}
+      service: web          # inside web's container instead of on the host
 """
 
 from __future__ import annotations
 
+import re
 from ipaddress import ip_address
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from composewatch.core.commands import CommandRule, PlaceholderError, check_template
 from composewatch.errors import ConfigError
 
-__all__ = ["HealthSettings", "ServiceSettings", "Settings", "parse_settings"]
+__all__ = [
+    "CommandSettings",
+    "HealthSettings",
+    "ServiceSettings",
+    "Settings",
+    "parse_settings",
+    "settings_schema",
+]
 
 SETTINGS_KEY = "x-composewatch"
 
@@ -45,12 +68,26 @@ class HealthSettings(_Strict):
     container's own HEALTHCHECK, else "running".
     """
 
-    probe: Literal["auto", "http", "docker", "running"] = "auto"
-    url: str | None = None  # full URL on this machine; overrides path and port
-    path: str = "/"
-    port: int | None = Field(default=None, ge=1, le=65535)  # container port to probe
-    expected_status: int | None = Field(default=None, ge=100, le=599)  # None: any status < 500
-    timeout_s: float = Field(default=60.0, gt=0, le=MAX_WAIT_S)
+    probe: Literal["auto", "http", "docker", "running"] = Field(
+        default="auto",
+        description="auto: HTTP on the first published port, else the HEALTHCHECK, else running",
+    )
+    url: str | None = Field(
+        default=None, description="full URL on this machine; overrides path and port"
+    )
+    path: str = Field(default="/", description="HTTP path to probe")
+    port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="container port to probe (default: first published)",
+    )
+    expected_status: int | None = Field(
+        default=None, ge=100, le=599, description="HTTP status to expect (default: any below 500)"
+    )
+    timeout_s: float = Field(
+        default=60.0, gt=0, le=MAX_WAIT_S, description="give up (and roll back) after this"
+    )
 
     # The messages below do not repeat the value: it may have been interpolated from a secret.
     @field_validator("url")
@@ -88,17 +125,97 @@ class HealthSettings(_Strict):
 
 
 class ServiceSettings(_Strict):
-    health: HealthSettings = HealthSettings()
-    stop_timeout_s: float | None = Field(default=None, ge=0, le=MAX_WAIT_S)
-    watch: bool = True
+    health: HealthSettings = Field(
+        default=HealthSettings(), description="how to tell that a new container serves"
+    )
+    stop_timeout_s: float | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_WAIT_S,
+        description="stop timeout when the service sets no stop_grace_period",
+    )
+    watch: bool = Field(default=True, description="false: never rebuild this service on save")
+
+
+class CommandSettings(_Strict):
+    """A command run when a matching file is saved (gaze's `commands:` entries).
+
+    Match by `ext`, `glob` and/or `re` (all given must hold); the command is shell text with
+    gaze's placeholders {{file}} {{ext}} {{base}} {{base0}} {{dir}} {{abs}}, substituted
+    shell-safely. It runs on the host in the project directory, or with `service` inside that
+    service's serving container. gaze's older `run:` is read as `cmd:`.
+    """
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False
+    )
+
+    cmd: str = Field(
+        min_length=1,
+        validation_alias=AliasChoices("cmd", "run"),
+        description="shell command; gaze placeholders are substituted shell-safely",
+    )
+    ext: str | None = Field(default=None, description="file extension, with its dot: .py")
+    glob: str | None = Field(default=None, description="glob on the project-relative path or name")
+    re: str | None = Field(default=None, description="regular expression searched in the path")
+    service: str | None = Field(
+        default=None, description="run inside this service's container (default: on the host)"
+    )
+    timeout_s: float = Field(
+        default=300.0, gt=0, le=MAX_WAIT_S, description="kill the command after this"
+    )
+
+    @field_validator("re")
+    @classmethod
+    def _compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise ValueError(f"{pattern!r} is not a regular expression: {err}") from None
+        return pattern
+
+    @field_validator("cmd")
+    @classmethod
+    def _known_placeholders(cls, cmd: str) -> str:
+        try:
+            check_template(cmd)
+        except PlaceholderError as err:
+            raise ValueError(str(err)) from None
+        return cmd
+
+    @model_validator(mode="after")
+    def _has_pattern(self) -> CommandSettings:
+        if not (self.ext or self.glob or self.re):
+            raise ValueError("a command needs ext, glob or re to say which files trigger it")
+        return self
+
+    def rule(self, source: str) -> CommandRule:
+        return CommandRule(
+            self.cmd, self.ext, self.glob, self.re, self.service, source, self.timeout_s
+        )
 
 
 class Settings(_Strict):
-    quiet_ms: int = Field(default=50, ge=1, le=10_000)
-    max_parallel_builds: int = Field(default=3, ge=1, le=32)
-    # "auto": BuildKit wherever the engine offers it (DOCKER_BUILDKIT=0 also asks for classic)
-    builder: Literal["auto", "buildkit", "classic"] = "auto"
-    services: dict[str, ServiceSettings] = Field(default_factory=dict)
+    quiet_ms: int = Field(
+        default=50, ge=1, le=10_000, description="react this long after the last file event"
+    )
+    max_parallel_builds: int = Field(
+        default=3, ge=1, le=32, description="builds beyond this wait, and say for whom"
+    )
+    builder: Literal["auto", "buildkit", "classic"] = Field(
+        default="auto",
+        description="auto: BuildKit wherever the engine offers it (DOCKER_BUILDKIT=0: classic)",
+    )
+    services: dict[str, ServiceSettings] = Field(
+        default_factory=dict, description="per-service settings, by service name"
+    )
+    commands: tuple[CommandSettings, ...] = Field(
+        default=(), description="commands run on save, gaze's way"
+    )
+
+    def command_rules(self) -> list[CommandRule]:
+        return [c.rule(f"{SETTINGS_KEY}.commands[{i}]") for i, c in enumerate(self.commands)]
 
     def for_service(self, name: str) -> ServiceSettings:
         return self.services.get(name, _DEFAULT_SERVICE)
@@ -115,6 +232,12 @@ def parse_settings(raw: Any, *, file: str, service_names: set[str]) -> Settings:
         first = exc.errors()[0]
         key = _key_path(first["loc"])
         raise ConfigError(f"{file}: {key}: {_describe(first)}") from None
+    for index, command in enumerate(settings.commands):
+        if command.service is not None and command.service not in service_names:
+            raise ConfigError(
+                f"{file}: {SETTINGS_KEY}.commands[{index}].service: no service named "
+                f"{command.service!r} in the project"
+            )
     unknown = sorted(set(settings.services) - service_names)
     if unknown:
         raise ConfigError(
@@ -136,3 +259,15 @@ def _describe(error: Any) -> str:
         return "unknown key (see the x-composewatch section of the README for the known keys)"
     message = str(error["msg"])
     return message.removeprefix("Value error, ")
+
+
+def settings_schema() -> dict[str, Any]:
+    """The JSON Schema of the `x-composewatch` value (`composewatch schema`)."""
+    schema = Settings.model_json_schema(mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://github.com/composewatch/composewatch/x-composewatch.schema.json",
+        **schema,
+        "title": "x-composewatch",
+        "description": "composewatch's settings, under the x-composewatch key of a compose file",
+    }

@@ -24,6 +24,8 @@ def service_hash(service: Service) -> str:
     data = service.model_dump(mode="python", by_alias=True, exclude_unset=True)
     for key in _CLEARED:
         data.pop(key, None)
+    if service.label_file:  # not printed by `config` (excluded from dumps), hashed by `up`
+        data["label_file"] = list(service.label_file)
     if isinstance(data.get("deploy"), dict):
         data["deploy"] = {k: v for k, v in data["deploy"].items() if k != "replicas"}
     return hashlib.sha256(marshal_service(data).encode()).hexdigest()

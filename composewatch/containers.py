@@ -10,7 +10,7 @@ import math
 import re
 import tarfile
 import threading
-from dataclasses import dataclass
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,14 @@ import docker.errors
 import docker.types
 
 from composewatch.compose.model import LoadedProject
+from composewatch.engine.context import DEFAULT_HOST, Endpoint, load_endpoint, open_client
+from composewatch.engine.parse import (
+    ContainerInfo,
+    parse_name,
+    parse_published_url,
+    parse_status,
+    parse_summary,
+)
 from composewatch.errors import EngineError, EngineUnavailable
 from composewatch.health import ContainerStatus
 from composewatch.neighbours import (
@@ -34,34 +42,6 @@ __all__ = ["ContainerInfo", "Engine"]
 _L = "com.docker.compose."
 _SIGTERM_BIT = 1 << (15 - 1)  # SigCgt is a mask where signal n is bit n-1
 _SIGNAL_FORWARDERS = frozenset({"docker-init", "tini", "tini-static"})
-_HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
-
-
-@dataclass(frozen=True)
-class ContainerInfo:
-    id: str
-    name: str
-    service: str
-    number: int
-    config_hash: str
-    image_id: str  # com.docker.compose.image when set (compose's), else the engine's ImageID
-    status: str  # created, running, exited, ...
-    health: str | None  # healthy, unhealthy, starting; None without a healthcheck
-
-
-def _info(summary: dict[str, Any]) -> ContainerInfo:
-    labels = summary.get("Labels") or {}
-    match = _HEALTH.search(summary.get("Status", ""))
-    return ContainerInfo(
-        id=summary["Id"],
-        name=(summary.get("Names") or ["/"])[0].lstrip("/"),
-        service=labels.get(_L + "service", ""),
-        number=int(labels.get(_L + "container-number") or 0),
-        config_hash=labels.get(_L + "config-hash", ""),
-        image_id=labels.get(_L + "image") or summary.get("ImageID", ""),
-        status=summary.get("State", ""),
-        health=match.group(1).replace("health: ", "") if match else None,
-    )
 
 
 def _failed(action: str, err: Exception) -> EngineError:
@@ -70,26 +50,31 @@ def _failed(action: str, err: Exception) -> EngineError:
 
 
 class Engine:
-    def __init__(self, client: docker.DockerClient) -> None:
+    def __init__(self, client: docker.DockerClient, endpoint: Endpoint | None = None) -> None:
         self.client = client
         self._api = client.api
-        # A unix socket means the engine shares this host's network namespace.
-        self._local = str(self._api.base_url).startswith("http+docker://")
+        self.endpoint = endpoint or Endpoint(DEFAULT_HOST, "default", "default")
+        # A unix socket means the engine shares this host's network namespace and /proc.
+        self._local = self.endpoint.local
         self._bridges: dict[str, str | None] = {}
         self._started: dict[str, list[Neighbour]] = {}  # our containers' host ARP entries
 
     @classmethod
     def connect(cls) -> Engine:
+        """The engine the docker CLI would use (DOCKER_HOST, DOCKER_CONTEXT, the current
+        context, TLS variables); an unknown context is an EngineContextError."""
+        endpoint = load_endpoint()
         try:
-            client = docker.from_env()
+            client = open_client(endpoint)
             client.ping()
         except Exception as err:
             raise EngineUnavailable(
-                f"No Docker engine answers ({err}). composewatch needs a running Docker engine: "
-                "start Docker (or dockerd), check that DOCKER_HOST points at it if you set it, "
-                "and that your user may use the socket (e.g. /var/run/docker.sock), then retry."
+                f"No Docker engine answers at {endpoint.host} (context {endpoint.context!r}, "
+                f"from {endpoint.source}): {err}. composewatch needs a running Docker engine: "
+                "start Docker (or dockerd), check DOCKER_HOST / `docker context ls` if you use "
+                "them, and that your user may use the socket (e.g. /var/run/docker.sock)."
             ) from err
-        return cls(client)
+        return cls(client, endpoint)
 
     # --- reading ---------------------------------------------------------------------
 
@@ -97,7 +82,7 @@ class Engine:
         """The project's service containers (not one-offs)."""
         filters = {"label": [f"{_L}project={project_name}", f"{_L}oneoff=False"]}
         summaries = self._api.containers(all=True, filters=filters)
-        return [_info(s) for s in summaries]
+        return [parse_summary(s) for s in summaries]
 
     def image_id(self, ref: str) -> str | None:
         try:
@@ -107,28 +92,19 @@ class Engine:
 
     def status(self, cid: str) -> ContainerStatus:
         try:
-            state = self._api.inspect_container(cid)["State"]
+            return parse_status(self._api.inspect_container(cid))
         except docker.errors.NotFound:
-            return ContainerStatus(
-                running=False, exit_code=None, health=None, has_healthcheck=False
-            )
-        health = (state.get("Health") or {}).get("Status")
-        return ContainerStatus(
-            running=bool(state.get("Running")),
-            exit_code=int(state.get("ExitCode") or 0),
-            health=health,
-            has_healthcheck=health is not None,
-        )
+            return parse_status(None)
 
     def published_url(self, cid: str, container_port: int | None, path: str) -> str | None:
         """http://127.0.0.1:<host port><path> for a published TCP port of a running container."""
-        ports = self._api.inspect_container(cid)["NetworkSettings"].get("Ports") or {}
-        for binding in ports.get(f"{container_port}/tcp") or []:
-            host_ip = binding.get("HostIp") or "127.0.0.1"
-            # Probe over loopback whatever the container publishes on: only this machine.
-            host = host_ip if host_ip.startswith("127.") else "127.0.0.1"
-            return f"http://{host}:{binding['HostPort']}{path}"
-        return None
+        try:
+            inspect = self._api.inspect_container(cid)
+        except docker.errors.APIError as err:
+            raise _failed(f"inspecting container {cid[:12]}", err) from err
+        # A remote engine's ports answer on its host.
+        host = None if self._local else self.endpoint.probe_host
+        return parse_published_url(inspect, container_port, path, host)
 
     def ensure_image(self, ref: str) -> str:
         """The id of image `ref`, pulled first when the engine does not have it."""
@@ -180,7 +156,7 @@ class Engine:
         if (info.get("HostConfig") or {}).get("Init"):
             return False  # docker-init forwards the signal to the app
         pid = info["State"].get("Pid") or 0
-        status = self._host_proc_status(pid) if pid else None
+        status = self._host_proc_status(pid) if pid and self._local else None
         if status is None:  # the engine's /proc is not ours: ask inside the container
             try:
                 exec_id = self._api.exec_create(cid, ["cat", "/proc/1/status"])["Id"]
@@ -259,17 +235,14 @@ class Engine:
     # --- containers --------------------------------------------------------------------
 
     def create(self, spec: ContainerSpec, *, temp_name: str | None = None) -> str:
-        """Create (not start) the container and attach its other networks, as compose does
-        on engines older than API 1.44."""
+        """Create (not start) the container, attach its other networks (as compose does on
+        engines older than API 1.44) and write its injected secrets/configs."""
         name = temp_name or spec.name
-        try:
-            cid = str(
-                self._api.create_container_from_config(  # type: ignore[no-untyped-call]
-                    spec.create_body(), name
-                )["Id"]
-            )
-        except docker.errors.APIError as err:
-            raise _failed(f"creating container {name}", err) from err
+        cid = self._create(spec.create_body(), name, spec.platform)
+        if spec.image_id and self._api.inspect_container(cid)["Image"] != spec.image_id:
+            # The name was re-tagged since the caller chose the image: run that image by id.
+            self._api.remove_container(cid, force=True)
+            cid = self._create({**spec.create_body(), "Image": spec.image_id}, name, spec.platform)
         try:
             for net, endpoint in spec.extra_networks:
                 ipam = endpoint.get("IPAMConfig") or {}
@@ -277,13 +250,28 @@ class Engine:
                     cid,
                     net,
                     aliases=endpoint["Aliases"],
+                    links=endpoint.get("Links"),
                     ipv4_address=ipam.get("IPv4Address"),
                     ipv6_address=ipam.get("IPv6Address"),
+                    link_local_ips=ipam.get("LinkLocalIPs"),
+                    driver_opt=endpoint.get("DriverOpts"),
                 )
+            if spec.files:
+                self._api.put_archive(cid, "/", _files_tar(spec))
         except docker.errors.APIError as err:
             self._api.remove_container(cid, force=True)
-            raise _failed(f"connecting {name} to its networks", err) from err
+            raise _failed(f"preparing container {name}", err) from err
         return cid
+
+    def _create(self, body: dict[str, Any], name: str, platform: str | None) -> str:
+        try:
+            return str(
+                self._api.create_container_from_config(  # type: ignore[no-untyped-call]
+                    body, name, platform
+                )["Id"]
+            )
+        except docker.errors.APIError as err:
+            raise _failed(f"creating container {name}", err) from err
 
     def start(self, cid: str) -> None:
         try:
@@ -347,6 +335,28 @@ class Engine:
         except docker.errors.APIError as err:
             raise _failed(f"renaming container {cid[:12]} to {name}", err) from err
 
+    def container_name(self, cid: str) -> str | None:
+        """The container's name, None when it is gone."""
+        try:
+            return parse_name(self._api.inspect_container(cid))
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.APIError as err:
+            raise _failed(f"inspecting container {cid[:12]}", err) from err
+
+    def logs_tail(self, cid: str, lines: int) -> tuple[str, ...]:
+        """The container's last `lines` log lines (stdout and stderr); none when it is gone."""
+        try:
+            raw = self._api.logs(cid, stdout=True, stderr=True, tail=lines)
+        except docker.errors.APIError:
+            return ()
+        text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+        return tuple(line for line in text.splitlines() if line.strip())[-lines:]
+
+    def running(self, project_name: str) -> frozenset[str]:
+        """The ids of the project's running containers (raises while the engine is away)."""
+        return frozenset(i.id for i in self.observe(project_name) if i.status == "running")
+
     def down(self, project_name: str, *, volumes: bool = False) -> None:
         """Like `docker compose down`: stop and remove the project's containers (one-offs
         too) and its networks; its volumes only with `volumes=True`."""
@@ -380,6 +390,23 @@ class Engine:
         except docker.errors.NotFound:
             return
         self.remove(cid)
+
+
+def _files_tar(spec: ContainerSpec) -> bytes:
+    """The injected files as one tar to extract at / (compose's createTar, per file)."""
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        for file in spec.files:
+            info = tarfile.TarInfo(file.target.lstrip("/"))
+            info.size, info.mode, info.uid, info.gid = (
+                len(file.content),
+                file.mode,
+                file.uid,
+                file.gid,
+            )
+            info.mtime = int(time.time())
+            tar.addfile(info, io.BytesIO(file.content))
+    return archive.getvalue()
 
 
 def _resource_labels(cfg: dict[str, Any], kind: str, key: str, project: str) -> dict[str, str]:

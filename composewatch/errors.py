@@ -7,7 +7,8 @@
         ├── ComposeFileError     a compose file is unreadable or invalid (file, key path, line)
         ├── ConfigError          x-composewatch settings are invalid
         ├── BuildContextError    a build context or Dockerfile is missing
-        └── EngineUnavailable    no Docker engine answers
+        ├── EngineUnavailable    no Docker engine answers
+        └── EngineContextError   DOCKER_CONTEXT / `docker context use` names no context
 
 Every message is one paragraph a user can act on: it names the file and the key. Messages
 quote file names, keys and values from outside, so `str()` of any of these errors shows
@@ -25,6 +26,7 @@ __all__ = [
     "ComposeFileError",
     "ComposewatchError",
     "ConfigError",
+    "EngineContextError",
     "EngineError",
     "EngineUnavailable",
     "InputError",
@@ -109,4 +111,8 @@ class BuildContextError(InputError):
 
 
 class EngineUnavailable(InputError):
+    pass
+
+
+class EngineContextError(InputError):
     pass

@@ -12,9 +12,14 @@ __all__ = [
     "BuildStarted",
     "BuildSuperseded",
     "BuildUnchanged",
+    "CommandFinished",
+    "CommitFailed",
+    "EngineLost",
+    "EngineReturned",
     "Event",
     "Live",
     "Note",
+    "RollbackFailed",
     "RolledBack",
     "ServiceStarted",
     "SwapFailed",
@@ -79,8 +84,39 @@ class SyncFailed:
 
 @dataclass(frozen=True)
 class RolledBack:
+    """The new container was removed and the old one serves again. `reason` says why (exit
+    code, failed probe, health status); `log_tail` is the failed container's last lines."""
+
     service: str
     reason: str
+    log_tail: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RollbackFailed:
+    """Restoring the old container failed; it is tried again at the next save or on exit."""
+
+    service: str
+    message: str
+
+
+@dataclass(frozen=True)
+class CommitFailed:
+    """The healthy new container serves, but removing the old one or renaming the new one
+    failed; it is tried again at the next save or on exit."""
+
+    service: str
+    message: str
+
+
+@dataclass(frozen=True)
+class EngineLost:
+    message: str
+
+
+@dataclass(frozen=True)
+class EngineReturned:
+    down_s: float
 
 
 @dataclass(frozen=True)
@@ -113,6 +149,20 @@ class Watching:
 
 
 @dataclass(frozen=True)
+class CommandFinished:
+    """A command on save ran (x-composewatch.commands or .gaze.yml); non-zero is reported,
+    never fatal."""
+
+    service: str | None  # the service whose container ran it; None: the host
+    pattern: str  # how the rule matched, as written: "ext .py"
+    file: str  # the saved file, relative to the project directory
+    command: str  # the shell text that ran
+    exit_code: int
+    output: str
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Note:
     """A one-off hint or warning (an unsupported compose key, a stop-policy hint)."""
 
@@ -131,9 +181,14 @@ Event = (
     | SwapFailed
     | SyncFailed
     | RolledBack
+    | RollbackFailed
+    | CommitFailed
+    | EngineLost
+    | EngineReturned
     | Unhealthy
     | Live
     | ServiceStarted
     | Watching
+    | CommandFinished
     | Note
 )

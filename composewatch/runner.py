@@ -1,27 +1,47 @@
 """Carries out the state machine's effects against Docker, the file system and HTTP.
 
-It keeps the little run-time knowledge the pure core does not need: which container serves
-each service, which one is being swapped in, and the digest of the context last built.
-Every failure becomes an input (`BuildFailed`, `SwapFailed`, ...), never an exception out of
-the loop, so a broken build or container cannot take the watcher down.
+An executor with no decision logic and no memory of what serves: each effect says which
+container to check, commit or roll back (the core's state knows). It returns what happened;
+what it raises, the scheduler hands to the core as `EffectFailed` (`failure` says whether the
+engine itself went away).
+
+A swap is a transaction. `swap` creates the new container under a temporary name, stops the
+old one and starts the new one; if any of that fails it undoes it (removes the new, starts the
+old) before returning `SwapFailed`, and raises only when the undo failed too, so the core rolls
+back again. `commit` and `rollback` are idempotent: the core runs them again after an
+interruption, and the next `swap` first removes whatever an interrupted one left under the
+temporary name.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from composewatch import events as ev
-from composewatch import state as st
 from composewatch.buildcache import BuildCache
-from composewatch.builder import BuildCancelled, build_digest, build_image, prepare_build
+from composewatch.builder import (
+    BuildCancelled,
+    PreparedBuild,
+    build_digest,
+    build_image,
+    prepare_build,
+)
 from composewatch.compose.model import LoadedProject
 from composewatch.config import Settings
 from composewatch.containers import Engine
-from composewatch.errors import BuildError, ComposewatchError
+from composewatch.core import state as st
+from composewatch.core.backoff import backoff_delays
+from composewatch.core.plan import LEFTOVER_SUFFIX
+from composewatch.engine.faults import describe, engine_lost
+from composewatch.errors import BuildError, ComposewatchError, EngineError
 from composewatch.health import (
     ContainerStatus,
     ProbeKind,
@@ -35,7 +55,41 @@ from composewatch.spec import container_spec, image_name
 from composewatch.stop import StopPolicy
 from composewatch.ui import UI
 
-__all__ = ["DockerRunner", "Swapping", "build_digest"]
+__all__ = ["TEMP_SUFFIX", "DockerRunner", "SwapNotUndone", "build_digest", "in_daemon_thread"]
+
+TEMP_SUFFIX = LEFTOVER_SUFFIX  # the name a new container has until it is committed
+LOG_TAIL_LINES = 12
+
+T = TypeVar("T")
+
+
+async def in_daemon_thread(fn: Callable[[], T], name: str) -> T:
+    """Run `fn` in a daemon thread. Unlike `asyncio.to_thread`, abandoning it (Ctrl-C) does
+    not make the interpreter wait for it at exit: a build's thread may run for minutes, and
+    the engine stops the build once our connection closes."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(set_outcome: Callable[[], None]) -> None:
+        if not future.done():
+            set_outcome()
+
+    def work() -> None:
+        outcome: Callable[[], None]
+        try:
+            result = fn()
+            outcome = partial(future.set_result, result)
+        except BaseException as exc:  # handed to the awaiting task
+            outcome = partial(future.set_exception, exc)
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, outcome)
+
+    threading.Thread(target=work, name=name, daemon=True).start()
+    return await future
+
+
+class SwapNotUndone(EngineError):
+    """A swap failed and so did its undo: the old container may be stopped."""
 
 
 class _StepClock:
@@ -59,15 +113,6 @@ class _StepClock:
 
 
 @dataclass
-class Swapping:
-    """A swap in flight: the new container runs, the old one is stopped but kept."""
-
-    new: str
-    old: str | None
-    name: str  # compose's container name, which the new container takes on commit
-
-
-@dataclass
 class DockerRunner:
     loaded: LoadedProject
     settings: Settings
@@ -75,12 +120,8 @@ class DockerRunner:
     ui: UI
     stop_policy: StopPolicy
     cache: BuildCache
-    serving: dict[str, str] = field(default_factory=dict)  # service -> container id
-    built_digest: dict[str, str] = field(default_factory=dict)  # service -> context digest
-    served_image: dict[str, str] = field(default_factory=dict)  # service -> image id
-    swapping: dict[str, Swapping] = field(default_factory=dict)
     _cancel: dict[tuple[str, int], threading.Event] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)  # commit/rollback run once
+    _prepared: dict[str, PreparedBuild] = field(default_factory=dict)  # the last hash's walk
 
     def report(self, event: ev.Event) -> None:
         self.ui(event)
@@ -90,53 +131,65 @@ class DockerRunner:
         if flag is not None:
             flag.set()
 
+    def failure(self, effect: st.Effect, exc: Exception) -> st.EffectFailed:
+        return st.EffectFailed(effect, describe(exc), engine_lost(exc))
+
     async def run(self, effect: st.Effect) -> st.Input | None:
         match effect:
-            case st.StartBuild(service, generation):
-                return await self.build(service, generation)
-            case st.Swap(service, generation, image):
-                return await self.swap(service, generation, image)
-            case st.CheckHealth(service, generation):
-                result = await self.check_health(service, self.swapping_or_serving(service))
-                if result.ok:
-                    return st.Healthy(service, generation)
-                return st.Unhealthy(service, generation, result.detail)
-            case st.Commit(service, _):
-                await asyncio.to_thread(self.commit, service)
-            case st.Rollback(service, generation, reason):
-                try:
-                    await asyncio.to_thread(self.rollback, service)
-                except ComposewatchError as exc:
-                    reason += f"; the rollback failed too: {exc}"
-                return st.RolledBack(service, generation, reason)
-            case st.SyncFiles(service, generation, paths, restart):
-                return await self.sync(service, generation, paths, restart)
+            case st.HashContext(service, generation):
+                loaded = self.loaded  # a large context takes a while: never block the exit
+                prepared = await in_daemon_thread(
+                    lambda: prepare_build(loaded, service), f"hash-{service}"
+                )
+                # The same walk gives the build's tar members: the build reuses it.
+                self._prepared[service] = prepared
+                return st.ContextHashed(service, generation, prepared.digest)
+            case st.StartBuild(service, generation, digest):
+                return await self.build(service, generation, digest)
+            case st.Swap(service, generation, image, replaces):
+                return await asyncio.to_thread(self.swap, service, generation, image, replaces)
+            case st.CheckHealth(service, generation, container):
+                return await self.check(service, generation, container)
+            case st.Commit(service, generation, container, replaces):
+                await asyncio.to_thread(self.commit, service, container, replaces)
+                return st.Committed(service, generation)
+            case st.Rollback(service, generation, container, restore):
+                await asyncio.to_thread(self.rollback, service, container, restore)
+                return st.RolledBack(service, generation)
+            case st.SyncFiles(service, generation, container, paths, restart):
+                return await self.sync(service, generation, container, paths, restart)
+            case st.WatchEngine():
+                return await self.wait_for_engine()
         return None
 
     # building ───────────────────────────────────────────────────────────────────────────
 
-    async def build(self, service: str, generation: int) -> st.Input:
+    async def build(self, service: str, generation: int, digest: str) -> st.Input:
         cancelled = threading.Event()
         self._cancel[(service, generation)] = cancelled
         try:
-            return await asyncio.to_thread(self._build, service, generation, cancelled)
+            return await in_daemon_thread(
+                lambda: self._build(service, generation, digest, cancelled), f"build-{service}"
+            )
+        except asyncio.CancelledError:
+            cancelled.set()  # the thread stops at the engine's next line
+            raise
         finally:
             self._cancel.pop((service, generation), None)
 
-    def _build(self, service: str, generation: int, cancelled: threading.Event) -> st.Input:
-        build = self.loaded.project.services[service].build
-        assert build is not None
+    def _build(
+        self, service: str, generation: int, digest: str, cancelled: threading.Event
+    ) -> st.Input:
+        clock = _StepClock()
+
+        def on_log(line: str) -> None:
+            clock.lap_once("context")  # the engine answers once it has the whole context
+            self.ui(ev.BuildLog(service, line))
+
         try:
-            clock = _StepClock()
-            prepared = prepare_build(self.loaded, service)
-            digest = prepared.digest
-            if digest == self.built_digest.get(service):
-                return st.BuildSkipped(service, generation)
-            clock.lap("context")  # the walk that chose the files and gave the digest
-
-            def on_log(line: str) -> None:
-                self.ui(ev.BuildLog(service, line))
-
+            prepared = self._prepared.pop(service, None)
+            if prepared is None or prepared.digest != digest:
+                prepared = prepare_build(self.loaded, service)
             image = build_image(
                 self.engine.client,
                 self.loaded,
@@ -147,43 +200,38 @@ class DockerRunner:
                 prepared=prepared,
                 builder=self.settings.builder,
             )
-            clock.lap("build")
         except BuildCancelled:
             return st.BuildFailed(service, generation, "superseded")  # stale: dropped by step
         except BuildError as exc:
             return st.BuildFailed(service, generation, exc.step, tuple(exc.log_tail))
         except ComposewatchError as exc:
             return st.BuildFailed(service, generation, str(exc))
-        self.built_digest[service] = digest
-        self.cache.record(service, digest, image)
-        if image == self.served_image.get(service):
-            return st.BuildSkipped(service, generation)  # Docker's cache gave the same image
+        clock.lap("build")
+        self.cache.record(service, prepared.digest, image)
         return st.BuildSucceeded(service, generation, image, clock.steps())
 
     # swapping ───────────────────────────────────────────────────────────────────────────
 
-    async def swap(self, service: str, generation: int, image: str | None) -> st.Input:
-        image = image or self.served_image.get(service)
-        if image is None:
-            return st.SwapFailed(service, generation, "no image serves this service yet")
+    def swap(self, service: str, generation: int, image: str, old: str | None) -> st.Input:
         try:
-            steps = await asyncio.to_thread(self.replace, service, image)
+            new, steps = self.swap_in(service, image, old)
+        except SwapNotUndone:
+            raise  # the core rolls back again: the old container may not serve
         except ComposewatchError as exc:
             return st.SwapFailed(service, generation, str(exc))
-        self.served_image[service] = image
-        return st.Swapped(service, generation, steps)
+        return st.Swapped(service, generation, new, steps)
 
-    def replace(self, service: str, image: str) -> st.Steps:
+    def swap_in(self, service: str, image: str, old: str | None) -> tuple[str, st.Steps]:
         """Create the new container beside the old, then stop the old and start the new.
 
         Old and new publish the same host ports, so the new one can only start once the old
         one has stopped; creating it first keeps that gap as short as it can be.
         """
-        self.commit(service)  # a previous swap's cleanup, if it has not run yet
         clock = _StepClock()
         spec = container_spec(self.loaded, service, image)
-        old = self.serving.get(service)
-        new = self.engine.create(spec, temp_name=f"{spec.name}_cw-new")
+        temp = spec.name + TEMP_SUFFIX
+        self.engine.remove(temp)  # what an interrupted swap left behind, if anything
+        new = self.engine.create(spec, temp_name=temp)
         clock.lap("create")
         try:
             if old is not None:
@@ -191,51 +239,43 @@ class DockerRunner:
                 clock.lap("stop")
             self.engine.start(new)
             clock.lap("start")
-        except ComposewatchError:
-            self.engine.remove(new)
-            if old is not None:
-                self.engine.start(old)
+        except BaseException as exc:
+            try:
+                self.rollback(service, new, old)
+            except Exception as undo:  # reported with the cause below
+                raise SwapNotUndone(f"{exc}; undoing the swap failed too: {undo}") from exc
             raise
-        self.swapping[service] = Swapping(new, old, spec.name)
-        return clock.steps()
+        return new, clock.steps()
 
-    def commit(self, service: str) -> None:
-        with self._lock:
-            swap = self.swapping.pop(service, None)
-        if swap is None:
-            return
-        if swap.old is not None:
-            self.engine.remove(swap.old)
-        self.engine.rename(swap.new, swap.name)
-        self.serving[service] = swap.new
+    def commit(self, service: str, container: str, replaces: str | None) -> None:
+        if replaces is not None and replaces != container:
+            self.engine.remove(replaces)
+        name = container_spec(self.loaded, service, "").name
+        if self.engine.container_name(container) != name:
+            self.engine.rename(container, name)
         # Learn the new container's stop policy now, not on the next save's critical path.
-        self.stop_policy.learn(service, swap.new)
+        self.stop_policy.learn(service, container)
 
-    def rollback(self, service: str) -> None:
-        with self._lock:
-            swap = self.swapping.pop(service, None)
-        if swap is None:
-            return
-        self.engine.remove(swap.new)
-        self.served_image.pop(service, None)
-        self.built_digest.pop(service, None)  # so the next save rebuilds even if unchanged
-        if swap.old is not None:
-            self.engine.start(swap.old)
-
-    def swapping_or_serving(self, service: str) -> str | None:
-        swap = self.swapping.get(service)
-        return swap.new if swap is not None else self.serving.get(service)
+    def rollback(self, service: str, container: str | None, restore: str | None) -> None:
+        spec_name = container_spec(self.loaded, service, "").name
+        if container is not None and container != restore:
+            self.engine.remove(container)
+        self.engine.remove(spec_name + TEMP_SUFFIX)
+        if restore is not None:
+            self.engine.start(restore)
 
     # syncing ────────────────────────────────────────────────────────────────────────────
 
     async def sync(
-        self, service: str, generation: int, paths: frozenset[Path], restart: bool
+        self,
+        service: str,
+        generation: int,
+        container: str,
+        paths: frozenset[Path],
+        restart: bool,
     ) -> st.Input:
         """Mirror the changed files into the running container (as `docker compose watch`
         does: copies, deletions, then a rule's exec command or a restart)."""
-        container = self.serving.get(service)
-        if container is None:
-            return st.SyncFailed(service, generation, "no running container to sync into")
         develop = self.loaded.project.services[service].develop
         rules = (develop.watch or []) if develop else []
         targets = sync_destinations(paths, rules)
@@ -258,11 +298,31 @@ class DockerRunner:
                 await asyncio.to_thread(
                     self.engine.restart, container, self.stop_policy.timeout_s(service, container)
                 )
-        except ComposewatchError as exc:
-            return st.SyncFailed(service, generation, str(exc))
+        except (ComposewatchError, OSError) as exc:
+            if isinstance(exc, OSError) and engine_lost(exc):
+                raise
+            return st.SyncFailed(service, generation, describe(exc))
         return st.Synced(service, generation, restarted=restart)
 
     # health ─────────────────────────────────────────────────────────────────────────────
+
+    async def check(self, service: str, generation: int, container: str) -> st.Input:
+        result = await self.check_health(service, container)
+        if result.ok:
+            return st.Healthy(service, generation)
+        reason, tail = await asyncio.to_thread(self.why_unhealthy, container, result)
+        return st.Unhealthy(service, generation, reason, tail)
+
+    def why_unhealthy(self, container: str, result: ProbeResult) -> tuple[str, tuple[str, ...]]:
+        """The probe's verdict, or the exit code when the container has died meanwhile, and
+        the container's last log lines."""
+        status = self.engine.status(container)
+        reason = result.detail
+        if not status.running and status.exit_code is not None:
+            reason = f"container exited with code {status.exit_code}"
+        elif status.health == "unhealthy":
+            reason = f"Docker healthcheck: unhealthy ({result.detail})"
+        return reason, self.engine.logs_tail(container, LOG_TAIL_LINES)
 
     async def check_health(self, service: str, container: str | None) -> ProbeResult:
         if container is None:
@@ -275,19 +335,35 @@ class DockerRunner:
 
         http_get = None
         if plan.kind is ProbeKind.HTTP:
-            url = plan.url or await asyncio.to_thread(
-                self.engine.published_url, container, plan.container_port, plan.path
-            )
-            if url is None:
-                return ProbeResult(False, f"port {plan.container_port} is not published", True)
+            found: list[str] = [plan.url] if plan.url else []
             expected = plan.expected_status
 
             async def http_get() -> ProbeResult:
-                return await asyncio.to_thread(http_probe, url, expected)
+                # The port is looked up until it shows: a container that crashes at once has
+                # none, and the status poll then says it exited, with its code.
+                if not found:
+                    url = await asyncio.to_thread(
+                        self.engine.published_url, container, plan.container_port, plan.path
+                    )
+                    if url is None:
+                        return ProbeResult(False, f"port {plan.container_port} is not published")
+                    found.append(url)
+                return await asyncio.to_thread(http_probe, found[0], expected)
 
-        return await wait_until_healthy(
-            plan,
-            status=status,
-            http_get=http_get,
-            sleep=asyncio.sleep,
-        )
+        return await wait_until_healthy(plan, status=status, http_get=http_get, sleep=asyncio.sleep)
+
+    # the engine ─────────────────────────────────────────────────────────────────────────
+
+    async def wait_for_engine(self) -> st.EngineReturned:
+        """Ask the engine, with backoff, until it answers; then say what it runs."""
+        lost_at = time.monotonic()
+        for delay_s in backoff_delays():
+            await asyncio.sleep(delay_s)
+            try:
+                running = await asyncio.to_thread(self.engine.running, self.loaded.project.name)
+            except Exception as exc:  # still gone, or gone again
+                if not engine_lost(exc):
+                    raise
+                continue
+            return st.EngineReturned(time.monotonic() - lost_at, running)
+        raise AssertionError("backoff_delays never ends")

@@ -1,7 +1,15 @@
 """The watch loop: inputs go through the pure `step`, its effects run concurrently.
 
-Effects that touch Docker run in worker threads (the Docker SDK blocks); each one's result goes
-back into the inbox as the next input. The scheduler holds no logic of its own beyond that.
+Each effect runs as its own task; whatever it returns goes back into the inbox as the next
+input, and whatever it raises does too, as `EffectFailed`: no task is ever left with an
+exception nobody looks at, so no service can stay `building` forever. The scheduler holds no
+logic of its own beyond that, and the stop sequence:
+
+1. the effects that may simply be abandoned (hashing, builds, health checks, waiting for the
+   engine) are cancelled;
+2. `Stopping` goes through `step`, which cancels builds and rolls back unchecked swaps;
+3. the effects that must end (swaps, commits, rollbacks, syncs) are awaited, and their results
+   stepped, until none is left or `settle_timeout_s` has passed.
 """
 
 from __future__ import annotations
@@ -12,16 +20,25 @@ from collections.abc import Callable
 from typing import Protocol
 
 from composewatch import events as ev
-from composewatch.state import (
+from composewatch.core.state import (
     CancelBuild,
+    CheckHealth,
     Effect,
+    EffectFailed,
+    HashContext,
     Input,
     ProjectState,
     Report,
+    StartBuild,
+    Stopping,
+    WatchEngine,
     step,
 )
 
 __all__ = ["EffectRunner", "Scheduler"]
+
+# Effects whose work may be dropped at once on stop: they change nothing that serves.
+_ABANDONABLE = (HashContext, StartBuild, CheckHealth, WatchEngine)
 
 
 class EffectRunner(Protocol):
@@ -35,6 +52,10 @@ class EffectRunner(Protocol):
 
     def report(self, event: ev.Event) -> None: ...
 
+    def failure(self, effect: Effect, exc: Exception) -> EffectFailed:
+        """The input that says `effect` raised `exc` (the edge knows a lost engine)."""
+        ...
+
 
 class Scheduler:
     def __init__(
@@ -43,21 +64,28 @@ class Scheduler:
         *,
         max_parallel_builds: int,
         clock: Callable[[], float] = time.time,
+        settle_timeout_s: float = 20.0,
+        state: ProjectState | None = None,
     ) -> None:
         self.runner = runner
         self.clock = clock
-        self.state = ProjectState(max_parallel_builds=max_parallel_builds)
+        self.settle_timeout_s = settle_timeout_s
+        self.state = state or ProjectState(max_parallel_builds=max_parallel_builds)
         self.inbox: asyncio.Queue[Input] = asyncio.Queue()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[asyncio.Task[None], Effect] = {}
+        self.effects_raised = 0  # how many effects ended in an exception (for the figures)
 
     def submit(self, event: Input) -> None:
         self.inbox.put_nowait(event)
 
     async def run(self) -> None:
-        """Process inputs until cancelled."""
+        """Process inputs until cancelled; then stop as a transaction (see the module doc)."""
         try:
             while True:
                 self.handle(await self.inbox.get())
+        except asyncio.CancelledError:
+            await self.stop()
+            raise
         finally:
             for task in self._tasks:
                 task.cancel()
@@ -65,14 +93,12 @@ class Scheduler:
     def handle(self, event: Input) -> None:
         self.state, effects = step(self.state, event, self.clock())
         for effect in effects:
-            if isinstance(effect, Report):
-                self.runner.report(effect.event)
-            elif isinstance(effect, CancelBuild):
-                self.runner.cancel_build(effect)
+            if isinstance(effect, Report | CancelBuild):
+                self._run_now(effect)
             else:
                 task = asyncio.create_task(self._execute(effect))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._tasks[task] = effect
+                task.add_done_callback(self._forget)
 
     async def idle(self) -> None:
         """Wait until no effect is running and no input is waiting (for tests and `--once`)."""
@@ -80,9 +106,44 @@ class Scheduler:
             if not self.inbox.empty():
                 self.handle(self.inbox.get_nowait())
                 continue
-            await asyncio.wait(set(self._tasks))
+            await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+
+    async def stop(self) -> None:
+        """Cancel what may be dropped, then let the core settle every swap in flight."""
+        for task, effect in list(self._tasks.items()):
+            if isinstance(effect, _ABANDONABLE):
+                task.cancel()
+        self.handle(Stopping())
+        deadline = time.monotonic() + self.settle_timeout_s
+        while self._tasks or not self.inbox.empty():
+            if not self.inbox.empty():
+                self.handle(self.inbox.get_nowait())
+                continue
+            left_s = deadline - time.monotonic()
+            if left_s <= 0:
+                return
+            await asyncio.wait(
+                set(self._tasks), timeout=left_s, return_when=asyncio.FIRST_COMPLETED
+            )
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(task, None)
+
+    def _run_now(self, effect: Report | CancelBuild) -> None:
+        try:
+            if isinstance(effect, Report):
+                self.runner.report(effect.event)
+            else:
+                self.runner.cancel_build(effect)
+        except Exception as exc:  # every exception becomes an input
+            self.effects_raised += 1
+            self.submit(self.runner.failure(effect, exc))
 
     async def _execute(self, effect: Effect) -> None:
-        result = await self.runner.run(effect)
+        try:
+            result = await self.runner.run(effect)
+        except Exception as exc:  # every exception becomes an input
+            self.effects_raised += 1
+            result = self.runner.failure(effect, exc)
         if result is not None:
             self.submit(result)

@@ -6,23 +6,33 @@ first network goes into the create call and the others are connected before star
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from composewatch.compose.model import LoadedProject, PortConfig, Project, Service
 from composewatch.compose.units import parse_duration
 from composewatch.confighash import service_hash
-from composewatch.spec_project import startup_order, unsupported_keys
+from composewatch.errors import ComposeFileError, EngineError
+from composewatch.spec_files import InjectedFile, file_mounts, injected_files
+from composewatch.spec_project import replica_count, startup_order, unsupported_keys
+from composewatch.spec_resources import resources
 from composewatch.spec_volumes import byte_count, volume_binds_and_mounts, volume_name
 
 __all__ = [
     "COMPOSE_VERSION",
     "ContainerSpec",
+    "InjectedFile",
+    "Peer",
+    "Peers",
     "config_hash",
     "container_name",
     "container_spec",
     "image_name",
     "network_name",
+    "replica_count",
     "startup_order",
     "unsupported_keys",
     "volume_name",
@@ -32,17 +42,34 @@ COMPOSE_VERSION = "2.40.3"  # written in com.docker.compose.version, as the comp
 _L = "com.docker.compose."
 
 
+_SERVICE_PREFIX = "service:"
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A container of another service, as `service:<x>` references and links need it."""
+
+    id: str
+    name: str
+
+
+Peers = Mapping[str, Sequence[Peer]]  # service -> its containers, replica 1 first
+
+
 @dataclass(frozen=True)
 class ContainerSpec:
     service: str
     number: int
     name: str
-    image: str
+    image: str  # Config.Image: the name compose creates with
     config: dict[str, Any]  # the create body without HostConfig/NetworkingConfig
     host_config: dict[str, Any]
     networking_config: dict[str, Any]  # {"EndpointsConfig": {network: endpoint}} or {}
     extra_networks: tuple[tuple[str, dict[str, Any]], ...]  # (network, endpoint) after create
     config_hash: str
+    image_id: str | None = None  # the image the container must run (sha256:...)
+    platform: str | None = None  # the create call's `platform`, as compose passes it
+    files: tuple[InjectedFile, ...] = ()  # written into the container before it starts
 
     def create_body(self) -> dict[str, Any]:
         body = dict(self.config)
@@ -176,29 +203,6 @@ def _restart_policy(service: Service) -> dict[str, Any]:
     return {"Name": name, "MaximumRetryCount": retries}
 
 
-def _resources(service: Service) -> dict[str, Any]:
-    limits = ((service.deploy or {}).get("resources") or {}).get("limits") or {}
-    out: dict[str, Any] = {}
-    if memory := byte_count(limits.get("memory")):
-        out["Memory"] = memory
-    if cpus := float(limits.get("cpus") or 0):
-        out["NanoCpus"] = int(cpus * 1e9)
-    if (pids := int(limits.get("pids") or 0)) > 0:
-        out["PidsLimit"] = pids
-    return out
-
-
-def _ulimits(service: Service) -> list[dict[str, Any]]:
-    out = []
-    for name, limit in sorted((service.ulimits or {}).items()):
-        if isinstance(limit, int):  # `nproc: 512` sets soft and hard alike
-            out.append({"Name": name, "Soft": limit, "Hard": limit})
-            continue
-        single = limit.single or 0
-        out.append({"Name": name, "Soft": limit.soft or single, "Hard": limit.hard or single})
-    return out
-
-
 def _caps(caps: list[str] | None) -> list[str] | None:
     # Docker's Go client (which compose uses) normalizes names to CAP_X before sending.
     if caps is None:
@@ -211,13 +215,74 @@ def _caps(caps: list[str] | None) -> list[str] | None:
     ]
 
 
-def _host_config(project: Project, service: Service, network_mode: str) -> dict[str, Any]:
+def _security_opts(loaded: LoadedProject, name: str) -> tuple[list[str] | None, bool]:
+    """Compose's parseSecurityOpts: a seccomp profile file is sent inline as compact JSON,
+    `systempaths=unconfined` clears the masked and read-only paths."""
+    opts = getattr(loaded.project.services[name], "security_opt", None)
+    if opts is None:
+        return None, False
+    parsed, unconfined = [], False
+    for opt in opts:
+        if opt == "systempaths=unconfined":
+            unconfined = True
+            continue
+        key, sep, value = opt.partition("=")
+        if not sep and key != "no-new-privileges":
+            key, sep, value = opt.partition(":")
+            if not sep:
+                raise ComposeFileError(
+                    f"invalid security-opt: {opt!r}",
+                    file=loaded.config_files[0],
+                    key=f"services.{name}.security_opt",
+                )
+        if key == "seccomp" and value not in ("unconfined", "builtin"):
+            path = Path(loaded.working_dir, value)
+            try:
+                profile = json.loads(path.read_text())
+            except (OSError, ValueError) as exc:
+                raise ComposeFileError(
+                    f"opening seccomp profile ({value}) failed: {exc}",
+                    file=loaded.config_files[0],
+                    key=f"services.{name}.security_opt",
+                ) from None
+            parsed.append("seccomp=" + json.dumps(profile, separators=(",", ":")))
+        else:
+            parsed.append(opt)
+    return parsed or None, unconfined  # Go sends a nil slice, not []
+
+
+def _links(project: Project, service: Service, number: int, peers: Peers) -> list[str]:
+    """Compose's getLinks (which mirrors compose v1): each container of a linked service
+    under the link name and two numbered names, then the external links."""
+    links = []
+    for raw in getattr(service, "links", None) or []:
+        target, _, alias = raw.partition(":")
+        for peer in peers.get(target, ()):
+            links += [
+                f"{peer.name}:{alias or target}",
+                f"{peer.name}:{target}-{number}",
+                f"{peer.name}:{project.name}-{target}-{number}",
+            ]
+    for raw in getattr(service, "external_links", None) or []:
+        target, _, alias = raw.partition(":")
+        links.append(f"{target}:{alias or target}")
+    return links
+
+
+def _host_config(
+    loaded: LoadedProject, service: Service, name: str, network_mode: str, links: list[str]
+) -> dict[str, Any]:
+    project = loaded.project
     binds, mounts = volume_binds_and_mounts(project, service)
+    taken = {m["Target"] for m in mounts} | {b.split(":")[-2] for b in binds}
+    mounts += [m for m in file_mounts(loaded, name) if m["Target"] not in taken]
     bindings: dict[str, list[dict[str, str]]] = {}
     for port in service.ports or []:
         bindings.setdefault(_port_key(port), []).append(
             {"HostIp": port.host_ip or "", "HostPort": port.published or ""}
         )
+    extra = service.model_extra or {}
+    security, unconfined = _security_opts(loaded, name)
     host: dict[str, Any] = {
         "Binds": binds or None,
         "Mounts": mounts or None,
@@ -227,16 +292,43 @@ def _host_config(project: Project, service: Service, network_mode: str) -> dict[
         "CapAdd": _caps(service.cap_add),
         "CapDrop": _caps(service.cap_drop),
         "Privileged": bool(service.privileged),
+        "ReadonlyRootfs": bool(extra.get("read_only")),
         "ShmSize": byte_count(service.shm_size),
         "Dns": service.dns,
+        "DnsSearch": extra.get("dns_search"),
+        "DnsOptions": extra.get("dns_opt"),
         # The canonical form writes extra hosts as "host=ip"; the engine wants "host:ip".
         "ExtraHosts": [h.replace("=", ":", 1) for h in service.extra_hosts or []] or None,
-        "Ulimits": _ulimits(service) or None,
-        **_resources(service),
+        "SecurityOpt": security,
+        "Sysctls": extra.get("sysctls"),
+        "StorageOpt": extra.get("storage_opt"),
+        "GroupAdd": extra.get("group_add"),
+        "Links": links or None,
+        "OomScoreAdj": int(extra.get("oom_score_adj") or 0),
+        "VolumesFrom": extra.get("volumes_from"),
+        **resources(service),
     }
+    for key, field in (
+        ("ipc", "IpcMode"),
+        ("pid", "PidMode"),
+        ("cgroup", "CgroupnsMode"),
+        ("userns_mode", "UsernsMode"),
+        ("uts", "UTSMode"),
+        ("isolation", "Isolation"),
+        ("runtime", "Runtime"),
+        ("volume_driver", "VolumeDriver"),
+    ):
+        if extra.get(key):
+            host[field] = extra[key]
+    logging = extra.get("logging")
+    if logging:
+        host["LogConfig"] = {"Type": logging.get("driver") or "", "Config": logging.get("options")}
+    if unconfined:
+        host["MaskedPaths"] = []
+        host["ReadonlyPaths"] = []
     if service.init is not None:
         host["Init"] = service.init
-    tmpfs = getattr(service, "tmpfs", None)
+    tmpfs = extra.get("tmpfs")
     if tmpfs:
         entries = [tmpfs] if isinstance(tmpfs, str) else tmpfs
         host["Tmpfs"] = dict((*t.split(":", 1), "")[:2] for t in entries)
@@ -256,23 +348,40 @@ def _networks_by_priority(service: Service) -> list[str]:
     return sorted(nets, key=rank)
 
 
-def _endpoint(project: Project, name: str, number: int, key: str) -> dict[str, Any]:
+def _endpoint(
+    project: Project, name: str, number: int, key: str, links: list[str]
+) -> dict[str, Any]:
     service = project.services[name]
     config = (service.networks or {}).get(key)
     aliases = [container_name(project, name, number), name, *((config and config.aliases) or [])]
     endpoint: dict[str, Any] = {"Aliases": aliases}
+    if links:
+        endpoint["Links"] = links
     if config is not None:
-        ipam = {}
+        extra = config.model_extra or {}
+        ipam: dict[str, Any] = {}
         if config.ipv4_address:
             ipam["IPv4Address"] = config.ipv4_address
         if config.ipv6_address:
             ipam["IPv6Address"] = config.ipv6_address
+        if extra.get("link_local_ips"):
+            ipam["LinkLocalIPs"] = list(extra["link_local_ips"])
         endpoint["IPAMConfig"] = ipam
+        if extra.get("driver_opts"):
+            endpoint["DriverOpts"] = dict(extra["driver_opts"])
     return endpoint
 
 
+def _mac_address(service: Service, keys: list[str]) -> str:
+    """Config.MacAddress below API 1.44: the service's, else the primary network's."""
+    own = str((service.model_extra or {}).get("mac_address") or "")
+    primary = (service.networks or {}).get(keys[0]) if keys else None
+    on_network = str((primary.model_extra or {}).get("mac_address") or "") if primary else ""
+    return own or on_network
+
+
 def _networking(
-    project: Project, name: str, number: int
+    project: Project, name: str, number: int, links: list[str]
 ) -> tuple[str, dict[str, Any], tuple[tuple[str, dict[str, Any]], ...]]:
     service = project.services[name]
     if service.network_mode:
@@ -281,9 +390,51 @@ def _networking(
         return "none", {}, ()
     keys = _networks_by_priority(service) or ["default"]
     primary = network_name(project, keys[0])
-    endpoints = {primary: _endpoint(project, name, number, keys[0])}
-    extra = tuple((network_name(project, k), _endpoint(project, name, number, k)) for k in keys[1:])
+    endpoints = {primary: _endpoint(project, name, number, keys[0], links)}
+    extra = tuple(
+        (network_name(project, k), _endpoint(project, name, number, k, links)) for k in keys[1:]
+    )
     return primary, {"EndpointsConfig": endpoints}, extra
+
+
+# --- references to other services ------------------------------------------------------
+
+
+def _shared(mode: str | None, peers: Peers, what: str) -> str | None:
+    if not mode or not mode.startswith(_SERVICE_PREFIX):
+        return mode
+    target = mode[len(_SERVICE_PREFIX) :]
+    found = peers.get(target)
+    if not found:
+        raise EngineError(f"cannot share {what} namespace with service {target}: container missing")
+    return f"container:{found[0].id}"
+
+
+def _resolved(service: Service, peers: Peers) -> Service:
+    """`service` with its references to other services replaced by container ids, as
+    compose's resolveServiceReferences does before hashing and creating."""
+    update: dict[str, Any] = {}
+    extra = service.model_extra or {}
+    mode = _shared(service.network_mode, peers, "network")
+    if mode != service.network_mode:
+        update["network_mode"] = mode
+    for key, what in (("ipc", "IPC"), ("pid", "PID")):
+        value = _shared(extra.get(key), peers, what)
+        if value != extra.get(key):
+            update[key] = value
+    if extra.get("volumes_from"):
+        volumes_from = []
+        for entry in extra["volumes_from"]:
+            head, _, rest = entry.partition(":")
+            if head == "container":
+                volumes_from.append(rest.partition(":")[0])
+                continue
+            found = peers.get(head)
+            if not found:
+                raise EngineError(f"cannot share volume with service {head}: container missing")
+            volumes_from.append(found[0].id)
+        update["volumes_from"] = volumes_from
+    return service.model_copy(update=update) if update else service
 
 
 def container_spec(
@@ -293,26 +444,51 @@ def container_spec(
     number: int = 1,
     *,
     image_id: str | None = None,
+    peers: Peers | None = None,
 ) -> ContainerSpec:
     """The container compose would create for `service_name`, running `image`.
 
-    `image_id` (sha256:...) goes into com.docker.compose.image as compose writes it; it
-    defaults to `image` when that is already an id."""
+    `image` is an image id (sha256:...) or a reference. Config.Image is the name compose uses
+    (`image:` or `<project>-<service>`), so `docker compose ps` shows it; the id goes into
+    com.docker.compose.image. `peers` are the containers of other services, first replica
+    first, for `network_mode/ipc/pid: service:<x>`, `volumes_from` and `links`."""
     project = loaded.project
     if service_name not in project.services:
         raise KeyError(service_name)
-    if image_id is None and image.startswith("sha256:"):
-        image_id = image
-    service = project.services[service_name]
-    mode, networking, extra = _networking(project, service_name, number)
+    if image.startswith("sha256:"):
+        image_id = image_id or image
+        image = image_name(project, service_name)
+    peers = peers or {}
+    service = _resolved(project.services[service_name], peers)
+    resolved = loaded.model_copy(
+        update={
+            "project": project.model_copy(
+                update={"services": {**project.services, service_name: service}}
+            )
+        }
+    )
+    links = _links(project, service, number, peers)
+    mode, networking, extra = _networking(resolved.project, service_name, number, links)
+    config = _config(resolved, service_name, number, image, image_id)
+    keys = _networks_by_priority(service) or ["default"]
+    if not service.network_mode and (mac := _mac_address(service, keys)):
+        config["MacAddress"] = mac
+    if mode == "disabled":
+        config["NetworkDisabled"] = True
+    platform = (service.model_extra or {}).get("platform") or loaded.environment.get(
+        "DOCKER_DEFAULT_PLATFORM"
+    )
     return ContainerSpec(
         service=service_name,
         number=number,
         name=container_name(project, service_name, number),
         image=image,
-        config=_config(loaded, service_name, number, image, image_id),
-        host_config=_host_config(project, service, mode),
+        image_id=image_id,
+        config=config,
+        host_config=_host_config(resolved, service, service_name, mode, links),
         networking_config=networking,
         extra_networks=extra,
         config_hash=config_hash(service),
+        platform=platform or None,
+        files=tuple(injected_files(loaded, service_name)),
     )

@@ -19,6 +19,9 @@ __all__ = ["ChangeBatch", "watch_changes"]
 class ChangeBatch:
     paths: frozenset[Path]
     delivered_at: float  # wall clock (time.time()), comparable with the files' mtimes
+    # The watcher failed and was started again: changes in between are unknown, so every
+    # watched service must be looked at again (its context digest says whether it changed).
+    rescan: bool = False
 
     def saved_at(self) -> float:
         """When the newest of these files was written: the moment the user saved."""
@@ -41,6 +44,8 @@ async def watch_changes(
     quiet_ms: int,
     on_ready: Callable[[], None] = lambda: None,
     max_batch_ms: int = 3_000,
+    on_error: Callable[[str], None] = lambda message: None,
+    restart_delay_s: float = 0.2,
 ) -> AsyncIterator[ChangeBatch]:
     """Yield the changed paths under `roots` at most `quiet_ms` after the last event.
 
@@ -49,19 +54,45 @@ async def watch_changes(
     period bounds the wait by `quiet_ms`. `max_batch_ms` (its `debounce`) bounds how long a
     steady stream of events is grouped before a batch is handed over anyway. `on_ready` is
     called once the OS watches are in place: a save after that is never missed.
+
+    The OS watcher can fail (watchfiles gives up on a file name that is not UTF-8, a watched
+    folder can vanish): then `on_error` says so, the watches are armed again and a `rescan`
+    batch stands for whatever changed in between. The watch never ends on its own.
     """
     step_ms = max(1, quiet_ms // 2)
-    changes = awatch(*roots, watch_filter=_not_noise, step=step_ms, debounce=max_batch_ms)
-    pending = asyncio.ensure_future(anext(changes))
-    # The first step of awatch builds its RustNotify, which arms the OS watches synchronously
-    # before awaiting its first batch in a thread.
-    await asyncio.sleep(0)
-    on_ready()
-    try:
-        while True:
-            raw = await pending
-            pending = asyncio.ensure_future(anext(changes))
-            yield ChangeBatch(frozenset(Path(path) for _, path in raw), time.time())
-    finally:
-        pending.cancel()
-        await changes.aclose()
+    ready = on_ready
+    while True:
+        existing = [root for root in roots if root.exists()]
+        changes = awatch(*existing, watch_filter=_not_noise, step=step_ms, debounce=max_batch_ms)
+        pending = asyncio.ensure_future(anext(changes))
+        # The first step of awatch builds its RustNotify, which arms the OS watches
+        # synchronously before awaiting its first batch in a thread.
+        await asyncio.sleep(0)
+        ready()
+        ready = lambda: None  # noqa: E731 - once only
+        try:
+            while True:
+                try:
+                    raw = await pending
+                except StopAsyncIteration:
+                    return
+                pending = asyncio.ensure_future(anext(changes))
+                yield ChangeBatch(_paths(raw), time.time())
+        except Exception as exc:  # the OS watcher gave up: arm it again
+            on_error(f"the file watcher failed ({_first(exc)}); watching again")
+        finally:
+            pending.cancel()
+            await changes.aclose()
+        await asyncio.sleep(restart_delay_s)
+        yield ChangeBatch(frozenset(), time.time(), rescan=True)
+
+
+def _paths(raw: set[tuple[Change, str]]) -> frozenset[Path]:
+    return frozenset(Path(path) for _, path in raw)
+
+
+def _first(exc: BaseException) -> str:
+    """The innermost message (anyio wraps the watcher's error in an exception group)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"

@@ -135,6 +135,8 @@ class Service(_Model):
     user: str | None = None
     working_dir: str | None = None
     labels: dict[str, str] | None = None
+    # Merged into labels and not printed by `config`, but `docker compose up` hashes the paths.
+    label_file: list[str] | None = Field(default=None, exclude=True)
     container_name: str | None = None
     hostname: str | None = None
     domainname: str | None = None

@@ -295,7 +295,6 @@ def normalize_service(name: str, service: dict[str, Any], env: Mapping[str, str]
     """The printed form of one merged, path-resolved service."""
     out: dict[str, Any] = {"command": None, "entrypoint": None, **service}
     out.pop("env_file", None)
-    out.pop("label_file", None)
     if "environment" in out:
         out["environment"] = resolve_environment(out["environment"], env)
     build = out.get("build")

@@ -29,6 +29,7 @@ import requests
 
 from composewatch.core.buildinputs import BuildRequest
 from composewatch.engine.buildcontext import ContextSelection, stream_tar
+from composewatch.engine.faults import engine_lost
 from composewatch.engine.trace import BuildProgress, TraceError, parse_trace_aux
 from composewatch.errors import BuildError, EngineError
 
@@ -120,6 +121,8 @@ def run_build(
     except requests.exceptions.RequestException as exc:
         if cancelled is not None and cancelled.is_set():
             raise BuildCancelled(request.service) from None
+        if engine_lost(exc):
+            raise  # not a failed build: the engine is gone, and the core waits for it
         raise BuildError(request.service, "sending the build context", [str(exc)]) from None
     if response.status_code >= 400:
         message = _error_body(response)

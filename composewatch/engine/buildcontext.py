@@ -34,7 +34,14 @@ from composewatch.core.dockerfile import apply_named_images
 from composewatch.core.ignore import IgnoreRules, IgnoreSyntaxError, MatchInfo, parse_ignore
 from composewatch.errors import BuildContextError
 
-__all__ = ["ContextSelection", "Member", "load_ignore_rules", "select_context", "stream_tar"]
+__all__ = [
+    "ContextSelection",
+    "Member",
+    "load_ignore_rules",
+    "select_context",
+    "stream_tar",
+    "walk_context",
+]
 
 _BLOCK = tarfile.BLOCKSIZE
 _CHUNK = 1 << 16
@@ -132,7 +139,7 @@ def select_context(request: BuildRequest) -> ContextSelection:
 
     # Always sent: the ignore file and the Dockerfile (the engine reads both).
     rules_in_force = rules.with_exceptions(_IGNORE, name) if inside else rules
-    members = list(_walk(context, rules_in_force))
+    members = list(walk_context(context, rules_in_force))
     if extra:
         # The ignore file sent names the in-memory Dockerfile, so the engine leaves it out of
         # what `COPY . .` sees; the user's own rules already chose the other members.
@@ -195,7 +202,7 @@ def _file_chunks(path: Path, size: int) -> Iterator[bytes]:
         yield b"\0" * left
 
 
-def _walk(root: Path, rules: IgnoreRules) -> Iterator[Member]:
+def walk_context(root: Path, rules: IgnoreRules) -> Iterator[Member]:
     """Members under `root`, sorted per directory, chosen by `rules` (moby's tar walk)."""
     stack: list[tuple[Path, str, MatchInfo | None]] = [(root, "", None)]
     while stack:

@@ -9,10 +9,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import docker
-import docker.errors
-import pytest
-
 from composewatch.compose.model import LoadedProject, Project
 
 COMPOSE = str(
@@ -21,15 +17,6 @@ COMPOSE = str(
 )
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 LABEL = "com.docker.compose.project"
-
-
-def docker_client() -> docker.DockerClient:
-    try:
-        client = docker.from_env()
-        client.ping()
-    except Exception as err:  # no engine here: these tests cannot run
-        pytest.skip(f"no Docker engine: {err}")
-    return client
 
 
 def new_project_name(prefix: str = "cwt") -> str:
@@ -63,14 +50,3 @@ def load(project: str, files: list[Path], env: dict[str, str] | None = None) -> 
         config_files=[str(f.resolve()) for f in files],
         environment={},
     )
-
-
-def cleanup(client: docker.DockerClient, project: str) -> None:
-    """Remove every container, network and volume labelled with `project`."""
-    flt = {"label": f"{LABEL}={project}"}
-    for c in client.api.containers(all=True, filters=flt):
-        client.api.remove_container(c["Id"], force=True, v=True)
-    for n in client.api.networks(filters=flt):
-        client.api.remove_network(n["Id"])
-    for v in client.api.volumes(filters=flt).get("Volumes") or []:
-        client.api.remove_volume(v["Name"], force=True)

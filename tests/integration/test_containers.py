@@ -110,13 +110,12 @@ def test_replace_keeps_name_and_serves_new_content(
         _time(engine, step, timings)
     # The swap composewatch makes on a save: the runner's replace, then commit once healthy.
     runner = _runner(loaded, engine, tmp_path)
-    runner.serving["web"] = old.id
     started = time.perf_counter()
-    runner.replace("web", image)
+    new, _ = runner.swap_in("web", image, old.id)
     timings["replace"] = (time.perf_counter() - started) * 1000
     assert _get(port) == "two\n"
-    runner.commit("web")
-    new = runner.serving["web"]
+    runner.commit("web", new, old.id)
+    runner.commit("web", new, old.id)  # idempotent: run again after an interruption
     print("timings (ms):", {k: round(v) for k, v in timings.items()})
     [current] = engine.observe(project_name)
     assert (current.id, current.name, current.status) == (new, f"{project_name}-web-1", "running")

@@ -1,24 +1,31 @@
 """composewatch creates the same containers as `docker compose up`, key for key.
 
 Each fixture is brought up once by the real compose binary (project A) and once through
-`container_spec` + `Engine` (project B), one after the other on the same host ports; then the
-two sets of `docker inspect` are compared modulo project name and container id. Finally
-`docker compose up -d` on B must adopt composewatch's containers as they are.
+compose's canonical form, `container_spec` and `Engine` (project B), one after the other on the
+same host ports; then the two sets of `docker inspect` are compared modulo project name and
+container ids, as are the files secrets and configs put in the containers and the columns of
+`docker compose ps`. Finally `docker compose up -d` on B must adopt composewatch's containers
+as they are.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import docker
+import docker.errors
 import pytest
-from cwhelpers import FIXTURES, cleanup, compose, docker_client, load, new_project_name
+import yaml
+from conftest import remove_project
+from cwhelpers import FIXTURES, compose, load, new_project_name
 
+from composewatch.compose.model import LoadedProject
 from composewatch.containers import Engine
-from composewatch.spec import container_spec, startup_order
+from composewatch.spec import Peer, container_spec, image_name, startup_order
 
 pytestmark = pytest.mark.docker
 
@@ -42,14 +49,16 @@ def _free_udp_pair() -> int:
 
 
 @pytest.fixture
-def client() -> Iterator[docker.DockerClient]:
-    yield docker_client()
+def client(docker_client: docker.DockerClient) -> docker.DockerClient:
+    """The shared engine client (conftest: skips locally, fails in CI without an engine)."""
+    return docker_client
 
 
-def _normalize(value: Any, project: str, ids: list[str]) -> Any:
+def _normalize(value: Any, project: str, ids: dict[str, str]) -> Any:
+    """`value` with the project name as <P> and container ids as <service>."""
     if isinstance(value, str):
-        for cid in ids:
-            value = value.replace(cid[:12], "<ID>")
+        for cid, service in ids.items():
+            value = value.replace(cid, f"<{service}>").replace(cid[:12], f"<{service}>")
         return value.replace(project, "<P>")
     if isinstance(value, list):
         return [_normalize(v, project, ids) for v in value]
@@ -58,12 +67,16 @@ def _normalize(value: Any, project: str, ids: list[str]) -> Any:
     return value
 
 
+def _ids(client: docker.DockerClient, project: str) -> dict[str, str]:
+    summaries = client.api.containers(all=True, filters={"label": f"{_LABEL}={project}"})
+    return {s["Id"]: s["Labels"]["com.docker.compose.service"] for s in summaries}
+
+
 def _view(client: docker.DockerClient, project: str) -> dict[str, Any]:
     """The compared part of `docker inspect` of each of the project's containers."""
-    summaries = client.api.containers(all=True, filters={"label": f"{_LABEL}={project}"})
-    ids = [s["Id"] for s in summaries]
+    ids = _ids(client, project)
     out: dict[str, Any] = {}
-    for cid in ids:
+    for cid, service in ids.items():
         i = client.api.inspect_container(cid)
         cfg, host = i["Config"], i["HostConfig"]
         view = {
@@ -75,6 +88,7 @@ def _view(client: docker.DockerClient, project: str) -> dict[str, Any]:
             "HostMounts": sorted(host.get("Mounts") or [], key=lambda m: m["Target"]),
             "ExtraHosts": sorted(host.get("ExtraHosts") or []),  # compose's order is random
             "Ulimits": sorted(host.get("Ulimits") or [], key=lambda u: u["Name"]),
+            "Links": sorted(_normalize(host.get("Links") or [], project, ids)),
             "Mounts": sorted(
                 (
                     {k: v for k, v in m.items() if k != "Source" or m["Type"] != "volume"}
@@ -83,17 +97,67 @@ def _view(client: docker.DockerClient, project: str) -> dict[str, Any]:
                 key=lambda m: m["Destination"],
             ),
             "Networks": {
-                net: sorted(a for a in (ep.get("Aliases") or []) if a != cid[:12])
+                net: {
+                    "Aliases": sorted(a for a in (ep.get("Aliases") or []) if a != cid[:12]),
+                    "Links": sorted(_normalize(ep.get("Links") or [], project, ids)),
+                    "IPAMConfig": ep.get("IPAMConfig") or None,  # {} and null alike
+                    "DriverOpts": ep.get("DriverOpts"),
+                }
                 for net, ep in i["NetworkSettings"]["Networks"].items()
             },
-            "Labels": {k: v for k, v in cfg["Labels"].items() if k != _REPLACE},
+            "Labels": _labels(cfg["Labels"], host),
+            "Files": _files(client, cid) if i["State"]["Running"] else None,
         }
-        out[cfg["Labels"]["com.docker.compose.service"]] = _normalize(view, project, ids)
+        out[service] = _normalize(view, project, ids)
+    return out
+
+
+def _labels(labels: dict[str, str], host: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {k: v for k, v in labels.items() if k != _REPLACE}
+    out[_DEPENDS_ON] = sorted(out[_DEPENDS_ON].split(","))  # compose's order is random
+    modes = [host.get(k) or "" for k in ("NetworkMode", "IpcMode", "PidMode")]
+    if host.get("VolumesFrom") or any(m.startswith("container:") for m in modes):
+        # The hash covers the other container's id, so it differs between A and B; the
+        # final `docker compose up -d` (nothing recreated) checks it.
+        out.pop(_HASH)
+    return out
+
+
+def _files(client: docker.DockerClient, cid: str) -> str:
+    """Mode, owner, size, path and content of every secret and config in the container."""
+    paths = " ".join(_FILE_PATHS)
+    script = (
+        f"for f in $(find {paths} -type f 2>/dev/null | sort); "
+        'do stat -c "%a %u %g %s %n" "$f"; cat "$f"; done'
+    )
+    output = client.containers.get(cid).exec_run(["sh", "-c", script]).output
+    assert isinstance(output, bytes)
+    return output.decode()
+
+
+def _ps(project: str, files: list[Path], env: dict[str, str]) -> dict[str, Any]:
+    """The columns of `docker compose ps -a` (its table's NAME, IMAGE, COMMAND, SERVICE,
+    PORTS and the state behind STATUS), per service."""
+    out: dict[str, Any] = {}
+    for line in compose(project, files, "ps", "-a", "--format", "json", env=env).splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        fixed = {int(v) for k, v in env.items() if k.startswith("CW_PORT_BASE")}
+        for publisher in row["Publishers"]:  # an ephemeral host port differs run to run
+            if publisher["PublishedPort"] and publisher["PublishedPort"] not in fixed:
+                publisher["PublishedPort"] = "<ephemeral>"
+        row["Networks"] = sorted(row["Networks"].split(","))
+        row["Mounts"] = sorted(row["Mounts"].split(","))
+        kept = {k: row[k] for k in _PS_COLUMNS}
+        out[row["Service"]] = _normalize(kept, project, {})
     return out
 
 
 _LABEL = "com.docker.compose.project"
 _REPLACE = "com.docker.compose.replace"
+_DEPENDS_ON = "com.docker.compose.depends_on"
+_HASH = "com.docker.compose.config-hash"
 _CONFIG_KEYS = [
     "Cmd",
     "Entrypoint",
@@ -123,24 +187,94 @@ _HOST_KEYS = [
     "NanoCpus",
     "PidsLimit",
     "Tmpfs",
+    "ReadonlyRootfs",
+    "SecurityOpt",
+    "LogConfig",
+    "Devices",
+    "MemoryReservation",
+    "MemorySwap",
+    "MemorySwappiness",
+    "CpuShares",
+    "CpuQuota",
+    "CpuPeriod",
+    "CpusetCpus",
+    "OomScoreAdj",
+    "OomKillDisable",
+    "Sysctls",
+    "DnsSearch",
+    "DnsOptions",
+    "GroupAdd",
+    "IpcMode",
+    "PidMode",
+    "VolumesFrom",
+    "MaskedPaths",
+    "ReadonlyPaths",
+    "Runtime",
+    "CgroupnsMode",
+    "DeviceCgroupRules",
+    "BlkioWeight",
+    "CgroupParent",
+    "UTSMode",
+    "UsernsMode",
 ]
+_CONFIG_KEYS += ["MacAddress", "NetworkDisabled"]
+_PS_COLUMNS = [
+    "Name",
+    "Image",
+    "Command",
+    "Service",
+    "State",
+    "Health",
+    "ExitCode",
+    "Publishers",
+    "Networks",
+    "Mounts",
+    "LocalVolumes",
+]  # and Labels, compared above; CreatedAt, RunningFor and Status hold times
+_FILE_PATHS = ["/run/secrets", "/etc/app", "/etc/inline.conf", "/inline_conf", "/app_conf"]
 
 
-def _up_with_composewatch(
-    engine: Engine, project: str, files: list[Path], env: dict[str, str]
-) -> None:
+def _load(project: str, files: list[Path], env: dict[str, str]) -> LoadedProject:
+    """The project as compose's own `config` gives it (the loader has its own corpus tests),
+    with what `config` leaves out but `up` uses: the environment (for environment-based
+    secrets) and `label_file` (merged into labels, but its paths are in the config hash)."""
     loaded = load(project, files, env)
+    raw = yaml.safe_load(files[0].read_text())["services"]
+    services = {
+        name: service.model_copy(
+            update={"label_file": [str(files[0].parent / raw[name]["label_file"])]}
+        )
+        if "label_file" in raw[name]
+        else service
+        for name, service in loaded.project.services.items()
+    }
+    canonical = loaded.project.model_copy(update={"services": services})
+    return loaded.model_copy(update={"project": canonical, "environment": env})
+
+
+def _peers(engine: Engine, project: str) -> dict[str, list[Peer]]:
+    peers: dict[str, list[Peer]] = {}
+    for info in sorted(engine.observe(project), key=lambda i: i.number):
+        peers.setdefault(info.service, []).append(Peer(info.id, info.name))
+    return peers
+
+
+def _up_with_composewatch(engine: Engine, loaded: LoadedProject) -> None:
+    project = loaded.project
     engine.ensure_networks(loaded)
     engine.ensure_volumes(loaded)
-    for layer in startup_order(loaded.project):
+    for layer in startup_order(project):
+        peers = _peers(engine, project.name)
         for name in layer:
-            image = loaded.project.services[name].image
-            assert image is not None
-            spec = container_spec(loaded, name, image, image_id=engine.image_id(image))
+            image = image_name(project, name)
+            image_id = engine.image_id(image)
+            assert image_id is not None, image
+            # The id, as composewatch's runner passes it: the spec names the image as compose.
+            spec = container_spec(loaded, name, image_id, peers=peers)
             engine.start(engine.create(spec))
 
 
-@pytest.mark.parametrize("fixture", ["equivalence-many", "equivalence-net"])
+@pytest.mark.parametrize("fixture", ["equivalence-many", "equivalence-net", "equivalence-keys"])
 def test_composewatch_creates_what_compose_creates(
     client: docker.DockerClient, fixture: str
 ) -> None:
@@ -153,29 +287,73 @@ def test_composewatch_creates_what_compose_creates(
         "CW_PORT_BASE3": str(p2 + 1),
         "CW_CACHE_NAME": f"{unique}-cache",
         "CW_BACK_NAME": f"{unique}-back",
+        "CW_SECRET": "from-the-environment",
     }
     a, b = new_project_name("eqa"), new_project_name("eqb")
     engine = Engine(client)
+    built: list[str] = []
     try:
         compose(a, files, "up", "-d", env=env)
-        by_compose = _view(client, a)
+        by_compose, ps_compose = _view(client, a), _ps(a, files, env)
+        loaded = _load(b, files, env)
+        for name, config in loaded.project.services.items():
+            if config.build is not None:  # run the image compose built, under B's name
+                built += [f"{a}-{name}", image_name(loaded.project, name)]
+                client.api.tag(f"{a}-{name}", image_name(loaded.project, name))
         compose(a, files, "down", "-v", env=env)
 
-        _up_with_composewatch(engine, b, files, env)
+        _up_with_composewatch(engine, loaded)
         by_composewatch = _view(client, b)
         assert by_composewatch.keys() == by_compose.keys()
         for service, expected in by_compose.items():
             assert by_composewatch[service] == expected, service
+        assert _ps(b, files, env) == ps_compose
+        assert not any(row["Image"].startswith("sha256:") for row in ps_compose.values()), (
+            ps_compose
+        )
 
-        ids = {c["Id"] for c in client.api.containers(all=True, filters={"label": f"{_LABEL}={b}"})}
-        ps = compose(b, files, "ps", "--format", "json", env=env)
-        assert len([line for line in ps.splitlines() if line.strip()]) == len(ids)
+        ids = set(_ids(client, b))
         # compose adopts composewatch's containers: same hash, same image, nothing recreated
         compose(b, files, "up", "-d", env=env)
-        after = {
-            c["Id"] for c in client.api.containers(all=True, filters={"label": f"{_LABEL}={b}"})
-        }
-        assert after == ids
+        assert set(_ids(client, b)) == ids
     finally:
-        cleanup(client, a)
-        cleanup(client, b)
+        remove_project(a)
+        remove_project(b)
+        for tag in built:
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                client.api.remove_image(tag)
+
+
+def test_a_retagged_name_still_runs_the_chosen_image(client: docker.DockerClient) -> None:
+    """Config.Image is the service's image name (for `docker compose ps`); when that name now
+    points at another image (a newer build), the container still runs the chosen one."""
+    project = new_project_name("eqi")
+    loaded = LoadedProject.model_validate(
+        {
+            "project": {
+                "name": project,
+                "services": {"app": {"build": {"context": "/nonexistent"}, "network_mode": "none"}},
+            },
+            "working_dir": "/nonexistent",
+            "config_files": ["/nonexistent/compose.yaml"],
+            "environment": {},
+        }
+    )
+    chosen = Engine(client).image_id("busybox:latest")
+    assert chosen is not None
+    client.api.tag("python:3.11-slim", f"{project}-app")  # the name now means another image
+    engine = Engine(client)
+    try:
+        spec = container_spec(loaded, "app", chosen)
+        assert spec.config["Image"] == f"{project}-app"
+        cid = engine.create(spec)
+        assert client.api.inspect_container(cid)["Image"] == chosen
+        client.api.tag("busybox:latest", f"{project}-app")  # the name means the chosen image
+        engine.remove(cid)
+        cid = engine.create(spec)
+        info = client.api.inspect_container(cid)
+        assert (info["Image"], info["Config"]["Image"]) == (chosen, f"{project}-app")
+    finally:
+        remove_project(project)
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            client.api.remove_image(f"{project}-app")

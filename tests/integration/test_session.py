@@ -7,6 +7,7 @@ HTTP and on the events the user would see.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import subprocess
 import sys
 import time
@@ -56,7 +57,7 @@ def fetch(url: str) -> str | None:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return str(response.read().decode())
-    except OSError:
+    except (OSError, http.client.HTTPException):  # refused, reset, or cut off by a swap
         return None
 
 
@@ -434,6 +435,7 @@ def test_a_compose_file_edit_recreates_only_what_it_changed(
                 and time.monotonic() < deadline
             ):
                 await asyncio.sleep(0.02)
+            assert any("not applied" in getattr(e, "message", "") for e in recorder.of(ev.Note))
             assert container_ids(docker_client, project_name) == before
             # A real edit: web moves to another port; api is not touched.
             compose.write_text(

@@ -4,28 +4,40 @@ from __future__ import annotations
 
 import pytest
 
-from composewatch.plan import Observed, plan_up, render_plan
+from composewatch.plan import Observed, Wanted, plan_up, render_plan
 from composewatch.stop import choose_stop_timeout
 
 
-def test_plan_adopts_starts_recreates_creates_and_cleans_leftovers() -> None:
+def test_plan_adopts_starts_recreates_creates_and_cleans_leftovers_with_causes() -> None:
+    want = Wanted("hash", "sha256:img")
+
+    def seen(cid: str, name: str, running: bool, cfg: str = "hash", img: str = "sha256:img"):
+        return Observed(cid * 64, name, running, cfg, img)
+
     observed = {
-        "db": [Observed("d" * 64, "p-db-1", matches=True, running=True)],
-        "cache": [Observed("c" * 64, "p-cache-1", matches=True, running=False)],
-        "api": [Observed("a" * 64, "p-api-1", matches=False, running=True)],
-        "web": [
-            Observed("1" * 64, "p-web-1", matches=True, running=True),
-            Observed("2" * 64, "p-web-1_cw-new", matches=True, running=False),
-        ],
+        "db": [seen("d", "p-db-1", True)],
+        "cache": [seen("c", "p-cache-1", False)],
+        "api": [seen("a", "p-api-1", True, cfg="other")],
+        "img": [seen("b", "p-img-1", True, img="sha256:older")],
+        "web": [seen("1", "p-web-1", True), seen("2", "p-web-1_cw-new", True)],
+        "crashed": [seen("3", "p-crashed-1_cw-new", True)],
+        "twice": [seen("4", "p-twice-1", True), seen("5", "p-twice-2", False)],
     }
-    text = render_plan(plan_up(observed, ["db", "cache", "api", "web", "new"]))
+    services = ["db", "cache", "api", "img", "web", "crashed", "twice", "new"]
+    text = render_plan(plan_up(observed, dict.fromkeys(services, want), services))
     assert text == "\n".join(
         [
-            "db: adopt dddddddddddd",
-            "cache: start cccccccccccc",
-            "api: recreate aaaaaaaaaaaa",
-            "web: adopt 111111111111 (remove 222222222222)",
-            "new: create",
+            "db: adopt dddddddddddd (running with this configuration)",
+            "cache: start cccccccccccc (stopped, up to date)",
+            "api: recreate aaaaaaaaaaaa (its configuration changed)",
+            "img: recreate bbbbbbbbbbbb (its image changed)",
+            "web: adopt 111111111111 (running with this configuration)",
+            "  remove 222222222222 (left by an interrupted swap)",
+            "crashed: create (only the leftover of an interrupted swap was found)",
+            "  remove 333333333333 (left by an interrupted swap)",
+            "twice: adopt 444444444444 (running with this configuration)",
+            "  remove 555555555555 (a second container (p-twice-2))",
+            "new: create (no container yet)",
         ]
     )
 

@@ -13,6 +13,7 @@ from composewatch.spec import (
     config_hash,
     container_spec,
     image_name,
+    replica_count,
     startup_order,
     unsupported_keys,
 )
@@ -245,16 +246,32 @@ def test_unsupported_keys_are_reported() -> None:
                     "secrets": [{"source": "x"}],
                     "read_only": True,
                     "x-note": 1,
-                    "deploy": {"replicas": 2, "resources": {"reservations": {"memory": "1"}}},
+                    "annotations": {"a": "b"},
+                    "post_start": [{"command": ["true"]}],
+                    "networks": {"front": {"gw_priority": 1, "aliases": ["a"]}},
+                    "deploy": {
+                        "replicas": 2,
+                        "placement": {},
+                        "resources": {"reservations": {"memory": "1", "cpus": 0.5}},
+                    },
+                    "healthcheck": {"test": ["CMD", "true"], "start_interval": "1s"},
+                    "volumes": [{"type": "image", "source": "busybox", "target": "/i"}],
+                    "pull_policy": "always",
+                    "some_future_key": 1,
                 }
             },
         }
     ).services["s"]
-    assert unsupported_keys(service) == [
-        "secrets",
-        "read_only",
-        "deploy.resources.reservations",
+    assert sorted(unsupported_keys(service)) == [
+        "annotations",
         "deploy.replicas",
+        "deploy.resources.reservations.cpus",
+        "healthcheck.start_interval",
+        "networks.front.gw_priority",
+        "post_start",
+        "pull_policy",
+        "some_future_key",
+        "volumes",
     ]
     assert (
         unsupported_keys(
@@ -262,3 +279,34 @@ def test_unsupported_keys_are_reported() -> None:
         )
         == []
     )
+
+
+def test_config_hash_covers_label_file_paths_as_compose_up() -> None:
+    # `docker compose up` (v2.40.3) wrote this for the service below with `label_file: l.txt`
+    # in /tmp/spec-h (l.txt: a=1): `config` drops label_file, `up` hashes its path.
+    service = {
+        "command": ["sleep", "1"],
+        "entrypoint": None,
+        "image": "busybox:latest",
+        "labels": {"a": "1"},
+        "networks": {"default": None},
+        "label_file": ["/tmp/spec-h/l.txt"],
+    }
+    project = Project.model_validate({"name": "spech", "services": {"s": service}})
+    assert config_hash(project.services["s"]) == (
+        "bb213c3bc27cd27aabb3bd007880380098a2ff47f14d09d4e9105020439a7fe6"
+    )
+    assert "label_file" not in project.to_compose_dict()["services"]["s"]
+
+
+def test_replica_count_as_compose_reads_it() -> None:
+    def count(**keys: Any) -> int:
+        data = {"name": "p", "services": {"s": {**DB, **keys}}}
+        return replica_count(Project.model_validate(data).services["s"])
+
+    assert count() == 1
+    assert count(scale=3) == 3
+    assert count(deploy={"replicas": 2}) == 2
+    assert count(scale=0, deploy={"replicas": 2}) == 0  # scale wins, as compose-go's GetScale
+    loaded = _loaded({"web": WEB, "db": DB})
+    assert container_spec(loaded, "db", "busybox:latest", number=3).name == "demo-db-3"

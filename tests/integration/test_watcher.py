@@ -1,8 +1,10 @@
-"""The watcher on a real file system (inotify through watchfiles); no Docker."""
+"""The watcher on a real file system (inotify through watchfiles); no Docker needed, but a real
+file system, hence here rather than in tests/unit."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from composewatch.watcher import ChangeBatch, watch_changes
@@ -59,3 +61,34 @@ def test_noise_is_filtered_before_it_wakes_anything(tmp_path: Path) -> None:
         (tmp_path / ".app.py.swp").write_text("x")
 
     assert asyncio.run(first_batches(tmp_path, noise)) == []
+
+
+def test_a_name_watchfiles_cannot_decode_restarts_the_watch_with_a_rescan(tmp_path: Path) -> None:
+    errors: list[str] = []
+
+    async def scenario() -> list[ChangeBatch]:
+        armed = asyncio.Event()
+        batches: list[ChangeBatch] = []
+
+        async def collect() -> None:
+            changes = watch_changes(
+                [tmp_path], quiet_ms=50, on_ready=armed.set, on_error=errors.append
+            )
+            async for batch in changes:
+                batches.append(batch)
+
+        task = asyncio.create_task(collect())
+        await asyncio.wait_for(armed.wait(), 5)
+        os.close(os.open(os.fsencode(tmp_path) + b"/caf\xe9.txt", os.O_CREAT | os.O_WRONLY))
+        while not any(b.rescan for b in batches):
+            await asyncio.sleep(0.02)
+        (tmp_path / "after.py").write_text("x")
+        while not any(tmp_path / "after.py" in b.paths for b in batches):
+            await asyncio.sleep(0.02)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return batches
+
+    batches = asyncio.run(asyncio.wait_for(scenario(), 20))
+    assert errors and "watching again" in errors[0]
+    assert any(b.rescan for b in batches)

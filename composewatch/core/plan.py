@@ -1,0 +1,130 @@
+"""What `up` must do with each service, decided from observed containers (pure).
+
+Observe → plan → execute, as compose's reconcile does: every operation carries its cause, and
+the plan renders as text so tests assert on it without Docker (golden text, as compose's
+`reconcile_test.go`). The executor (`Session.apply_plan`) carries no decision logic.
+
+A container named `<name>_cw-new` is what a swap interrupted by a crash left behind: it is
+never kept (it would be adopted under that name, and block the next swap's temporary name),
+only removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = [
+    "LEFTOVER_SUFFIX",
+    "Observed",
+    "Removal",
+    "ServicePlan",
+    "Step",
+    "Wanted",
+    "plan_up",
+    "render_plan",
+]
+
+LEFTOVER_SUFFIX = "_cw-new"
+
+
+class Step(StrEnum):
+    ADOPT = "adopt"  # a running container with this exact configuration: keep it
+    START = "start"  # a stopped container with this exact configuration: start it
+    RECREATE = "recreate"  # a container with another configuration: replace it
+    CREATE = "create"  # no container yet
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One existing container of the service, as the engine reports it."""
+
+    container_id: str
+    name: str
+    running: bool
+    config_hash: str
+    image: str
+
+    @property
+    def leftover(self) -> bool:
+        return self.name.endswith(LEFTOVER_SUFFIX)
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What compose would run for the service now."""
+
+    config_hash: str
+    image: str
+
+
+@dataclass(frozen=True)
+class Removal:
+    container_id: str
+    cause: str
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    service: str
+    step: Step
+    keep: str | None  # the container to adopt, start or replace
+    cause: str
+    remove: tuple[Removal, ...] = ()  # removed before the step
+
+    @property
+    def removed(self) -> tuple[str, ...]:
+        return tuple(r.container_id for r in self.remove)
+
+
+def plan_up(
+    observed: dict[str, list[Observed]], wanted: dict[str, Wanted], services: list[str]
+) -> list[ServicePlan]:
+    """For each service (in start order) pick one container to keep and the step for it."""
+    plans = []
+    for service in services:
+        want = wanted[service]
+        found = observed.get(service, [])
+        leftovers = [o for o in found if o.leftover]
+        candidates = [o for o in found if not o.leftover]
+        removals = [Removal(o.container_id, "left by an interrupted swap") for o in leftovers]
+
+        def matches(o: Observed, want: Wanted = want) -> bool:
+            return o.config_hash == want.config_hash and o.image == want.image
+
+        # Prefer a matching running container, then any running one, then a matching one.
+        ranked = sorted(
+            candidates,
+            key=lambda o: (not (matches(o) and o.running), not o.running, not matches(o), o.name),
+        )
+        if not ranked:
+            cause = "no container yet"
+            if leftovers:
+                cause = "only the leftover of an interrupted swap was found"
+            plans.append(ServicePlan(service, Step.CREATE, None, cause, tuple(removals)))
+            continue
+        best, rest = ranked[0], ranked[1:]
+        removals += [Removal(o.container_id, f"a second container ({o.name})") for o in rest]
+        if matches(best):
+            step = Step.ADOPT if best.running else Step.START
+            cause = "running with this configuration" if best.running else "stopped, up to date"
+        else:
+            step = Step.RECREATE
+            cause = (
+                "its configuration changed"
+                if best.config_hash != want.config_hash
+                else "its image changed"
+            )
+        plans.append(ServicePlan(service, step, best.container_id, cause, tuple(removals)))
+    return plans
+
+
+def render_plan(plans: list[ServicePlan]) -> str:
+    lines = []
+    for plan in plans:
+        line = f"{plan.service}: {plan.step}"
+        if plan.keep:
+            line += f" {plan.keep[:12]}"
+        lines.append(f"{line} ({plan.cause})")
+        lines.extend(f"  remove {r.container_id[:12]} ({r.cause})" for r in plan.remove)
+    return "\n".join(lines)

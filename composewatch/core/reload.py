@@ -1,0 +1,48 @@
+"""What a reloaded project (a compose file, `.env` or `env_file` edited) asks of each running
+service (pure): rebuild when its build changed, recreate when its resolved configuration
+changed (an `.env` value interpolated into it, an `env_file` line), nothing otherwise; each
+with its cause, as `docker compose up` would decide it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from composewatch.compose.model import Project
+from composewatch.mapping import Action
+from composewatch.spec import config_hash
+
+__all__ = ["Reload", "plan_reload", "render_reload"]
+
+
+@dataclass(frozen=True)
+class Reload:
+    service: str
+    action: Action | None  # None: not applied (the service was added or removed)
+    cause: str
+
+
+def plan_reload(old: Project, new: Project, services: Iterable[str]) -> list[Reload]:
+    plans = []
+    for name in services:
+        if name not in new.services:
+            plans.append(Reload(name, None, "removed from the project: restart composewatch up"))
+            continue
+        before, after = old.services[name], new.services[name]
+        if before.build != after.build:
+            plans.append(Reload(name, Action.REBUILD, "its build section changed"))
+        elif config_hash(before) != config_hash(after):
+            plans.append(Reload(name, Action.RECREATE, "its resolved configuration changed"))
+    for name in sorted(set(new.services) - set(old.services)):
+        plans.append(Reload(name, None, "added to the project: restart composewatch up"))
+    return plans
+
+
+def render_reload(plans: list[Reload]) -> str:
+    lines = []
+    for plan in plans:
+        what = {Action.REBUILD: "rebuild", Action.RECREATE: "recreate", None: "unchanged"}.get(
+            plan.action, str(plan.action)
+        )
+        lines.append(f"{plan.service}: {what} ({plan.cause})")
+    return "\n".join(lines)

@@ -1,0 +1,805 @@
+"""Per-service phases of the watch loop and the pure `step()` that moves them.
+
+    idle ─Changed─▶ building ─BuildSucceeded─▶ swapping ─Swapped─▶ checking ─Healthy─▶ committing
+      ▲              │ ▲ (HashContext first;        │                  │                  │
+      │              │ │  an unchanged context      │                  └─Unhealthy─┐  Committed
+      │              │ │  ends the round)           └─fails─▶ rolling_back ◀───────┘      │
+      │              │ └─Changed (cancel, build the newest save instead)   │               │
+      └──────────────┴─BuildFailed (the old container keeps serving)    RolledBack ──▶ idle ◀┘
+    idle ─Changed (sync / restart rules)─▶ syncing ─Synced─▶ checking | idle
+
+What serves each service (container, image, context digest) lives here and changes only
+through `step`: `Started` (from `up`), then each committed swap. The executor is told which
+container to check, commit or roll back; it keeps nothing.
+
+Every effect the executor runs ends in a result, and an exception is a result too
+(`EffectFailed`): a failed build frees its slot, a failed swap or check is rolled back, a failed
+commit or rollback is kept as the service's `settle` effect and run again before the service
+does anything else. When the failure says the engine went away, the round in flight goes back
+to `pending`, saves made meanwhile are kept, one `WatchEngine` waits for the engine, and
+`EngineReturned` settles and restarts what was interrupted.
+
+A change that arrives while a service is busy is kept and starts the next round as soon as the
+service is idle, so the last save is always what ends up served. Every piece of work carries
+the service's generation; a result from an older generation is stale and dropped. Builds share
+`max_parallel_builds` slots; a service that waits for one is `queued`.
+
+`Stopping` (Ctrl-C) ends the watch as a transaction: builds are cancelled, a new container not
+yet found healthy is rolled back, a commit or rollback still owed is run, so the old container
+or the new one serves under compose's name, never a half-swapped pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+
+from composewatch import events as ev
+from composewatch.mapping import Action
+
+__all__ = [
+    "BuildFailed",
+    "BuildSucceeded",
+    "CancelBuild",
+    "Changed",
+    "CheckHealth",
+    "Commit",
+    "Committed",
+    "ContextHashed",
+    "Effect",
+    "EffectFailed",
+    "EngineReturned",
+    "HashContext",
+    "Healthy",
+    "Input",
+    "Phase",
+    "ProjectState",
+    "Report",
+    "Rollback",
+    "RolledBack",
+    "ServiceState",
+    "Serving",
+    "StartBuild",
+    "Started",
+    "Steps",
+    "Stopping",
+    "Swap",
+    "SwapFailed",
+    "Swapped",
+    "SyncFailed",
+    "SyncFiles",
+    "Synced",
+    "Unhealthy",
+    "WatchEngine",
+    "step",
+]
+
+
+class Phase(StrEnum):
+    IDLE = "idle"
+    QUEUED = "queued"
+    BUILDING = "building"
+    SWAPPING = "swapping"
+    SYNCING = "syncing"
+    CHECKING = "checking"
+    COMMITTING = "committing"
+    ROLLING_BACK = "rolling_back"
+
+
+@dataclass(frozen=True)
+class Serving:
+    """The container that serves a service under compose's name, and what it runs."""
+
+    container: str
+    image: str
+    digest: str | None = None  # the build context's digest the image was built from
+
+
+# ── inputs: what happened ─────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class Changed:
+    service: str
+    action: Action
+    paths: frozenset[Path]
+    saved_at: float
+
+
+@dataclass(frozen=True)
+class Started:
+    """`up` made `serving` the service's container."""
+
+    service: str
+    serving: Serving
+
+
+Steps = tuple[tuple[str, float], ...]  # (step, seconds) inside one phase, for the breakdown
+
+
+@dataclass(frozen=True)
+class ContextHashed:
+    service: str
+    generation: int
+    digest: str
+
+
+@dataclass(frozen=True)
+class BuildSucceeded:
+    service: str
+    generation: int
+    image: str
+    steps: Steps = ()  # e.g. (("context", s), ("build", s))
+
+
+@dataclass(frozen=True)
+class BuildFailed:
+    service: str
+    generation: int
+    message: str
+    log_tail: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Swapped:
+    """The new container runs (under a temporary name); the old one is stopped, kept."""
+
+    service: str
+    generation: int
+    container: str
+    steps: Steps = ()  # e.g. (("create", s), ("stop", s), ("start", s))
+
+
+@dataclass(frozen=True)
+class SwapFailed:
+    """The swap failed and was undone by the executor: the old container serves."""
+
+    service: str
+    generation: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Synced:
+    service: str
+    generation: int
+    restarted: bool
+
+
+@dataclass(frozen=True)
+class SyncFailed:
+    service: str
+    generation: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Healthy:
+    service: str
+    generation: int
+
+
+@dataclass(frozen=True)
+class Unhealthy:
+    service: str
+    generation: int
+    reason: str
+    log_tail: tuple[str, ...] = ()  # the failed container's last log lines
+
+
+@dataclass(frozen=True)
+class Committed:
+    service: str
+    generation: int
+
+
+@dataclass(frozen=True)
+class RolledBack:
+    """The new container is gone and the old one serves again."""
+
+    service: str
+    generation: int
+
+
+@dataclass(frozen=True)
+class EffectFailed:
+    """Carrying out `effect` raised. `engine_lost`: the engine did not answer at all."""
+
+    effect: Effect
+    message: str
+    engine_lost: bool = False
+
+
+@dataclass(frozen=True)
+class EngineReturned:
+    """The engine answers again after `down_s`; `running` are the container ids it runs."""
+
+    down_s: float
+    running: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Stopping:
+    """The user asked to stop watching."""
+
+
+Result = (
+    ContextHashed
+    | BuildSucceeded
+    | BuildFailed
+    | Swapped
+    | SwapFailed
+    | Synced
+    | SyncFailed
+    | Healthy
+    | Unhealthy
+    | Committed
+    | RolledBack
+)
+Input = Changed | Started | Result | EffectFailed | EngineReturned | Stopping
+
+# ── effects: what to do ───────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class HashContext:
+    """Digest the service's build context (what a build would send)."""
+
+    service: str
+    generation: int
+
+
+@dataclass(frozen=True)
+class StartBuild:
+    service: str
+    generation: int
+    digest: str  # of the context being built, recorded with the image
+
+
+@dataclass(frozen=True)
+class CancelBuild:
+    service: str
+    generation: int
+
+
+@dataclass(frozen=True)
+class Swap:
+    """Create a container of `image` beside `replaces` (under a temporary name), stop the old
+    one and start the new; on any failure undo it all, so the old one serves."""
+
+    service: str
+    generation: int
+    image: str
+    replaces: str | None
+
+
+@dataclass(frozen=True)
+class SyncFiles:
+    service: str
+    generation: int
+    container: str
+    paths: frozenset[Path]
+    restart: bool
+
+
+@dataclass(frozen=True)
+class CheckHealth:
+    service: str
+    generation: int
+    container: str
+
+
+@dataclass(frozen=True)
+class Commit:
+    """`container` is healthy: remove `replaces` and give `container` compose's name.
+    Idempotent, so it can run again after an interruption."""
+
+    service: str
+    generation: int
+    container: str
+    replaces: str | None
+
+
+@dataclass(frozen=True)
+class Rollback:
+    """Remove `container` (None: whatever a swap left under the temporary name) and make sure
+    `restore` runs again. Idempotent."""
+
+    service: str
+    generation: int
+    container: str | None
+    restore: str | None
+
+
+@dataclass(frozen=True)
+class WatchEngine:
+    """Wait, with backoff, until the engine answers again."""
+
+
+@dataclass(frozen=True)
+class Report:
+    event: ev.Event
+
+
+Effect = (
+    HashContext
+    | StartBuild
+    | CancelBuild
+    | Swap
+    | SyncFiles
+    | CheckHealth
+    | Commit
+    | Rollback
+    | WatchEngine
+    | Report
+)
+
+# ── state ─────────────────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    phase: Phase = Phase.IDLE
+    generation: int = 0
+    serving: Serving | None = None
+    settle: Commit | Rollback | None = None  # owed before anything else (it failed last time)
+    action: Action | None = None  # what the current round does
+    paths: frozenset[Path] = frozenset()  # the changes the current round carries
+    saved_at: float | None = None  # the oldest save the current round will make live
+    digest: str | None = None  # the current round's build context digest
+    image: str | None = None  # the current round's new image
+    candidate: str | None = None  # the new container being checked
+    outcome: ev.Event | None = None  # reported when the current rollback is done
+    pending: Action | None = None  # a change that arrived while busy
+    pending_paths: frozenset[Path] = frozenset()
+    pending_saved_at: float | None = None
+    phase_started_at: float = 0.0
+    timings: tuple[tuple[str, float], ...] = ()  # (phase, seconds) of the current round
+
+
+@dataclass(frozen=True)
+class ProjectState:
+    max_parallel_builds: int = 2
+    services: dict[str, ServiceState] = field(default_factory=dict)
+    queue: tuple[str, ...] = ()  # services waiting for a build slot, oldest first
+    engine_lost: bool = False
+    stopping: bool = False
+
+    def service(self, name: str) -> ServiceState:
+        return self.services.get(name, _IDLE)
+
+    def building(self) -> list[str]:
+        return [n for n, s in self.services.items() if s.phase is Phase.BUILDING]
+
+    def busy(self) -> list[str]:
+        """Services with work in flight (for `Stopping`: what must still end)."""
+        return [n for n, s in self.services.items() if s.phase is not Phase.IDLE]
+
+
+_IDLE = ServiceState()
+_ROUND_RESET: dict[str, object] = {
+    "action": None,
+    "paths": frozenset(),
+    "saved_at": None,
+    "digest": None,
+    "image": None,
+    "candidate": None,
+    "outcome": None,
+    "timings": (),
+}
+
+
+def step(state: ProjectState, event: Input, now: float) -> tuple[ProjectState, list[Effect]]:
+    """Pure: the new state and the effects to run, given one input at time `now`."""
+    machine = _Machine(state, now)
+    machine.handle(event)
+    return machine.state, machine.effects
+
+
+class _Machine:
+    """One step's scratch space: the state as it evolves and the effects collected."""
+
+    def __init__(self, state: ProjectState, now: float) -> None:
+        self.state = state
+        self.now = now
+        self.effects: list[Effect] = []
+
+    # helpers ────────────────────────────────────────────────────────────────────────────
+
+    def get(self, name: str) -> ServiceState:
+        return self.state.service(name)
+
+    def put(self, name: str, service: ServiceState) -> None:
+        self.state = replace(self.state, services={**self.state.services, name: service})
+
+    def update(self, name: str, **changes: object) -> ServiceState:
+        service = replace(self.get(name), **changes)  # type: ignore[arg-type]
+        self.put(name, service)
+        return service
+
+    def emit(self, *effects: Effect) -> None:
+        self.effects.extend(effects)
+
+    def report(self, event: ev.Event) -> None:
+        self.effects.append(Report(event))
+
+    def enter(self, name: str, phase: Phase, steps: Steps = ()) -> ServiceState:
+        """Close the current phase's clock (recording its steps when the edge measured them)
+        and open the next one's."""
+        service = self.get(name)
+        timings = service.timings
+        if steps:
+            timings = (*timings, *steps)
+        elif service.phase not in (Phase.IDLE, Phase.QUEUED):
+            timings = (*timings, (service.phase.value, self.now - service.phase_started_at))
+        return self.update(name, phase=phase, phase_started_at=self.now, timings=timings)
+
+    def current(self, service: str, generation: int, *phases: Phase) -> bool:
+        state = self.get(service)
+        return state.generation == generation and state.phase in phases
+
+    # dispatch ───────────────────────────────────────────────────────────────────────────
+
+    def handle(self, event: Input) -> None:
+        match event:
+            case Changed():
+                self.on_changed(event)
+            case Started(service, serving):
+                self.update(service, serving=serving)
+            case ContextHashed() if self.current(event.service, event.generation, Phase.BUILDING):
+                self.on_hashed(event)
+            case BuildSucceeded() if self.current(event.service, event.generation, Phase.BUILDING):
+                self.on_built(event)
+            case BuildFailed() if self.current(event.service, event.generation, Phase.BUILDING):
+                failed = ev.BuildFailed(event.service, event.message, event.log_tail)
+                self.finish(event.service, failed)
+            case Swapped() if self.current(event.service, event.generation, Phase.SWAPPING):
+                self.on_swapped(event)
+            case SwapFailed() if self.current(event.service, event.generation, Phase.SWAPPING):
+                self.finish(event.service, ev.SwapFailed(event.service, event.message))
+            case Synced() if self.current(event.service, event.generation, Phase.SYNCING):
+                self.on_synced(event)
+            case SyncFailed() if self.current(event.service, event.generation, Phase.SYNCING):
+                self.finish(event.service, ev.SyncFailed(event.service, event.message))
+            case Healthy() if self.current(event.service, event.generation, Phase.CHECKING):
+                self.on_healthy(event)
+            case Unhealthy() if self.current(event.service, event.generation, Phase.CHECKING):
+                self.roll_back(
+                    event.service, ev.RolledBack(event.service, event.reason, event.log_tail)
+                )
+            case Committed() if self.current(event.service, event.generation, Phase.COMMITTING):
+                self.update(event.service, settle=None)
+                self.finish(event.service, None)
+            case RolledBack() if self.current(event.service, event.generation, Phase.ROLLING_BACK):
+                self.update(event.service, settle=None)
+                self.finish(event.service, self.get(event.service).outcome)
+            case EffectFailed():
+                self.on_effect_failed(event)
+            case EngineReturned():
+                self.on_engine_returned(event)
+            case Stopping():
+                self.on_stopping()
+            case _:
+                pass  # a stale result of superseded work
+
+    # transitions ────────────────────────────────────────────────────────────────────────
+
+    def on_changed(self, change: Changed) -> None:
+        name, service = change.service, self.get(change.service)
+        if self.state.stopping:
+            return
+        match service.phase:
+            case Phase.IDLE if not self.state.engine_lost and service.settle is None:
+                self.begin(name, change.action, change.paths, change.saved_at)
+            case Phase.QUEUED | Phase.BUILDING:
+                # The running build is for code that is already stale: stop it, build the newest.
+                if service.phase is Phase.BUILDING:
+                    self.emit(CancelBuild(name, service.generation))
+                    self.report(ev.BuildSuperseded(name))
+                merged = max(Action.REBUILD, change.action)
+                saved_at = _earliest(service.saved_at, change.saved_at)
+                self.update(name, phase=Phase.IDLE)
+                self.state = replace(self.state, queue=_without(self.state.queue, name))
+                self.begin(name, merged, service.paths | change.paths, saved_at, service.timings)
+                self.start_queued()
+            case _:
+                self.keep_pending(name, change.action, change.paths, change.saved_at)
+                service = self.get(name)
+                idle = service.phase is Phase.IDLE and not self.state.engine_lost
+                if idle and service.settle is not None:  # it failed last time: try it again
+                    self.run_settle(name)
+
+    def keep_pending(
+        self, name: str, action: Action, paths: frozenset[Path], saved_at: float | None
+    ) -> None:
+        service = self.get(name)
+        pending = max(service.pending or action, action)
+        self.update(
+            name,
+            pending=pending,
+            pending_paths=service.pending_paths | paths,
+            pending_saved_at=(
+                _earliest(service.pending_saved_at, saved_at)
+                if saved_at is not None
+                else service.pending_saved_at
+            ),
+        )
+
+    def begin(
+        self,
+        name: str,
+        action: Action,
+        paths: frozenset[Path],
+        saved_at: float,
+        timings: tuple[tuple[str, float], ...] = (),
+    ) -> None:
+        if not timings:  # a new round: it starts with noticing the save (event + quiet period)
+            timings = (("detect", max(0.0, self.now - saved_at)),)
+        service = self.update(
+            name,
+            **{
+                **_ROUND_RESET,
+                "generation": self.get(name).generation + 1,
+                "action": action,
+                "paths": paths,
+                "saved_at": saved_at,
+                "timings": timings,
+                "pending": None,
+                "pending_paths": frozenset(),
+                "pending_saved_at": None,
+            },
+        )
+        if action is Action.REBUILD:
+            if len(self.state.building()) >= self.state.max_parallel_builds:
+                self.update(name, phase=Phase.QUEUED, phase_started_at=self.now)
+                self.state = replace(self.state, queue=(*self.state.queue, name))
+                self.report(ev.BuildQueued(name, tuple(self.state.building())))
+                return
+            self.start_build(name)
+        elif action is Action.RECREATE:
+            if service.serving is None:
+                self.finish(name, ev.SwapFailed(name, "no container serves this service yet"))
+                return
+            self.enter(name, Phase.SWAPPING)
+            self.update(name, image=service.serving.image)
+            self.emit(
+                Swap(name, service.generation, service.serving.image, service.serving.container)
+            )
+        else:
+            if service.serving is None:
+                self.finish(name, ev.SyncFailed(name, "no running container to sync into"))
+                return
+            restart = action in (Action.RESTART, Action.SYNC_RESTART)
+            self.enter(name, Phase.SYNCING)
+            sync_paths = frozenset() if action is Action.RESTART else paths
+            self.emit(
+                SyncFiles(name, service.generation, service.serving.container, sync_paths, restart)
+            )
+
+    def start_build(self, name: str) -> None:
+        service = self.enter(name, Phase.BUILDING)
+        self.emit(HashContext(name, service.generation))
+        self.report(ev.BuildStarted(name, tuple(sorted(str(p) for p in service.paths))))
+
+    def on_hashed(self, event: ContextHashed) -> None:
+        service = self.get(event.service)
+        if service.serving is not None and service.serving.digest == event.digest:
+            self.finish(event.service, ev.BuildUnchanged(event.service))
+            return
+        self.update(event.service, digest=event.digest)
+        self.emit(StartBuild(event.service, event.generation, event.digest))
+
+    def on_built(self, event: BuildSucceeded) -> None:
+        name, service = event.service, self.get(event.service)
+        if service.serving is not None and service.serving.image == event.image:
+            # Docker's cache gave the image that serves: nothing to swap.
+            self.update(name, serving=replace(service.serving, digest=service.digest))
+            self.finish(name, ev.BuildUnchanged(name))
+            return
+        started = service.phase_started_at
+        service = self.enter(name, Phase.SWAPPING, event.steps)
+        self.update(name, image=event.image)
+        self.report(ev.BuildFinished(name, self.now - started))
+        old = service.serving.container if service.serving is not None else None
+        self.emit(Swap(name, event.generation, event.image, old))
+        self.start_queued()
+
+    def on_swapped(self, event: Swapped) -> None:
+        service = self.enter(event.service, Phase.CHECKING, event.steps)
+        self.update(event.service, candidate=event.container)
+        if self.state.stopping:  # never checked: the old container serves again
+            self.roll_back(event.service, None)
+            return
+        self.emit(CheckHealth(event.service, service.generation, event.container))
+
+    def on_synced(self, event: Synced) -> None:
+        service = self.get(event.service)
+        if event.restarted and service.serving is not None:
+            self.enter(event.service, Phase.CHECKING)
+            self.emit(CheckHealth(event.service, event.generation, service.serving.container))
+        else:
+            self.on_live(event.service)
+
+    def on_healthy(self, event: Healthy) -> None:
+        name, service = event.service, self.get(event.service)
+        if service.candidate is None:  # a restarted container after a sync: nothing to commit
+            self.on_live(name)
+            return
+        old = service.serving
+        image = service.image or (old.image if old is not None else "")
+        commit = Commit(name, event.generation, service.candidate, old.container if old else None)
+        self.update(
+            name,
+            serving=Serving(service.candidate, image, service.digest or _digest(old, image)),
+            candidate=None,
+            settle=commit,  # owed until Committed
+        )
+        self.report_live(name)
+        self.enter(name, Phase.COMMITTING)
+        self.emit(commit)
+
+    def roll_back(self, name: str, outcome: ev.Event | None) -> None:
+        service = self.get(name)
+        restore = service.serving.container if service.serving is not None else None
+        rollback = Rollback(name, service.generation, service.candidate, restore)
+        self.update(name, outcome=outcome, settle=rollback)
+        self.enter(name, Phase.ROLLING_BACK)
+        self.emit(rollback)
+
+    def report_live(self, name: str) -> None:
+        service = self.enter(name, self.get(name).phase)  # close the current phase's clock
+        since_save = self.now - service.saved_at if service.saved_at is not None else None
+        self.report(ev.Live(name, since_save, service.timings))
+
+    def on_live(self, name: str) -> None:
+        self.report_live(name)
+        self.finish(name, None)
+
+    def finish(self, name: str, outcome: ev.Event | None) -> None:
+        """End the round (whatever its outcome), then start what arrived meanwhile."""
+        was_building = self.get(name).phase is Phase.BUILDING
+        self.enter(name, Phase.IDLE)
+        if outcome is not None:
+            self.report(outcome)
+        service = self.update(name, **_ROUND_RESET)
+        # A commit or rollback still owed (it failed) waits for the next save, the engine's
+        # return or the stop, never retried in a loop here.
+        if (
+            service.pending is not None
+            and service.pending_saved_at is not None
+            and service.settle is None
+            and not self.state.engine_lost
+            and not self.state.stopping
+        ):
+            self.begin(name, service.pending, service.pending_paths, service.pending_saved_at)
+        if was_building:
+            self.start_queued()
+
+    def run_settle(self, name: str) -> None:
+        """Run again the commit or rollback that failed, before anything else."""
+        service = self.get(name)
+        assert service.settle is not None
+        phase = Phase.COMMITTING if isinstance(service.settle, Commit) else Phase.ROLLING_BACK
+        settle = replace(service.settle, generation=service.generation)
+        self.update(name, settle=settle)
+        self.enter(name, phase)
+        self.emit(settle)
+
+    def start_queued(self) -> None:
+        while self.state.queue and len(self.state.building()) < self.state.max_parallel_builds:
+            name, *rest = self.state.queue
+            self.state = replace(self.state, queue=tuple(rest))
+            self.update(name, phase=Phase.IDLE)
+            self.start_build(name)
+
+    # failures ───────────────────────────────────────────────────────────────────────────
+
+    def on_effect_failed(self, failure: EffectFailed) -> None:
+        effect, message = failure.effect, failure.message
+        if isinstance(effect, WatchEngine):
+            if self.state.engine_lost and not self.state.stopping:
+                self.emit(WatchEngine())  # the engine answered oddly: keep waiting for it
+            return
+        if isinstance(effect, Report | CancelBuild):
+            return  # nothing of a service's round hangs on these
+        name = effect.service
+        if not self.current(name, effect.generation, *_PHASE_OF[type(effect)]):
+            return  # superseded work failed: nothing waits for it
+        if failure.engine_lost and not self.state.stopping:
+            self.on_engine_lost(name, effect, message)
+            return
+        match effect:
+            case HashContext() | StartBuild():
+                self.finish(name, ev.BuildFailed(name, message, ()))
+            case Swap():
+                # The executor could not undo the swap itself: make sure the old one serves.
+                self.roll_back(name, ev.SwapFailed(name, message))
+            case SyncFiles():
+                self.finish(name, ev.SyncFailed(name, message))
+            case CheckHealth():
+                reason = f"the health check failed: {message}"
+                self.roll_back(name, ev.RolledBack(name, reason, ()))
+            case Commit() | Rollback():
+                # Kept as `settle`: run again at the next save, on return or when stopping.
+                event = ev.CommitFailed if isinstance(effect, Commit) else ev.RollbackFailed
+                self.finish(name, event(name, message))
+
+    def on_engine_lost(self, name: str, effect: Effect, message: str) -> None:
+        service = self.get(name)
+        if service.action is not None and service.saved_at is not None:
+            # The interrupted round runs again once the engine is back.
+            self.keep_pending(name, service.action, service.paths, service.saved_at)
+        if isinstance(effect, Swap | CheckHealth):
+            restore = service.serving.container if service.serving is not None else None
+            self.update(name, settle=Rollback(name, service.generation, service.candidate, restore))
+        was_building = service.phase is Phase.BUILDING
+        self.enter(name, Phase.IDLE)
+        self.update(name, **_ROUND_RESET)
+        if not self.state.engine_lost:
+            self.state = replace(self.state, engine_lost=True)
+            self.report(ev.EngineLost(message))
+            self.emit(WatchEngine())
+        if was_building:
+            self.start_queued()
+
+    def on_engine_returned(self, event: EngineReturned) -> None:
+        if not self.state.engine_lost:
+            return
+        self.state = replace(self.state, engine_lost=False)
+        self.report(ev.EngineReturned(event.down_s))
+        for name in sorted(self.state.services):
+            service = self.get(name)
+            if service.phase is not Phase.IDLE:
+                continue
+            serving = service.serving
+            if service.settle is None and serving and serving.container not in event.running:
+                # Reconcile: the engine came back without our container running.
+                restore = serving.container
+                rollback = Rollback(name, service.generation, None, restore)
+                service = self.update(name, settle=rollback)
+            if service.settle is not None:
+                self.run_settle(name)
+            elif service.pending is not None and service.pending_saved_at is not None:
+                self.begin(name, service.pending, service.pending_paths, service.pending_saved_at)
+
+    def on_stopping(self) -> None:
+        self.state = replace(self.state, stopping=True, queue=())
+        for name in sorted(self.state.services):
+            service = self.get(name)
+            match service.phase:
+                case Phase.BUILDING:
+                    self.emit(CancelBuild(name, service.generation))
+                    self.finish(name, None)
+                case Phase.QUEUED:
+                    self.finish(name, None)
+                case Phase.CHECKING if service.candidate is not None:
+                    self.roll_back(name, None)
+                case Phase.IDLE if service.settle is not None and not self.state.engine_lost:
+                    self.run_settle(name)
+                case _:
+                    pass  # swapping, syncing, committing, rolling back: their result settles it
+
+
+_PHASE_OF: dict[type, tuple[Phase, ...]] = {
+    HashContext: (Phase.BUILDING,),
+    StartBuild: (Phase.BUILDING,),
+    Swap: (Phase.SWAPPING,),
+    SyncFiles: (Phase.SYNCING,),
+    CheckHealth: (Phase.CHECKING,),
+    Commit: (Phase.COMMITTING,),
+    Rollback: (Phase.ROLLING_BACK,),
+}
+
+
+def _digest(serving: Serving | None, image: str) -> str | None:
+    """A recreate keeps the image, so it keeps the digest it was built from."""
+    return serving.digest if serving is not None and serving.image == image else None
+
+
+def _earliest(a: float | None, b: float) -> float:
+    return b if a is None else min(a, b)
+
+
+def _without(queue: tuple[str, ...], name: str) -> tuple[str, ...]:
+    return tuple(n for n in queue if n != name)

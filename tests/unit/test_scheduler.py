@@ -1,0 +1,147 @@
+"""The scheduler with a fake edge: every exception an effect raises becomes an input, and a
+stop settles what is in flight. No Docker, no sleeps: the loop runs until it is idle."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from fakes import FakeClock, FakeRunner
+
+from composewatch import events as ev
+from composewatch import state as st
+from composewatch.mapping import Action
+from composewatch.scheduler import Scheduler
+
+APP = Path("/src/app.py")
+
+
+def change(service: str, at: float = 0.0) -> st.Changed:
+    return st.Changed(service, Action.REBUILD, frozenset({APP}), at)
+
+
+def healthy_script(effect: st.Effect) -> st.Input | None:
+    """What a working engine would answer."""
+    match effect:
+        case st.HashContext(s, g):
+            return st.ContextHashed(s, g, f"digest-{g}")
+        case st.StartBuild(s, g, _):
+            return st.BuildSucceeded(s, g, f"img-{g}")
+        case st.Swap(s, g, _, _):
+            return st.Swapped(s, g, f"{s}-new-{g}")
+        case st.CheckHealth(s, g, _):
+            return st.Healthy(s, g)
+        case st.Commit(s, g, _, _):
+            return st.Committed(s, g)
+        case st.Rollback(s, g, _, _):
+            return st.RolledBack(s, g)
+    return None
+
+
+def scheduler(runner: FakeRunner, *services: str) -> Scheduler:
+    sched = Scheduler(runner, max_parallel_builds=1, clock=FakeClock())
+    for name in services:
+        sched.handle(st.Started(name, st.Serving(f"{name}-old", "img-0", "digest-0")))
+    return sched
+
+
+def test_fifty_raising_effects_leave_no_service_stuck_and_free_every_slot() -> None:
+    raised = 0
+
+    def script(effect: st.Effect) -> st.Input | None:
+        nonlocal raised
+        # Every other round, some step raises something the executor did not foresee.
+        if isinstance(effect, st.HashContext | st.Swap | st.CheckHealth) and effect.generation % 2:
+            raised += 1
+            raise OSError(f"{type(effect).__name__} broke")
+        return healthy_script(effect)
+
+    runner = FakeRunner(script)
+    services = [f"s{i}" for i in range(5)]
+    sched = scheduler(runner, *services)
+
+    async def scenario() -> None:
+        for round_ in range(10):
+            for name in services:
+                sched.submit(change(name, float(round_)))
+            await sched.idle()
+
+    asyncio.run(scenario())
+    assert raised == 25 and sched.effects_raised == 25
+    stuck = [n for n, s in sched.state.services.items() if s.phase is not st.Phase.IDLE]
+    assert stuck == [] and sched.state.building() == [] and sched.state.queue == ()
+    assert len(runner.sink.of(ev.BuildFailed)) == 25  # one per raising round, said
+    assert len(runner.sink.of(ev.Live)) == 25
+
+
+def test_a_reporter_that_raises_does_not_stop_the_loop() -> None:
+    runner = FakeRunner(healthy_script)
+
+    def broken_report(event: ev.Event) -> None:
+        raise UnicodeEncodeError("ascii", "\udcff", 0, 1, "surrogates not allowed")
+
+    runner.report = broken_report  # type: ignore[method-assign]
+    sched = scheduler(runner, "web")
+
+    async def scenario() -> None:
+        sched.submit(change("web"))
+        await sched.idle()
+
+    asyncio.run(scenario())
+    assert sched.state.service("web").serving == st.Serving("web-new-1", "img-1", "digest-1")
+    assert sched.effects_raised > 0
+
+
+def test_stop_cancels_the_build_and_rolls_back_the_unchecked_swap() -> None:
+    runner = FakeRunner(healthy_script)
+    runner.held = {st.StartBuild, st.CheckHealth}
+    sched = scheduler(runner, "api", "web")
+    sched.state = st.ProjectState(max_parallel_builds=2, services=sched.state.services)
+
+    async def scenario() -> None:
+        loop = asyncio.create_task(sched.run())
+        sched.submit(change("api"))  # its build hangs
+        sched.submit(st.Changed("web", Action.RECREATE, frozenset(), 0.0))  # its check hangs
+        while not any(isinstance(e, st.CheckHealth) for e in runner.ran):
+            await asyncio.sleep(0)
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+
+    asyncio.run(scenario())
+    assert runner.cancelled == [st.CancelBuild("api", 1)]
+    assert st.Rollback("web", 1, "web-new-1", "web-old") in runner.ran
+    assert sched.state.service("web").serving == st.Serving("web-old", "img-0", "digest-0")
+    assert not sched._tasks
+
+
+def test_an_engine_loss_is_waited_out_and_the_save_is_acted_on() -> None:
+    engine_up = False
+
+    def script(effect: st.Effect) -> st.Input | None:
+        if isinstance(effect, st.WatchEngine):
+            return st.EngineReturned(1.5, frozenset({"web-old"}))
+        if not engine_up and isinstance(effect, st.StartBuild):
+            raise ConnectionError("socket gone")
+        return healthy_script(effect)
+
+    runner = FakeRunner(script)
+    runner.held = {st.WatchEngine}
+    sched = scheduler(runner, "web")
+
+    async def scenario() -> None:
+        nonlocal engine_up
+        sched.submit(change("web", 1.0))
+        while not sched.state.engine_lost:
+            sched.handle(await sched.inbox.get())
+            await asyncio.sleep(0)
+        sched.submit(change("web", 2.0))  # a save while the engine is away
+        engine_up = True
+        runner.release()
+        await sched.idle()
+
+    asyncio.run(scenario())
+    kinds = [type(e) for e in runner.sink.events]
+    assert ev.EngineLost in kinds and ev.EngineReturned in kinds
+    assert sched.state.service("web").serving is not None
+    assert sched.state.service("web").serving.image == "img-2"
+    assert sched.state.service("web").saved_at is None and not sched.state.engine_lost
