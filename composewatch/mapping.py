@@ -160,7 +160,7 @@ def _in_build_context(path: Path, target: WatchTarget) -> bool:
         return False
     relative = path.relative_to(target.context).as_posix()
     if relative == ".":
-        return False
+        return True  # the context itself was created, moved or deleted: the digest decides
     # A changed ignore file changes what the context holds, so it always counts.
     if target.ignore.source and path == Path(target.ignore.source):
         return True

@@ -140,3 +140,9 @@ def test_a_rule_ignore_uses_dockerignore_patterns() -> None:
     t = [target("app", "app", rules=(rule,))]
     assert services(["app/a/b/c.tmp"], t) == {}
     assert services(["app/a/b/c.py"], t) == {"app": {"app/a/b/c.py"}}
+
+
+def test_the_context_directory_itself_moving_counts() -> None:
+    """A context moved away or back (one event on the directory) is checked: its digest
+    decides, and a vanished context becomes a failed build with a message."""
+    assert services(["api"], [target("api", "api")]) == {"api": {"api"}}
