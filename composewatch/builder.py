@@ -22,7 +22,7 @@ from composewatch.compose.model import LoadedProject
 from composewatch.core.buildinputs import BuildRequest, parse_build_request
 from composewatch.engine.build import BuildCancelled, Builder, choose_builder, run_build
 from composewatch.engine.buildcontext import ContextSelection, select_context
-from composewatch.errors import BuildContextError, EngineError
+from composewatch.errors import BuildContextError, ComposewatchError, EngineError
 
 __all__ = [
     "BuildCancelled",
@@ -63,7 +63,15 @@ def build_digest(loaded: LoadedProject, service: str) -> str:
 
 def check_build_inputs(loaded: LoadedProject, services: Iterable[str]) -> None:
     """Fail before anything is touched when a service's build cannot be made: a missing
-    context or Dockerfile, an unreadable file, a key that cannot be honoured."""
+    context or Dockerfile, an unreadable file, a key that cannot be honoured. The message
+    names, rather than shows, a variable substituted into a path."""
+    try:
+        _check_build_inputs(loaded, services)
+    except ComposewatchError as exc:
+        raise loaded.scrub(exc) from None
+
+
+def _check_build_inputs(loaded: LoadedProject, services: Iterable[str]) -> None:
     for service in services:
         if loaded.project.services[service].build is not None:
             request = parse_build_request(loaded.project, service, _config_file(loaded))

@@ -49,8 +49,16 @@ __all__ = [
 SETTINGS_KEY = "x-composewatch"
 
 
+MAX_WAIT_S = 3600.0  # the longest health timeout or stop timeout accepted
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # allow_inf_nan=False: `.inf` or `.nan` would be accepted here and fail at the engine
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+def _printable(text: str) -> bool:
+    return text.isprintable() and not any(c.isspace() for c in text)
 
 
 class HealthSettings(_Strict):
@@ -77,25 +85,42 @@ class HealthSettings(_Strict):
     expected_status: int | None = Field(
         default=None, ge=100, le=599, description="HTTP status to expect (default: any below 500)"
     )
-    timeout_s: float = Field(default=60.0, gt=0, description="give up (and roll back) after this")
+    timeout_s: float = Field(
+        default=60.0, gt=0, le=MAX_WAIT_S, description="give up (and roll back) after this"
+    )
 
+    # The messages below do not repeat the value: it may have been interpolated from a secret.
     @field_validator("url")
     @classmethod
     def _loopback_only(cls, url: str | None) -> str | None:
         if url is None:
             return None
-        parts = urlsplit(url)
+        if not _printable(url):
+            raise ValueError("the URL holds spaces or control characters")
+        try:
+            parts = urlsplit(url)
+            port = parts.port  # raises for a port outside 0-65535
+        except ValueError:
+            raise ValueError("not a valid URL (is the port between 1 and 65535?)") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{url!r} is not an http:// or https:// URL")
-        if parts.hostname != "localhost" and not ip_address(parts.hostname).is_loopback:
-            raise ValueError(f"{url!r} is not on this machine (use 127.0.0.1 or localhost)")
+            raise ValueError("not an http:// or https:// URL")
+        if port == 0:
+            raise ValueError("the port must be between 1 and 65535")
+        try:
+            loopback = parts.hostname == "localhost" or ip_address(parts.hostname).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise ValueError("the URL is not on this machine (use 127.0.0.1 or localhost)")
         return url
 
     @field_validator("path")
     @classmethod
     def _absolute_path(cls, path: str) -> str:
         if not path.startswith("/"):
-            raise ValueError(f"path {path!r} must start with '/'")
+            raise ValueError("the path must start with '/'")
+        if not _printable(path):
+            raise ValueError("the path holds spaces or control characters")
         return path
 
 
@@ -104,7 +129,10 @@ class ServiceSettings(_Strict):
         default=HealthSettings(), description="how to tell that a new container serves"
     )
     stop_timeout_s: float | None = Field(
-        default=None, ge=0, description="stop timeout when the service sets no stop_grace_period"
+        default=None,
+        ge=0,
+        le=MAX_WAIT_S,
+        description="stop timeout when the service sets no stop_grace_period",
     )
     watch: bool = Field(default=True, description="false: never rebuild this service on save")
 
@@ -118,7 +146,9 @@ class CommandSettings(_Strict):
     service's serving container. gaze's older `run:` is read as `cmd:`.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False
+    )
 
     cmd: str = Field(
         min_length=1,
@@ -131,7 +161,9 @@ class CommandSettings(_Strict):
     service: str | None = Field(
         default=None, description="run inside this service's container (default: on the host)"
     )
-    timeout_s: float = Field(default=300.0, gt=0, description="kill the command after this")
+    timeout_s: float = Field(
+        default=300.0, gt=0, le=MAX_WAIT_S, description="kill the command after this"
+    )
 
     @field_validator("re")
     @classmethod

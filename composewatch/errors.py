@@ -10,11 +10,14 @@
         ├── EngineUnavailable    no Docker engine answers
         └── EngineContextError   DOCKER_CONTEXT / `docker context use` names no context
 
-Every message is one paragraph a user can act on: it names the file and the key.
+Every message is one paragraph a user can act on: it names the file and the key. Messages
+quote file names, keys and values from outside, so `str()` of any of these errors shows
+control characters (terminal escape sequences, bidi overrides) as `\x1b`-style escapes.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 __all__ = [
@@ -27,11 +30,27 @@ __all__ = [
     "EngineError",
     "EngineUnavailable",
     "InputError",
+    "printable",
 ]
+
+
+_CONTROL = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def printable(text: str) -> str:
+    """`text` with control and format characters (but newlines and tabs) escaped."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c in "\n\t" or unicodedata.category(c) not in _CONTROL else repr(c)[1:-1] for c in text
+    )
 
 
 class ComposewatchError(Exception):
     exit_code = 1
+
+    def __str__(self) -> str:
+        return printable(super().__str__())
 
 
 class EngineError(ComposewatchError):

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from composewatch.compose.paths import KeyPath, format_path, matches
+from composewatch.compose.schema import unreadable
 from composewatch.compose.shortsyntax import ShortSyntaxError, parse_port, parse_volume
 from composewatch.errors import ComposeFileError
 
@@ -184,7 +185,10 @@ _TRANSFORMERS: dict[str, Transformer] = {
 def _transform(value: Any, path: KeyPath) -> Any:
     for pattern, transformer in _TRANSFORMERS.items():
         if matches(path, pattern):
-            return transformer(value, path)
+            try:
+                return transformer(value, path)
+            except (TypeError, ValueError, AttributeError, KeyError, IndexError):
+                raise unreadable(value, path) from None
     if isinstance(value, dict):
         return _transform_mapping(value, path)
     if isinstance(value, list):

@@ -4,20 +4,39 @@ python-dotenv does the tokenising (quotes, escapes, `export`, comments); compose
 interpolation is then applied to unquoted and double-quoted values, looking variables up in
 `lookup` first and in the variables defined so far second. `format: raw` files take every
 `KEY=VALUE` line literally.
+
+Values are secrets: an error names the file, the line and the variable, never the value.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from dotenv.parser import parse_stream
 
 from composewatch.compose.interpolation import InterpolationError, substitute
+from composewatch.compose.redaction import note_value
+from composewatch.compose.textfile import read_input
 from composewatch.errors import ComposeFileError
 
 __all__ = ["env_lookup", "load_env_file", "parse_env"]
+
+
+_NAME = re.compile(r"\s*(?:export\s+)?([^\s=#]{1,100})\s*=")
+
+
+def _invalid_line(original: str) -> str:
+    """What is wrong with a line python-dotenv could not parse, without its value."""
+    match = _NAME.match(original)
+    if match is None:
+        return "not a NAME=value line (the line is not shown: it may hold a secret)"
+    return (
+        f"cannot parse the value of {match.group(1)} (an unclosed quote, or text after the "
+        "closing quote?); the value is not shown"
+    )
 
 
 def _quote(original: str) -> str:
@@ -51,9 +70,7 @@ def parse_env(
     for binding in parse_stream(io.StringIO(text)):
         if binding.error:
             raise ComposeFileError(
-                f"invalid line {binding.original.string.strip()!r}",
-                file=file,
-                line=binding.original.line,
+                _invalid_line(binding.original.string), file=file, line=binding.original.line
             )
         if binding.key is None:
             continue
@@ -71,7 +88,11 @@ def parse_env(
         try:
             out[binding.key] = substitute(value, resolve)
         except InterpolationError as exc:
-            raise ComposeFileError(str(exc), file=file, line=binding.original.line) from None
+            raise ComposeFileError(
+                f"in the value of {binding.key}: {exc.summary}",
+                file=file,
+                line=binding.original.line,
+            ) from None
     return out
 
 
@@ -82,14 +103,21 @@ def load_env_file(
     *,
     raw: bool = False,
 ) -> dict[str, str]:
-    """`parse_env` on a file; a missing file is a ComposeFileError."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ComposeFileError(f"env file {path} not found", file=path) from None
-    except OSError as exc:
-        raise ComposeFileError(f"cannot read env file: {exc.strerror}", file=path) from None
-    return parse_env(text, lookup, into, raw=raw, file=str(path))
+    """`parse_env` on a file; a missing, special, huge or non-UTF-8 file is a ComposeFileError."""
+    if not path.exists():
+        raise ComposeFileError(f"env file {path} not found", file=path)
+    text = read_input(path, encoding="utf-8-sig")
+
+    def noted(name: str) -> str | None:
+        value = lookup(name)
+        if value is not None:
+            note_value(name, value)
+        return value
+
+    values = parse_env(text, noted, into, raw=raw, file=str(path))
+    for name, value in values.items():
+        note_value(name, value)
+    return values
 
 
 def env_lookup(*layers: Mapping[str, str]) -> Callable[[str], str | None]:

@@ -12,7 +12,9 @@ from composewatch.compose.merge import apply_resets, merge_value
 from composewatch.compose.paths import KeyPath
 from composewatch.errors import ComposeFileError
 
-__all__ = ["FileLoader", "apply_extends"]
+__all__ = ["MAX_EXTENDS", "FileLoader", "apply_extends"]
+
+MAX_EXTENDS = 64  # services extending one another in a chain (each level is a recursion)
 
 # Loads a compose file for `extends.file`: its canonical, path-resolved tree.
 FileLoader = Callable[[Path], dict[str, Any]]
@@ -59,6 +61,10 @@ def _extend(
             key=f"services.{name}.extends",
         )
     link = (str(file), name)
+    if len(chain) >= MAX_EXTENDS:
+        raise ComposeFileError(
+            f"extends chain longer than {MAX_EXTENDS} services", file=file, key=f"services.{name}"
+        )
     if link in chain:
         trail = " -> ".join(f"{s} ({f})" for f, s in (*chain, link))
         raise ComposeFileError(f"extends cycle detected: {trail}", file=file)

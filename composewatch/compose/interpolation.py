@@ -1,7 +1,9 @@
 """Variable substitution with compose's syntax: `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-d}`,
 `${VAR:?err}`, `${VAR?err}`, `${VAR:+alt}`, `${VAR+alt}` (nested in the default), `$$` for `$`.
 
-Missing variables become "" (compose warns). Errors carry the dotted key path.
+Missing variables become "" (compose warns). Errors carry the dotted key path. Errors never
+show a variable's value: the message of `${X:?message}` is shown as written, unsubstituted.
+Defaults nest at most MAX_NESTING levels deep.
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from composewatch.compose.redaction import noting
 from composewatch.errors import ComposeFileError
 
-__all__ = ["InterpolationError", "interpolate_tree", "substitute"]
+__all__ = ["MAX_NESTING", "InterpolationError", "interpolate_tree", "substitute"]
+
+MAX_NESTING = 32
 
 Lookup = Callable[[str], str | None]
 
@@ -21,7 +26,19 @@ _OPERATORS = (":-", ":?", ":+", "-", "?", "+")
 
 
 class InterpolationError(ValueError):
-    """A template is invalid or a required variable is missing."""
+    """A template is invalid or a required variable is missing. `summary` says which without
+    quoting the template or the message: for a template read from an env file, both are
+    part of a value."""
+
+    def __init__(self, message: str, summary: str | None = None) -> None:
+        super().__init__(message)
+        self.summary = summary or message
+
+
+def _invalid(template: str) -> InterpolationError:
+    return InterpolationError(
+        f"Invalid template: {template!r}", "invalid interpolation format (check its ${...})"
+    )
 
 
 def _closing_brace(text: str, start: int) -> int:
@@ -39,32 +56,35 @@ def _closing_brace(text: str, start: int) -> int:
     return -1
 
 
-def _braced(expr: str, lookup: Lookup, template: str) -> str:
+def _braced(expr: str, lookup: Lookup, template: str, depth: int) -> str:
     match = _NAME.match(expr)
     if match is None:
-        raise InterpolationError(f"Invalid template: {template!r}")
+        raise _invalid(template)
     name, rest = match.group(), expr[match.end() :]
     if not rest:
         return lookup(name) or ""
     op = next((o for o in _OPERATORS if rest.startswith(o)), None)
     if op is None:
-        raise InterpolationError(f"Invalid template: {template!r}")
+        raise _invalid(template)
     arg = rest[len(op) :]
     value = lookup(name)
     present = value is not None and (not op.startswith(":") or value != "")
     if op.endswith("-"):
-        return value if present and value is not None else substitute(arg, lookup)
+        return value if present and value is not None else substitute(arg, lookup, depth + 1)
     if op.endswith("+"):
-        return substitute(arg, lookup) if present else (value or "")
+        return substitute(arg, lookup, depth + 1) if present else (value or "")
     if not present:
-        reason = substitute(arg, lookup)
+        substitute(arg, lookup, depth + 1)  # a malformed message is an error too
+        # the message as written: substituted, it could show another variable's value
         message = f"required variable {name} is missing a value"
-        raise InterpolationError(f"{message}: {reason}" if reason else message)
+        raise InterpolationError(f"{message}: {arg}" if arg else message, message)
     return value or ""
 
 
-def substitute(template: str, lookup: Lookup) -> str:
+def substitute(template: str, lookup: Lookup, depth: int = 0) -> str:
     """`template` with every variable reference replaced."""
+    if depth > MAX_NESTING:
+        raise InterpolationError(f"variables nested more than {MAX_NESTING} levels deep")
     out: list[str] = []
     i = 0
     while i < len(template):
@@ -80,8 +100,8 @@ def substitute(template: str, lookup: Lookup) -> str:
         elif nxt == "{":
             end = _closing_brace(template, i + 1)
             if end < 0:
-                raise InterpolationError(f"Invalid template: {template!r}")
-            out.append(_braced(template[i + 2 : end], lookup, template))
+                raise _invalid(template)
+            out.append(_braced(template[i + 2 : end], lookup, template, depth))
             i = end + 1
         elif (match := _NAME.match(template, i + 1)) is not None:
             out.append(lookup(match.group()) or "")
@@ -120,10 +140,10 @@ def interpolate_tree(
         ]
     if not isinstance(value, str):
         return value
+    key = _format_path(path)
     try:
-        result = substitute(value, env.get)
+        result = substitute(value, noting(env.get, key) if "$" in value else env.get)
     except InterpolationError as exc:
-        key = _format_path(path)
         raise ComposeFileError(
             f"error while interpolating {key}: {exc}", file=file, key=key
         ) from None

@@ -31,9 +31,10 @@ from composewatch.compose.project import (
     prune_resources,
     select_profiles,
 )
+from composewatch.compose.redaction import redacting
 from composewatch.compose.treeload import load_model, read_text
 from composewatch.compose.yamlload import parse_documents
-from composewatch.errors import ComposeFileError
+from composewatch.errors import ComposeFileError, ComposewatchError
 
 __all__ = ["ProjectOptions", "load_project"]
 
@@ -132,7 +133,18 @@ def _inputs(options: ProjectOptions) -> tuple[list[Path], dict[str, str], str]:
 
 
 def load_project(options: ProjectOptions) -> LoadedProject:
-    """Load a compose project as `docker compose config` would; raises ComposeFileError."""
+    """Load a compose project as `docker compose config` would; raises ComposeFileError,
+    whose message names the variables whose values it would otherwise show."""
+    with redacting() as redaction:
+        try:
+            loaded = _load_project(options)
+        except ComposewatchError as exc:
+            raise redaction.scrub(exc) from None
+    loaded._redaction = redaction  # for errors raised later while using the project
+    return loaded
+
+
+def _load_project(options: ProjectOptions) -> LoadedProject:
     files, env, name = _inputs(options)
     project_dir = files[0].parent
     model = load_model(files, project_dir, env)

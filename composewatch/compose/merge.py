@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from composewatch.compose.normalize import go_string
-from composewatch.compose.paths import KeyPath, matches
+from composewatch.compose.paths import KeyPath, format_path, matches
 from composewatch.compose.shortsyntax import ShortSyntaxError, parse_volume
 from composewatch.compose.yamlload import Override, Reset
 from composewatch.errors import ComposeFileError
@@ -265,8 +265,11 @@ def enforce_unicity(value: Any, path: KeyPath = ()) -> Any:
         if matches(path, pattern):
             seq: list[Any] = []
             positions: dict[str, int] = {}
-            for entry in value:
-                key = index(entry)
+            for i, entry in enumerate(value):
+                try:
+                    key = index(entry)
+                except ComposeFileError as exc:
+                    raise ComposeFileError(exc.reason, key=format_path((*path, i))) from None
                 if key in positions:
                     seq[positions[key]] = entry
                 else:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from composewatch.compose.layout import GoFloat, shape_document
+from composewatch.compose.redaction import Redaction
+from composewatch.errors import ComposewatchError
 
 
 class _Model(BaseModel):
@@ -198,6 +200,13 @@ class LoadedProject(BaseModel):
     config_files: list[str]  # absolute paths, in -f order
     environment: dict[str, str]  # the environment used for interpolation (.env + os.environ)
     extensions: dict[str, Any] = Field(default_factory=dict)  # top-level x-* keys, interpolated
+    # the values this project's errors must not show (compose/redaction.py); set by the loader
+    _redaction: Redaction = PrivateAttr(default_factory=Redaction)
+
+    def scrub(self, exc: ComposewatchError) -> ComposewatchError:
+        """`exc` (raised while using this project) with no variable's value in its message:
+        each is shown as `${NAME}`, as the loader's own errors are."""
+        return self._redaction.scrub(exc)
 
     def to_compose_dict(self) -> dict[str, Any]:
         """`docker compose config --format json` as data: the project's dict plus the

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from composewatch.compose.paths import KeyPath, format_path, matches
+from composewatch.compose.schema import unreadable
 from composewatch.compose.shellwords import CommandLineError, parse_command_line
 from composewatch.compose.units import UnitError, format_duration, parse_duration, parse_size
 from composewatch.errors import ComposeFileError
@@ -277,7 +278,10 @@ _FIELDS: dict[str, Normalizer] = {
 def _walk(value: Any, path: KeyPath) -> Any:
     for pattern, normalizer in _FIELDS.items():
         if matches(path[2:], pattern):
-            value = normalizer(value, path)
+            try:
+                value = normalizer(value, path)
+            except (TypeError, ValueError, AttributeError, KeyError, IndexError):
+                raise unreadable(value, path) from None
             break
     if isinstance(value, dict):
         # `x-*` keys stay: compose prints them in YAML (its JSON leaves them out)

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+
 __all__ = ["KeyPath", "format_path", "matches"]
 
 KeyPath = tuple[str | int, ...]
 
 
+@functools.cache
+def _parts(pattern: str) -> tuple[str, ...]:
+    return tuple(pattern.split(".")) if pattern else ()
+
+
 def matches(path: KeyPath, pattern: str) -> bool:
     """Whether `path` matches a dotted pattern where `*` stands for any key or list index."""
-    parts = pattern.split(".") if pattern else []
+    parts = _parts(pattern)
     return len(parts) == len(path) and all(
         p in ("*", str(k)) for p, k in zip(parts, path, strict=True)
     )

@@ -102,21 +102,28 @@ def _invalid(message: str, key: str | None = None) -> ComposeFileError:
 
 
 def _check_cycles(services: dict[str, Any]) -> None:
+    """Depth-first, with an explicit stack: a chain of thousands of services is fine."""
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
-
-    def visit(name: str, trail: list[str]) -> None:
-        if state.get(name) == 2 or name not in services:
-            return
-        if state.get(name) == 1:
-            cycle = [*trail[trail.index(name) :], name]
-            raise ComposeFileError(f"dependency cycle detected: {' -> '.join(cycle)}")
-        state[name] = 1
-        for dep in services[name].get("depends_on") or {}:
-            visit(dep, [*trail, name])
-        state[name] = 2
-
-    for name in sorted(services):
-        visit(name, [])
+    for root in sorted(services):
+        if state.get(root):
+            continue
+        state[root] = 1
+        trail = [root]
+        stack = [iter(list(services[root].get("depends_on") or {}))]
+        while stack:
+            dep = next(stack[-1], None)
+            if dep is None:
+                state[trail.pop()] = 2
+                stack.pop()
+            elif dep not in services or state.get(dep) == 2:
+                continue
+            elif state.get(dep) == 1:
+                cycle = [*trail[trail.index(dep) :], dep]
+                raise ComposeFileError(f"dependency cycle detected: {' -> '.join(cycle)}")
+            else:
+                state[dep] = 1
+                trail.append(dep)
+                stack.append(iter(list(services[dep].get("depends_on") or {})))
 
 
 _DISTINCT = (  # service key, deploy.resources section and key, parser
@@ -147,7 +154,8 @@ def _check_distinct(name: str, service: dict[str, Any]) -> None:
         if own != other:
             raise _invalid(
                 f"services.{name}: can't set distinct values on '{key}' and "
-                f"'deploy.resources.{section}.{deploy_key}'"
+                f"'deploy.resources.{section}.{deploy_key}'",
+                name,
             )
 
 

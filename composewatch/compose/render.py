@@ -19,6 +19,7 @@ import yaml
 
 from composewatch.compose.layout import GoFloat, shape_document, shape_struct
 from composewatch.compose.model import LoadedProject
+from composewatch.errors import ComposeFileError
 
 __all__ = [
     "encode_json",
@@ -106,6 +107,14 @@ def _json_string(text: str) -> str:
     return '"' + _JSON_SPECIAL.sub(_json_char, text) + '"'
 
 
+def _finite(value: float) -> float:
+    """JSON has no infinities or NaN: compose fails as Go's json.Marshal does."""
+    if math.isfinite(value):
+        return value
+    text = "NaN" if math.isnan(value) else "+Inf" if value > 0 else "-Inf"
+    raise ComposeFileError(f"json: unsupported value: {text}")
+
+
 def _json(value: Any, indent: str, out: list[str]) -> None:
     if isinstance(value, dict):
         if not value:
@@ -132,9 +141,9 @@ def _json(value: Any, indent: str, out: list[str]) -> None:
     elif value is True or value is False:
         out.append("true" if value else "false")
     elif isinstance(value, GoFloat):
-        out.append(go_format_float(value.value, value.bits, "json"))
+        out.append(go_format_float(_finite(value.value), value.bits, "json"))
     elif isinstance(value, float):
-        out.append(go_format_float(value, 64, "json"))
+        out.append(go_format_float(_finite(value), 64, "json"))
     elif isinstance(value, int):
         out.append(str(value))
     else:
@@ -323,5 +332,9 @@ def render_config(
     if services_only:
         return "".join(f"{name}\n" for name in project.get("services", {}))
     document = shape_document(project, loaded.extensions, fmt)
-    text = encode_json(document) if fmt == "json" else encode_yaml(document)
+    try:
+        text = encode_json(document) if fmt == "json" else encode_yaml(document)
+    except ComposeFileError as exc:  # a value JSON cannot hold (`.inf`)
+        file = loaded.config_files[0] if loaded.config_files else None
+        raise ComposeFileError(exc.reason, file=file) from None
     return text.replace("$", "$$")

@@ -5,17 +5,44 @@ here; values (ports, durations, volume specs...) are checked when they are parse
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from typing import Any
 
 from composewatch.compose.paths import KeyPath, format_path, matches
-from composewatch.compose.schema_tables import ENUMS, RANGES, REQUIRED, TABLES
+from composewatch.compose.schema_tables import (
+    ENUMS,
+    ITEMS,
+    MEMBERS,
+    NAMES,
+    PATTERNS,
+    RANGES,
+    REQUIRED,
+    TABLES,
+)
+from composewatch.core.ignore import IgnoreSyntaxError, parse_ignore
 from composewatch.errors import ComposeFileError
 
-__all__ = ["validate_file", "validate_model"]
+__all__ = ["check_items", "unreadable", "validate_file", "validate_model"]
 
 # compose's wording for JSON types in "must be a ..." messages
 _NOUNS = {"object": "mapping", "array": "array"}
+
+
+def _noun(allowed: str) -> str:
+    """`string|object` as `a string or a mapping`."""
+    return " or ".join(f"a {_NOUNS.get(t, t)}" for t in allowed.split("|"))
+
+
+def check_items(node: list[Any], path: KeyPath, file: str | None) -> None:
+    """Raise ComposeFileError if an item of the array at `path` has a type it may not have."""
+    allowed = _lookup(ITEMS, path)
+    if allowed is None:
+        return
+    for index, value in enumerate(node):
+        if not _accepts(allowed, value):
+            key = format_path((*path, index))
+            raise ComposeFileError(f"{key} must be {_noun(allowed)}", file=file, key=key)
 
 
 def _json_type(value: Any) -> str:
@@ -30,6 +57,13 @@ def _json_type(value: Any) -> str:
     if isinstance(value, str):
         return "string"
     return "array" if isinstance(value, list) else "object"
+
+
+def unreadable(value: Any, path: KeyPath) -> ComposeFileError:
+    """The error for a value of a shape the field's parser cannot read (a case the schema
+    tables do not spell out), at the field's key. The value itself is not quoted."""
+    key = format_path(path)
+    return ComposeFileError(f"{key}: invalid value of type {_json_type(value)}", key=key)
 
 
 def _accepts(allowed: str, value: Any) -> bool:
@@ -60,6 +94,31 @@ def _check_object(node: dict[str, Any], path: KeyPath, table: dict[str, str], fi
             raise ComposeFileError(f"{where} {key} is required", file=file, key=where)
 
 
+def _check_members(node: dict[str, Any], path: KeyPath, file: str) -> None:
+    allowed = _lookup(MEMBERS, path)
+    if allowed is None:
+        return
+    for name, value in node.items():
+        if not _accepts(allowed, value):
+            key = format_path((*path, name))
+            raise ComposeFileError(f"{key} must be {_noun(allowed)}", file=file, key=key)
+
+
+def _check_names(node: dict[str, Any], path: KeyPath, file: str) -> None:
+    pattern = _lookup(NAMES, path)
+    if pattern is None:
+        return
+    where = format_path(path)
+    for key in node:
+        if not re.match(pattern, key):
+            raise ComposeFileError(
+                f"{where} additional properties {key!r} not allowed (a name may hold only "
+                "letters, digits, '.', '_' and '-')",
+                file=file,
+                key=where,
+            )
+
+
 def _check_range(value: int, path: KeyPath, file: str) -> None:
     low, high = _lookup(RANGES, path)
     if (low is None or value >= low) and (high is None or value <= high):
@@ -77,14 +136,23 @@ def _walk(node: Any, path: KeyPath, file: str) -> None:
         table = _lookup(TABLES, path)
         if table is not None:
             _check_object(node, path, table, file)
+        _check_names(node, path, file)
+        _check_members(node, path, file)
         for key, value in node.items():
-            if not key.startswith("x-"):
+            # `x-*` is an extension in a definition; in a map of names (`services: {x-a: }`)
+            # it is a name like any other, and its value is checked
+            if table is None or not key.startswith("x-"):
                 _walk(value, (*path, key), file)
     elif isinstance(node, list):
+        check_items(node, path, file)
         for index, value in enumerate(node):
             _walk(value, (*path, index), file)
     elif isinstance(node, int) and not isinstance(node, bool) and _lookup(RANGES, path):
         _check_range(node, path, file)
+    elif isinstance(node, str) and not re.search(_lookup(PATTERNS, path) or "", node):
+        key = format_path(path)
+        pattern = _lookup(PATTERNS, path)
+        raise ComposeFileError(f"{key} does not match pattern {pattern!r}", file=file, key=key)
     elif isinstance(node, str) and node not in (_lookup(ENUMS, path) or (node,)):
         key = format_path(path)
         choices = ", ".join(repr(a) for a in _lookup(ENUMS, path))
@@ -148,6 +216,20 @@ def _watch_path(path: KeyPath, value: Any) -> str | None:
     return f"{format_path(path)}: value can't be blank" if value == "" else None
 
 
+def _watch_ignore(path: KeyPath, value: Any) -> str | None:
+    """A `develop.watch` ignore pattern is matched on every save: checked here, once."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parse_ignore(value, "develop.watch ignore")
+    except IgnoreSyntaxError:
+        return (
+            f"{format_path(path)}: syntax error in pattern {value!r} (a `[` class or `\\` "
+            "escape is incomplete)"
+        )
+    return None
+
+
 def _device_request(path: KeyPath, value: Any) -> str | None:
     if isinstance(value, dict) and "count" in value and "device_ids" in value:
         return f'{format_path(path)}: "count" and "device_ids" attributes are exclusive'
@@ -161,6 +243,7 @@ _MODEL_CHECKS: dict[str, Callable[[KeyPath, Any], str | None]] = {
     "secrets.*": _file_object("file", "environment"),
     "services.*.ports.*": _host_ip,
     "services.*.develop.watch.*.path": _watch_path,
+    "services.*.develop.watch.*.ignore.*": _watch_ignore,
     "services.*.deploy.resources.reservations.devices.*": _device_request,
     "services.*.gpus.*": _device_request,
 }

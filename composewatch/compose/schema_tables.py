@@ -3,7 +3,7 @@ for any name or index), the keys it allows and the JSON types each accepts (`a|b
 
 from __future__ import annotations
 
-__all__ = ["ENUMS", "RANGES", "REQUIRED", "TABLES"]
+__all__ = ["ENUMS", "ITEMS", "MEMBERS", "NAMES", "PATTERNS", "RANGES", "REQUIRED", "TABLES"]
 
 _LIST_OR_DICT = "object|array"
 _RESOURCE = {
@@ -128,6 +128,52 @@ TABLES: dict[str, dict[str, str]] = {
                   "template_driver": "string"},
 }
 
+# The JSON types the items of an array accept, for the arrays the loader reads item by item.
+_MOUNTS = "string|object"
+ITEMS: dict[str, str] = {
+    "include": "string|object", "include.*.path": "string", "include.*.env_file": "string",
+    "services.*.volumes": _MOUNTS, "services.*.secrets": _MOUNTS, "services.*.configs": _MOUNTS,
+    "services.*.build.secrets": _MOUNTS, "services.*.devices": _MOUNTS,
+    "services.*.env_file": _MOUNTS, "services.*.label_file": "string",
+    "services.*.ports": "integer|string|object", "services.*.develop.watch": "object",
+    "services.*.develop.watch.*.ignore": "string", "services.*.develop.watch.*.include": "string",
+    "services.*.depends_on": "string", "services.*.networks": "string",
+    "services.*.links": "string", "services.*.external_links": "string",
+    "services.*.volumes_from": "string", "services.*.profiles": "string",
+    "services.*.cap_add": "string", "services.*.cap_drop": "string",
+    "services.*.security_opt": "string", "services.*.dns": "string",
+    "services.*.dns_search": "string", "services.*.dns_opt": "string",
+    "services.*.tmpfs": "string", "services.*.expose": "string|integer",
+    "services.*.extra_hosts": "string", "services.*.build.extra_hosts": "string",
+    "services.*.build.cache_from": "string", "services.*.build.cache_to": "string",
+    "services.*.build.tags": "string", "services.*.build.platforms": "string",
+    "services.*.healthcheck.test": "string", "services.*.networks.*.aliases": "string",
+    "services.*.pre_stop": "object", "services.*.post_start": "object",
+    "services.*.deploy.resources.reservations.devices": "object", "services.*.gpus": "object",
+}
+
+# The JSON types the values of a map of named things accept.
+MEMBERS: dict[str, str] = {
+    "volumes": "object|null", "networks": "object|null", "secrets": "object|null",
+    "configs": "object|null", "models": "object|null",
+}
+
+# Objects whose keys are names and must match compose's name pattern (the schema's
+# `patternProperties` with `additionalProperties: false`; networks and models allow any name).
+_NAME = r"^[a-zA-Z0-9._-]+$"
+NAMES: dict[str, str] = {
+    "services": _NAME, "volumes": _NAME, "secrets": _NAME, "configs": _NAME,
+    "services.*.depends_on": _NAME,
+}
+
+# String values with a schema `pattern` (unanchored, as JSON Schema patterns are).
+PATTERNS: dict[str, str] = {
+    "services.*.container_name": r"[a-zA-Z0-9][a-zA-Z0-9_.-]+",
+    "services.*.pull_policy": (
+        r"always|never|build|if_not_present|missing|refresh|daily|weekly|every_([0-9]+[wdhms])+"
+    ),
+}
+
 ENUMS: dict[str, tuple[str, ...]] = {
     "services.*.depends_on.*.condition": (
         "service_started", "service_healthy", "service_completed_successfully",
@@ -140,6 +186,7 @@ ENUMS: dict[str, tuple[str, ...]] = {
 
 REQUIRED: dict[str, tuple[str, ...]] = {
     "services.*.develop.watch.*": ("path", "action"),
+    "services.*.env_file.*": ("path",),
     "services.*.extends": ("service",),
     "services.*.volumes.*": ("type",),
     "services.*.secrets.*": ("source",),

@@ -17,10 +17,13 @@ from composewatch.compose.merge import apply_resets, enforce_unicity, merge, str
 from composewatch.compose.paths import KeyPath, format_path, matches
 from composewatch.compose.resolve import resolve_paths
 from composewatch.compose.schema import validate_file, validate_model
+from composewatch.compose.textfile import read_input
 from composewatch.compose.yamlload import parse_documents
 from composewatch.errors import ComposeFileError
 
-__all__ = ["load_model", "read_text"]
+__all__ = ["MAX_INCLUDES", "load_model", "read_text"]
+
+MAX_INCLUDES = 32  # files including one another in a chain (each level is a recursion)
 
 _BOOL = {"true": True, "false": False, "y": True, "yes": True, "on": True}
 _BOOL |= {"n": False, "no": False, "off": False}
@@ -59,13 +62,8 @@ def _cast(path: KeyPath, value: str) -> Any:
 
 
 def read_text(path: Path) -> str:
-    """A compose file's text; a missing or unreadable file is a ComposeFileError."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ComposeFileError(f"open {path}: no such file or directory", file=path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ComposeFileError(f"cannot read file: {exc}", file=path) from None
+    """A compose file's text; a missing, unreadable, special or huge file is a ComposeFileError."""
+    return read_input(path)
 
 
 def _string_keys(value: Any, path: KeyPath = ()) -> Any:
@@ -142,6 +140,7 @@ class _Loader:
         entries = tree.pop("include") or []
         if not isinstance(entries, list):
             raise ComposeFileError("include must be a list", file=file, key="include")
+        validate_file({"include": entries}, str(file))  # its shape, before it is used
         for entry in canonical({"include": entries})["include"]:
             paths = entry.get("path")
             paths = [paths] if isinstance(paths, str) else list(paths or [])
@@ -154,6 +153,10 @@ class _Loader:
                 if project_dir
                 else files[0].parent
             )
+            if len(self.chain) >= MAX_INCLUDES:
+                raise ComposeFileError(
+                    f"includes nested more than {MAX_INCLUDES} deep", file=file, key="include"
+                )
             if str(files[0]) in (*self.chain, str(file)):
                 trail = "\n include ".join((*self.chain, str(file), str(files[0]))[1:])
                 first = (*self.chain, str(file))[0]

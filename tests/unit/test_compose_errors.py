@@ -57,7 +57,7 @@ def test_empty_file(tmp_path: Path) -> None:
         (WEB + "    extra_hosts: [db]\n", "services.web.extra_hosts[0]", "missing IP"),
         (WEB + "    healthcheck: {interval: 5 sec}\n", "services.web.healthcheck.interval", "unit"),
         (WEB + "    environment: {A: '${X:?needed}'}\n", "services.web.environment.A", "needed"),
-        (WEB + "    container_name: c\n    scale: 2\n", "services.web.container_name", "unique"),
+        (WEB + "    container_name: wc\n    scale: 2\n", "services.web.container_name", "unique"),
     ],
 )  # fmt: skip
 def test_key_errors(tmp_path: Path, text: str, key: str, reason: str) -> None:
