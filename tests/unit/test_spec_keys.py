@@ -13,7 +13,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "compatibility.md"
 
 
 def test_docs_are_generated_from_the_table() -> None:
-    # Regenerate with: python -m composewatch.spec_keys > docs/compatibility.md
+    # Regenerate with: python -m composewatch.spec_keys
     assert DOC.read_text() == markdown()
 
 
@@ -66,3 +66,12 @@ def test_one_warning_line_per_key_names_service_key_and_reason() -> None:
         "services.web.scale: not applied by composewatch "
         "(composewatch runs one container per service)",
     ]
+
+
+def test_readme_compatibility_table_is_the_code_table() -> None:
+    # Regenerate with: python -m composewatch.spec_keys (writes both files)
+    from composewatch.spec_keys import README_BEGIN, README_END, readme_section
+
+    readme = (DOC.parents[1] / "README.md").read_text()
+    section = readme[readme.index(README_BEGIN) : readme.index(README_END) + len(README_END)]
+    assert section == readme_section()
