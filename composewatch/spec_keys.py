@@ -14,11 +14,10 @@ A key whose entry says applied covers its children unless a child has its own en
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from composewatch.compose.model import Service
