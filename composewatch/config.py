@@ -19,7 +19,6 @@ x-composewatch:
 
 from __future__ import annotations
 
-import re
 from ipaddress import ip_address
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -34,7 +33,12 @@ from pydantic import (
     model_validator,
 )
 
-from composewatch.core.commands import CommandRule, PlaceholderError, check_template
+from composewatch.core.commands import (
+    CommandRule,
+    PlaceholderError,
+    check_template,
+    compile_path_regex,
+)
 from composewatch.errors import ConfigError
 
 __all__ = [
@@ -169,10 +173,7 @@ class CommandSettings(_Strict):
     @classmethod
     def _compiles(cls, pattern: str | None) -> str | None:
         if pattern is not None:
-            try:
-                re.compile(pattern)
-            except re.error as err:
-                raise ValueError(f"{pattern!r} is not a regular expression: {err}") from None
+            compile_path_regex(pattern)  # RE2, as gaze's Go regexp: ValueError when invalid
         return pattern
 
     @field_validator("cmd")

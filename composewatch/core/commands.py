@@ -20,11 +20,15 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any
+
+import re2
 
 __all__ = [
     "PLACEHOLDERS",
@@ -36,6 +40,8 @@ __all__ = [
 ]
 
 PLACEHOLDERS = ("file", "ext", "base", "base0", "dir", "abs")
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
 _PLACEHOLDER = re.compile(r"\{\{\{?\s*([A-Za-z0-9_]+)\s*\}?\}\}")
 
 
@@ -73,7 +79,17 @@ class CommandRule:
             fnmatch.fnmatchcase(relative, self.glob) or fnmatch.fnmatchcase(path.name, self.glob)
         ):
             return False
-        return not (self.re and re.search(self.re, relative) is None)
+        return not (self.re and compile_path_regex(self.re).search(relative) is None)
+
+
+@functools.lru_cache(maxsize=128)
+def compile_path_regex(pattern: str) -> Any:
+    """A rule's `re`, compiled once with RE2: gaze's own syntax (Go's regexp is RE2), and
+    linear time, so no pattern can make every save backtrack. ValueError when invalid."""
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as err:
+        raise ValueError(f"{pattern!r} is not a regular expression: {err}") from None
 
 
 def check_template(cmd: str) -> None:

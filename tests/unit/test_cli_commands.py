@@ -227,3 +227,18 @@ def test_an_edited_gaze_file_applies_from_the_next_save(tmp_path: Path) -> None:
     assert outputs == ["two a", "two a"]
     notes = [e.message for e in seen if isinstance(e, ev.Note)]
     assert len(notes) == 1 and "not valid YAML" in notes[0]
+
+
+def test_command_regex_is_re2_linear_and_validated() -> None:
+    """gaze's `re` is Go's regexp (RE2): no backtracking pattern can stall a save."""
+    import time
+
+    import pytest
+
+    from composewatch.core.commands import compile_path_regex
+
+    started = time.perf_counter()
+    assert compile_path_regex("(a+)+$").search("a" * 5000 + "!") is None
+    assert time.perf_counter() - started < 2.0
+    with pytest.raises(ValueError, match="not a regular expression"):
+        compile_path_regex("(unclosed")
