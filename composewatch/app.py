@@ -25,12 +25,13 @@ from composewatch import events as ev
 from composewatch import spec_keys
 from composewatch.buildcache import BuildCache
 from composewatch.builder import build_image, prepare_build
-from composewatch.compose.model import LoadedProject
+from composewatch.compose.model import LoadedProject, Project
 from composewatch.compose.treeload import read_text
 from composewatch.compose.yamlload import parse_documents
 from composewatch.config import Settings
 from composewatch.containers import ContainerInfo, Engine
 from composewatch.core import state as st
+from composewatch.core.deps import dependents_to_recreate, dependents_to_restart
 from composewatch.core.images import ImageFacts, ImageStep, choose_image
 from composewatch.core.plan import Observed, ServicePlan, Step, Wanted, plan_up
 from composewatch.core.reload import plan_reload
@@ -63,6 +64,18 @@ CHECKOUT_MAX_S = 300.0  # a lock older than this is stale (a crashed git): stop 
 
 class Interrupted(Exception):
     """The user stopped `up` (Ctrl-C, SIGINT to the group, SIGTERM)."""
+
+
+def dependents_of(project: Project) -> dict[str, tuple[tuple[str, Action], ...]]:
+    """Per service, what a new container of it asks of the others (core.deps)."""
+    found: dict[str, tuple[tuple[str, Action], ...]] = {}
+    for name in project.services:
+        recreate = dependents_to_recreate(project, [name])
+        restart = [d for d in dependents_to_restart(project, [name]) if d not in recreate]
+        pairs = [(d, Action.RECREATE) for d in recreate] + [(d, Action.RESTART) for d in restart]
+        if pairs:
+            found[name] = tuple(pairs)
+    return found
 
 
 def run_up(session: Session, *, watch: bool) -> bool:
@@ -201,7 +214,14 @@ class Session:
         it is acted on as soon as the project is up."""
         if not watch:
             return await self.bring_up()
-        scheduler = Scheduler(self.runner, max_parallel_builds=self.settings.max_parallel_builds)
+        scheduler = Scheduler(
+            self.runner,
+            max_parallel_builds=self.settings.max_parallel_builds,
+            state=st.ProjectState(
+                max_parallel_builds=self.settings.max_parallel_builds,
+                dependents=dependents_of(self.loaded.project),
+            ),
+        )
         self.scheduler = scheduler
         self.targets = self.watch_targets()
         roots = self.watch_roots()

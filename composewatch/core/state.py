@@ -365,6 +365,9 @@ class ProjectState:
     queue: tuple[str, ...] = ()  # services waiting for a build slot, oldest first
     engine_lost: bool = False
     stopping: bool = False
+    # What a new container of a service asks of others (compose's rules, core.deps): its
+    # `depends_on: {restart: true}` dependents restart, its `service:` sharers are recreated.
+    dependents: dict[str, tuple[tuple[str, Action], ...]] = field(default_factory=dict)
 
     def service(self, name: str) -> ServiceState:
         return self.services.get(name, _IDLE)
@@ -469,8 +472,10 @@ class _Machine:
                     event.service, ev.RolledBack(event.service, event.reason, event.log_tail)
                 )
             case Committed() if self.current(event.service, event.generation, Phase.COMMITTING):
+                saved_at = self.get(event.service).saved_at
                 self.update(event.service, settle=None)
                 self.finish(event.service, None)
+                self.follow_dependents(event.service, saved_at)
             case RolledBack() if self.current(event.service, event.generation, Phase.ROLLING_BACK):
                 self.update(event.service, settle=None)
                 self.finish(event.service, self.get(event.service).outcome)
@@ -655,6 +660,13 @@ class _Machine:
     def on_live(self, name: str) -> None:
         self.report_live(name)
         self.finish(name, None)
+
+    def follow_dependents(self, name: str, saved_at: float | None) -> None:
+        """A new container now serves `name`: its dependents restart or are recreated, as
+        `docker compose up` does (each one as if it had changed)."""
+        for dependent, action in self.state.dependents.get(name, ()):
+            if dependent in self.state.services:  # only the services this session runs
+                self.on_changed(Changed(dependent, action, frozenset(), saved_at or 0.0))
 
     def finish(self, name: str, outcome: ev.Event | None) -> None:
         """End the round (whatever its outcome), then start what arrived meanwhile."""

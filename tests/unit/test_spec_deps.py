@@ -47,3 +47,30 @@ def test_services_holding_a_recreated_container_id_are_recreated() -> None:
     assert dependents_to_recreate(PROJECT, ["api"]) == ["shared"]
     assert dependents_to_recreate(PROJECT, ["side", "db"]) == ["sidecar"]
     assert dependents_to_recreate(PROJECT, ["web"]) == []
+
+
+def test_the_watch_loop_gets_each_service_s_dependents() -> None:
+    from composewatch.app import dependents_of
+    from composewatch.compose.model import Project
+    from composewatch.mapping import Action
+
+    project = Project.model_validate(
+        {
+            "name": "p",
+            "services": {
+                "db": {"image": "busybox"},
+                "web": {
+                    "image": "busybox",
+                    "depends_on": {
+                        "db": {"condition": "service_started", "restart": True, "required": True}
+                    },
+                },
+                "sidecar": {"image": "busybox", "network_mode": "service:db"},
+                "other": {
+                    "image": "busybox",
+                    "depends_on": {"db": {"condition": "service_started", "required": True}},
+                },
+            },
+        }
+    )
+    assert dependents_of(project) == {"db": (("sidecar", Action.RECREATE), ("web", Action.RESTART))}

@@ -401,3 +401,33 @@ def test_waiting_for_the_engine_goes_on_when_the_wait_itself_fails() -> None:
     state, _ = run(state, (changed(), 0.0), (lost, 0.1))
     state, effects = run(state, (EffectFailed(WatchEngine(), "HTTP 500 while starting"), 1.0))
     assert effects == [WatchEngine()] and state.engine_lost
+
+
+def test_a_new_dependency_restarts_or_recreates_its_dependents_as_compose_does() -> None:
+    """`depends_on: {db: {restart: true}}` restarts web; `network_mode: service:db` recreates
+    sidecar; each only once the new db container serves (committed)."""
+    base = serving("db", "web", "sidecar")
+    state = ProjectState(
+        max_parallel_builds=2,
+        services=base.services,
+        dependents={"db": (("sidecar", Action.RECREATE), ("web", Action.RESTART))},
+    )
+    state = built(state, "db")
+    state, effects = run(
+        state,
+        (Swapped("db", 1, "db-new"), 0.5),
+        (Healthy("db", 1), 0.6),
+    )
+    assert work(effects) == [CheckHealth("db", 1, "db-new"), Commit("db", 1, "db-new", "db-old")]
+    state, effects = run(state, (Committed("db", 1), 0.7))
+    assert work(effects) == [
+        Swap("sidecar", 1, "sha256:old", "sidecar-old"),
+        SyncFiles("web", 1, "web-old", frozenset(), restart=True),
+    ]
+    # Nothing follows a dependency whose swap was rolled back.
+    state = built(state, "db", gen=2, at=1.0)
+    state, effects = run(
+        state, (Swapped("db", 2, "db-bad"), 1.5), (Unhealthy("db", 2, "exit 1"), 1.6)
+    )
+    state, effects = run(state, (RolledBack("db", 2), 1.7))
+    assert not [e for e in work(effects) if getattr(e, "service", "db") != "db"]
