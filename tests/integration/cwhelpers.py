@@ -9,6 +9,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from docker.models.resource import Model
+
 from composewatch.compose.model import LoadedProject, Project
 
 COMPOSE = str(
@@ -17,6 +19,13 @@ COMPOSE = str(
 )
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 LABEL = "com.docker.compose.project"
+
+
+def id_of(model: Model) -> str:
+    """The id of a container or image the engine returned. docker's stubs type `Model.id` as
+    optional because a model can be built from bare attrs; one from the engine always has it."""
+    assert model.id is not None, model.attrs
+    return model.id
 
 
 def new_project_name(prefix: str = "cwt") -> str:

@@ -57,8 +57,8 @@ def test_build_streams_logs_and_honours_dockerignore(
     )
     step = "[2/" if builder == "buildkit" else "Step 2/"
     assert any(step in line for line in lines), lines
-    assert docker_client.api.inspect_image(tag)["Id"] == image_id or image_id.startswith(
-        docker_client.api.inspect_image(tag)["Id"][7:19]
+    assert docker_client.images.get(tag).attrs["Id"] == image_id or image_id.startswith(
+        docker_client.images.get(tag).attrs["Id"][7:19]
     )
     listing = docker_client.containers.run(
         image_id, ["ls", "-a", "/src"], remove=True, network_mode="none"
@@ -109,7 +109,7 @@ def test_buildkit_only_dockerfile_builds(
 ) -> None:
     app = copy_fixture("docker-init-python")
     image_id = build_image(docker_client, _loaded(tag, app), "app", tag=tag, on_log=lambda _: None)
-    config = docker_client.api.inspect_image(image_id)["Config"]
+    config = docker_client.images.get(image_id).attrs["Config"]
     assert config["User"] == "appuser"
     out = docker_client.containers.run(
         image_id, ["python3", "-c", "import flask, os; print(os.listdir('.'))"], remove=True,
@@ -133,7 +133,7 @@ def test_build_keys_reach_the_engine(
                      labels={"org.example": "yes"}, extra_hosts=["myhost=10.1.2.3"],
                      shm_size="64m", network="none")  # fmt: skip
     image_id = build_image(docker_client, loaded, "app", tag=tag, on_log=lambda _: None)
-    assert docker_client.api.inspect_image(image_id)["Config"]["Labels"]["org.example"] == "yes"
+    assert docker_client.images.get(image_id).attrs["Config"]["Labels"]["org.example"] == "yes"
     out = docker_client.containers.run(image_id, ["cat", "/greeting", "/hosts"], remove=True)
     assert out == b"hi there\nhosts-ok\n"
 
@@ -215,9 +215,9 @@ def test_services_sharing_one_build_configuration_are_built_once(
     docker_client: docker.DockerClient, project_name: str, tmp_path: Path
 ) -> None:
     (tmp_path / "Dockerfile").write_text(f"FROM busybox:latest\nRUN echo {project_name}\n")
-    build = {"context": str(tmp_path)}
+    shared = {"context": str(tmp_path)}
     project = Project.model_validate(
-        {"name": project_name, "services": {"a": {"build": build}, "b": {"build": build}}}
+        {"name": project_name, "services": {"a": {"build": shared}, "b": {"build": shared}}}
     )
     loaded = LoadedProject(
         project=project, working_dir=str(tmp_path), config_files=["compose.yaml"], environment={}
@@ -242,7 +242,7 @@ def test_services_sharing_one_build_configuration_are_built_once(
         assert len(reused) == 1, logs  # one built, the other waited and took its image
         for service in ("a", "b"):
             assert (
-                docker_client.api.inspect_image(f"{project_name}-{service}")["Id"] == (results["a"])
+                docker_client.images.get(f"{project_name}-{service}").attrs["Id"] == (results["a"])
             )
     finally:
         for service in ("a", "b"):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from cwhelpers import id_of
 
 from composewatch.buildcache import BuildCache
 from composewatch.builder import build_image
@@ -68,7 +69,8 @@ def _get(port: int) -> str:
     while True:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as r:
-                return r.read().decode()
+                body: bytes = r.read()
+                return body.decode()
         except OSError:
             if time.monotonic() > deadline:
                 raise
@@ -218,4 +220,4 @@ def test_ignores_sigterm(
         labels={"com.docker.compose.project": project_name},
     )
     time.sleep(0.2)
-    assert Engine(docker_client).ignores_sigterm(container.id) is ignores
+    assert Engine(docker_client).ignores_sigterm(id_of(container)) is ignores

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from cwhelpers import id_of
 from test_session import Recorder, fetch, make_session, served, watching, write_page
 
 from composewatch import events as ev
@@ -43,7 +44,7 @@ def leftovers(client: docker.DockerClient, project: str) -> list[str]:
     found = client.containers.list(
         all=True, filters={"label": f"com.docker.compose.project={project}"}
     )
-    return [c.name for c in found if c.name.endswith("_cw-new")]
+    return [c.name for c in found if c.name and c.name.endswith("_cw-new")]
 
 
 class Poller:
@@ -406,7 +407,7 @@ def test_a_crash_leftover_is_removed_at_the_next_start_never_adopted(
     # What a kill -9 between "start the new one" and "commit" leaves: a running `_cw-new`
     # with the service's labels beside the (stopped) container under compose's name.
     leftover = docker_client.containers.run(
-        web.image.id, name=f"{project_name}-web-1_cw-new", labels=web.labels, detach=True
+        web.attrs["Image"], name=f"{project_name}-web-1_cw-new", labels=web.labels, detach=True
     )
     web.stop(timeout=0)
     again = Recorder()
@@ -418,5 +419,5 @@ def test_a_crash_leftover_is_removed_at_the_next_start_never_adopted(
     asyncio.run(second())
     assert leftovers(docker_client, project_name) == []
     with pytest.raises(docker.errors.NotFound):
-        docker_client.containers.get(leftover.id)
+        docker_client.containers.get(id_of(leftover))
     FIGURES["crash leftovers cleaned"] = "1/1"

@@ -8,6 +8,7 @@ import subprocess
 
 import docker
 import pytest
+from cwhelpers import id_of
 from docker.models.containers import Container
 
 from composewatch.containers import Engine
@@ -26,7 +27,7 @@ def started(docker_client: docker.DockerClient, project_name: str) -> tuple[Engi
         "busybox:latest", ["sleep", "30"], labels={"com.docker.compose.project": project_name}
     )
     engine = Engine(docker_client)
-    engine.start(container.id)
+    engine.start(id_of(container))
     container.reload()
     return engine, container
 
@@ -46,5 +47,5 @@ def test_a_started_container_is_a_known_neighbour(started: tuple[Engine, Contain
 def test_a_stopped_container_is_forgotten(started: tuple[Engine, Container]) -> None:
     engine, container = started
     ip = container.attrs["NetworkSettings"]["IPAddress"]
-    engine.stop(container.id, timeout_s=0)
+    engine.stop(id_of(container), timeout_s=0)
     assert neighbour_entry(ip).strip() == ""

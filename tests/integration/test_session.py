@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import docker
+from cwhelpers import id_of
 
 from composewatch import events as ev
 from composewatch.app import Session, selected_services
@@ -119,7 +120,7 @@ def compose_up(compose_bin: Path, project_name: str, project: Path) -> None:
 
 def container_ids(client: docker.DockerClient, project: str) -> dict[str, str]:
     found = client.containers.list(filters={"label": f"com.docker.compose.project={project}"})
-    return {c.labels["com.docker.compose.service"]: c.id for c in found}
+    return {c.labels["com.docker.compose.service"]: id_of(c) for c in found}
 
 
 def write_page(project_dir: Path, service: str, text: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,22 @@ from composewatch.errors import ComposeFileError
 SIMPLE = "services:\n  web:\n    image: nginx:${TAG:-latest}\n"
 
 
-def _options(directory: Path, **kwargs: object) -> ProjectOptions:
-    return ProjectOptions(working_dir=str(directory), environ=kwargs.pop("environ", {}), **kwargs)  # type: ignore[arg-type]
+def _options(
+    directory: Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    env_files: tuple[str, ...] = (),
+    project_name: str | None = None,
+    profiles: tuple[str, ...] = (),
+) -> ProjectOptions:
+    """Options for a project in `directory`, with an empty shell environment by default."""
+    return ProjectOptions(
+        working_dir=str(directory),
+        environ={} if environ is None else environ,
+        env_files=env_files,
+        project_name=project_name,
+        profiles=profiles,
+    )
 
 
 def test_discovery_prefers_compose_yaml_and_adds_override(tmp_path: Path) -> None:

@@ -112,5 +112,5 @@ def test_dotenv_shell_wins_in_references() -> None:
 
 
 def test_dotenv_raw_format_is_literal() -> None:
-    env = parse_env("A='{\"k\": 1}'\nB=$X\n", {}.get, raw=True)
+    env = parse_env("A='{\"k\": 1}'\nB=$X\n", lambda _: None, raw=True)
     assert env == {"A": "'{\"k\": 1}'", "B": "$X"}

@@ -11,7 +11,9 @@ from composewatch.stop import choose_stop_timeout
 def test_plan_adopts_starts_recreates_creates_and_cleans_leftovers_with_causes() -> None:
     want = Wanted("hash", "sha256:img")
 
-    def seen(cid: str, name: str, running: bool, cfg: str = "hash", img: str = "sha256:img"):
+    def seen(
+        cid: str, name: str, running: bool, cfg: str = "hash", img: str = "sha256:img"
+    ) -> Observed:
         return Observed(cid * 64, name, running, cfg, img)
 
     observed = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import cast
 
 import pytest
 from fakes import FakeEngine, ListSink
@@ -13,6 +14,7 @@ from composewatch import state as st
 from composewatch.buildcache import BuildCache
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.config import SETTINGS_KEY, parse_settings
+from composewatch.containers import Engine
 from composewatch.errors import EngineError
 from composewatch.health import ProbeResult
 from composewatch.runner import DockerRunner
@@ -29,13 +31,15 @@ def setup(tmp_path: Path) -> tuple[DockerRunner, FakeEngine, str]:
     )
     engine = FakeEngine()
     policy = StopPolicy(loaded.project, settings, engine.ignores_sigterm, lambda _: None)
+    # DockerRunner takes the concrete Engine (no protocol in the package yet); the fake
+    # answers the calls the runner makes, which these tests exercise.
     runner = DockerRunner(
         loaded,
         settings,
-        engine,
+        cast(Engine, engine),
         ListSink(),
         policy,
-        BuildCache(tmp_path / "c.json", {}),  # type: ignore[arg-type]
+        BuildCache(tmp_path / "c.json", {}),
     )
     old = engine.add("p-web-1")
     return runner, engine, old

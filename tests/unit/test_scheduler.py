@@ -142,6 +142,6 @@ def test_an_engine_loss_is_waited_out_and_the_save_is_acted_on() -> None:
     asyncio.run(scenario())
     kinds = [type(e) for e in runner.sink.events]
     assert ev.EngineLost in kinds and ev.EngineReturned in kinds
-    assert sched.state.service("web").serving is not None
-    assert sched.state.service("web").serving.image == "img-2"
+    serving = sched.state.service("web").serving
+    assert serving is not None and serving.image == "img-2"
     assert sched.state.service("web").saved_at is None and not sched.state.engine_lost
