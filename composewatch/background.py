@@ -17,6 +17,8 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -136,9 +138,16 @@ def hold_lock(files: WatcherFiles, project: str, *, detached: bool) -> Iterator[
 
 
 def _write_json(path: Path, record: dict[str, Any]) -> None:
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(record))
-    temporary.replace(path)
+    """Replace `path` atomically; the temporary file is unique, so writers never collide."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(json.dumps(record))
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 class StatusRecorder:
@@ -147,15 +156,18 @@ class StatusRecorder:
     def __init__(self, inner: UI, files: WatcherFiles) -> None:
         self.inner = inner
         self.files = files
+        self._lock = threading.Lock()  # events come from the loop and from worker threads
 
     def __call__(self, event: ev.Event) -> None:
         self.inner(event)
         if isinstance(event, ev.BuildLog):
             return
-        try:
-            record = json.loads(self.files.status.read_text())
-        except (OSError, ValueError):
-            return
+        # The status file only informs `status`: failing to write it never stops the watcher.
+        with self._lock, contextlib.suppress(OSError, ValueError):
+            self._record(event)
+
+    def _record(self, event: ev.Event) -> None:
+        record = json.loads(self.files.status.read_text())
         shown = {
             "type": type(event).__name__,
             "ts": datetime.now(UTC).isoformat(timespec="seconds"),
