@@ -6,6 +6,8 @@ import json
 import threading
 from pathlib import Path
 
+from fakes import ListSink
+
 from composewatch import events as ev
 from composewatch.background import StatusRecorder, WatcherFiles
 
@@ -15,8 +17,8 @@ def test_events_from_many_threads_keep_the_status_file_whole(tmp_path: Path) -> 
     files = WatcherFiles.of("p", tmp_path)
     files.status.parent.mkdir(parents=True)
     files.status.write_text(json.dumps({"pid": 1, "last": None, "last_live": None}))
-    seen: list[ev.Event] = []
-    recorder = StatusRecorder(seen.append, files)
+    sink = ListSink()
+    recorder = StatusRecorder(sink, files)
     errors: list[BaseException] = []
 
     def report(n: int) -> None:
@@ -31,13 +33,13 @@ def test_events_from_many_threads_keep_the_status_file_whole(tmp_path: Path) -> 
         thread.start()
     for thread in threads:
         thread.join()
-    assert errors == [] and len(seen) == 400
+    assert errors == [] and len(sink.events) == 400
     assert json.loads(files.status.read_text())["last"]["type"] == "Note"
     assert list(files.status.parent.glob("*.tmp")) == []
 
 
 def test_an_unwritable_status_file_never_stops_the_watcher(tmp_path: Path) -> None:
     files = WatcherFiles.of("p", tmp_path / "missing")
-    seen: list[ev.Event] = []
-    StatusRecorder(seen.append, files)(ev.Note("still shown"))
-    assert seen == [ev.Note("still shown")]
+    sink = ListSink()
+    StatusRecorder(sink, files)(ev.Note("still shown"))
+    assert sink.events == [ev.Note("still shown")]
