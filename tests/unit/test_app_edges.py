@@ -1,17 +1,15 @@
-"""The shell's small pieces around `up`, with fakes: which files reload the project, git
-checkouts waited out, and the Ctrl-C handling of `run_up`."""
+"""The shell's small pieces around `up`, with fakes: which files reload the project, where
+git's lock is, and the Ctrl-C handling of `run_up`."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-from composewatch.app import _after_checkouts, git_locks, load_env_file_paths
+from composewatch.app import git_locks, load_env_file_paths
 from composewatch.compose import ProjectOptions, load_project
-from composewatch.watcher import ChangeBatch
 
 
 def test_env_file_paths_are_the_dot_env_and_each_services_env_file(tmp_path: Path) -> None:
@@ -37,42 +35,6 @@ def test_git_locks_are_found_above_the_watched_roots(tmp_path: Path) -> None:
     (tmp_path / "web" / "src").mkdir(parents=True)
     assert git_locks([tmp_path / "web" / "src"]) == {tmp_path / ".git" / "index.lock"}
     assert git_locks([Path("/")]) == set()
-
-
-def test_batches_during_a_checkout_are_merged_into_one(tmp_path: Path) -> None:
-    lock = tmp_path / "index.lock"
-    lock.write_text("")
-    feed: asyncio.Queue[ChangeBatch | None] = asyncio.Queue()
-
-    async def batches() -> AsyncIterator[ChangeBatch]:
-        while (batch := await feed.get()) is not None:
-            yield batch
-
-    async def scenario() -> list[ChangeBatch]:
-        out: list[ChangeBatch] = []
-
-        async def consume() -> None:
-            async for batch in _after_checkouts(batches(), {lock}):
-                out.append(batch)
-
-        consumer = asyncio.create_task(consume())
-        for i in range(50):  # a checkout writes files over several batch windows
-            feed.put_nowait(ChangeBatch(frozenset({tmp_path / f"f{i}"}), float(i)))
-            await asyncio.sleep(0)
-        assert out == []  # held while git holds its lock
-        lock.unlink()
-        while not out:
-            await asyncio.sleep(0.01)
-        feed.put_nowait(ChangeBatch(frozenset({tmp_path / "after"}), 99.0))
-        while len(out) < 2:
-            await asyncio.sleep(0.01)
-        feed.put_nowait(None)
-        await consumer
-        return out
-
-    merged, after = asyncio.run(scenario())
-    assert len(merged.paths) == 50 and merged.delivered_at == 49.0
-    assert after.paths == {tmp_path / "after"}
 
 
 def test_the_first_signal_cancels_up_and_says_so() -> None:
