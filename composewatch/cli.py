@@ -96,6 +96,17 @@ def _complete_services(ctx: typer.Context, incomplete: str) -> list[str]:
     return [name for name in names if name.startswith(incomplete)]
 
 
+# The arguments several commands share, as compose spells them.
+ServicesArg = Annotated[
+    list[str] | None,
+    typer.Argument(help="Only these services.", autocompletion=_complete_services),
+]
+TimeoutOption = Annotated[
+    int | None,
+    typer.Option("--timeout", "-t", metavar="SECONDS", help="Seconds to wait before killing."),
+]
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"composewatch version {package_version('composewatch')}")
@@ -518,10 +529,7 @@ def down(ctx: typer.Context) -> None:
 @app.command(epilog=_example("composewatch ps", "composewatch ps web --format json"))
 def ps(
     ctx: typer.Context,
-    services: Annotated[
-        list[str] | None,
-        typer.Argument(help="Only these services.", autocompletion=_complete_services),
-    ] = None,
+    services: ServicesArg = None,
     output_format: Annotated[
         str,
         typer.Option(
@@ -552,10 +560,7 @@ def ps(
 @app.command(epilog=_example("composewatch logs", "composewatch logs -f --tail 20 web worker"))
 def logs(
     ctx: typer.Context,
-    services: Annotated[
-        list[str] | None,
-        typer.Argument(help="Only these services.", autocompletion=_complete_services),
-    ] = None,
+    services: ServicesArg = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Follow the output.")] = False,
     tail: Annotated[
         str,
@@ -581,10 +586,7 @@ def logs(
 @app.command(epilog=_example("composewatch build", "composewatch build web"))
 def build(
     ctx: typer.Context,
-    services: Annotated[
-        list[str] | None,
-        typer.Argument(help="Only these services.", autocompletion=_complete_services),
-    ] = None,
+    services: ServicesArg = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no build output.")] = False,
 ) -> None:
     """Build the services' images (tagged as compose tags them), without starting anything."""
@@ -615,14 +617,8 @@ def build(
 @app.command(epilog=_example("composewatch restart", "composewatch restart worker -t 2"))
 def restart(
     ctx: typer.Context,
-    services: Annotated[
-        list[str] | None,
-        typer.Argument(help="Only these services.", autocompletion=_complete_services),
-    ] = None,
-    timeout_s: Annotated[
-        int | None,
-        typer.Option("--timeout", "-t", metavar="SECONDS", help="Seconds to wait before killing."),
-    ] = None,
+    services: ServicesArg = None,
+    timeout_s: TimeoutOption = None,
 ) -> None:
     """Restart the services' containers (without rebuilding or recreating them)."""
     from composewatch.engine.project import list_containers, restart_containers
@@ -639,14 +635,8 @@ def restart(
 @app.command(epilog=_example("composewatch stop", "composewatch stop web -t 0"))
 def stop(
     ctx: typer.Context,
-    services: Annotated[
-        list[str] | None,
-        typer.Argument(help="Only these services.", autocompletion=_complete_services),
-    ] = None,
-    timeout_s: Annotated[
-        int | None,
-        typer.Option("--timeout", "-t", metavar="SECONDS", help="Seconds to wait before killing."),
-    ] = None,
+    services: ServicesArg = None,
+    timeout_s: TimeoutOption = None,
 ) -> None:
     """Stop the services' containers without removing them (`docker compose stop`)."""
     from composewatch.engine.project import list_containers, stop_containers

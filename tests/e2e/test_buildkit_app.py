@@ -3,15 +3,13 @@ mount of requirements.txt, non-root user) through the real CLI: up, edit, the ed
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from test_sample_app import REPO, fetch, free_port, wait_for_event
+from test_sample_app import REPO, fetch, free_port, wait_for_event, watching
 
 
 def test_buildkit_only_project_edit_is_served(tmp_path: Path, project_name: str) -> None:
@@ -21,28 +19,17 @@ def test_buildkit_only_project_edit_is_served(tmp_path: Path, project_name: str)
     compose = app / "compose.yaml"
     compose.write_text(compose.read_text().replace("127.0.0.1:18061:", f"127.0.0.1:{port}:"))
     url = f"http://127.0.0.1:{port}/"
-    command = [sys.executable, "-m", "composewatch", "-p", project_name, "up", "--json"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("DOCKER_BUILDKIT", None)
-    proc = subprocess.Popen(
-        command, cwd=app, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
-    assert proc.stdout is not None
     try:
-        wait_for_event(proc.stdout, "Watching", timeout_s=240)
-        assert fetch(url) == "Hello from docker init!"
-        source = app / "app.py"
-        saved = time.time()
-        source.write_text(source.read_text().replace("from docker init", "after a save"))
-        live = wait_for_event(proc.stdout, "Live", timeout_s=60)
-        assert fetch(url) == "Hello after a save!"
-        print(f"docker init app, save to served: {live['t'] - saved:.2f} s; {live['timings']}")
+        with watching(app, project_name) as proc:
+            assert proc.stdout is not None
+            assert fetch(url) == "Hello from docker init!"
+            source = app / "app.py"
+            saved = time.time()
+            source.write_text(source.read_text().replace("from docker init", "after a save"))
+            live = wait_for_event(proc.stdout, "Live", timeout_s=60)
+            assert fetch(url) == "Hello after a save!"
+            print(f"docker init app, save to served: {live['t'] - saved:.2f} s; {live['timings']}")
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         subprocess.run(
             [sys.executable, "-m", "composewatch", "-p", project_name, "down"],
             cwd=app, capture_output=True, timeout=60,

@@ -3,6 +3,7 @@ to app.py, and the new text served over HTTP. Real CLI, real engine, real Flask.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -65,17 +66,32 @@ def sample_app(tmp_path: Path, project_name: str) -> Iterator[tuple[Path, int]]:
     yield app, port
 
 
-def test_save_to_served_with_the_real_cli(sample_app: tuple[Path, int], project_name: str) -> None:
-    app, port = sample_app
-    url = f"http://127.0.0.1:{port}/"
+@contextlib.contextmanager
+def watching(app: Path, project_name: str) -> Iterator[subprocess.Popen[str]]:
+    """`composewatch up --json` as a user runs it, until it watches; Ctrl-C at the end."""
     command = [sys.executable, "-m", "composewatch", "-p", project_name, "up", "--json"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("DOCKER_BUILDKIT", None)
     proc = subprocess.Popen(
         command, cwd=app, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
     assert proc.stdout is not None
     try:
         wait_for_event(proc.stdout, "Watching", timeout_s=240)
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_save_to_served_with_the_real_cli(sample_app: tuple[Path, int], project_name: str) -> None:
+    app, port = sample_app
+    url = f"http://127.0.0.1:{port}/"
+    with watching(app, project_name) as proc:
+        assert proc.stdout is not None
         assert fetch(url) == "Hello, Docker!"
 
         source = app / "app.py"
@@ -88,12 +104,6 @@ def test_save_to_served_with_the_real_cli(sample_app: tuple[Path, int], project_
         phases = [phase for phase, _ in live["timings"]]
         assert phases == ["detect", "context", "build", "create", "stop", "start", "checking"]
         print(f"save to served: {live['t'] - saved:.2f} s; phases {live['timings']}")
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
     assert proc.returncode in (0, 130)
     # Ctrl-C stops watching, not serving.
     assert fetch(url) == "Hello, Flask!"
