@@ -35,6 +35,7 @@ from composewatch.core.deps import dependents_to_recreate, dependents_to_restart
 from composewatch.core.images import ImageFacts, ImageStep, choose_image
 from composewatch.core.plan import Observed, ServicePlan, Step, Wanted, plan_up
 from composewatch.core.reload import plan_reload
+from composewatch.engine.faults import describe, engine_lost
 from composewatch.errors import BuildError, ComposewatchError
 from composewatch.health import ProbeResult
 from composewatch.mapping import (
@@ -208,12 +209,26 @@ class Session:
         found = self.serving.get(service)
         return found.container if found is not None else None
 
+    async def bring_up_riding_out_engine_loss(self) -> bool:
+        """`bring_up`; when the engine goes away meanwhile, say so, wait for it with backoff,
+        and bring up again: `bring_up` starts from what it observes, so what was done is kept
+        and a half-made container is cleaned as at any start."""
+        while True:
+            try:
+                return await self.bring_up()
+            except Exception as exc:
+                if not engine_lost(exc):
+                    raise
+                self.ui(ev.EngineLost(f"during startup: {describe(exc)}"))
+            returned = await self.runner.wait_for_engine()
+            self.ui(ev.EngineReturned(returned.down_s))
+
     async def up(self, *, watch: bool) -> bool:
         """Bring the project up; then watch when asked. Returns whether every service is
         healthy. The watches are armed first, so a save made during startup is not lost:
         it is acted on as soon as the project is up."""
         if not watch:
-            return await self.bring_up()
+            return await self.bring_up_riding_out_engine_loss()
         scheduler = Scheduler(
             self.runner,
             max_parallel_builds=self.settings.max_parallel_builds,
@@ -230,7 +245,7 @@ class Session:
         async with asyncio.TaskGroup() as group:
             group.create_task(self.feed(scheduler, roots, armed))
             await armed.wait()
-            healthy = await self.bring_up()
+            healthy = await self.bring_up_riding_out_engine_loss()
             # What serves goes into the core's state before any save made meanwhile is seen.
             for name, serving in self.serving.items():
                 scheduler.handle(st.Started(name, serving))

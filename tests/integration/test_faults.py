@@ -421,3 +421,36 @@ def test_a_crash_leftover_is_removed_at_the_next_start_never_adopted(
     with pytest.raises(docker.errors.NotFound):
         docker_client.containers.get(id_of(leftover))
     FIGURES["crash leftovers cleaned"] = "1/1"
+
+
+def test_an_engine_lost_during_startup_is_waited_for(
+    copy_fixture: Callable[[str], Path], project_name: str, docker_client: docker.DockerClient
+) -> None:
+    """The engine goes away before `up` builds anything: `up` says so, waits with backoff,
+    and brings the project up once the engine answers again."""
+    project = copy_fixture("two-services")
+    recorder = Recorder()
+    proxy = Proxy()
+    session = make_session(project, project_name, recorder)
+    session.engine = session.runner.engine = Engine(
+        docker.DockerClient(base_url=f"tcp://127.0.0.1:{proxy.port}")
+    )
+
+    async def scenario() -> bool:
+        proxy.down()
+        up = asyncio.create_task(session.up(watch=False))
+        await recorder.wait_for(ev.EngineLost, None, 1, timeout_s=30)
+        await asyncio.sleep(1.0)  # the engine stays away a while
+        proxy.up()
+        return await asyncio.wait_for(up, 120)
+
+    try:
+        healthy = asyncio.run(scenario())
+    finally:
+        proxy.down()
+    assert healthy
+    assert recorder.of(ev.EngineReturned)
+    started = [e for e in recorder.of(ev.ServiceStarted) if isinstance(e, ev.ServiceStarted)]
+    assert {e.service for e in started} == {"web", "api"}
+    assert leftovers(docker_client, project_name) == []
+    FIGURES["engine lost during startup"] = "waited for, project up 1/1"
