@@ -12,6 +12,7 @@ __all__ = [
     "BuildStarted",
     "BuildSuperseded",
     "BuildUnchanged",
+    "CheckStarted",
     "CommandFinished",
     "CommitFailed",
     "EngineLost",
@@ -120,6 +121,13 @@ class EngineReturned:
 
 
 @dataclass(frozen=True)
+class CheckStarted:
+    """The new container runs; its health is being checked."""
+
+    service: str
+
+
+@dataclass(frozen=True)
 class Unhealthy:
     service: str
     reason: str
@@ -185,6 +193,7 @@ Event = (
     | CommitFailed
     | EngineLost
     | EngineReturned
+    | CheckStarted
     | Unhealthy
     | Live
     | ServiceStarted

@@ -223,7 +223,7 @@ def _phases(timings: Iterable[tuple[str, float]]) -> str:
 
 @dataclasses.dataclass
 class ServiceRow:
-    state: str = "starting"  # building, waiting, swapping, healthy, failed, rolled back
+    state: str = "starting"  # building, waiting, swapping, checking, healthy, failed, rolled back
     detail: str = ""  # why it waits, what changed, the last build line
     last_live_s: float | None = None
     phases: str = ""
@@ -240,6 +240,7 @@ class LiveUI:
         "rolled back": "bold red",
         "building": "yellow",
         "swapping": "yellow",
+        "checking": "yellow",
         "waiting": "dim",
     }
 
@@ -304,7 +305,10 @@ class LiveUI:
                 if isinstance(event, ev.BuildUnchanged):
                     row.state, row.detail = "healthy", "context unchanged"
                 else:
-                    row.state, row.detail = "swapping", "swapping and checking health"
+                    row.state, row.detail = "swapping", "old stops, new starts"
+            case ev.CheckStarted(service):
+                row = self.row(service)
+                row.state, row.detail = "checking", "new container runs; probing its health"
             case ev.BuildSuperseded(service):
                 self.row(service).detail = "newer save: build restarted"
             case ev.BuildFailed(service, message, tail):

@@ -617,12 +617,14 @@ class _Machine:
             self.roll_back(event.service, None)
             return
         self.emit(CheckHealth(event.service, service.generation, event.container))
+        self.report(ev.CheckStarted(event.service))
 
     def on_synced(self, event: Synced) -> None:
         service = self.get(event.service)
         if event.restarted and service.serving is not None:
             self.enter(event.service, Phase.CHECKING)
             self.emit(CheckHealth(event.service, event.generation, service.serving.container))
+            self.report(ev.CheckStarted(event.service))
         else:
             self.on_live(event.service)
 

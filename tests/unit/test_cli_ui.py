@@ -138,6 +138,8 @@ def test_live_view_rows_follow_a_save() -> None:
     view.apply(ev.BuildStarted("web", ("/p/app.py",)))
     view.apply(ev.BuildFinished("web", 0.2))
     assert view.rows["web"].state == "swapping"
+    view.apply(ev.CheckStarted("web"))
+    assert view.rows["web"].state == "checking"
     view.apply(ev.RolledBack("web", "HTTP 500"))
     assert view.rows["web"].state == "rolled back"
     view.apply(ev.Live("web", 0.73, (("detect", 0.04), ("building", 0.2))))

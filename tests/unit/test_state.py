@@ -97,6 +97,7 @@ def test_a_save_goes_hash_build_swap_check_commit_with_timings() -> None:
     assert work(effects) == [Swap("web", 1, "sha256:new", "web-old")]
     state, effects = run(state, (Swapped("web", 1, "web-new"), 10.75))
     assert work(effects) == [CheckHealth("web", 1, "web-new")]
+    assert reports(effects) == [ev.CheckStarted("web")]  # the live view shows "checking"
     state, effects = run(state, (Healthy("web", 1), 10.95))
     assert work(effects) == [Commit("web", 1, "web-new", "web-old")]
     (live,) = [e for e in reports(effects) if isinstance(e, ev.Live)]
