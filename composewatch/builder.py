@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -27,7 +28,6 @@ from composewatch.errors import BuildContextError, ComposewatchError, EngineErro
 __all__ = [
     "BuildCancelled",
     "PreparedBuild",
-    "build_digest",
     "build_image",
     "builder_for",
     "check_build_inputs",
@@ -53,12 +53,6 @@ def prepare_build(loaded: LoadedProject, service: str) -> PreparedBuild:
     """The service's build request and context selection; BuildContextError names the key."""
     request = parse_build_request(loaded.project, service, _config_file(loaded))
     return PreparedBuild(request, select_context(request))
-
-
-def build_digest(loaded: LoadedProject, service: str) -> str:
-    """What decides whether a build can be skipped: context files, Dockerfile wherever it
-    lives, ignore file, and every build parameter."""
-    return prepare_build(loaded, service).digest
 
 
 def check_build_inputs(loaded: LoadedProject, services: Iterable[str]) -> None:
@@ -111,15 +105,23 @@ def builder_for(client: docker.DockerClient, requested: str | None = None) -> Bu
 
 @dataclass
 class _Shared:
-    """Identical builds in flight or done: one lock and one result per digest."""
+    """Identical builds in flight or recently done: one lock and one result per digest.
+    Only the last `keep` digests are remembered, so a watcher running all day stays small
+    (sharing matters between services built from one configuration, within one round)."""
 
-    locks: dict[str, threading.Lock] = field(default_factory=dict)
+    keep: int = 64
+    locks: OrderedDict[str, threading.Lock] = field(default_factory=OrderedDict)
     images: dict[str, str] = field(default_factory=dict)
     guard: threading.Lock = field(default_factory=threading.Lock)
 
     def lock(self, digest: str) -> threading.Lock:
         with self.guard:
-            return self.locks.setdefault(digest, threading.Lock())
+            lock = self.locks.setdefault(digest, threading.Lock())
+            self.locks.move_to_end(digest)
+            while len(self.locks) > self.keep:
+                old, _ = self.locks.popitem(last=False)
+                self.images.pop(old, None)
+            return lock
 
 
 _shared = _Shared()

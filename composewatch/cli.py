@@ -621,12 +621,9 @@ def restart(
     timeout_s: TimeoutOption = None,
 ) -> None:
     """Restart the services' containers (without rebuilding or recreating them)."""
-    from composewatch.engine.project import list_containers, restart_containers
+    from composewatch.engine.project import restart_containers
 
-    loaded = ctx.obj.load()
-    chosen = _check_services(loaded, services)
-    engine = _engine()
-    rows = list_containers(engine.client, loaded.project.name, chosen)
+    engine, rows = _service_containers(ctx, services)
     for row in rows:
         restart_containers(engine.client, [row], _stop_timeout(engine, row, timeout_s))
         typer.echo(f"restarted {row.name}")
@@ -639,16 +636,25 @@ def stop(
     timeout_s: TimeoutOption = None,
 ) -> None:
     """Stop the services' containers without removing them (`docker compose stop`)."""
-    from composewatch.engine.project import list_containers, stop_containers
+    from composewatch.engine.project import stop_containers
 
-    loaded = ctx.obj.load()
-    chosen = _check_services(loaded, services)
-    engine = _engine()
-    rows = list_containers(engine.client, loaded.project.name, chosen)
+    engine, rows = _service_containers(ctx, services)
     stop_containers(engine.client, rows, lambda row: _stop_timeout(engine, row, timeout_s))
     for row in rows:
         if row.state == "running":
             typer.echo(f"stopped {row.name}")
+
+
+def _service_containers(
+    ctx: typer.Context, services: list[str] | None
+) -> tuple[Engine, list[ContainerRow]]:
+    """The engine and the containers of the named services (all when none are named)."""
+    from composewatch.engine.project import list_containers
+
+    loaded = ctx.obj.load()
+    chosen = _check_services(loaded, services)
+    engine = _engine()
+    return engine, list_containers(engine.client, loaded.project.name, chosen)
 
 
 def _stop_timeout(engine: Engine, row: ContainerRow, given_s: int | None) -> float:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from composewatch import events as ev
-from composewatch.core.ignore import IgnoreRules, parse_ignore
+from composewatch.core.ignore import IgnoreRules
 from composewatch.engine.buildcontext import load_ignore_rules, walk_context
 from composewatch.health import ProbeKind, ProbePlan
 from composewatch.ui import UI
@@ -93,11 +93,9 @@ def slow_phase_hint(service: str, phase: str, seconds: float) -> str | None:
     return f"{service}: {phase} took {seconds:.1f} s; {_ADVICE[phase]}"
 
 
-def load_context_sizes(context: Path, ignore: IgnoreRules | Iterable[str]) -> dict[str, int]:
+def load_context_sizes(context: Path, ignore: IgnoreRules) -> dict[str, int]:
     """Bytes per top-level entry of the context, as the build would send it (moby's ignore
     rules, the same walk that makes the build's tar)."""
-    if not isinstance(ignore, IgnoreRules):
-        ignore = parse_ignore("\n".join(ignore), ".dockerignore")
     sizes: dict[str, int] = {}
     for member in walk_context(context, ignore):
         rel = member.name.rstrip("/")

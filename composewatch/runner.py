@@ -30,7 +30,6 @@ from composewatch.buildcache import BuildCache
 from composewatch.builder import (
     BuildCancelled,
     PreparedBuild,
-    build_digest,
     build_image,
     prepare_build,
 )
@@ -55,7 +54,7 @@ from composewatch.spec import ContainerSpec, container_spec, image_name, referen
 from composewatch.stop import StopPolicy
 from composewatch.ui import UI
 
-__all__ = ["TEMP_SUFFIX", "DockerRunner", "SwapNotUndone", "build_digest", "in_daemon_thread"]
+__all__ = ["TEMP_SUFFIX", "DockerRunner", "SwapNotUndone", "in_daemon_thread"]
 
 TEMP_SUFFIX = LEFTOVER_SUFFIX  # the name a new container has until it is committed
 LOG_TAIL_LINES = 12

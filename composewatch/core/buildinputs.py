@@ -27,7 +27,6 @@ __all__ = [
     "REFUSED_BUILD_KEYS",
     "BuildRequest",
     "parse_build_request",
-    "shared_builds",
 ]
 
 # Build keys passed to the engine (the Dockerfile-related ones shape the context instead).
@@ -195,17 +194,6 @@ def parse_build_request(project: Project, service: str, config_file: str) -> Bui
         config_file=config_file,
         named_images=named_images,
     )
-
-
-def shared_builds(requests: dict[str, BuildRequest]) -> dict[str, list[str]]:
-    """Services whose builds are identical, keyed by the first of them: each group is built
-    once and its image given to the others."""
-    groups: dict[str, list[str]] = {}
-    leader_of: dict[str, str] = {}
-    for service, request in requests.items():
-        leader = leader_of.setdefault(request.key(), service)
-        groups.setdefault(leader, []).append(service)
-    return groups
 
 
 def _named_images(contexts: Any, where: str, service: str) -> tuple[tuple[str, str], ...]:

@@ -9,6 +9,7 @@ import pytest
 
 from composewatch import events as ev
 from composewatch.compose.model import Healthcheck, Service
+from composewatch.core.ignore import IgnoreRules, parse_ignore
 from composewatch.health import ProbeKind, ProbePlan
 from composewatch.hints import (
     HintingUI,
@@ -35,6 +36,10 @@ def test_big_context_names_the_largest_folders() -> None:
     assert "largest: node_modules/ (40.0 MB), data/ (8.0 MB), .git/ (3.0 MB)." in hint
 
 
+def _rules(*patterns: str) -> IgnoreRules:
+    return parse_ignore("\n".join(patterns), ".dockerignore")
+
+
 def test_context_sizes_leave_out_what_dockerignore_excludes(tmp_path: Path) -> None:
     (tmp_path / "node_modules" / "pkg").mkdir(parents=True)
     (tmp_path / "node_modules" / "pkg" / "big.js").write_bytes(b"x" * 5000)
@@ -42,16 +47,16 @@ def test_context_sizes_leave_out_what_dockerignore_excludes(tmp_path: Path) -> N
     (tmp_path / "src" / "a.py").write_bytes(b"x" * 300)
     (tmp_path / "src" / "b.log").write_bytes(b"x" * 700)
     (tmp_path / "Dockerfile").write_bytes(b"x" * 10)
-    assert load_context_sizes(tmp_path, ()) == {
+    assert load_context_sizes(tmp_path, _rules()) == {
         "node_modules/": 5000,
         "src/": 1000,
         "Dockerfile": 10,
     }
-    assert load_context_sizes(tmp_path, ("node_modules", "**/*.log")) == {
+    assert load_context_sizes(tmp_path, _rules("node_modules", "**/*.log")) == {
         "src/": 300,
         "Dockerfile": 10,
     }
-    kept = load_context_sizes(tmp_path, ("node_modules", "!node_modules/pkg/big.js"))
+    kept = load_context_sizes(tmp_path, _rules("node_modules", "!node_modules/pkg/big.js"))
     assert kept["node_modules/"] == 5000
 
 
