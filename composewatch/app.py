@@ -50,6 +50,7 @@ from composewatch.scheduler import Scheduler
 from composewatch.spec import (
     config_hash,
     image_name,
+    replica_count,
     startup_order,
 )
 from composewatch.stop import StopPolicy
@@ -152,10 +153,11 @@ def git_locks(roots: Sequence[Path]) -> set[Path]:
 
 
 def selected_services(loaded: LoadedProject, requested: Sequence[str]) -> list[str]:
-    """The requested services plus everything they depend on (all services when none)."""
+    """The requested services plus everything they depend on (all services when none), but
+    those scaled to 0 replicas, which compose runs no container of."""
     services = loaded.project.services
     if not requested:
-        return list(services)
+        return [name for name in services if replica_count(services[name]) > 0]
     chosen: list[str] = []
     todo = list(requested)
     while todo:
@@ -164,7 +166,7 @@ def selected_services(loaded: LoadedProject, requested: Sequence[str]) -> list[s
             continue
         chosen.append(name)
         todo.extend((services[name].depends_on or {}).keys())
-    return [name for name in services if name in chosen]
+    return [name for name in services if name in chosen and replica_count(services[name]) > 0]
 
 
 @dataclass
@@ -342,8 +344,9 @@ class Session:
     async def start_all(
         self, images: dict[str, tuple[str, str | None]], found: list[ContainerInfo]
     ) -> bool:
+        services = self.loaded.project.services
         wanted = {
-            n: Wanted(config_hash(self.loaded.project.services[n]), images[n][0])
+            n: Wanted(config_hash(services[n]), images[n][0], replica_count(services[n]))
             for n in self.services
         }
         observed: dict[str, list[Observed]] = {}
@@ -356,30 +359,61 @@ class Session:
                         info.status == "running",
                         info.config_hash,
                         info.image_id,
+                        info.number,
                     )
                 )
         order = [
             n for layer in startup_order(self.loaded.project) for n in layer if n in self.services
         ]
-        plans = {p.service: p for p in plan_up(observed, wanted, order)}
+        plans: dict[str, list[ServicePlan]] = {}
+        for plan in plan_up(observed, wanted, order):
+            plans.setdefault(plan.service, []).append(plan)
         healthy = True
         for layer in startup_order(self.loaded.project):
             names = [n for n in layer if n in self.services]
             await asyncio.gather(*(self.wait_for_dependencies(n) for n in names))
-            results = await asyncio.gather(*(self.start_one(plans[n], *images[n]) for n in names))
+            results = await asyncio.gather(
+                *(self.start_service(plans[n], *images[n]) for n in names)
+            )
             healthy = all(results) and healthy
         return healthy
 
-    async def start_one(self, plan: ServicePlan, image: str, digest: str | None) -> bool:
+    async def start_service(self, plans: list[ServicePlan], image: str, digest: str | None) -> bool:
+        """Start each replica's plan: new ones together, replacements one at a time (so the
+        others serve meanwhile). The service serves once every replica is healthy."""
         started = time.monotonic()
+        name = plans[0].service
+
+        async def one_by_one(replacing: list[ServicePlan]) -> list[str | None]:
+            return [await self.start_one(p, image) for p in replacing]
+
+        replacing = [p for p in plans if p.step is Step.RECREATE]
+        others = [p for p in plans if p.step is not Step.RECREATE]
+        fresh, replaced = await asyncio.gather(
+            asyncio.gather(*(self.start_one(p, image) for p in others)), one_by_one(replacing)
+        )
+        made = dict(zip([p.number for p in others + replacing], [*fresh, *replaced], strict=True))
+        containers = [made[p.number] for p in plans]
+        if any(c is None for c in containers):
+            return False
+        first, *rest = [c for c in containers if c is not None]
+        self.serving[name] = st.Serving(first, image, digest, tuple(rest))
+        adopted = all(p.step is Step.ADOPT for p in plans)
+        self.ui(ev.ServiceStarted(name, first[:12], adopted, time.monotonic() - started))
+        return True
+
+    async def start_one(self, plan: ServicePlan, image: str) -> str | None:
+        """One replica: its container once healthy, None when it is not (said)."""
         name = plan.service
+        container: str
+        old: str | None
         try:
             container, old = await _finish_even_if_cancelled(
                 asyncio.to_thread(self.apply_plan, plan, image)
             )
         except ComposewatchError as exc:
             self.ui(ev.Unhealthy(name, str(exc)))
-            return False
+            return None
         try:
             result = await self.runner.check_health(name, container)
             if not result.ok and self.runs_to_completion(name):
@@ -388,27 +422,20 @@ class Session:
                     result = ProbeResult(True, "completed")
         except BaseException:
             if old is not None:  # interrupted before the new one was found healthy
-                await _finish_even_if_cancelled(
-                    asyncio.to_thread(self.runner.rollback, name, container, old)
-                )
+                undo = st.Exchange(plan.number, container, old)
+                await _finish_even_if_cancelled(asyncio.to_thread(self.runner.rollback, name, undo))
             raise
         if old is not None:
+            exchange = st.Exchange(plan.number, container, old)
             if result.ok:
-                await asyncio.to_thread(self.runner.commit, name, container, old)
+                await asyncio.to_thread(self.runner.commit, name, exchange)
             else:
-                await asyncio.to_thread(self.runner.rollback, name, container, old)
-                container = old
+                await asyncio.to_thread(self.runner.rollback, name, exchange)
         if not result.ok:
             self.ui(ev.Unhealthy(name, result.detail))
-            return False
-        self.serving[name] = st.Serving(container, image, digest)
-        self.ui(
-            ev.ServiceStarted(
-                name, container[:12], plan.step is Step.ADOPT, time.monotonic() - started
-            )
-        )
+            return None
         await asyncio.to_thread(self.stop_policy.learn, name, container)
-        return True
+        return container
 
     def apply_plan(self, plan: ServicePlan, image: str) -> tuple[str, str | None]:
         """Carry the plan out; no decisions. Returns the container to check and, for a
@@ -424,12 +451,13 @@ class Session:
                 self.engine.start(plan.keep)
                 return plan.keep, None
             case Step.CREATE:
-                container = self.engine.create(self.runner.spec_for(plan.service, image))
+                spec = self.runner.spec_for(plan.service, image, plan.number)
+                container = self.engine.create(spec)
                 self.engine.start(container)
                 return container, None
             case Step.RECREATE:  # the same swap as on save, so the old one serves until replaced
                 assert plan.keep is not None
-                new, _ = self.runner.swap_in(plan.service, image, plan.keep)
+                new, _ = self.runner.swap_in(plan.service, image, plan.keep, plan.number)
                 return new, plan.keep
         raise AssertionError(plan.step)
 

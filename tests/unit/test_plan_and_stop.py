@@ -44,6 +44,27 @@ def test_plan_adopts_starts_recreates_creates_and_cleans_leftovers_with_causes()
     )
 
 
+def test_plan_goes_replica_by_replica_and_removes_those_above_the_scale() -> None:
+    want = Wanted("hash", "sha256:img", replicas=3)
+
+    def seen(cid: str, number: int, running: bool = True, cfg: str = "hash") -> Observed:
+        return Observed(cid * 64, f"p-web-{number}", running, cfg, "sha256:img", number)
+
+    observed = {
+        "web": [seen("1", 1), seen("2", 2, cfg="old"), seen("4", 4), seen("5", 5, running=False)]
+    }
+    text = render_plan(plan_up(observed, {"web": want}, ["web"]))
+    assert text == "\n".join(
+        [
+            "web: adopt 111111111111 (running with this configuration)",
+            "  remove 444444444444 (replica 4, above the 3 wanted)",
+            "  remove 555555555555 (replica 5, above the 3 wanted)",
+            "web #2: recreate 222222222222 (its configuration changed)",
+            "web #3: create (no container yet)",
+        ]
+    )
+
+
 @pytest.mark.parametrize(
     ("grace", "configured", "ignores", "expected"),
     [
