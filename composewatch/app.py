@@ -33,7 +33,7 @@ from composewatch.containers import ContainerInfo, Engine
 from composewatch.core import state as st
 from composewatch.core.deps import dependents_to_recreate, dependents_to_restart
 from composewatch.core.images import ImageFacts, ImageStep, choose_image
-from composewatch.core.plan import Observed, ServicePlan, Step, Wanted, plan_up
+from composewatch.core.plan import Observed, ServicePlan, Step, Wanted, plan_attach, plan_up
 from composewatch.core.reload import plan_reload
 from composewatch.engine.faults import describe, engine_lost
 from composewatch.errors import BuildError, ComposewatchError
@@ -181,6 +181,8 @@ class Session:
     # Told of every batch of saved files (commands on save); must not block.
     on_save: Callable[[frozenset[Path]], None] | None = None
     serving: dict[str, st.Serving] = field(default_factory=dict)  # what `up` made serve
+    # `watch` without a watcher: serve what runs as it is; build, create, recreate nothing.
+    attach: bool = False
 
     def __post_init__(self) -> None:
         self.targets: list[WatchTarget] = []
@@ -243,11 +245,22 @@ class Session:
         self.targets = self.watch_targets()
         roots = self.watch_roots()
         armed = asyncio.Event()
+        try:
+            return await self.watch_while_up(scheduler, roots, armed)
+        except BaseExceptionGroup as group:
+            raise _cause(group) from None  # what went wrong, not the task group around it
+
+    async def watch_while_up(
+        self, scheduler: Scheduler, roots: list[Path], armed: asyncio.Event
+    ) -> bool:
         # Either task failing stops the other: a dead scheduler must not leave a live watcher.
         async with asyncio.TaskGroup() as group:
             group.create_task(self.feed(scheduler, roots, armed))
             await armed.wait()
-            healthy = await self.bring_up_riding_out_engine_loss()
+            if self.attach:
+                healthy = await asyncio.to_thread(self.attach_running)
+            else:
+                healthy = await self.bring_up_riding_out_engine_loss()
             # What serves goes into the core's state before any save made meanwhile is seen.
             for name, serving in self.serving.items():
                 scheduler.handle(st.Started(name, serving))
@@ -341,17 +354,10 @@ class Session:
         self.runner.cache.record(name, digest, image)
         return image, digest
 
-    async def start_all(
-        self, images: dict[str, tuple[str, str | None]], found: list[ContainerInfo]
-    ) -> bool:
-        services = self.loaded.project.services
-        wanted = {
-            n: Wanted(config_hash(services[n]), images[n][0], replica_count(services[n]))
-            for n in self.services
-        }
+    def observed(self, found: list[ContainerInfo]) -> dict[str, list[Observed]]:
         observed: dict[str, list[Observed]] = {}
         for info in found:
-            if info.service in wanted:
+            if info.service in self.services:
                 observed.setdefault(info.service, []).append(
                     Observed(
                         info.id,
@@ -362,11 +368,52 @@ class Session:
                         info.number,
                     )
                 )
-        order = [
-            n for layer in startup_order(self.loaded.project) for n in layer if n in self.services
-        ]
+        return observed
+
+    def wanted(self, images: dict[str, str]) -> dict[str, Wanted]:
+        services = self.loaded.project.services
+        return {
+            n: Wanted(config_hash(services[n]), images.get(n, ""), replica_count(services[n]))
+            for n in self.services
+        }
+
+    def start_order(self) -> list[str]:
+        layers = startup_order(self.loaded.project)
+        return [n for layer in layers for n in layer if n in self.services]
+
+    def attach_running(self) -> bool:
+        """Serve what runs, as it is: observe, let `plan_attach` decide, record. Raises when
+        nothing of the project runs (there is nothing to watch)."""
+        self.warn_unsupported()
+        found = self.engine.observe(self.loaded.project.name)
+        images = {i.id: i.image_id for i in found}
+        plans = plan_attach(self.observed(found), self.wanted({}), self.start_order())
+        for plan in plans:
+            if not plan.containers:
+                self.ui(ev.Note(f"{plan.service}: {plan.cause}", "warning"))
+                continue
+            first, *rest = plan.containers
+            image = images[first]
+            digest = self.runner.cache.digest_of(plan.service, image)
+            self.serving[plan.service] = st.Serving(first, image, digest, tuple(rest))
+            if not plan.current:
+                self.ui(ev.Note(f"{plan.service}: {plan.cause}", "warning"))
+            self.ui(ev.ServiceStarted(plan.service, first[:12], True, 0.0))
+            for container in plan.containers:
+                self.stop_policy.learn(plan.service, container)
+        if not self.serving:
+            raise ComposewatchError(
+                f"nothing of project {self.loaded.project.name} runs, so there is nothing to "
+                "watch: `composewatch up` builds and starts it, then watches"
+            )
+        return all(plan.containers for plan in plans)
+
+    async def start_all(
+        self, images: dict[str, tuple[str, str | None]], found: list[ContainerInfo]
+    ) -> bool:
+        wanted = self.wanted({n: image for n, (image, _) in images.items()})
         plans: dict[str, list[ServicePlan]] = {}
-        for plan in plan_up(observed, wanted, order):
+        for plan in plan_up(self.observed(found), wanted, self.start_order()):
             plans.setdefault(plan.service, []).append(plan)
         healthy = True
         for layer in startup_order(self.loaded.project):
@@ -573,6 +620,13 @@ class Session:
             what = "rebuilding" if plan.action is Action.REBUILD else "recreating"
             self.ui(ev.Note(f"{plan.service}: {plan.cause}, {what}"))
             scheduler.submit(st.Changed(plan.service, plan.action, files, saved_at))
+
+
+def _cause(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first error a task group collected (a cancellation only when nothing else)."""
+    errors = [e for e in group.exceptions if not isinstance(e, asyncio.CancelledError)]
+    found = (errors or list(group.exceptions))[0]
+    return _cause(found) if isinstance(found, BaseExceptionGroup) else found
 
 
 async def _finish_even_if_cancelled(work: Any) -> Any:

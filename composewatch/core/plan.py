@@ -20,11 +20,13 @@ from enum import StrEnum
 
 __all__ = [
     "LEFTOVER_SUFFIX",
+    "Attach",
     "Observed",
     "Removal",
     "ServicePlan",
     "Step",
     "Wanted",
+    "plan_attach",
     "plan_up",
     "render_plan",
 ]
@@ -146,6 +148,44 @@ def _plan_replica(
             else "its image changed"
         )
     return ServicePlan(service, step, best.container_id, cause, removals, number)
+
+
+@dataclass(frozen=True)
+class Attach:
+    """`watch` without a watcher: the running containers that serve the service as they are
+    (replica 1 first; none: nothing of it runs), and why."""
+
+    service: str
+    containers: tuple[str, ...]
+    cause: str
+    current: bool  # they run the configuration the compose files give now
+
+
+def plan_attach(
+    observed: dict[str, list[Observed]], wanted: dict[str, Wanted], services: list[str]
+) -> list[Attach]:
+    """Adopt what runs, create and recreate nothing: each service's running replicas (up to
+    the scale), or a cause saying how to start it."""
+    plans = []
+    for service in services:
+        want = wanted[service]
+        running = sorted(
+            (
+                o
+                for o in observed.get(service, [])
+                if o.running and not o.leftover and o.number <= want.replicas
+            ),
+            key=lambda o: o.number,
+        )
+        ids = tuple(o.container_id for o in running)
+        if not running:
+            plans.append(Attach(service, ids, "not running: `composewatch up` starts it", False))
+        elif any(o.config_hash != want.config_hash for o in running):
+            cause = "runs an older configuration: the next save (or `composewatch up`) replaces it"
+            plans.append(Attach(service, ids, cause, False))
+        else:
+            plans.append(Attach(service, ids, "running with this configuration", True))
+    return plans
 
 
 def render_plan(plans: list[ServicePlan]) -> str:
