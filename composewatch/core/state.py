@@ -710,7 +710,7 @@ class _Machine:
     def report_live(self, name: str) -> None:
         service = self.enter(name, self.get(name).phase)  # close the current phase's clock
         since_save = self.now - service.saved_at if service.saved_at is not None else None
-        self.report(ev.Live(name, since_save, service.timings))
+        self.report(ev.Live(name, since_save, _totals(service.timings)))
 
     def on_live(self, name: str) -> None:
         self.report_live(name)
@@ -861,6 +861,15 @@ _PHASE_OF: dict[type, tuple[Phase, ...]] = {
 def _digest(serving: Serving | None, image: str) -> str | None:
     """A recreate keeps the image, so it keeps the digest it was built from."""
     return serving.digest if serving is not None and serving.image == image else None
+
+
+def _totals(timings: tuple[tuple[str, float], ...]) -> tuple[tuple[str, float], ...]:
+    """One entry per step, in first-seen order: replicas repeat create/stop/start/checking,
+    and a superseded build repeats building."""
+    totals: dict[str, float] = {}
+    for step_name, seconds in timings:
+        totals[step_name] = totals.get(step_name, 0.0) + seconds
+    return tuple(totals.items())
 
 
 def _earliest(a: float | None, b: float) -> float:

@@ -475,6 +475,13 @@ def test_replicas_are_swapped_one_at_a_time_each_checked_then_committed_together
     assert work(effects) == [CheckHealth("web", 1, "n3"), commit]
     (live,) = [e for e in reports(effects) if isinstance(e, ev.Live)]
     assert live.since_save_s == 0.6  # once every replica runs the new code
+    # Each phase once, summed over the replicas.
+    assert [(p, round(t, 2)) for p, t in live.timings] == [
+        ("detect", 0.0),
+        ("building", 0.0),
+        ("swapping", 0.3),
+        ("checking", 0.3),
+    ]
     assert state.service("web").serving == Serving("n1", "sha256:new1", "digest-1", ("n2", "n3"))
 
 
