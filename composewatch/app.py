@@ -398,7 +398,8 @@ class Session:
             self.serving[plan.service] = st.Serving(first, image, digest, tuple(rest))
             if not plan.current:
                 self.ui(ev.Note(f"{plan.service}: {plan.cause}", "warning"))
-            self.ui(ev.ServiceStarted(plan.service, first[:12], True, 0.0))
+            count = len(plan.containers)
+            self.ui(ev.ServiceStarted(plan.service, first[:12], True, 0.0, count))
             for container in plan.containers:
                 self.stop_policy.learn(plan.service, container)
         if not self.serving:
@@ -446,7 +447,8 @@ class Session:
         first, *rest = [c for c in containers if c is not None]
         self.serving[name] = st.Serving(first, image, digest, tuple(rest))
         adopted = all(p.step is Step.ADOPT for p in plans)
-        self.ui(ev.ServiceStarted(name, first[:12], adopted, time.monotonic() - started))
+        elapsed_s = time.monotonic() - started
+        self.ui(ev.ServiceStarted(name, first[:12], adopted, elapsed_s, len(plans)))
         return True
 
     async def start_one(self, plan: ServicePlan, image: str) -> str | None:

@@ -145,9 +145,10 @@ class Live:
 @dataclass(frozen=True)
 class ServiceStarted:
     service: str
-    container: str
+    container: str  # replica 1's
     adopted: bool
     seconds: float
+    replicas: int = 1
 
 
 @dataclass(frozen=True)

@@ -181,11 +181,12 @@ def render(event: ev.Event, *, verbose: bool = False) -> str | None:
         case ev.Live(service, since_save, timings):
             after = f" {_seconds(since_save)} after the save" if since_save is not None else ""
             return f"[bold green]{_safe(service)} live[/bold green]{after} ({_phases(timings)})"
-        case ev.ServiceStarted(service, container, adopted, seconds):
+        case ev.ServiceStarted(service, container, adopted, seconds, replicas):
             how = "adopted" if adopted else "started"
+            more = f" and {replicas - 1} more replica{'s' if replicas > 2 else ''}"
             return (
-                f"[bold green]{_safe(service)}[/bold green] {how} {_safe(container)}, "
-                f"healthy in {_seconds(seconds)}"
+                f"[bold green]{_safe(service)}[/bold green] {how} {_safe(container)}"
+                f"{more if replicas > 1 else ''}, healthy in {_seconds(seconds)}"
             )
         case ev.Watching(roots, services):
             where = ", ".join(roots) or "nothing"
@@ -347,10 +348,12 @@ class LiveUI:
                 row = self.row(service)
                 row.state, row.detail, row.error = "healthy", "", ""
                 row.last_live_s, row.phases = since_save, _phases(timings)
-            case ev.ServiceStarted(service, container, adopted, _):
+            case ev.ServiceStarted(service, container, adopted, _, replicas):
                 row = self.row(service)
                 row.state = "healthy"
                 row.detail = f"{'adopted' if adopted else 'started'} {container}"
+                if replicas > 1:
+                    row.detail += f" (+{replicas - 1})"
             case ev.Watching(roots, _):
                 self.header = f"watching {', '.join(roots) or 'nothing'} (Ctrl-C stops watching)"
             case ev.CommandFinished():
