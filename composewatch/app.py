@@ -183,6 +183,7 @@ class Session:
     serving: dict[str, st.Serving] = field(default_factory=dict)  # what `up` made serve
     # `watch` without a watcher: serve what runs as it is; build, create, recreate nothing.
     attach: bool = False
+    unhealthy: set[str] = field(default_factory=set)  # services `up` found unhealthy
 
     def __post_init__(self) -> None:
         self.targets: list[WatchTarget] = []
@@ -416,23 +417,30 @@ class Session:
         plans: dict[str, list[ServicePlan]] = {}
         for plan in plan_up(self.observed(found), wanted, self.start_order()):
             plans.setdefault(plan.service, []).append(plan)
+        image_of = {info.id: info.image_id for info in found}
         healthy = True
         for layer in startup_order(self.loaded.project):
             names = [n for n in layer if n in self.services]
             await asyncio.gather(*(self.wait_for_dependencies(n) for n in names))
             results = await asyncio.gather(
-                *(self.start_service(plans[n], *images[n]) for n in names)
+                *(self.start_service(plans[n], *images[n], image_of) for n in names)
             )
             healthy = all(results) and healthy
         return healthy
 
-    async def start_service(self, plans: list[ServicePlan], image: str, digest: str | None) -> bool:
+    async def start_service(
+        self, plans: list[ServicePlan], image: str, digest: str | None, image_of: dict[str, str]
+    ) -> bool:
         """Start each replica's plan: new ones together, replacements one at a time (so the
-        others serve meanwhile). The service serves once every replica is healthy."""
+        others serve meanwhile). Returns whether every replica is healthy.
+
+        What runs under the replicas' names is recorded as serving even when unhealthy (an
+        unhealthy new container, or the old one a failed replacement put back), so the next
+        save replaces it under its name."""
         started = time.monotonic()
         name = plans[0].service
 
-        async def one_by_one(replacing: list[ServicePlan]) -> list[str | None]:
+        async def one_by_one(replacing: list[ServicePlan]) -> list[tuple[str | None, bool]]:
             return [await self.start_one(p, image) for p in replacing]
 
         replacing = [p for p in plans if p.step is Step.RECREATE]
@@ -441,18 +449,24 @@ class Session:
             asyncio.gather(*(self.start_one(p, image) for p in others)), one_by_one(replacing)
         )
         made = dict(zip([p.number for p in others + replacing], [*fresh, *replaced], strict=True))
-        containers = [made[p.number] for p in plans]
+        containers = [made[p.number][0] for p in plans]
+        healthy = all(made[p.number][1] for p in plans)
         if any(c is None for c in containers):
-            return False
+            return False  # a replica has no container at all: the next `up` makes it
         first, *rest = [c for c in containers if c is not None]
-        self.serving[name] = st.Serving(first, image, digest, tuple(rest))
-        adopted = all(p.step is Step.ADOPT for p in plans)
-        elapsed_s = time.monotonic() - started
-        self.ui(ev.ServiceStarted(name, first[:12], adopted, elapsed_s, len(plans)))
-        return True
+        runs = image_of.get(first, image)  # a failed replacement put the old one back
+        self.serving[name] = st.Serving(first, runs, digest if healthy else None, tuple(rest))
+        if not healthy:
+            self.unhealthy.add(name)
+        else:
+            adopted = all(p.step is Step.ADOPT for p in plans)
+            elapsed_s = time.monotonic() - started
+            self.ui(ev.ServiceStarted(name, first[:12], adopted, elapsed_s, len(plans)))
+        return healthy
 
-    async def start_one(self, plan: ServicePlan, image: str) -> str | None:
-        """One replica: its container once healthy, None when it is not (said)."""
+    async def start_one(self, plan: ServicePlan, image: str) -> tuple[str | None, bool]:
+        """One replica: the container now under its name (None: none could be made) and
+        whether it is healthy (when not, it is said)."""
         name = plan.service
         container: str
         old: str | None
@@ -462,7 +476,7 @@ class Session:
             )
         except ComposewatchError as exc:
             self.ui(ev.Unhealthy(name, str(exc)))
-            return None
+            return None, False
         try:
             result = await self.runner.check_health(name, container)
             if not result.ok and self.runs_to_completion(name):
@@ -480,11 +494,12 @@ class Session:
                 await asyncio.to_thread(self.runner.commit, name, exchange)
             else:
                 await asyncio.to_thread(self.runner.rollback, name, exchange)
+                container = old
         if not result.ok:
             self.ui(ev.Unhealthy(name, result.detail))
-            return None
+            return container, False
         await asyncio.to_thread(self.stop_policy.learn, name, container)
-        return container
+        return container, True
 
     def apply_plan(self, plan: ServicePlan, image: str) -> tuple[str, str | None]:
         """Carry the plan out; no decisions. Returns the container to check and, for a
@@ -514,8 +529,8 @@ class Session:
         """Hold `name` back until each dependency meets its `depends_on` condition."""
         for dependency, condition in (self.loaded.project.services[name].depends_on or {}).items():
             serving = self.serving.get(dependency)
-            if serving is None:
-                continue
+            if serving is None or dependency in self.unhealthy:
+                continue  # said already; the dependent starts anyway, and is watched
             if condition.condition == "service_healthy":
                 await self.wait_until(dependency, serving.container, "healthy")
             elif condition.condition == "service_completed_successfully":

@@ -291,6 +291,41 @@ def test_up_with_a_failing_build_keeps_what_serves(
     assert fetch("http://127.0.0.1:18031/") is not None
 
 
+def test_a_service_unhealthy_at_up_is_replaced_by_the_next_save(
+    copy_fixture: Callable[[str], Path], project_name: str, docker_client: docker.DockerClient
+) -> None:
+    """What `up` left unhealthy is what serves under compose's name: the fix's swap replaces
+    it there (no name clash), and the watch goes on meanwhile."""
+    project = copy_fixture("two-services")
+    compose = project / "compose.yaml"
+    compose.write_text(
+        compose.read_text()
+        + "x-composewatch:\n  services:\n    web:\n"
+        + "      health: {path: /health.html, expected_status: 200, timeout_s: 2}\n"
+    )
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        task = asyncio.create_task(make_session(project, project_name, recorder).up(watch=True))
+        try:
+            await recorder.wait_for(ev.Watching, None, timeout_s=120)
+            assert recorder.of(ev.Unhealthy, "web") and not recorder.of(ev.Unhealthy, "api")
+            unhealthy = container_ids(docker_client, project_name)["web"]
+            (project / "web" / "www" / "health.html").write_text("ok")
+            write_page(project, "web", "fixed")
+            await recorder.wait_for(ev.Live, "web")
+            assert await served("http://127.0.0.1:18002/", "fixed", timeout_s=10)
+            assert container_ids(docker_client, project_name)["web"] != unhealthy
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(scenario())
+    web = docker_client.containers.get(container_ids(docker_client, project_name)["web"])
+    assert web.name == f"{project_name}-web-1"
+    assert not recorder.of(ev.CommitFailed)
+
+
 def test_bad_input_exits_2_and_touches_nothing(
     copy_fixture: Callable[[str], Path],
     project_name: str,
