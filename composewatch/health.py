@@ -241,11 +241,14 @@ def http_probe(url: str, expected_status: int | None, timeout_s: float = 1.0) ->
 # the engine route ────────────────────────────────────────────────────────────────────────
 
 # One exec finds the first client and whether `timeout` works (busybox's before 1.30 wanted -t).
+# It looks for an executable file on PATH rather than asking `command -v`: busybox's sh
+# answers that with the applet's name whether or not the applet's link exists, and only a
+# file can be run by a direct exec.
 FIND_CLIENT = [
     "sh",
     "-c",
-    f"for c in {' '.join(HTTP_CLIENTS)}; do "
-    'if command -v "$c" >/dev/null 2>&1; then echo "$c"; break; fi; done; '
+    f"IFS=:; for c in {' '.join(HTTP_CLIENTS)}; do for d in $PATH; do "
+    'if [ -x "$d/$c" ]; then echo "$c"; break 2; fi; done; done; unset IFS; '
     "timeout 1 true >/dev/null 2>&1 && echo timeout; exit 0",
 ]
 # urllib without redirects (as the host route and curl): the status the server answered.
