@@ -512,3 +512,39 @@ def test_an_unreachable_remote_host_moves_the_check_inside_with_one_note(
     assert len(notes) == 1
     assert "web: the engine's host does not answer from here" in notes[0].message
     assert "x-composewatch.services.web.health.via: engine" in notes[0].message
+
+
+# where the route is shown: the live view's health column and `doctor` ─────────────────────
+
+
+def test_the_live_view_and_doctor_show_the_route(tmp_path: Path) -> None:
+    from composewatch.cli import _health_shown
+    from composewatch.doctor import judge_probes
+
+    engine = FakeEngine()
+    runner, _ = make_runner(tmp_path, engine)
+    loaded, settings = runner.loaded, runner.settings
+    shown = {
+        name: _health_shown(loaded, settings, name, cast(Engine, engine))
+        for name in loaded.project.services
+    }
+    assert shown == {
+        "web": "http://127.0.0.1:8080/",
+        "worker": "http://127.0.0.1:8000/ready in the container (via engine)",
+    }
+    engine.endpoint = Endpoint("tcp://10.0.0.5:2375", "default", "DOCKER_HOST")
+    assert _health_shown(loaded, settings, "web", cast(Engine, engine)) == (
+        "http://10.0.0.5:8080/ (else via engine)"
+    )
+
+    plans = {
+        name: choose_probe(s, settings.for_service(name).health, remote=True)
+        for name, s in loaded.project.services.items()
+    }
+    plans["db"] = ProbePlan(ProbeKind.DOCKER, 60.0)
+    check = judge_probes(plans, "10.0.0.5")
+    assert (check.name, check.level) == ("health probes", "ok")
+    assert check.detail == (
+        "HTTP from here (at 10.0.0.5, through the engine if that host does not answer): web; "
+        "HTTP inside the container, through the engine: worker; HEALTHCHECK or running: db"
+    )
