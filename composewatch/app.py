@@ -33,7 +33,7 @@ from composewatch.containers import ContainerInfo, Engine
 from composewatch.core import state as st
 from composewatch.core.deps import dependents_to_recreate, dependents_to_restart
 from composewatch.core.images import ImageFacts, ImageStep, choose_image
-from composewatch.core.plan import Observed, ServicePlan, Step, Wanted, plan_up
+from composewatch.core.plan import Observed, ServicePlan, Step, Wanted, plan_attach, plan_up
 from composewatch.core.reload import plan_reload
 from composewatch.engine.faults import describe, engine_lost
 from composewatch.errors import BuildError, ComposewatchError
@@ -50,6 +50,7 @@ from composewatch.scheduler import Scheduler
 from composewatch.spec import (
     config_hash,
     image_name,
+    replica_count,
     startup_order,
 )
 from composewatch.stop import StopPolicy
@@ -152,10 +153,11 @@ def git_locks(roots: Sequence[Path]) -> set[Path]:
 
 
 def selected_services(loaded: LoadedProject, requested: Sequence[str]) -> list[str]:
-    """The requested services plus everything they depend on (all services when none)."""
+    """The requested services plus everything they depend on (all services when none), but
+    those scaled to 0 replicas, which compose runs no container of."""
     services = loaded.project.services
     if not requested:
-        return list(services)
+        return [name for name in services if replica_count(services[name]) > 0]
     chosen: list[str] = []
     todo = list(requested)
     while todo:
@@ -164,7 +166,7 @@ def selected_services(loaded: LoadedProject, requested: Sequence[str]) -> list[s
             continue
         chosen.append(name)
         todo.extend((services[name].depends_on or {}).keys())
-    return [name for name in services if name in chosen]
+    return [name for name in services if name in chosen and replica_count(services[name]) > 0]
 
 
 @dataclass
@@ -179,6 +181,8 @@ class Session:
     # Told of every batch of saved files (commands on save); must not block.
     on_save: Callable[[frozenset[Path]], None] | None = None
     serving: dict[str, st.Serving] = field(default_factory=dict)  # what `up` made serve
+    # `watch` without a watcher: serve what runs as it is; build, create, recreate nothing.
+    attach: bool = False
 
     def __post_init__(self) -> None:
         self.targets: list[WatchTarget] = []
@@ -241,11 +245,22 @@ class Session:
         self.targets = self.watch_targets()
         roots = self.watch_roots()
         armed = asyncio.Event()
+        try:
+            return await self.watch_while_up(scheduler, roots, armed)
+        except BaseExceptionGroup as group:
+            raise _cause(group) from None  # what went wrong, not the task group around it
+
+    async def watch_while_up(
+        self, scheduler: Scheduler, roots: list[Path], armed: asyncio.Event
+    ) -> bool:
         # Either task failing stops the other: a dead scheduler must not leave a live watcher.
         async with asyncio.TaskGroup() as group:
             group.create_task(self.feed(scheduler, roots, armed))
             await armed.wait()
-            healthy = await self.bring_up_riding_out_engine_loss()
+            if self.attach:
+                healthy = await asyncio.to_thread(self.attach_running)
+            else:
+                healthy = await self.bring_up_riding_out_engine_loss()
             # What serves goes into the core's state before any save made meanwhile is seen.
             for name, serving in self.serving.items():
                 scheduler.handle(st.Started(name, serving))
@@ -339,16 +354,10 @@ class Session:
         self.runner.cache.record(name, digest, image)
         return image, digest
 
-    async def start_all(
-        self, images: dict[str, tuple[str, str | None]], found: list[ContainerInfo]
-    ) -> bool:
-        wanted = {
-            n: Wanted(config_hash(self.loaded.project.services[n]), images[n][0])
-            for n in self.services
-        }
+    def observed(self, found: list[ContainerInfo]) -> dict[str, list[Observed]]:
         observed: dict[str, list[Observed]] = {}
         for info in found:
-            if info.service in wanted:
+            if info.service in self.services:
                 observed.setdefault(info.service, []).append(
                     Observed(
                         info.id,
@@ -356,30 +365,102 @@ class Session:
                         info.status == "running",
                         info.config_hash,
                         info.image_id,
+                        info.number,
                     )
                 )
-        order = [
-            n for layer in startup_order(self.loaded.project) for n in layer if n in self.services
-        ]
-        plans = {p.service: p for p in plan_up(observed, wanted, order)}
+        return observed
+
+    def wanted(self, images: dict[str, str]) -> dict[str, Wanted]:
+        services = self.loaded.project.services
+        return {
+            n: Wanted(config_hash(services[n]), images.get(n, ""), replica_count(services[n]))
+            for n in self.services
+        }
+
+    def start_order(self) -> list[str]:
+        layers = startup_order(self.loaded.project)
+        return [n for layer in layers for n in layer if n in self.services]
+
+    def attach_running(self) -> bool:
+        """Serve what runs, as it is: observe, let `plan_attach` decide, record. Raises when
+        nothing of the project runs (there is nothing to watch)."""
+        self.warn_unsupported()
+        found = self.engine.observe(self.loaded.project.name)
+        images = {i.id: i.image_id for i in found}
+        plans = plan_attach(self.observed(found), self.wanted({}), self.start_order())
+        for plan in plans:
+            if not plan.containers:
+                self.ui(ev.Note(f"{plan.service}: {plan.cause}", "warning"))
+                continue
+            first, *rest = plan.containers
+            image = images[first]
+            digest = self.runner.cache.digest_of(plan.service, image)
+            self.serving[plan.service] = st.Serving(first, image, digest, tuple(rest))
+            if not plan.current:
+                self.ui(ev.Note(f"{plan.service}: {plan.cause}", "warning"))
+            self.ui(ev.ServiceStarted(plan.service, first[:12], True, 0.0))
+            for container in plan.containers:
+                self.stop_policy.learn(plan.service, container)
+        if not self.serving:
+            raise ComposewatchError(
+                f"nothing of project {self.loaded.project.name} runs, so there is nothing to "
+                "watch: `composewatch up` builds and starts it, then watches"
+            )
+        return all(plan.containers for plan in plans)
+
+    async def start_all(
+        self, images: dict[str, tuple[str, str | None]], found: list[ContainerInfo]
+    ) -> bool:
+        wanted = self.wanted({n: image for n, (image, _) in images.items()})
+        plans: dict[str, list[ServicePlan]] = {}
+        for plan in plan_up(self.observed(found), wanted, self.start_order()):
+            plans.setdefault(plan.service, []).append(plan)
         healthy = True
         for layer in startup_order(self.loaded.project):
             names = [n for n in layer if n in self.services]
             await asyncio.gather(*(self.wait_for_dependencies(n) for n in names))
-            results = await asyncio.gather(*(self.start_one(plans[n], *images[n]) for n in names))
+            results = await asyncio.gather(
+                *(self.start_service(plans[n], *images[n]) for n in names)
+            )
             healthy = all(results) and healthy
         return healthy
 
-    async def start_one(self, plan: ServicePlan, image: str, digest: str | None) -> bool:
+    async def start_service(self, plans: list[ServicePlan], image: str, digest: str | None) -> bool:
+        """Start each replica's plan: new ones together, replacements one at a time (so the
+        others serve meanwhile). The service serves once every replica is healthy."""
         started = time.monotonic()
+        name = plans[0].service
+
+        async def one_by_one(replacing: list[ServicePlan]) -> list[str | None]:
+            return [await self.start_one(p, image) for p in replacing]
+
+        replacing = [p for p in plans if p.step is Step.RECREATE]
+        others = [p for p in plans if p.step is not Step.RECREATE]
+        fresh, replaced = await asyncio.gather(
+            asyncio.gather(*(self.start_one(p, image) for p in others)), one_by_one(replacing)
+        )
+        made = dict(zip([p.number for p in others + replacing], [*fresh, *replaced], strict=True))
+        containers = [made[p.number] for p in plans]
+        if any(c is None for c in containers):
+            return False
+        first, *rest = [c for c in containers if c is not None]
+        self.serving[name] = st.Serving(first, image, digest, tuple(rest))
+        adopted = all(p.step is Step.ADOPT for p in plans)
+        self.ui(ev.ServiceStarted(name, first[:12], adopted, time.monotonic() - started))
+        return True
+
+    async def start_one(self, plan: ServicePlan, image: str) -> str | None:
+        """One replica: its container once healthy, None when it is not (said)."""
         name = plan.service
+        container: str
+        old: str | None
         try:
             container, old = await _finish_even_if_cancelled(
                 asyncio.to_thread(self.apply_plan, plan, image)
             )
         except ComposewatchError as exc:
             self.ui(ev.Unhealthy(name, str(exc)))
-            return False
+            return None
         try:
             result = await self.runner.check_health(name, container)
             if not result.ok and self.runs_to_completion(name):
@@ -388,27 +469,20 @@ class Session:
                     result = ProbeResult(True, "completed")
         except BaseException:
             if old is not None:  # interrupted before the new one was found healthy
-                await _finish_even_if_cancelled(
-                    asyncio.to_thread(self.runner.rollback, name, container, old)
-                )
+                undo = st.Exchange(plan.number, container, old)
+                await _finish_even_if_cancelled(asyncio.to_thread(self.runner.rollback, name, undo))
             raise
         if old is not None:
+            exchange = st.Exchange(plan.number, container, old)
             if result.ok:
-                await asyncio.to_thread(self.runner.commit, name, container, old)
+                await asyncio.to_thread(self.runner.commit, name, exchange)
             else:
-                await asyncio.to_thread(self.runner.rollback, name, container, old)
-                container = old
+                await asyncio.to_thread(self.runner.rollback, name, exchange)
         if not result.ok:
             self.ui(ev.Unhealthy(name, result.detail))
-            return False
-        self.serving[name] = st.Serving(container, image, digest)
-        self.ui(
-            ev.ServiceStarted(
-                name, container[:12], plan.step is Step.ADOPT, time.monotonic() - started
-            )
-        )
+            return None
         await asyncio.to_thread(self.stop_policy.learn, name, container)
-        return True
+        return container
 
     def apply_plan(self, plan: ServicePlan, image: str) -> tuple[str, str | None]:
         """Carry the plan out; no decisions. Returns the container to check and, for a
@@ -424,12 +498,13 @@ class Session:
                 self.engine.start(plan.keep)
                 return plan.keep, None
             case Step.CREATE:
-                container = self.engine.create(self.runner.spec_for(plan.service, image))
+                spec = self.runner.spec_for(plan.service, image, plan.number)
+                container = self.engine.create(spec)
                 self.engine.start(container)
                 return container, None
             case Step.RECREATE:  # the same swap as on save, so the old one serves until replaced
                 assert plan.keep is not None
-                new, _ = self.runner.swap_in(plan.service, image, plan.keep)
+                new, _ = self.runner.swap_in(plan.service, image, plan.keep, plan.number)
                 return new, plan.keep
         raise AssertionError(plan.step)
 
@@ -545,6 +620,13 @@ class Session:
             what = "rebuilding" if plan.action is Action.REBUILD else "recreating"
             self.ui(ev.Note(f"{plan.service}: {plan.cause}, {what}"))
             scheduler.submit(st.Changed(plan.service, plan.action, files, saved_at))
+
+
+def _cause(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first error a task group collected (a cancellation only when nothing else)."""
+    errors = [e for e in group.exceptions if not isinstance(e, asyncio.CancelledError)]
+    found = (errors or list(group.exceptions))[0]
+    return _cause(found) if isinstance(found, BaseExceptionGroup) else found
 
 
 async def _finish_even_if_cancelled(work: Any) -> Any:

@@ -45,6 +45,11 @@ class BuildCache:
         entry = self.entries.get(service)
         return entry is not None and entry[1] == image
 
+    def digest_of(self, service: str, image: str) -> str | None:
+        """The context digest composewatch built `image` from for `service`, if it did."""
+        entry = self.entries.get(service)
+        return entry[0] if entry is not None and entry[1] == image else None
+
     def record(self, service: str, digest: str, image: str) -> None:
         if self.entries.get(service) == (digest, image):
             return

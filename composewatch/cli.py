@@ -217,6 +217,7 @@ def _run_watcher(
     logs: bool,
     verbose: bool,
     reload: Callable[[], LoadedProject],
+    attach: bool = False,
 ) -> None:
     import contextlib
 
@@ -246,7 +247,7 @@ def _run_watcher(
 
             follower = LogFollower(engine.client, project, ui.log, frozenset(chosen))
             follower.follow_new_containers(since=datetime.now(UTC))
-        session = Session(loaded, settings, engine, ui, chosen, reload=reload)
+        session = Session(loaded, settings, engine, ui, chosen, reload=reload, attach=attach)
         _start_hints(loaded, settings, chosen, engine, ui)
         session.on_save = _command_runner(loaded, settings, engine, session, ui).submit
         # SIGTERM (`unwatch`, a process manager) stops the watcher as Ctrl-C does; SIGINT is
@@ -448,6 +449,7 @@ def watch(
             logs=False,
             verbose=False,
             reload=ctx.obj.load,
+            attach=True,
         )
         return
     ui = ConsoleUI(project=loaded.project.name)

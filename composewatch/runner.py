@@ -152,18 +152,22 @@ class DockerRunner:
                 return st.ContextHashed(service, generation, prepared.digest)
             case st.StartBuild(service, generation, digest):
                 return await self.build(service, generation, digest)
-            case st.Swap(service, generation, image, replaces):
-                return await asyncio.to_thread(self.swap, service, generation, image, replaces)
+            case st.Swap(service, generation, image, replaces, number):
+                return await asyncio.to_thread(
+                    self.swap, service, generation, image, replaces, number
+                )
             case st.CheckHealth(service, generation, container):
                 return await self.check(service, generation, container)
-            case st.Commit(service, generation, container, replaces):
-                await asyncio.to_thread(self.commit, service, container, replaces)
+            case st.Commit(service, generation, exchanges):
+                for exchange in exchanges:
+                    await asyncio.to_thread(self.commit, service, exchange)
                 return st.Committed(service, generation)
-            case st.Rollback(service, generation, container, restore):
-                await asyncio.to_thread(self.rollback, service, container, restore)
+            case st.Rollback(service, generation, exchanges):
+                for exchange in exchanges:
+                    await asyncio.to_thread(self.rollback, service, exchange)
                 return st.RolledBack(service, generation)
-            case st.SyncFiles(service, generation, container, paths, restart):
-                return await self.sync(service, generation, container, paths, restart)
+            case st.SyncFiles(service, generation, containers, paths, restart):
+                return await self.sync(service, generation, containers, paths, restart)
             case st.WatchEngine():
                 return await self.wait_for_engine()
         return None
@@ -218,30 +222,35 @@ class DockerRunner:
 
     # swapping ───────────────────────────────────────────────────────────────────────────
 
-    def swap(self, service: str, generation: int, image: str, old: str | None) -> st.Input:
+    def swap(
+        self, service: str, generation: int, image: str, old: str | None, number: int = 1
+    ) -> st.Input:
         try:
-            new, steps = self.swap_in(service, image, old)
+            new, steps = self.swap_in(service, image, old, number)
         except SwapNotUndone:
             raise  # the core rolls back again: the old container may not serve
         except ComposewatchError as exc:
             return st.SwapFailed(service, generation, str(exc))
         return st.Swapped(service, generation, new, steps)
 
-    def spec_for(self, service: str, image: str) -> ContainerSpec:
-        """The container to create, with the containers of the services it names (observed
-        only when it names some: `service:x` namespaces, `volumes_from`, `links`)."""
+    def spec_for(self, service: str, image: str, number: int = 1) -> ContainerSpec:
+        """Replica `number`'s container to create, with the containers of the services it
+        names (observed only when it names some: `service:x` namespaces, `volumes_from`,
+        `links`)."""
         wanted = referenced_services(self.loaded.project.services[service])
         peers = self.engine.peers(self.loaded.project.name, wanted)
-        return container_spec(self.loaded, service, image, peers=peers)
+        return container_spec(self.loaded, service, image, number=number, peers=peers)
 
-    def swap_in(self, service: str, image: str, old: str | None) -> tuple[str, st.Steps]:
+    def swap_in(
+        self, service: str, image: str, old: str | None, number: int = 1
+    ) -> tuple[str, st.Steps]:
         """Create the new container beside the old, then stop the old and start the new.
 
         Old and new publish the same host ports, so the new one can only start once the old
         one has stopped; creating it first keeps that gap as short as it can be.
         """
         clock = _StepClock()
-        spec = self.spec_for(service, image)
+        spec = self.spec_for(service, image, number)
         temp = spec.name + TEMP_SUFFIX
         self.engine.remove(temp)  # what an interrupted swap left behind, if anything
         new = self.engine.create(spec, temp_name=temp)
@@ -254,28 +263,31 @@ class DockerRunner:
             clock.lap("start")
         except BaseException as exc:
             try:
-                self.rollback(service, new, old)
+                self.rollback(service, st.Exchange(number, new, old))
             except Exception as undo:  # reported with the cause below
                 raise SwapNotUndone(f"{exc}; undoing the swap failed too: {undo}") from exc
             raise
         return new, clock.steps()
 
-    def commit(self, service: str, container: str, replaces: str | None) -> None:
-        if replaces is not None and replaces != container:
-            self.engine.remove(replaces)
-        name = container_spec(self.loaded, service, "").name
-        if self.engine.container_name(container) != name:
-            self.engine.rename(container, name)
+    def commit(self, service: str, exchange: st.Exchange) -> None:
+        new, old = exchange.new, exchange.old
+        assert new is not None, "a commit names the new container"
+        if old is not None and old != new:
+            self.engine.remove(old)
+        name = container_spec(self.loaded, service, "", number=exchange.number).name
+        if self.engine.container_name(new) != name:
+            self.engine.rename(new, name)
         # Learn the new container's stop policy now, not on the next save's critical path.
-        self.stop_policy.learn(service, container)
+        self.stop_policy.learn(service, new)
 
-    def rollback(self, service: str, container: str | None, restore: str | None) -> None:
-        spec_name = container_spec(self.loaded, service, "").name
-        if container is not None and container != restore:
-            self.engine.remove(container)
+    def rollback(self, service: str, exchange: st.Exchange) -> None:
+        new, old = exchange.new, exchange.old
+        spec_name = container_spec(self.loaded, service, "", number=exchange.number).name
+        if new is not None and new != old:
+            self.engine.remove(new)
         self.engine.remove(spec_name + TEMP_SUFFIX)
-        if restore is not None:
-            self.engine.start(restore)
+        if old is not None:
+            self.engine.start(old)
 
     # syncing ────────────────────────────────────────────────────────────────────────────
 
@@ -283,7 +295,7 @@ class DockerRunner:
         self,
         service: str,
         generation: int,
-        container: str,
+        containers: tuple[str, ...],
         paths: frozenset[Path],
         restart: bool,
     ) -> st.Input:
@@ -301,16 +313,16 @@ class DockerRunner:
             if any(p.is_relative_to(rule.path) for p in paths)
         ]
         try:
-            if copies:
-                await asyncio.to_thread(self.engine.sync_files, container, copies)
-            if deletions:
-                await asyncio.to_thread(self.engine.exec, container, ["rm", "-rf", *deletions])
-            for command in commands:
-                await asyncio.to_thread(self.engine.exec, container, list(command))
-            if restart:
-                await asyncio.to_thread(
-                    self.engine.restart, container, self.stop_policy.timeout_s(service, container)
-                )
+            for container in containers:  # every replica
+                if copies:
+                    await asyncio.to_thread(self.engine.sync_files, container, copies)
+                if deletions:
+                    await asyncio.to_thread(self.engine.exec, container, ["rm", "-rf", *deletions])
+                for command in commands:
+                    await asyncio.to_thread(self.engine.exec, container, list(command))
+                if restart:
+                    timeout_s = self.stop_policy.timeout_s(service, container)
+                    await asyncio.to_thread(self.engine.restart, container, timeout_s)
         except (ComposewatchError, OSError) as exc:
             if isinstance(exc, OSError) and engine_lost(exc):
                 raise

@@ -338,16 +338,6 @@ def _host_config(
 # --- networks --------------------------------------------------------------------------
 
 
-def _networks_by_priority(service: Service) -> list[str]:
-    nets = service.networks or {}
-
-    def rank(key: str) -> tuple[int, str]:
-        net = nets[key]
-        return (-(net.priority or 0) if net else 0, key)
-
-    return sorted(nets, key=rank)
-
-
 def _endpoint(
     project: Project, name: str, number: int, key: str, links: list[str]
 ) -> dict[str, Any]:
@@ -388,7 +378,7 @@ def _networking(
         return service.network_mode, {}, ()
     if not project.networks:
         return "none", {}, ()
-    keys = _networks_by_priority(service) or ["default"]
+    keys = service.networks_by_priority() or ["default"]
     primary = network_name(project, keys[0])
     endpoints = {primary: _endpoint(project, name, number, keys[0], links)}
     extra = tuple(
@@ -487,7 +477,7 @@ def container_spec(
     links = _links(project, service, number, peers)
     mode, networking, extra = _networking(resolved.project, service_name, number, links)
     config = _config(resolved, service_name, number, image, image_id)
-    keys = _networks_by_priority(service) or ["default"]
+    keys = service.networks_by_priority() or ["default"]
     if not service.network_mode and (mac := _mac_address(service, keys)):
         config["MacAddress"] = mac
     if mode == "disabled":

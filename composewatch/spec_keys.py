@@ -83,8 +83,7 @@ KEYS: tuple[KeySupport, ...] = (
     KeySupport("deploy.mode", W, "Swarm only; compose ignores it too"),
     KeySupport("deploy.placement", W, "Swarm only; compose ignores it too",
                when=lambda v: bool(v)),
-    KeySupport("deploy.replicas", W, "composewatch runs one container per service",
-               when=lambda v: v not in (None, 1)),
+    KeySupport("deploy.replicas", A, "replicas `<project>-<service>-1..N`, swapped one at a time"),
     KeySupport("deploy.resources", A),
     KeySupport("deploy.resources.limits", A, "memory, cpus, pids"),
     KeySupport("deploy.resources.limits.devices", W, "compose ignores it too"),
@@ -127,7 +126,10 @@ KEYS: tuple[KeySupport, ...] = (
     KeySupport("networks.*.gw_priority", N, "needs Engine API 1.48"),
     KeySupport("networks.*.interface_name", N, "needs Engine API 1.49"),
     KeySupport("networks.*.mac_address", A,
-        "primary network only, as Config.MacAddress (API < 1.44 has no per-network MAC)"),
+        "primary network's, as Config.MacAddress (API < 1.44 has no per-network MAC)"),
+    KeySupport("networks.*.mac_address", N,
+        "on a network other than the primary one: needs Engine API 1.44",
+        when=lambda v: False),  # only `unsupported` knows which network is primary
     KeySupport("oom_kill_disable", A), KeySupport("oom_score_adj", A),
     KeySupport("pid", A, "`service:<name>` becomes `container:<id>`, as compose does"),
     KeySupport("pids_limit", A),
@@ -142,8 +144,7 @@ KEYS: tuple[KeySupport, ...] = (
                when=_pulls_otherwise),
     KeySupport("pull_refresh_after", W, "composewatch pulls only a missing image"),
     KeySupport("read_only", A), KeySupport("restart", A), KeySupport("runtime", A),
-    KeySupport("scale", W, "composewatch runs one container per service",
-               when=lambda v: v not in (None, 1)),
+    KeySupport("scale", A, "replicas `<project>-<service>-1..N`, swapped one at a time"),
     KeySupport("secrets", A,
         "`file`: read-only bind mount at /run/secrets/<name> or target; `environment`: "
         "copied into the container before it starts, as compose does"),
@@ -210,7 +211,18 @@ def unsupported(service: Service) -> list[tuple[str, KeySupport]]:
             out.append((key, _UNKNOWN))
             continue
         out.extend(_walk(value, key, key))
+    out.extend(_secondary_macs(service))
     return out
+
+
+def _secondary_macs(service: Service) -> Iterator[tuple[str, KeySupport]]:
+    """A MAC address on a network other than the primary one (API < 1.44 sets only
+    Config.MacAddress; compose drops these silently)."""
+    (entry,) = [e for e in _BY_KEY["networks.*.mac_address"] if e.support is Support.NOT_POSSIBLE]
+    for key in service.networks_by_priority()[1:]:
+        network = (service.networks or {}).get(key)
+        if network is not None and (network.model_extra or {}).get("mac_address"):
+            yield f"networks.{key}.mac_address", entry
 
 
 def warnings(name: str, service: Service) -> list[str]:

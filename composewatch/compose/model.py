@@ -156,6 +156,17 @@ class Service(_Model):
     deploy: dict[str, Any] | None = None
     scale: int | None = None
 
+    def networks_by_priority(self) -> list[str]:
+        """The service's network keys, the primary one first (highest `priority`, then by
+        name), as compose orders them."""
+        nets = self.networks or {}
+
+        def rank(key: str) -> tuple[int, str]:
+            net = nets[key]
+            return (-(net.priority or 0) if net else 0, key)
+
+        return sorted(nets, key=rank)
+
 
 class Project(_Model):
     """A loaded project. `name`, `services`, networks, volumes, secrets, configs are printed by

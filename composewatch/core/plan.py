@@ -4,6 +4,10 @@ Observe → plan → execute, as compose's reconcile does: every operation carri
 the plan renders as text so tests assert on it without Docker (golden text, as compose's
 `reconcile_test.go`). The executor (`Session.apply_plan`) carries no decision logic.
 
+A service with replicas (`scale`, `deploy.replicas`) is planned replica by replica, each
+replica number on its own (`<project>-<service>-<n>`, compose's container-number label);
+containers numbered above the replicas wanted are removed, as compose scales down.
+
 A container named `<name>_cw-new` is what a swap interrupted by a crash left behind: it is
 never kept (it would be adopted under that name, and block the next swap's temporary name),
 only removed.
@@ -16,11 +20,13 @@ from enum import StrEnum
 
 __all__ = [
     "LEFTOVER_SUFFIX",
+    "Attach",
     "Observed",
     "Removal",
     "ServicePlan",
     "Step",
     "Wanted",
+    "plan_attach",
     "plan_up",
     "render_plan",
 ]
@@ -44,6 +50,7 @@ class Observed:
     running: bool
     config_hash: str
     image: str
+    number: int = 1  # compose's container-number label
 
     @property
     def leftover(self) -> bool:
@@ -56,6 +63,7 @@ class Wanted:
 
     config_hash: str
     image: str
+    replicas: int = 1
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,7 @@ class ServicePlan:
     keep: str | None  # the container to adopt, start or replace
     cause: str
     remove: tuple[Removal, ...] = ()  # removed before the step
+    number: int = 1  # the replica
 
     @property
     def removed(self) -> tuple[str, ...]:
@@ -80,49 +89,110 @@ class ServicePlan:
 def plan_up(
     observed: dict[str, list[Observed]], wanted: dict[str, Wanted], services: list[str]
 ) -> list[ServicePlan]:
-    """For each service (in start order) pick one container to keep and the step for it."""
+    """For each service (in start order) and each of its replicas, pick one container to keep
+    and the step for it."""
     plans = []
     for service in services:
         want = wanted[service]
         found = observed.get(service, [])
-        leftovers = [o for o in found if o.leftover]
-        candidates = [o for o in found if not o.leftover]
-        removals = [Removal(o.container_id, "left by an interrupted swap") for o in leftovers]
-
-        def matches(o: Observed, want: Wanted = want) -> bool:
-            return o.config_hash == want.config_hash and o.image == want.image
-
-        # Prefer a matching running container, then any running one, then a matching one.
-        ranked = sorted(
-            candidates,
-            key=lambda o: (not (matches(o) and o.running), not o.running, not matches(o), o.name),
-        )
-        if not ranked:
-            cause = "no container yet"
-            if leftovers:
-                cause = "only the leftover of an interrupted swap was found"
-            plans.append(ServicePlan(service, Step.CREATE, None, cause, tuple(removals)))
-            continue
-        best, rest = ranked[0], ranked[1:]
-        removals += [Removal(o.container_id, f"a second container ({o.name})") for o in rest]
-        if matches(best):
-            step = Step.ADOPT if best.running else Step.START
-            cause = "running with this configuration" if best.running else "stopped, up to date"
-        else:
-            step = Step.RECREATE
-            cause = (
-                "its configuration changed"
-                if best.config_hash != want.config_hash
-                else "its image changed"
+        removals = [
+            Removal(o.container_id, "left by an interrupted swap") for o in found if o.leftover
+        ]
+        replicas = [o for o in found if not o.leftover]
+        removals += [
+            Removal(o.container_id, f"replica {o.number}, above the {want.replicas} wanted")
+            for o in sorted(replicas, key=lambda o: o.number)
+            if o.number > want.replicas
+        ]
+        leftovers = any(o.leftover for o in found)
+        for number in range(1, want.replicas + 1):
+            candidates = [o for o in replicas if o.number == number]
+            plans.append(
+                _plan_replica(service, number, candidates, want, tuple(removals), leftovers)
             )
-        plans.append(ServicePlan(service, step, best.container_id, cause, tuple(removals)))
+            removals, leftovers = [], False  # both belong to the first replica's plan
+    return plans
+
+
+def _plan_replica(
+    service: str,
+    number: int,
+    candidates: list[Observed],
+    want: Wanted,
+    removals: tuple[Removal, ...],
+    leftovers: bool,
+) -> ServicePlan:
+    def matches(o: Observed) -> bool:
+        return o.config_hash == want.config_hash and o.image == want.image
+
+    # Prefer a matching running container, then any running one, then a matching one.
+    ranked = sorted(
+        candidates,
+        key=lambda o: (not (matches(o) and o.running), not o.running, not matches(o), o.name),
+    )
+    if not ranked:
+        cause = "no container yet"
+        if leftovers:
+            cause = "only the leftover of an interrupted swap was found"
+        return ServicePlan(service, Step.CREATE, None, cause, removals, number)
+    best, rest = ranked[0], ranked[1:]
+    removals += tuple(Removal(o.container_id, f"a second container ({o.name})") for o in rest)
+    if matches(best):
+        step = Step.ADOPT if best.running else Step.START
+        cause = "running with this configuration" if best.running else "stopped, up to date"
+    else:
+        step = Step.RECREATE
+        cause = (
+            "its configuration changed"
+            if best.config_hash != want.config_hash
+            else "its image changed"
+        )
+    return ServicePlan(service, step, best.container_id, cause, removals, number)
+
+
+@dataclass(frozen=True)
+class Attach:
+    """`watch` without a watcher: the running containers that serve the service as they are
+    (replica 1 first; none: nothing of it runs), and why."""
+
+    service: str
+    containers: tuple[str, ...]
+    cause: str
+    current: bool  # they run the configuration the compose files give now
+
+
+def plan_attach(
+    observed: dict[str, list[Observed]], wanted: dict[str, Wanted], services: list[str]
+) -> list[Attach]:
+    """Adopt what runs, create and recreate nothing: each service's running replicas (up to
+    the scale), or a cause saying how to start it."""
+    plans = []
+    for service in services:
+        want = wanted[service]
+        running = sorted(
+            (
+                o
+                for o in observed.get(service, [])
+                if o.running and not o.leftover and o.number <= want.replicas
+            ),
+            key=lambda o: o.number,
+        )
+        ids = tuple(o.container_id for o in running)
+        if not running:
+            plans.append(Attach(service, ids, "not running: `composewatch up` starts it", False))
+        elif any(o.config_hash != want.config_hash for o in running):
+            cause = "runs an older configuration: the next save (or `composewatch up`) replaces it"
+            plans.append(Attach(service, ids, cause, False))
+        else:
+            plans.append(Attach(service, ids, "running with this configuration", True))
     return plans
 
 
 def render_plan(plans: list[ServicePlan]) -> str:
     lines = []
     for plan in plans:
-        line = f"{plan.service}: {plan.step}"
+        name = plan.service if plan.number == 1 else f"{plan.service} #{plan.number}"
+        line = f"{name}: {plan.step}"
         if plan.keep:
             line += f" {plan.keep[:12]}"
         lines.append(f"{line} ({plan.cause})")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from composewatch.compose.model import Project
 from composewatch.mapping import Action
-from composewatch.spec import config_hash
+from composewatch.spec import config_hash, replica_count
 
 __all__ = ["Reload", "plan_reload", "render_reload"]
 
@@ -33,6 +33,9 @@ def plan_reload(old: Project, new: Project, services: Iterable[str]) -> list[Rel
             plans.append(Reload(name, Action.REBUILD, "its build section changed"))
         elif config_hash(before) != config_hash(after):
             plans.append(Reload(name, Action.RECREATE, "its resolved configuration changed"))
+        if replica_count(before) != replica_count(after):
+            scaled = f"{replica_count(before)} → {replica_count(after)} replicas"
+            plans.append(Reload(name, None, f"{scaled}: run composewatch up again to scale"))
     for name in sorted(set(new.services) - set(old.services)):
         plans.append(Reload(name, None, "added to the project: restart composewatch up"))
     return plans

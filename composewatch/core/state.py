@@ -8,7 +8,11 @@
       └──────────────┴─BuildFailed (the old container keeps serving)    RolledBack ──▶ idle ◀┘
     idle ─Changed (sync / restart rules)─▶ syncing ─Synced─▶ checking | idle
 
-What serves each service (container, image, context digest) lives here and changes only
+A service with replicas (`scale`, `deploy.replicas`) swaps them one at a time, each found
+healthy before the next is swapped, so the others serve meanwhile; the round commits them all
+together, or rolls back every replica it swapped.
+
+What serves each service (containers, image, context digest) lives here and changes only
 through `step`: `Started` (from `up`), then each committed swap. The executor is told which
 container to check, commit or roll back; it keeps nothing.
 
@@ -50,6 +54,7 @@ __all__ = [
     "Effect",
     "EffectFailed",
     "EngineReturned",
+    "Exchange",
     "HashContext",
     "Healthy",
     "Input",
@@ -89,11 +94,27 @@ class Phase(StrEnum):
 
 @dataclass(frozen=True)
 class Serving:
-    """The container that serves a service under compose's name, and what it runs."""
+    """The containers that serve a service under compose's names, and what they run:
+    `container` is replica 1, `replicas` are replicas 2..N (`scale`, `deploy.replicas`)."""
 
     container: str
     image: str
     digest: str | None = None  # the build context's digest the image was built from
+    replicas: tuple[str, ...] = ()
+
+    @property
+    def containers(self) -> tuple[str, ...]:
+        return (self.container, *self.replicas)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """Replica `number` of a service: `new` replaces `old` (None: no container; for `new`,
+    whatever a swap left under the replica's temporary name)."""
+
+    number: int
+    new: str | None
+    old: str | None
 
 
 # ── inputs: what happened ─────────────────────────────────────────────────────────────────
@@ -265,20 +286,25 @@ class CancelBuild:
 
 @dataclass(frozen=True)
 class Swap:
-    """Create a container of `image` beside `replaces` (under a temporary name), stop the old
-    one and start the new; on any failure undo it all, so the old one serves."""
+    """Create replica `number`'s container of `image` beside `replaces` (under a temporary
+    name), stop the old one and start the new; on any failure undo it all, so the old one
+    serves."""
 
     service: str
     generation: int
     image: str
     replaces: str | None
+    number: int = 1
 
 
 @dataclass(frozen=True)
 class SyncFiles:
+    """Copy the changed files into each of `containers` (every replica), then restart them
+    when asked."""
+
     service: str
     generation: int
-    container: str
+    containers: tuple[str, ...]
     paths: frozenset[Path]
     restart: bool
 
@@ -292,24 +318,22 @@ class CheckHealth:
 
 @dataclass(frozen=True)
 class Commit:
-    """`container` is healthy: remove `replaces` and give `container` compose's name.
-    Idempotent, so it can run again after an interruption."""
+    """Every new container is healthy: for each exchange, remove `old` and give `new` its
+    replica's compose name. Idempotent, so it can run again after an interruption."""
 
     service: str
     generation: int
-    container: str
-    replaces: str | None
+    exchanges: tuple[Exchange, ...]
 
 
 @dataclass(frozen=True)
 class Rollback:
-    """Remove `container` (None: whatever a swap left under the temporary name) and make sure
-    `restore` runs again. Idempotent."""
+    """For each exchange, in order: remove `new` (and whatever a swap left under the
+    replica's temporary name) and make sure `old` runs again. Idempotent."""
 
     service: str
     generation: int
-    container: str | None
-    restore: str | None
+    exchanges: tuple[Exchange, ...]
 
 
 @dataclass(frozen=True)
@@ -350,6 +374,8 @@ class ServiceState:
     digest: str | None = None  # the current round's build context digest
     image: str | None = None  # the current round's new image
     candidate: str | None = None  # the new container being checked
+    number: int = 0  # the replica being swapped (1..N), one at a time
+    exchanged: tuple[Exchange, ...] = ()  # replicas swapped and found healthy this round
     outcome: ev.Event | None = None  # reported when the current rollback is done
     pending: Action | None = None  # a change that arrived while busy
     pending_paths: frozenset[Path] = frozenset()
@@ -388,6 +414,8 @@ _ROUND_RESET: dict[str, object] = {
     "digest": None,
     "image": None,
     "candidate": None,
+    "number": 0,
+    "exchanged": (),
     "outcome": None,
     "timings": (),
 }
@@ -568,9 +596,7 @@ class _Machine:
                 return
             self.enter(name, Phase.SWAPPING)
             self.update(name, image=service.serving.image)
-            self.emit(
-                Swap(name, service.generation, service.serving.image, service.serving.container)
-            )
+            self.swap_replica(name, 1)
         else:
             if service.serving is None:
                 self.finish(name, ev.SyncFailed(name, "no running container to sync into"))
@@ -579,7 +605,7 @@ class _Machine:
             self.enter(name, Phase.SYNCING)
             sync_paths = frozenset() if action is Action.RESTART else paths
             self.emit(
-                SyncFiles(name, service.generation, service.serving.container, sync_paths, restart)
+                SyncFiles(name, service.generation, service.serving.containers, sync_paths, restart)
             )
 
     def start_build(self, name: str) -> None:
@@ -606,8 +632,7 @@ class _Machine:
         service = self.enter(name, Phase.SWAPPING, event.steps)
         self.update(name, image=event.image)
         self.report(ev.BuildFinished(name, self.now - started))
-        old = service.serving.container if service.serving is not None else None
-        self.emit(Swap(name, event.generation, event.image, old))
+        self.swap_replica(name, 1)
         self.start_queued()
 
     def on_swapped(self, event: Swapped) -> None:
@@ -628,28 +653,56 @@ class _Machine:
         else:
             self.on_live(event.service)
 
+    def swap_replica(self, name: str, number: int) -> None:
+        """Swap replica `number` (the others serve meanwhile) with the round's image."""
+        service = self.update(name, number=number, candidate=None)
+        assert service.image is not None
+        self.emit(Swap(name, service.generation, service.image, self.replaced(name), number))
+
+    def replaced(self, name: str) -> str | None:
+        """The container the replica being swapped replaces (None: it had none)."""
+        service = self.get(name)
+        serving = service.serving.containers if service.serving is not None else ()
+        number = service.number or 1
+        return serving[number - 1] if number <= len(serving) else None
+
     def on_healthy(self, event: Healthy) -> None:
         name, service = event.service, self.get(event.service)
         if service.candidate is None:  # a restarted container after a sync: nothing to commit
             self.on_live(name)
             return
         old = service.serving
+        exchanged = (
+            *service.exchanged,
+            Exchange(service.number or 1, service.candidate, self.replaced(name)),
+        )
+        self.update(name, exchanged=exchanged, candidate=None)
+        if old is not None and len(exchanged) < len(old.containers):
+            # One replica at a time: the next one is swapped once this one is found healthy.
+            self.enter(name, Phase.SWAPPING)
+            self.swap_replica(name, len(exchanged) + 1)
+            return
         image = service.image or (old.image if old is not None else "")
-        commit = Commit(name, event.generation, service.candidate, old.container if old else None)
+        commit = Commit(name, event.generation, exchanged)
+        new = tuple(e.new for e in exchanged if e.new is not None)
         self.update(
             name,
-            serving=Serving(service.candidate, image, service.digest or _digest(old, image)),
-            candidate=None,
+            serving=Serving(new[0], image, service.digest or _digest(old, image), new[1:]),
             settle=commit,  # owed until Committed
         )
         self.report_live(name)
         self.enter(name, Phase.COMMITTING)
         self.emit(commit)
 
-    def roll_back(self, name: str, outcome: ev.Event | None) -> None:
+    def undo(self, name: str) -> Rollback:
+        """Undo the round's swaps: the replica in flight first, then those already found
+        healthy, latest first, so the others serve while each one is put back."""
         service = self.get(name)
-        restore = service.serving.container if service.serving is not None else None
-        rollback = Rollback(name, service.generation, service.candidate, restore)
+        current = Exchange(service.number or 1, service.candidate, self.replaced(name))
+        return Rollback(name, service.generation, (current, *reversed(service.exchanged)))
+
+    def roll_back(self, name: str, outcome: ev.Event | None) -> None:
+        rollback = self.undo(name)
         self.update(name, outcome=outcome, settle=rollback)
         self.enter(name, Phase.ROLLING_BACK)
         self.emit(rollback)
@@ -745,8 +798,7 @@ class _Machine:
             # The interrupted round runs again once the engine is back.
             self.keep_pending(name, service.action, service.paths, service.saved_at)
         if isinstance(effect, Swap | CheckHealth):
-            restore = service.serving.container if service.serving is not None else None
-            self.update(name, settle=Rollback(name, service.generation, service.candidate, restore))
+            self.update(name, settle=self.undo(name))
         was_building = service.phase is Phase.BUILDING
         self.enter(name, Phase.IDLE)
         self.update(name, **_ROUND_RESET)
@@ -766,12 +818,12 @@ class _Machine:
             service = self.get(name)
             if service.phase is not Phase.IDLE:
                 continue
-            serving = service.serving
-            if service.settle is None and serving and serving.container not in event.running:
-                # Reconcile: the engine came back without our container running.
-                restore = serving.container
-                rollback = Rollback(name, service.generation, None, restore)
-                service = self.update(name, settle=rollback)
+            serving = service.serving.containers if service.serving is not None else ()
+            gone = [(n, c) for n, c in enumerate(serving, 1) if c not in event.running]
+            if service.settle is None and gone:
+                # Reconcile: the engine came back without our containers running.
+                exchanges = tuple(Exchange(n, None, c) for n, c in gone)
+                service = self.update(name, settle=Rollback(name, service.generation, exchanges))
             if service.settle is not None:
                 self.run_settle(name)
             elif service.pending is not None and service.pending_saved_at is not None:

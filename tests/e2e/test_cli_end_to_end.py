@@ -378,3 +378,40 @@ def test_live_view_in_a_pty_after_a_save(project: tuple[Path, dict[str, str]]) -
         os.waitpid(pid, 0)
         os.close(fd)
         cw(root, env, "down")
+
+
+def test_watch_without_a_watcher_attaches_to_what_runs_and_recreates_nothing(
+    project: tuple[Path, dict[str, str]], project_name: str
+) -> None:
+    root, env = project
+    started = time.monotonic()
+    nothing = cw(root, env, "watch")
+    assert nothing.returncode == 1, (nothing.stdout, nothing.stderr)
+    assert f"nothing of project {project_name} runs" in nothing.stderr
+    assert "Traceback" not in nothing.stderr and time.monotonic() - started < 10
+
+    ok(cw(root, env, "up", "--no-watch"))
+
+    def ids() -> dict[str, str]:
+        rows = ok(cw(root, env, "ps", "--format", "json")).splitlines()
+        return {json.loads(r)["service"]: json.loads(r)["id"] for r in rows}
+
+    before = ids()
+    # The compose file now says something else for talker: `up` would recreate it, `watch`
+    # only says so.
+    compose = root / "compose.yaml"
+    compose.write_text(compose.read_text().replace("    init: true\n", "    init: false\n"))
+    proc = subprocess.Popen([CLI, "watch"], cwd=root, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        read_line(proc, r"talker: runs an older configuration", 60)
+        read_line(proc, r" watching ", 60)
+        assert ids() == before  # attached: nothing built, created or recreated
+        (root / "web" / "www" / "index.html").write_text("attached\n")
+        read_line(proc, r"web live \d+\.\d\d s after the save", 120)
+        after = ids()
+        assert after["web"] != before["web"]
+        assert (after["api"], after["talker"]) == (before["api"], before["talker"])
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+        cw(root, env, "down")

@@ -20,6 +20,7 @@ from composewatch.builder import build_image
 from composewatch.compose.model import LoadedProject, Project
 from composewatch.config import Settings
 from composewatch.containers import Engine
+from composewatch.core.state import Exchange
 from composewatch.runner import DockerRunner
 from composewatch.spec import config_hash, container_spec, image_name
 from composewatch.stop import StopPolicy
@@ -116,8 +117,8 @@ def test_replace_keeps_name_and_serves_new_content(
     new, _ = runner.swap_in("web", image, old.id)
     timings["replace"] = (time.perf_counter() - started) * 1000
     assert _get(port) == "two\n"
-    runner.commit("web", new, old.id)
-    runner.commit("web", new, old.id)  # idempotent: run again after an interruption
+    runner.commit("web", Exchange(1, new, old.id))
+    runner.commit("web", Exchange(1, new, old.id))  # idempotent: run again after an interruption
     print("timings (ms):", {k: round(v) for k, v in timings.items()})
     [current] = engine.observe(project_name)
     assert (current.id, current.name, current.status) == (new, f"{project_name}-web-1", "running")

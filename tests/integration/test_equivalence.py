@@ -25,7 +25,7 @@ from cwhelpers import FIXTURES, compose, load, new_project_name
 
 from composewatch.compose.model import LoadedProject
 from composewatch.containers import Engine
-from composewatch.spec import Peer, container_spec, image_name, startup_order
+from composewatch.spec import Peer, container_spec, image_name, replica_count, startup_order
 
 pytestmark = pytest.mark.docker
 
@@ -68,8 +68,13 @@ def _normalize(value: Any, project: str, ids: dict[str, str]) -> Any:
 
 
 def _ids(client: docker.DockerClient, project: str) -> dict[str, str]:
+    """Container id -> `<service>-<replica number>`."""
     summaries = client.api.containers(all=True, filters={"label": f"{_LABEL}={project}"})
-    return {s["Id"]: s["Labels"]["com.docker.compose.service"] for s in summaries}
+    return {
+        s["Id"]: f"{s['Labels']['com.docker.compose.service']}-"
+        f"{s['Labels']['com.docker.compose.container-number']}"
+        for s in summaries
+    }
 
 
 def _view(client: docker.DockerClient, project: str) -> dict[str, Any]:
@@ -150,7 +155,7 @@ def _ps(project: str, files: list[Path], env: dict[str, str]) -> dict[str, Any]:
         row["Networks"] = sorted(row["Networks"].split(","))
         row["Mounts"] = sorted(row["Mounts"].split(","))
         kept = {k: row[k] for k in _PS_COLUMNS}
-        out[row["Service"]] = _normalize(kept, project, {})
+        out[_normalize(row["Name"], project, {})] = _normalize(kept, project, {})
     return out
 
 
@@ -269,9 +274,11 @@ def _up_with_composewatch(engine: Engine, loaded: LoadedProject) -> None:
             image = image_name(project, name)
             image_id = engine.image_id(image)
             assert image_id is not None, image
-            # The id, as composewatch's runner passes it: the spec names the image as compose.
-            spec = container_spec(loaded, name, image_id, peers=peers)
-            engine.start(engine.create(spec))
+            for number in range(1, replica_count(project.services[name]) + 1):
+                # The id, as composewatch's runner passes it: the spec names the image as
+                # compose does.
+                spec = container_spec(loaded, name, image_id, number=number, peers=peers)
+                engine.start(engine.create(spec))
 
 
 @pytest.mark.parametrize("fixture", ["equivalence-many", "equivalence-net", "equivalence-keys"])
@@ -305,6 +312,8 @@ def test_composewatch_creates_what_compose_creates(
         _up_with_composewatch(engine, loaded)
         by_composewatch = _view(client, b)
         assert by_composewatch.keys() == by_compose.keys()
+        if fixture == "equivalence-many":  # `scale: 2`: both replicas, under compose's names
+            assert {"worker-1", "worker-2"} <= by_compose.keys()
         for service, expected in by_compose.items():
             assert by_composewatch[service] == expected, service
         assert _ps(b, files, env) == ps_compose

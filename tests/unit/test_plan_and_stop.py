@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from composewatch.plan import Observed, Wanted, plan_up, render_plan
+from composewatch.plan import Attach, Observed, Wanted, plan_attach, plan_up, render_plan
 from composewatch.stop import choose_stop_timeout
 
 
@@ -42,6 +42,56 @@ def test_plan_adopts_starts_recreates_creates_and_cleans_leftovers_with_causes()
             "new: create (no container yet)",
         ]
     )
+
+
+def test_plan_goes_replica_by_replica_and_removes_those_above_the_scale() -> None:
+    want = Wanted("hash", "sha256:img", replicas=3)
+
+    def seen(cid: str, number: int, running: bool = True, cfg: str = "hash") -> Observed:
+        return Observed(cid * 64, f"p-web-{number}", running, cfg, "sha256:img", number)
+
+    observed = {
+        "web": [seen("1", 1), seen("2", 2, cfg="old"), seen("4", 4), seen("5", 5, running=False)]
+    }
+    text = render_plan(plan_up(observed, {"web": want}, ["web"]))
+    assert text == "\n".join(
+        [
+            "web: adopt 111111111111 (running with this configuration)",
+            "  remove 444444444444 (replica 4, above the 3 wanted)",
+            "  remove 555555555555 (replica 5, above the 3 wanted)",
+            "web #2: recreate 222222222222 (its configuration changed)",
+            "web #3: create (no container yet)",
+        ]
+    )
+
+
+def test_attach_adopts_what_runs_as_it_is_and_never_creates() -> None:
+    def seen(cid: str, number: int = 1, running: bool = True, cfg: str = "hash") -> Observed:
+        return Observed(cid, f"p-s-{number}", running, cfg, "sha256:img", number)
+
+    observed = {
+        "web": [seen("w2", 2), seen("w1", 1), seen("w3", 3)],
+        "old": [seen("o1", cfg="before")],
+        "off": [seen("x1", running=False)],
+        "gone": [Observed("g1", "p-gone-1_cw-new", True, "hash", "sha256:img")],
+    }
+    wanted = {
+        "web": Wanted("hash", "", replicas=2),
+        **{name: Wanted("hash", "") for name in ("old", "off", "gone", "new")},
+    }
+    assert plan_attach(observed, wanted, ["web", "old", "off", "gone", "new"]) == [
+        Attach("web", ("w1", "w2"), "running with this configuration", True),
+        Attach(
+            "old",
+            ("o1",),
+            "runs an older configuration: the next save (or `composewatch up`) replaces it",
+            False,
+        ),
+        *(
+            Attach(name, (), "not running: `composewatch up` starts it", False)
+            for name in ("off", "gone", "new")
+        ),
+    ]
 
 
 @pytest.mark.parametrize(

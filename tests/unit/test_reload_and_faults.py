@@ -80,6 +80,18 @@ def test_added_and_removed_services_are_said_not_applied(tmp_path: Path) -> None
     )
 
 
+def test_a_scale_change_is_said_and_left_to_up(tmp_path: Path) -> None:
+    folder = project(tmp_path, COMPOSE, "GREETING=hi\n", "LEVEL=1\n")
+    before = load(folder).project
+    (folder / "compose.yaml").write_text(
+        COMPOSE.replace("    build: ./worker\n", "    build: ./worker\n    scale: 3\n")
+    )
+    after = load(folder).project
+    assert render_reload(plan_reload(before, after, ["web", "api", "worker"])) == (
+        "worker: unchanged (1 → 3 replicas: run composewatch up again to scale)"
+    )
+
+
 def test_backoff_grows_then_stays_at_its_ceiling() -> None:
     delays = backoff_delays()
     assert [round(next(delays), 2) for _ in range(7)] == [0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0]

@@ -77,7 +77,7 @@ def test_when_the_undo_fails_too_the_swap_raises_for_the_core_to_roll_back(
     assert engine.names() == {"p-web-1": False, "p-web-1_cw-new": False}
     # The engine is back: the core's Rollback (no container id known) cleans by name.
     engine.fail_when = lambda method, args: None
-    runner.rollback("web", None, old)
+    runner.rollback("web", st.Exchange(1, None, old))
     assert engine.names() == {"p-web-1": True}
 
 
@@ -94,14 +94,14 @@ def test_commit_and_rollback_are_idempotent(setup: tuple[DockerRunner, FakeEngin
     new, _ = runner.swap_in("web", "sha256:new", old)
     engine.fail["rename"] = ConnectionResetError()  # lost after removing the old one
     with pytest.raises(ConnectionResetError):
-        runner.commit("web", new, old)
-    runner.commit("web", new, old)  # run again by the core
-    runner.commit("web", new, old)
+        runner.commit("web", st.Exchange(1, new, old))
+    runner.commit("web", st.Exchange(1, new, old))  # run again by the core
+    runner.commit("web", st.Exchange(1, new, old))
     assert engine.names() == {"p-web-1": True}
     assert engine.by_name("p-web-1") == new
     newer, _ = runner.swap_in("web", "sha256:newer", new)
-    runner.rollback("web", newer, new)
-    runner.rollback("web", newer, new)
+    runner.rollback("web", st.Exchange(1, newer, new))
+    runner.rollback("web", st.Exchange(1, newer, new))
     assert engine.names() == {"p-web-1": True} and engine.by_name("p-web-1") == new
 
 

@@ -27,13 +27,13 @@ def healthy_script(effect: st.Effect) -> st.Input | None:
             return st.ContextHashed(s, g, f"digest-{g}")
         case st.StartBuild(s, g, _):
             return st.BuildSucceeded(s, g, f"img-{g}")
-        case st.Swap(s, g, _, _):
-            return st.Swapped(s, g, f"{s}-new-{g}")
+        case st.Swap(s, g, _, _, n):
+            return st.Swapped(s, g, f"{s}-new-{g}" if n == 1 else f"{s}-new-{g}-{n}")
         case st.CheckHealth(s, g, _):
             return st.Healthy(s, g)
-        case st.Commit(s, g, _, _):
+        case st.Commit(s, g, _):
             return st.Committed(s, g)
-        case st.Rollback(s, g, _, _):
+        case st.Rollback(s, g, _):
             return st.RolledBack(s, g)
     return None
 
@@ -109,7 +109,7 @@ def test_stop_cancels_the_build_and_rolls_back_the_unchecked_swap() -> None:
 
     asyncio.run(scenario())
     assert runner.cancelled == [st.CancelBuild("api", 1)]
-    assert st.Rollback("web", 1, "web-new-1", "web-old") in runner.ran
+    assert st.Rollback("web", 1, (st.Exchange(1, "web-new-1", "web-old"),)) in runner.ran
     assert sched.state.service("web").serving == st.Serving("web-old", "img-0", "digest-0")
     assert not sched._tasks
 

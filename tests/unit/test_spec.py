@@ -248,7 +248,10 @@ def test_unsupported_keys_are_reported() -> None:
                     "x-note": 1,
                     "annotations": {"a": "b"},
                     "post_start": [{"command": ["true"]}],
-                    "networks": {"front": {"gw_priority": 1, "aliases": ["a"]}},
+                    "networks": {
+                        "front": {"gw_priority": 1, "mac_address": "02:42:ac:11:00:02"},
+                        "back": {"aliases": ["a"]},
+                    },
                     "deploy": {
                         "replicas": 2,
                         "placement": {},
@@ -264,10 +267,10 @@ def test_unsupported_keys_are_reported() -> None:
     ).services["s"]
     assert sorted(unsupported_keys(service)) == [
         "annotations",
-        "deploy.replicas",
         "deploy.resources.reservations.cpus",
         "healthcheck.start_interval",
         "networks.front.gw_priority",
+        "networks.front.mac_address",
         "post_start",
         "pull_policy",
         "some_future_key",

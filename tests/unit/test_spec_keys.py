@@ -41,7 +41,7 @@ def test_conditional_entries_follow_the_value() -> None:
         return [k for k, _ in unsupported(_service(**service))]
 
     assert keys(scale=1, deploy={"replicas": 1, "placement": {}}) == []
-    assert keys(scale=3) == ["scale"]
+    assert keys(scale=3) == []  # replicas are run
     assert keys(pull_policy="missing") == []
     assert keys(pull_policy="always") == ["pull_policy"]
     assert keys(devices=[{"source": "/dev/null", "target": "/dev/n"}]) == []
@@ -59,12 +59,24 @@ def test_each_warning_carries_its_reason() -> None:
 
 
 def test_one_warning_line_per_key_names_service_key_and_reason() -> None:
-    service = _service(annotations={"a": "b"}, scale=2, read_only=True)
+    service = _service(annotations={"a": "b"}, attach=False, scale=2, read_only=True)
     assert warnings("web", service) == [
         "services.web.annotations: not possible on this engine "
         "(HostConfig.Annotations needs Engine API 1.43)",
-        "services.web.scale: not applied by composewatch "
-        "(composewatch runs one container per service)",
+        "services.web.attach: not applied by composewatch "
+        "(composewatch does not attach to service logs)",
+    ]
+
+
+def test_a_mac_address_on_a_network_other_than_the_primary_one_is_warned_once() -> None:
+    mac = {"mac_address": "02:42:ac:11:00:02"}
+    primary_only = _service(networks={"a": mac, "b": None})
+    assert warnings("web", primary_only) == []
+    # `b` has the higher priority, so it is the primary network and `a`'s MAC can't be set.
+    secondary = _service(networks={"a": mac, "b": {"priority": 10}})
+    assert warnings("web", secondary) == [
+        "services.web.networks.a.mac_address: not possible on this engine "
+        "(on a network other than the primary one: needs Engine API 1.44)"
     ]
 
 

@@ -22,6 +22,7 @@ from composewatch.state import (
     Effect,
     EffectFailed,
     EngineReturned,
+    Exchange,
     HashContext,
     Healthy,
     Input,
@@ -99,7 +100,7 @@ def test_a_save_goes_hash_build_swap_check_commit_with_timings() -> None:
     assert work(effects) == [CheckHealth("web", 1, "web-new")]
     assert reports(effects) == [ev.CheckStarted("web")]  # the live view shows "checking"
     state, effects = run(state, (Healthy("web", 1), 10.95))
-    assert work(effects) == [Commit("web", 1, "web-new", "web-old")]
+    assert work(effects) == [Commit("web", 1, (Exchange(1, "web-new", "web-old"),))]
     (live,) = [e for e in reports(effects) if isinstance(e, ev.Live)]
     assert live.since_save_s is not None and abs(live.since_save_s - 0.95) < 1e-9
     assert [name for name, _ in live.timings] == ["detect", "building", "swapping", "checking"]
@@ -169,7 +170,10 @@ def test_saves_during_swap_and_check_are_kept_and_build_once_after_the_commit() 
     state, effects = run(state, (changed(at=0.5), 0.5), (changed(at=0.6), 0.6))
     assert work(effects) == []
     state, effects = run(state, (Swapped("web", 1, "n1"), 0.7), (Healthy("web", 1), 0.8))
-    assert work(effects) == [CheckHealth("web", 1, "n1"), Commit("web", 1, "n1", "web-old")]
+    assert work(effects) == [
+        CheckHealth("web", 1, "n1"),
+        Commit("web", 1, (Exchange(1, "n1", "web-old"),)),
+    ]
     state, effects = run(state, (Committed("web", 1), 0.85))
     assert work(effects) == [HashContext("web", 2)]
     assert state.service("web").saved_at == 0.5
@@ -196,7 +200,7 @@ def test_an_unhealthy_container_is_rolled_back_with_its_reason_and_logs() -> Non
         (Swapped("web", 1, "web-new"), 0.2),
         (Unhealthy("web", 1, "container exited with code 1", ("Traceback", "boom")), 5.0),
     )
-    assert work(effects)[-1] == Rollback("web", 1, "web-new", "web-old")
+    assert work(effects)[-1] == Rollback("web", 1, (Exchange(1, "web-new", "web-old"),))
     assert not any(isinstance(e, ev.RolledBack) for e in reports(effects))
     assert state.service("web").phase is Phase.ROLLING_BACK
     state, effects = run(state, (changed(at=5.5), 5.5))
@@ -234,11 +238,11 @@ def test_a_finished_build_frees_its_slot_for_the_queue() -> None:
 
 def test_sync_rules_copy_files_into_the_serving_container_without_building() -> None:
     state, effects = run(serving(), (changed(action=Action.SYNC), 0.0))
-    assert work(effects) == [SyncFiles("web", 1, "web-old", frozenset({APP}), restart=False)]
+    assert work(effects) == [SyncFiles("web", 1, ("web-old",), frozenset({APP}), restart=False)]
     state, effects = run(state, (Synced("web", 1, restarted=False), 0.05))
     assert any(isinstance(e, ev.Live) for e in reports(effects))
     state, effects = run(state, (changed(action=Action.SYNC_RESTART), 1.0))
-    assert work(effects) == [SyncFiles("web", 2, "web-old", frozenset({APP}), restart=True)]
+    assert work(effects) == [SyncFiles("web", 2, ("web-old",), frozenset({APP}), restart=True)]
     state, effects = run(state, (Synced("web", 2, restarted=True), 1.2))
     assert work(effects) == [CheckHealth("web", 2, "web-old")]
 
@@ -261,7 +265,7 @@ def test_a_configuration_change_swaps_the_serving_image_without_building() -> No
     )
     assert work(effects) == [
         CheckHealth("web", 1, "n"),
-        Commit("web", 1, "n", "web-old"),
+        Commit("web", 1, (Exchange(1, "n", "web-old"),)),
         HashContext("web", 2),
     ]
     # A recreate keeps the image, hence the digest it was built from.
@@ -294,7 +298,7 @@ def test_an_effect_raising_while_building_frees_the_slot_and_reports() -> None:
 def test_a_swap_that_raised_is_rolled_back_and_says_why() -> None:
     state = built(serving())
     state, effects = run(state, (EffectFailed(Swap("web", 1, "sha256:new1", "web-old"), "x"), 1))
-    assert work(effects) == [Rollback("web", 1, None, "web-old")]
+    assert work(effects) == [Rollback("web", 1, (Exchange(1, None, "web-old"),))]
     state, effects = run(state, (RolledBack("web", 1), 2))
     assert reports(effects)[-1] == ev.SwapFailed("web", "x")
     assert state.service("web").phase is Phase.IDLE
@@ -304,13 +308,13 @@ def test_a_health_check_that_raised_rolls_back() -> None:
     state = built(serving())
     state, _ = run(state, (Swapped("web", 1, "n"), 0.1))
     state, effects = run(state, (EffectFailed(CheckHealth("web", 1, "n"), "NotFound"), 0.2))
-    assert work(effects) == [Rollback("web", 1, "n", "web-old")]
+    assert work(effects) == [Rollback("web", 1, (Exchange(1, "n", "web-old"),))]
 
 
 def test_a_failed_commit_is_owed_and_run_before_the_next_round() -> None:
     state = built(serving())
     state, _ = run(state, (Swapped("web", 1, "n"), 0.1), (Healthy("web", 1), 0.2))
-    commit = Commit("web", 1, "n", "web-old")
+    commit = Commit("web", 1, (Exchange(1, "n", "web-old"),))
     state, effects = run(state, (EffectFailed(commit, "rename failed"), 0.3))
     assert work(effects) == []
     assert reports(effects) == [ev.CommitFailed("web", "rename failed")]
@@ -350,7 +354,10 @@ def test_an_engine_loss_keeps_the_round_and_the_saves_and_resumes_on_return() ->
     # Back: the interrupted swap is undone first, then the newest save is built.
     state, effects = run(state, (EngineReturned(3.0, frozenset({"web-old", "api-old"})), 4.0))
     assert reports(effects)[0] == ev.EngineReturned(3.0)
-    assert work(effects) == [HashContext("api", 1), Rollback("web", 1, None, "web-old")]
+    assert work(effects) == [
+        HashContext("api", 1),
+        Rollback("web", 1, (Exchange(1, None, "web-old"),)),
+    ]
     state, effects = run(state, (RolledBack("web", 1), 4.1))
     assert work(effects) == [HashContext("web", 2)]
     assert state.service("web").saved_at == 0.0  # the first unserved save
@@ -361,7 +368,10 @@ def test_after_the_engine_returns_a_container_not_running_is_restored() -> None:
     lost = EffectFailed(HashContext("web", 1), "gone", engine_lost=True)
     state, _ = run(state, (changed("web"), 0.0), (lost, 0.1))
     state, effects = run(state, (EngineReturned(1.0, frozenset({"web-old"})), 2.0))
-    assert work(effects) == [Rollback("api", 0, None, "api-old"), HashContext("web", 2)]
+    assert work(effects) == [
+        Rollback("api", 0, (Exchange(1, None, "api-old"),)),
+        HashContext("web", 2),
+    ]
 
 
 # ── stopping ─────────────────────────────────────────────────────────────────────────────
@@ -377,11 +387,11 @@ def test_stopping_cancels_builds_and_rolls_back_what_was_not_yet_healthy() -> No
     assert work(effects) == [
         CancelBuild("a", 1),
         CancelBuild("b", 1),
-        Rollback("d", 1, "d-new", "d-old"),
+        Rollback("d", 1, (Exchange(1, "d-new", "d-old"),)),
     ]
     # The swap in flight ends; its new container is never checked, only rolled back.
     state, effects = run(state, (Swapped("c", 1, "c-new"), 1.1))
-    assert work(effects) == [Rollback("c", 1, "c-new", "c-old")]
+    assert work(effects) == [Rollback("c", 1, (Exchange(1, "c-new", "c-old"),))]
     # Nothing new starts while stopping.
     state, effects = run(state, (changed("a", at=1.2), 1.2), (RolledBack("c", 1), 1.3))
     assert work(effects) == []
@@ -390,7 +400,7 @@ def test_stopping_cancels_builds_and_rolls_back_what_was_not_yet_healthy() -> No
 def test_stopping_runs_an_owed_commit() -> None:
     state = built(serving())
     state, _ = run(state, (Swapped("web", 1, "n"), 0.1), (Healthy("web", 1), 0.2))
-    commit = Commit("web", 1, "n", "web-old")
+    commit = Commit("web", 1, (Exchange(1, "n", "web-old"),))
     state, _ = run(state, (EffectFailed(commit, "x"), 0.3))
     state, effects = run(state, (Stopping(), 1.0))
     assert work(effects) == [commit]
@@ -419,11 +429,14 @@ def test_a_new_dependency_restarts_or_recreates_its_dependents_as_compose_does()
         (Swapped("db", 1, "db-new"), 0.5),
         (Healthy("db", 1), 0.6),
     )
-    assert work(effects) == [CheckHealth("db", 1, "db-new"), Commit("db", 1, "db-new", "db-old")]
+    assert work(effects) == [
+        CheckHealth("db", 1, "db-new"),
+        Commit("db", 1, (Exchange(1, "db-new", "db-old"),)),
+    ]
     state, effects = run(state, (Committed("db", 1), 0.7))
     assert work(effects) == [
         Swap("sidecar", 1, "sha256:old", "sidecar-old"),
-        SyncFiles("web", 1, "web-old", frozenset(), restart=True),
+        SyncFiles("web", 1, ("web-old",), frozenset(), restart=True),
     ]
     # Nothing follows a dependency whose swap was rolled back.
     state = built(state, "db", gen=2, at=1.0)
@@ -432,3 +445,73 @@ def test_a_new_dependency_restarts_or_recreates_its_dependents_as_compose_does()
     )
     state, effects = run(state, (RolledBack("db", 2), 1.7))
     assert not [e for e in work(effects) if getattr(e, "service", "db") != "db"]
+
+
+# ── replicas (`scale`, `deploy.replicas`) ───────────────────────────────────────────────────
+
+THREE = Serving("web-1", "sha256:old", "digest-old", ("web-2", "web-3"))
+
+
+def replicated() -> ProjectState:
+    state, _ = step(ProjectState(), Started("web", THREE), 0.0)
+    return built(state)
+
+
+def test_replicas_are_swapped_one_at_a_time_each_checked_then_committed_together() -> None:
+    state, effects = run(replicated(), (Swapped("web", 1, "n1"), 0.1))
+    assert work(effects) == [CheckHealth("web", 1, "n1")]
+    state, effects = run(state, (Healthy("web", 1), 0.2))
+    # Replica 2 is swapped only once replica 1's new container is healthy: 2 and 3 served.
+    assert work(effects) == [Swap("web", 1, "sha256:new1", "web-2", 2)]
+    assert not [e for e in reports(effects) if isinstance(e, ev.Live)]
+    state, effects = run(state, (Swapped("web", 1, "n2"), 0.3), (Healthy("web", 1), 0.4))
+    assert work(effects) == [CheckHealth("web", 1, "n2"), Swap("web", 1, "sha256:new1", "web-3", 3)]
+    state, effects = run(state, (Swapped("web", 1, "n3"), 0.5), (Healthy("web", 1), 0.6))
+    commit = Commit(
+        "web",
+        1,
+        (Exchange(1, "n1", "web-1"), Exchange(2, "n2", "web-2"), Exchange(3, "n3", "web-3")),
+    )
+    assert work(effects) == [CheckHealth("web", 1, "n3"), commit]
+    (live,) = [e for e in reports(effects) if isinstance(e, ev.Live)]
+    assert live.since_save_s == 0.6  # once every replica runs the new code
+    assert state.service("web").serving == Serving("n1", "sha256:new1", "digest-1", ("n2", "n3"))
+
+
+def test_an_unhealthy_replica_rolls_back_every_replica_of_the_round_latest_first() -> None:
+    state, _ = run(replicated(), (Swapped("web", 1, "n1"), 0.1), (Healthy("web", 1), 0.2))
+    state, effects = run(
+        state, (Swapped("web", 1, "n2"), 0.3), (Unhealthy("web", 1, "exit 1"), 0.4)
+    )
+    undo = Rollback("web", 1, (Exchange(2, "n2", "web-2"), Exchange(1, "n1", "web-1")))
+    assert work(effects) == [CheckHealth("web", 1, "n2"), undo]
+    state, effects = run(state, (RolledBack("web", 1), 0.5))
+    assert state.service("web").serving == THREE
+    assert state.service("web").phase is Phase.IDLE
+    assert ev.RolledBack("web", "exit 1", ()) in reports(effects)
+
+
+def test_a_replica_swap_that_raised_or_a_stop_undoes_the_replicas_already_swapped() -> None:
+    state, _ = run(replicated(), (Swapped("web", 1, "n1"), 0.1), (Healthy("web", 1), 0.2))
+    failed = EffectFailed(Swap("web", 1, "sha256:new1", "web-2", 2), "boom")
+    _, effects = run(state, (failed, 0.3))
+    assert work(effects) == [
+        Rollback("web", 1, (Exchange(2, None, "web-2"), Exchange(1, "n1", "web-1")))
+    ]
+    state, _ = run(state, (Swapped("web", 1, "n2"), 0.3))
+    _, effects = run(state, (Stopping(), 0.4))
+    assert work(effects) == [
+        Rollback("web", 1, (Exchange(2, "n2", "web-2"), Exchange(1, "n1", "web-1")))
+    ]
+
+
+def test_sync_copies_into_every_replica_and_a_lost_replica_is_restored_on_return() -> None:
+    state, _ = step(ProjectState(), Started("web", THREE), 0.0)
+    _, effects = run(state, (changed(action=Action.SYNC), 0.1))
+    assert work(effects) == [
+        SyncFiles("web", 1, ("web-1", "web-2", "web-3"), frozenset({APP}), restart=False)
+    ]
+    lost = EffectFailed(HashContext("web", 1), "gone", engine_lost=True)
+    state, _ = run(state, (changed(), 0.1), (lost, 0.2))
+    _, effects = run(state, (EngineReturned(1.0, frozenset({"web-1", "web-3"})), 1.2))
+    assert work(effects)[0] == Rollback("web", 1, (Exchange(2, None, "web-2"),))

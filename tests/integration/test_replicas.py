@@ -1,0 +1,132 @@
+"""Replicas (`scale`, `deploy.replicas`) on the real engine: `up` runs `<project>-<service>-1..N`
+as compose does, and a save swaps them one at a time, each found healthy before the next, so
+the others serve throughout; an unhealthy replica puts every replica of the round back."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import docker
+from test_session import Recorder, fetch, make_session, watching
+
+from composewatch import events as ev
+from composewatch.app import Session
+from composewatch.core.state import Phase
+
+REPLICAS = 3
+COMPOSE = """
+services:
+  web:
+    build: ./web
+    scale: 3
+    ports: ["127.0.0.1::8080"]
+"""
+HEALTH = """
+x-composewatch:
+  services:
+    web:
+      health: {path: /health.html, expected_status: 200, timeout_s: 3}
+"""
+
+
+def replicated(copy_fixture: Callable[[str], Path], extra: str = "") -> Path:
+    project = copy_fixture("two-services")
+    (project / "compose.yaml").write_text(COMPOSE + extra)
+    (project / "web" / "www" / "health.html").write_text("ok")
+    return project
+
+
+def replicas(client: docker.DockerClient, project: str) -> dict[str, tuple[str, bool]]:
+    """Container name -> (id, running) of the project's web containers."""
+    found = client.api.containers(
+        all=True, filters={"label": [f"com.docker.compose.project={project}"]}
+    )
+    return {c["Names"][0].lstrip("/"): (c["Id"], c["State"] == "running") for c in found}
+
+
+def page(client: docker.DockerClient, cid: str) -> str | None:
+    ports = client.api.inspect_container(cid)["NetworkSettings"]["Ports"]["8080/tcp"]
+    return fetch(f"http://127.0.0.1:{ports[0]['HostPort']}/")
+
+
+@contextmanager
+def fewest_running(client: docker.DockerClient, project: str) -> Iterator[list[int]]:
+    """While the block runs, the fewest of the project's containers seen running at once."""
+    seen = [REPLICAS]
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            running = sum(up for _, up in replicas(client, project).values())
+            seen[0] = min(seen[0], running)
+            done.wait(0.01)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield seen
+    finally:
+        done.set()
+        thread.join()
+
+
+async def committed(session: Session) -> None:
+    """Wait until the round's commit (which follows the Live report) is done."""
+    assert session.scheduler is not None
+    while session.scheduler.state.service("web").phase is not Phase.IDLE:
+        await asyncio.sleep(0.01)
+
+
+def test_up_runs_the_replicas_and_a_save_swaps_them_one_at_a_time(
+    copy_fixture: Callable[[str], Path], project_name: str, docker_client: docker.DockerClient
+) -> None:
+    project = replicated(copy_fixture)
+    recorder = Recorder()
+    names = [f"{project_name}-web-{n}" for n in range(1, REPLICAS + 1)]
+
+    async def scenario() -> None:
+        session = make_session(project, project_name, recorder)
+        async with watching(session, recorder):
+            before = replicas(docker_client, project_name)
+            assert sorted(before) == names
+            assert all(up for _, up in before.values())
+            for name in names:
+                labels = docker_client.api.inspect_container(name)["Config"]["Labels"]
+                assert labels["com.docker.compose.container-number"] == name.rsplit("-", 1)[1]
+            with fewest_running(docker_client, project_name) as fewest:
+                (project / "web" / "www" / "index.html").write_text("v2")
+                await recorder.wait_for(ev.Live, "web")
+                await committed(session)
+            # One replica at a time: the other two always ran.
+            assert fewest[0] >= REPLICAS - 1, fewest
+            after = replicas(docker_client, project_name)
+            assert sorted(after) == names  # compose's names, no leftover
+            assert all(after[n][0] != before[n][0] and after[n][1] for n in names)
+            assert [page(docker_client, after[n][0]) for n in names] == ["v2"] * REPLICAS
+            assert len(recorder.of(ev.Live, "web")) == 1  # once every replica serves it
+
+    asyncio.run(scenario())
+
+
+def test_an_unhealthy_new_version_is_rolled_back_and_every_replica_serves_on(
+    copy_fixture: Callable[[str], Path], project_name: str, docker_client: docker.DockerClient
+) -> None:
+    project = replicated(copy_fixture, HEALTH)
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        async with watching(make_session(project, project_name, recorder), recorder):
+            before = replicas(docker_client, project_name)
+            (project / "web" / "www" / "health.html").unlink()
+            (project / "web" / "www" / "index.html").write_text("broken")
+            rolled = await recorder.wait_for(ev.RolledBack, "web")
+            assert isinstance(rolled, ev.RolledBack) and "404" in rolled.reason
+            after = replicas(docker_client, project_name)
+            assert after == before  # the same containers, running, under their names
+            assert {page(docker_client, cid) for cid, _ in after.values()} != {"broken"}
+
+    asyncio.run(scenario())
