@@ -9,6 +9,8 @@ x-composewatch:
       health: {path: /healthz, expected_status: 200, timeout_s: 30}
       stop_timeout_s: 2     # used only when the service sets no stop_grace_period
       watch: false          # never rebuild this service on save
+    worker:                 # expose: ["8000"] only: probed inside the container
+      health: {port: 8000, via: auto}   # auto | host | engine (docs/health-probe.md)
   commands:                 # run on save, gaze's way (see composewatch/core/commands.py)
     - ext: .py
       cmd: python -m pyflakes "{{file}}"

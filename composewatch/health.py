@@ -338,30 +338,32 @@ class InContainerGet:
         self.client = client
 
     async def __call__(self) -> ProbeResult:
+        client = self.client
         try:
-            if self.client is None:
-                found = await self._find_client()
-                if found is not None:
-                    return found
-            assert self.client is not None
-            code, output = await self.run(self.client.command(self.url))
+            if client is None:
+                return await self._first_get()
+            code, output = await self.run(client.command(self.url))
         except EngineError as exc:  # e.g. the container is not running: the status poll tells
             return ProbeResult(False, f"running the probe inside the container failed: {exc}")
-        return exec_verdict(self.client.name, code, output, self.url, self.expected_status)
+        return exec_verdict(client.name, code, output, self.url, self.expected_status)
 
-    async def _find_client(self) -> ProbeResult | None:
-        """Sets `client`; a result when the search already gave the first answer or none."""
+    async def _first_get(self) -> ProbeResult:
+        """Find the image's client (kept in `client`), and GET with it."""
         code, output = await self.run(FIND_CLIENT)
-        if code not in _CANNOT_RUN:
-            self.client = parse_found_client(output)
-            return None if self.client else self._no_client()
-        # No shell: try each client directly; the first that runs gives the first answer.
-        for name in HTTP_CLIENTS:
-            code, output = await self.run(HttpClient(name).command(self.url))
-            if code not in _CANNOT_RUN:
-                self.client = HttpClient(name)
-                return exec_verdict(name, code, output, self.url, self.expected_status)
-        return self._no_client()
+        if code in _CANNOT_RUN:
+            # No shell: try each client directly; the first that runs gives the first answer.
+            for client in map(HttpClient, HTTP_CLIENTS):
+                code, output = await self.run(client.command(self.url))
+                if code not in _CANNOT_RUN:
+                    self.client = client
+                    return exec_verdict(client.name, code, output, self.url, self.expected_status)
+            return self._no_client()
+        found = parse_found_client(output)
+        if found is None:
+            return self._no_client()
+        self.client = found
+        code, output = await self.run(found.command(self.url))
+        return exec_verdict(found.name, code, output, self.url, self.expected_status)
 
     def _no_client(self) -> ProbeResult:
         key = f"x-composewatch.services.{self.service}.health"
