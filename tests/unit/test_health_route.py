@@ -50,7 +50,8 @@ URL = "http://127.0.0.1:8000/"
 
 # Real outputs (stdout and stderr as the engine's exec returns them), recorded with
 # busybox:latest (BusyBox v1.35.0) running `httpd -f -p 8000`, python:3.11-slim running
-# `python3 -m http.server 8000`, and curl 7.88.1 against the same kind of server.
+# `python3 -m http.server 8000`, and GNU Wget 1.21.3 and curl 7.88.1 against the same kind of
+# server.
 BUSYBOX_WGET_200 = (
     0,
     "  HTTP/1.1 200 OK\n  Date: Wed, 25 Nov 2026 14:29:55 GMT\n  Connection: close\n"
@@ -63,6 +64,19 @@ BUSYBOX_WGET_404 = (
     "  HTTP/1.1 404 Not Found\nwget: server returned error: HTTP/1.1 404 Not Found\n",
 )
 BUSYBOX_WGET_REFUSED = (1, "wget: can't connect to remote host (127.0.0.1): Connection refused\n")
+GNU_WGET_200 = (  # GNU Wget 1.21.3 against python3 -m http.server
+    0,
+    "  HTTP/1.0 200 OK\n  Server: SimpleHTTP/0.6 Python/3.11.7\n"
+    "  Date: Wed, 25 Nov 2026 14:59:11 GMT\n  Content-type: text/html; charset=utf-8\n"
+    "  Content-Length: 5219\n",
+)
+GNU_WGET_404 = (
+    8,
+    "  HTTP/1.0 404 File not found\n  Server: SimpleHTTP/0.6 Python/3.11.7\n"
+    "  Date: Wed, 25 Nov 2026 14:59:11 GMT\n  Connection: close\n"
+    "  Content-Type: text/html;charset=utf-8\n  Content-Length: 335\n",
+)
+GNU_WGET_REFUSED = (4, "")  # -q says nothing
 CURL_200, CURL_404, CURL_REFUSED = (0, "200"), (0, "404"), (7, "000")
 PYTHON_200, PYTHON_404 = (0, "200\n"), (0, "404\n")
 PYTHON_REFUSED = (1, "python3: <urlopen error [Errno 111] Connection refused>\n")
@@ -255,6 +269,9 @@ def test_a_fallback_check_moves_to_the_engine_and_says_so_once() -> None:
         ("wget", BUSYBOX_WGET_200, 200),
         ("wget", BUSYBOX_WGET_404, 404),
         ("wget", BUSYBOX_WGET_REFUSED, None),
+        ("wget", GNU_WGET_200, 200),
+        ("wget", GNU_WGET_404, 404),
+        ("wget", GNU_WGET_REFUSED, None),
         ("wget", (8, "  HTTP/1.1 301 Moved\n  Location: /a\n  HTTP/1.1 503 Busy\n"), 301),
         ("curl", CURL_200, 200),
         ("curl", CURL_404, 404),
@@ -295,7 +312,7 @@ def test_a_refused_connection_inside_is_not_yet() -> None:
         f"{URL} inside the container: "
         "wget: can't connect to remote host (127.0.0.1): Connection refused"
     )
-    silent = exec_verdict("wget", 4, "", URL, None)  # GNU wget -q says nothing
+    silent = exec_verdict("wget", *GNU_WGET_REFUSED, URL, None)
     assert silent.detail == f"{URL} inside the container: wget exit 4"
     hostile = exec_verdict("python3", 1, "python3: \x1b[2Jboom\n", URL, None)
     assert "\x1b" not in hostile.detail
