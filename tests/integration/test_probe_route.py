@@ -170,6 +170,48 @@ def test_an_image_without_an_http_client_gets_one_clear_answer(
 
 
 @pytest.fixture
+def image_without_shell(project_name: str, docker_client: docker.DockerClient) -> Iterator[str]:
+    """FROM scratch with busybox's static binary as /bin/httpd and /bin/wget only: no sh."""
+    tag = f"{project_name}-nosh:latest"
+    dockerfile = io.BytesIO(
+        f"FROM {BUSYBOX} AS bb\nFROM scratch\n"
+        "COPY --from=bb /bin/busybox /bin/httpd\nCOPY --from=bb /bin/busybox /bin/wget\n".encode()
+    )
+    docker_client.images.build(fileobj=dockerfile, tag=tag, rm=True, forcerm=True)
+    yield tag
+    for container in docker_client.containers.list(all=True, filters={"ancestor": tag}):
+        container.remove(force=True)
+    docker_client.images.remove(tag, force=True)
+
+
+def test_an_image_without_a_shell_is_probed_with_its_client_directly(
+    tmp_path: Path,
+    project_name: str,
+    docker_client: docker.DockerClient,
+    image_without_shell: str,
+) -> None:
+    engine = Engine(docker_client)
+    compose = f"""
+services:
+  web:
+    image: {image_without_shell}
+    command: ["/bin/httpd", "-f", "-p", "8000", "-h", "/bin"]
+    expose: ["8000"]
+x-composewatch:
+  services:
+    web:
+      health: {{port: 8000, path: /wget, expected_status: 200, timeout_s: 20}}
+"""
+    runner, _ = make_runner(tmp_path, project_name, compose, engine)
+    container = start(runner, "web", image_without_shell)
+    assert engine.exec_output(container, ["sh", "-c", "true"])[0] == 126  # no shell indeed
+    ok, detail, _, seconds = check(runner, "web", container)
+    assert ok, detail
+    assert detail == "HTTP 200 from http://127.0.0.1:8000/wget inside the container"
+    FIGURES["no shell, direct wget, start to healthy"] = f"{seconds * 1000:.0f} ms"
+
+
+@pytest.fixture
 def tcp_engine() -> Iterator[Engine]:
     """The local engine behind a TCP proxy: a remote engine as composewatch sees one."""
     proxy = Proxy()
