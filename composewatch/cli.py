@@ -308,18 +308,23 @@ def _waits_for(loaded: LoadedProject, services: list[str]) -> dict[str, str]:
 
 
 def _health_shown(loaded: LoadedProject, settings: Settings, name: str, engine: Engine) -> str:
-    """How the live view says a service's health is judged: the URL it probes when known."""
-    from composewatch.health import ProbeKind, choose_probe
+    """How the live view says a service's health is judged: the URL it probes when known,
+    and where from (inside the container, through the engine, when that is the route)."""
+    from composewatch.health import ProbeKind, ProbeRoute, choose_probe
 
     service = loaded.project.services[name]
-    plan = choose_probe(service, settings.for_service(name).health)
+    remote = not engine.endpoint.local
+    plan = choose_probe(service, settings.for_service(name).health, remote=remote)
     if plan.kind is ProbeKind.HTTP and plan.url:
         return plan.url
+    if plan.kind is ProbeKind.HTTP and plan.route is ProbeRoute.ENGINE:
+        return f"{plan.in_container_url} in the container (via engine)"
     if plan.kind is ProbeKind.HTTP:
         for port in service.ports or ():
             if port.target == plan.container_port and port.published:
                 host = engine.endpoint.probe_host
-                return f"http://{host}:{port.published.split('-')[0]}{plan.path}"
+                url = f"http://{host}:{port.published.split('-')[0]}{plan.path}"
+                return url + (" (else via engine)" if plan.fallback else "")
     if plan.kind is ProbeKind.DOCKER:
         return "HEALTHCHECK (else: running)"
     return plan.describe()

@@ -9,6 +9,8 @@ x-composewatch:
       health: {path: /healthz, expected_status: 200, timeout_s: 30}
       stop_timeout_s: 2     # used only when the service sets no stop_grace_period
       watch: false          # never rebuild this service on save
+    worker:                 # expose: ["8000"] only: probed inside the container
+      health: {port: 8000, via: auto}   # auto | host | engine (docs/health-probe.md)
   commands:                 # run on save, gaze's way (see composewatch/core/commands.py)
     - ext: .py
       cmd: python -m pyflakes "{{file}}"
@@ -69,7 +71,10 @@ class HealthSettings(_Strict):
     """How to tell that a service's new container serves.
 
     `probe` "auto" means: HTTP on the first published port when there is one, else the
-    container's own HEALTHCHECK, else "running".
+    container's own HEALTHCHECK, else "running". `via` says where an HTTP probe runs: from
+    this machine to the published port ("host"), or inside the container through the engine's
+    exec API ("engine"); "auto" picks host for a published port and engine otherwise, and with
+    a remote engine falls back to engine when its host cannot be reached from here.
     """
 
     probe: Literal["auto", "http", "docker", "running"] = Field(
@@ -84,13 +89,21 @@ class HealthSettings(_Strict):
         default=None,
         ge=1,
         le=65535,
-        description="container port to probe (default: first published)",
+        description="container port to probe (default: first published); unpublished: via engine",
     )
     expected_status: int | None = Field(
         default=None, ge=100, le=599, description="HTTP status to expect (default: any below 500)"
     )
     timeout_s: float = Field(
         default=60.0, gt=0, le=MAX_WAIT_S, description="give up (and roll back) after this"
+    )
+    via: Literal["auto", "host", "engine"] = Field(
+        default="auto",
+        description=(
+            "where the HTTP probe runs: host (the published port, from here), engine (inside "
+            "the container, by exec); auto: host when published, else engine, and engine once "
+            "a remote engine's host proves unreachable"
+        ),
     )
 
     # The messages below do not repeat the value: it may have been interpolated from a secret.
@@ -117,6 +130,15 @@ class HealthSettings(_Strict):
         if not loopback:
             raise ValueError("the URL is not on this machine (use 127.0.0.1 or localhost)")
         return url
+
+    @model_validator(mode="after")
+    def _url_is_probed_from_here(self) -> HealthSettings:
+        if self.url is not None and self.via == "engine":
+            raise ValueError(
+                "url is probed from this machine, so it cannot go with via: engine; "
+                "set port (and path) to probe inside the container instead"
+            )
+        return self
 
     @field_validator("path")
     @classmethod

@@ -150,14 +150,20 @@ class Engine:
         except docker.errors.APIError as err:
             raise _failed(f"copying files into {cid[:12]}", err) from err
 
-    def exec(self, cid: str, command: list[str]) -> None:
-        """Run `command` in the container; a non-zero exit is an EngineError with its output."""
+    def exec_output(self, cid: str, command: list[str]) -> tuple[int, str]:
+        """Run `command` in the container: (exit code, stdout and stderr). A command the
+        container does not have exits 126 or 127 with the runtime's message as output."""
         try:
             exec_id = self._api.exec_create(cid, command)["Id"]
             output = self._api.exec_start(exec_id).decode(errors="replace")
             code = self._api.exec_inspect(exec_id).get("ExitCode")
         except docker.errors.APIError as err:
             raise _failed(f"running {command[0]!r} in {cid[:12]}", err) from err
+        return int(code or 0), output
+
+    def exec(self, cid: str, command: list[str]) -> None:
+        """Run `command` in the container; a non-zero exit is an EngineError with its output."""
+        code, output = self.exec_output(cid, command)
         if code:
             raise EngineError(f"{' '.join(command)!r} exited with {code}: {output.strip()[-300:]}")
 

@@ -11,6 +11,7 @@ import errno
 import os
 import re
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +21,7 @@ from composewatch.config import Settings
 from composewatch.engine.context import Endpoint, load_endpoint, open_client
 from composewatch.engine.project import engine_facts, missing_images, published_host_ports
 from composewatch.errors import EngineContextError
+from composewatch.health import ProbeKind, ProbePlan, ProbeRoute, choose_probe
 from composewatch.mapping import is_noise, load_watch_targets, watch_roots
 from composewatch.neighbours import can_refresh
 
@@ -27,6 +29,7 @@ __all__ = [
     "Check",
     "judge_api",
     "judge_inotify",
+    "judge_probes",
     "parse_base_images",
     "published_ports",
     "run_checks",
@@ -89,6 +92,25 @@ def judge_inotify(limit: int | None, directories: int) -> Check:
 _FROM = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", re.I | re.M)
 
 
+def judge_probes(plans: Mapping[str, ProbePlan], probe_host: str) -> Check:
+    """Pure: how each service's health will be probed, by route (no probe is run)."""
+    http = {name: plan for name, plan in plans.items() if plan.kind is ProbeKind.HTTP}
+    here = sorted(n for n, p in http.items() if p.route is ProbeRoute.HOST)
+    inside = sorted(n for n, p in http.items() if p.route is ProbeRoute.ENGINE)
+    other = sorted(set(plans) - set(http))
+    parts = []
+    if here:
+        where = f"at {probe_host}" if any(not http[n].url for n in here) else "at its url"
+        if any(http[n].fallback for n in here):
+            where += ", through the engine if that host does not answer"
+        parts.append(f"HTTP from here ({where}): {', '.join(here)}")
+    if inside:
+        parts.append(f"HTTP inside the container, through the engine: {', '.join(inside)}")
+    if other:
+        parts.append(f"HEALTHCHECK or running: {', '.join(other)}")
+    return Check("health probes", "ok", "; ".join(parts) or "no services")
+
+
 def parse_base_images(dockerfile: str) -> list[str]:
     """Pure: the images a Dockerfile starts from, without its own stages, scratch, or
     references that need a build argument to resolve."""
@@ -145,6 +167,11 @@ def run_checks(loaded: LoadedProject, settings: Settings) -> list[Check]:
     if client is not None:
         checks += _base_images(client, loaded)
         checks += _ports(client, loaded, endpoint)
+    plans = {
+        name: choose_probe(service, settings.for_service(name).health, remote=not endpoint.local)
+        for name, service in loaded.project.services.items()
+    }
+    checks.append(judge_probes(plans, endpoint.probe_host))
     checks.append(_arp(endpoint))
     return checks
 

@@ -1,39 +1,84 @@
 """Is the new container serving? Probe choice (pure), probes, and the wait loop.
 
-By default a service with a published TCP port is probed over HTTP on 127.0.0.1 (any status
-below 500 counts); otherwise its Docker HEALTHCHECK is followed; otherwise "running" is enough.
+By default a service with a published TCP port is probed over HTTP from this machine (any
+status below 500 counts); otherwise its Docker HEALTHCHECK is followed; otherwise "running" is
+enough.
+
+An HTTP probe takes one of two routes (`choose_route`, pure):
+
+    host    GET http://<engine host>:<published port><path> from this machine (127.0.0.1
+            for a local engine): the fast path, no engine call per attempt
+    engine  GET http://127.0.0.1:<container port><path> inside the container, run through
+            the engine's exec API with the first HTTP client the image has (wget, curl,
+            python3; `InContainerGet`); for ports that are not published, or not reachable
+            from here
+
+With a remote engine and `via: auto`, the host route goes first and `RouteState` switches to
+the engine route for the rest of the check once the engine's host keeps not answering (a
+connect timeout, an unreachable network: not a refused connection, which is what a starting
+app gives).
 """
 
 from __future__ import annotations
 
+import errno
 import http.client
+import re
+import socket
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Protocol
+from ipaddress import ip_address
+from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
-from composewatch.compose.model import Service
+from composewatch.compose.model import PortConfig, Service
 from composewatch.config import HealthSettings
+from composewatch.errors import EngineError
 
 __all__ = [
+    "FIND_CLIENT",
+    "HTTP_CLIENTS",
+    "UNREACHABLE_BEFORE_SWITCH",
     "ContainerStatus",
+    "HttpClient",
+    "InContainerGet",
     "ProbeKind",
     "ProbePlan",
     "ProbeResult",
+    "ProbeRoute",
+    "RouteState",
     "choose_probe",
+    "choose_route",
+    "exec_verdict",
     "http_probe",
+    "is_unreachable",
+    "parse_exec_status",
+    "parse_found_client",
+    "routed_get",
     "wait_until_healthy",
 ]
 
 POLL_INTERVAL_S = 0.015  # between attempts: fast enough to see a server the moment it binds
+# Host attempts in a row that never reached a remote engine's host before the engine route
+# takes over: one may be a dropped packet, two in a row say the port is not reachable from here.
+UNREACHABLE_BEFORE_SWITCH = 2
+IN_CONTAINER_TIMEOUT_S = 5  # bounds one in-container GET when the image has `timeout`
+HTTP_CLIENTS = ("wget", "curl", "python3")  # looked for in this order
+
+Via = Literal["auto", "host", "engine"]
 
 
 class ProbeKind(StrEnum):
     HTTP = "http"
     DOCKER = "docker"
     RUNNING = "running"
+
+
+class ProbeRoute(StrEnum):
+    HOST = "host"  # GET the published port from this machine
+    ENGINE = "engine"  # GET 127.0.0.1:<container port> inside the container, through the engine
 
 
 @dataclass(frozen=True)
@@ -44,11 +89,23 @@ class ProbePlan:
     path: str = "/"
     container_port: int | None = None
     expected_status: int | None = None  # None: any status below 500
+    route: ProbeRoute = ProbeRoute.HOST
+    fallback: bool = False  # host first; the engine route once the engine's host is unreachable
+
+    @property
+    def in_container_url(self) -> str:
+        """What the engine route requests inside the container."""
+        return f"http://127.0.0.1:{self.container_port}{self.path}"
 
     def describe(self) -> str:
         if self.kind is not ProbeKind.HTTP:
             return self.kind.value
-        return self.url or f"GET {self.path} on published port of {self.container_port}/tcp"
+        if self.url:
+            return self.url
+        if self.route is ProbeRoute.ENGINE:
+            return f"GET {self.in_container_url} inside the container, through the engine"
+        published = f"GET {self.path} on published port of {self.container_port}/tcp"
+        return published + (", through the engine if unreachable" if self.fallback else "")
 
 
 @dataclass(frozen=True)
@@ -56,6 +113,7 @@ class ProbeResult:
     ok: bool
     detail: str
     final: bool = False  # no point in trying again (the container exited, Docker says unhealthy)
+    unreachable: bool = False  # the connection never reached the host (not refused: unanswered)
 
 
 @dataclass(frozen=True)
@@ -66,8 +124,9 @@ class ContainerStatus:
     has_healthcheck: bool
 
 
-def choose_probe(service: Service, settings: HealthSettings) -> ProbePlan:
-    """Pure: how to tell that this service serves, from its compose model and our settings."""
+def choose_probe(service: Service, settings: HealthSettings, *, remote: bool = False) -> ProbePlan:
+    """Pure: how to tell that this service serves, from its compose model and our settings.
+    `remote`: the engine is not on this machine (a tcp or ssh endpoint)."""
     kind = settings.probe
     port = settings.port or _first_published_tcp_port(service)
     if kind == "auto":
@@ -76,6 +135,15 @@ def choose_probe(service: Service, settings: HealthSettings) -> ProbePlan:
         kind = "http" if settings.url or port is not None else "docker"
     if kind == "http" and settings.url is None and port is None:
         kind = "running"
+    route, fallback = ProbeRoute.HOST, False
+    if kind == "http" and settings.url is None:
+        bindings = _tcp_bindings(service, port)
+        route, fallback = choose_route(
+            settings.via,
+            published=bool(bindings),
+            remote=remote,
+            loopback_only=bool(bindings) and all(_loopback(b.host_ip) for b in bindings),
+        )
     return ProbePlan(
         kind=ProbeKind(kind),
         timeout_s=settings.timeout_s,
@@ -83,7 +151,28 @@ def choose_probe(service: Service, settings: HealthSettings) -> ProbePlan:
         path=settings.path,
         container_port=port if kind == "http" else None,
         expected_status=settings.expected_status,
+        route=route,
+        fallback=fallback,
     )
+
+
+def choose_route(
+    via: Via, *, published: bool, remote: bool, loopback_only: bool = False
+) -> tuple[ProbeRoute, bool]:
+    """Pure: (route, fallback) for an HTTP probe of a container port.
+
+    `published`: the port is published on the engine's host; `loopback_only`: only on its
+    loopback address, which this machine reaches only when the engine is local.
+    """
+    if via == "host":
+        return ProbeRoute.HOST, False
+    if via == "engine" or not published:
+        return ProbeRoute.ENGINE, False
+    if remote and loopback_only:
+        return ProbeRoute.ENGINE, False
+    # A remote engine's host may not be reachable from here (a firewall, a private network):
+    # try it, and go through the engine when it does not answer.
+    return ProbeRoute.HOST, remote
 
 
 def _first_published_tcp_port(service: Service) -> int | None:
@@ -91,6 +180,39 @@ def _first_published_tcp_port(service: Service) -> int | None:
         if (port.protocol or "tcp") == "tcp" and port.published != "0":
             return port.target
     return None
+
+
+def _tcp_bindings(service: Service, port: int | None) -> list[PortConfig]:
+    return [p for p in service.ports or () if p.target == port and (p.protocol or "tcp") == "tcp"]
+
+
+def _loopback(host_ip: str | None) -> bool:
+    if not host_ip:
+        return False  # all the host's addresses
+    try:
+        return host_ip == "localhost" or ip_address(host_ip.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+# the host route ──────────────────────────────────────────────────────────────────────────
+
+_UNREACHABLE_ERRNOS = frozenset(
+    {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN}
+)
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Pure: did a connect fail without reaching the host? A timeout (a firewall that drops
+    packets), no route, a name that does not resolve. A refused or reset connection reached
+    it: the app just does not listen yet."""
+    if isinstance(exc, (TimeoutError, socket.gaierror)):
+        return True
+    return isinstance(exc, OSError) and exc.errno in _UNREACHABLE_ERRNOS
+
+
+def _passes(status: int, expected_status: int | None) -> bool:
+    return status == expected_status if expected_status is not None else status < 500
 
 
 def http_probe(url: str, expected_status: int | None, timeout_s: float = 1.0) -> ProbeResult:
@@ -101,6 +223,11 @@ def http_probe(url: str, expected_status: int | None, timeout_s: float = 1.0) ->
     )
     conn = conn_type(parts.hostname or "127.0.0.1", parts.port, timeout=timeout_s)
     try:
+        try:
+            conn.connect()  # apart from the request: only a connect failure can be "unreachable"
+        except OSError as exc:
+            reason = exc.strerror or exc.__class__.__name__
+            return ProbeResult(False, f"{url}: {reason}", unreachable=is_unreachable(exc))
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         conn.request("GET", target)
         status = conn.getresponse().status
@@ -108,8 +235,194 @@ def http_probe(url: str, expected_status: int | None, timeout_s: float = 1.0) ->
         return ProbeResult(False, f"{url}: {exc.__class__.__name__}")
     finally:
         conn.close()
-    ok = status == expected_status if expected_status is not None else status < 500
-    return ProbeResult(ok, f"HTTP {status} from {url}")
+    return ProbeResult(_passes(status, expected_status), f"HTTP {status} from {url}")
+
+
+# the engine route ────────────────────────────────────────────────────────────────────────
+
+# One exec finds the first client and whether `timeout` works (busybox's before 1.30 wanted -t).
+# It looks for an executable file on PATH rather than asking `command -v`: busybox's sh
+# answers that with the applet's name whether or not the applet's link exists, and only a
+# file can be run by a direct exec.
+FIND_CLIENT = [
+    "sh",
+    "-c",
+    f"IFS=:; for c in {' '.join(HTTP_CLIENTS)}; do for d in $PATH; do "
+    'if [ -x "$d/$c" ]; then echo "$c"; break 2; fi; done; done; unset IFS; '
+    "timeout 1 true >/dev/null 2>&1 && echo timeout; exit 0",
+]
+# urllib without redirects (as the host route and curl): the status the server answered.
+_PYTHON_GET = """import sys,urllib.request as r,urllib.error as e
+class N(r.HTTPRedirectHandler):
+    def redirect_request(s,*a):return None
+try:print(r.build_opener(N).open(sys.argv[1],timeout=float(sys.argv[2])).status)
+except e.HTTPError as x:print(x.code)
+except OSError as x:sys.exit(f"python3: {x}")"""
+_CANNOT_RUN = frozenset({126, 127})  # the engine (or `timeout`) found no such executable
+_WGET_STATUS = re.compile(r"^\s*HTTP/[\d.]+\s+(\d{3})\b", re.M)
+_BARE_STATUS = re.compile(r"^(\d{3})\s*$", re.M)
+
+
+@dataclass(frozen=True)
+class HttpClient:
+    """The HTTP client an image has, and how it is asked for one GET's status."""
+
+    name: str  # one of HTTP_CLIENTS
+    timeout: bool = False  # the image has a working `timeout`: bound a GET the app never answers
+
+    def command(self, url: str) -> list[str]:
+        seconds = str(IN_CONTAINER_TIMEOUT_S)
+        if self.name == "wget":  # busybox and GNU; -S prints the status line on stderr
+            argv = ["wget", "-q", "-S", "-O", "/dev/null", url]  # (busybox crashes on -T)
+        elif self.name == "curl":
+            argv = ["curl", "-s", "-o", "/dev/null", "-m", seconds, "-w", "%{http_code}", url]
+        else:
+            argv = ["python3", "-c", _PYTHON_GET, url, seconds]
+        return ["timeout", seconds, *argv] if self.timeout else argv
+
+
+def parse_found_client(output: str) -> HttpClient | None:
+    """Pure: FIND_CLIENT's output → the image's client, None when it has none."""
+    words = output.split()
+    name = next((w for w in words if w in HTTP_CLIENTS), None)
+    return HttpClient(name, timeout="timeout" in words) if name else None
+
+
+def parse_exec_status(client: str, output: str) -> int | None:
+    """Pure: the HTTP status a client's output shows, None when no server answered. wget
+    prints each response's status line (the first: redirects are not followed elsewhere);
+    curl's -w and our python3 print the bare code (curl: 000 without an answer)."""
+    if client == "wget":
+        match = _WGET_STATUS.search(output)
+    else:
+        match = _BARE_STATUS.search(output)
+    if match is None or match.group(1) == "000":
+        return None
+    return int(match.group(1))
+
+
+def exec_verdict(
+    client: str, exit_code: int, output: str, url: str, expected_status: int | None
+) -> ProbeResult:
+    """Pure: one in-container GET's verdict, with the host route's rules."""
+    status = parse_exec_status(client, output)
+    if status is not None:
+        ok = _passes(status, expected_status)
+        return ProbeResult(ok, f"HTTP {status} from {url} inside the container")
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    said = "".join(c if c.isprintable() else "?" for c in lines[-1][:200]) if lines else ""
+    return ProbeResult(False, f"{url} inside the container: {said or f'{client} exit {exit_code}'}")
+
+
+class Exec(Protocol):
+    """Runs a command in the container: (exit code, stdout and stderr)."""
+
+    def __call__(self, command: list[str]) -> Awaitable[tuple[int, str]]: ...
+
+
+class InContainerGet:
+    """The engine route: each call is one GET inside the container, run by the engine's exec
+    API with the first client the image has (found by the first call, then kept)."""
+
+    def __init__(
+        self,
+        run: Exec,
+        url: str,
+        expected_status: int | None,
+        *,
+        service: str,
+        client: HttpClient | None = None,
+    ) -> None:
+        self.run, self.url, self.expected_status = run, url, expected_status
+        self.service = service
+        self.client = client
+
+    async def __call__(self) -> ProbeResult:
+        client = self.client
+        try:
+            if client is None:
+                return await self._first_get()
+            code, output = await self.run(client.command(self.url))
+        except EngineError as exc:  # e.g. the container is not running: the status poll tells
+            return ProbeResult(False, f"running the probe inside the container failed: {exc}")
+        return exec_verdict(client.name, code, output, self.url, self.expected_status)
+
+    async def _first_get(self) -> ProbeResult:
+        """Find the image's client (kept in `client`), and GET with it."""
+        code, output = await self.run(FIND_CLIENT)
+        if code in _CANNOT_RUN:
+            # No shell: try each client directly; the first that runs gives the first answer.
+            for client in map(HttpClient, HTTP_CLIENTS):
+                code, output = await self.run(client.command(self.url))
+                if code not in _CANNOT_RUN:
+                    self.client = client
+                    return exec_verdict(client.name, code, output, self.url, self.expected_status)
+            return self._no_client()
+        found = parse_found_client(output)
+        if found is None:
+            return self._no_client()
+        self.client = found
+        code, output = await self.run(found.command(self.url))
+        return exec_verdict(found.name, code, output, self.url, self.expected_status)
+
+    def _no_client(self) -> ProbeResult:
+        key = f"x-composewatch.services.{self.service}.health"
+        return ProbeResult(
+            False,
+            f"cannot probe {self.url} inside the container: its image has no HTTP client "
+            f"({', '.join(HTTP_CLIENTS)} not found). Set {key}.probe to docker (its "
+            f"HEALTHCHECK) or running, or publish the port and set {key}.via: host",
+            final=True,
+        )
+
+
+# choosing the route as the check goes ────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class RouteState:
+    """Where the next HTTP attempt goes. With `fallback`, the host route gives way to the
+    engine route after UNREACHABLE_BEFORE_SWITCH unreachable attempts in a row, once."""
+
+    route: ProbeRoute
+    fallback: bool = False
+    unreachable: int = 0  # host attempts in a row that never reached the host
+
+    def after(self, result: ProbeResult) -> RouteState:
+        if self.route is not ProbeRoute.HOST or not self.fallback:
+            return self
+        if not result.unreachable:  # refused, or an HTTP answer: the host is reachable
+            return replace(self, unreachable=0)
+        if self.unreachable + 1 >= UNREACHABLE_BEFORE_SWITCH:
+            return RouteState(ProbeRoute.ENGINE)
+        return replace(self, unreachable=self.unreachable + 1)
+
+
+Get = Callable[[], Awaitable[ProbeResult]]
+
+
+def routed_get(
+    plan: ProbePlan, *, host: Get, engine: Get, switched: Callable[[ProbeResult], None]
+) -> Get:
+    """One HTTP attempt per call, by the plan's route; `switched(last host result)` is
+    called when a fallback moves the check to the engine route."""
+    if plan.route is ProbeRoute.ENGINE:
+        return engine
+    if not plan.fallback:
+        return host  # the local fast path: nothing between the loop and the GET
+    state = RouteState(plan.route, plan.fallback)
+
+    async def get() -> ProbeResult:
+        nonlocal state
+        if state.route is ProbeRoute.ENGINE:
+            return await engine()
+        result = await host()
+        state, before = state.after(result), state
+        if state.route is not before.route:
+            switched(result)
+        return result
+
+    return get
 
 
 class StatusReader(Protocol):
@@ -144,7 +457,7 @@ async def wait_until_healthy(
                 return last
         if plan.kind is ProbeKind.HTTP and http_get is not None:
             last = await http_get()
-            if last.ok:
+            if last.ok or last.final:
                 return last
         if clock() >= deadline:
             return ProbeResult(False, f"not healthy after {plan.timeout_s:g} s ({last.detail})")

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -43,10 +43,14 @@ from composewatch.engine.faults import describe, engine_lost
 from composewatch.errors import BuildError, ComposewatchError, EngineError
 from composewatch.health import (
     ContainerStatus,
+    HttpClient,
+    InContainerGet,
     ProbeKind,
+    ProbePlan,
     ProbeResult,
     choose_probe,
     http_probe,
+    routed_get,
     wait_until_healthy,
 )
 from composewatch.mapping import sync_destinations
@@ -121,6 +125,9 @@ class DockerRunner:
     cache: BuildCache
     _cancel: dict[tuple[str, int], threading.Event] = field(default_factory=dict)
     _prepared: dict[str, PreparedBuild] = field(default_factory=dict)  # the last hash's walk
+    # service -> (container, the HTTP client its image has): found once per container
+    _http_clients: dict[str, tuple[str, HttpClient]] = field(default_factory=dict)
+    _route_noted: set[str] = field(default_factory=set)  # told once: host unreachable
 
     def report(self, event: ev.Event) -> None:
         self.ui(event)
@@ -346,29 +353,76 @@ class DockerRunner:
         if container is None:
             return ProbeResult(False, "no container", final=True)
         model = self.loaded.project.services[service]
-        plan = choose_probe(model, self.settings.for_service(service).health)
+        remote = not self.engine.endpoint.local
+        plan = choose_probe(model, self.settings.for_service(service).health, remote=remote)
 
         async def status() -> ContainerStatus:
             return await asyncio.to_thread(self.engine.status, container)
 
-        http_get = None
+        http_get, inside = None, None
         if plan.kind is ProbeKind.HTTP:
-            found: list[str] = [plan.url] if plan.url else []
-            expected = plan.expected_status
+            inside = self._in_container_get(service, container, plan)
+            http_get = routed_get(
+                plan,
+                host=self._host_get(container, plan),
+                engine=inside,
+                switched=partial(self._note_switch, service),
+            )
+        try:
+            return await wait_until_healthy(
+                plan, status=status, http_get=http_get, sleep=asyncio.sleep
+            )
+        finally:
+            if inside is not None and inside.client is not None:
+                self._http_clients[service] = (container, inside.client)
 
-            async def http_get() -> ProbeResult:
-                # The port is looked up until it shows: a container that crashes at once has
-                # none, and the status poll then says it exited, with its code.
-                if not found:
-                    url = await asyncio.to_thread(
-                        self.engine.published_url, container, plan.container_port, plan.path
-                    )
-                    if url is None:
-                        return ProbeResult(False, f"port {plan.container_port} is not published")
-                    found.append(url)
-                return await asyncio.to_thread(http_probe, found[0], expected)
+    def _host_get(self, container: str, plan: ProbePlan) -> Callable[[], Awaitable[ProbeResult]]:
+        """The host route: GET the published port (the engine's host for a remote engine)."""
+        found: list[str] = [plan.url] if plan.url else []
 
-        return await wait_until_healthy(plan, status=status, http_get=http_get, sleep=asyncio.sleep)
+        async def get() -> ProbeResult:
+            # The port is looked up until it shows: a container that crashes at once has
+            # none, and the status poll then says it exited, with its code.
+            if not found:
+                url = await asyncio.to_thread(
+                    self.engine.published_url, container, plan.container_port, plan.path
+                )
+                if url is None:
+                    return ProbeResult(False, f"port {plan.container_port} is not published")
+                found.append(url)
+            return await asyncio.to_thread(http_probe, found[0], plan.expected_status)
+
+        return get
+
+    def _in_container_get(self, service: str, container: str, plan: ProbePlan) -> InContainerGet:
+        """The engine route, with the HTTP client found for this container before, if any
+        (created here; nothing runs until the route is taken)."""
+
+        async def run(command: list[str]) -> tuple[int, str]:
+            return await asyncio.to_thread(self.engine.exec_output, container, command)
+
+        known, client = self._http_clients.get(service, (None, None))
+        return InContainerGet(
+            run,
+            plan.in_container_url,
+            plan.expected_status,
+            service=service,
+            client=client if known == container else None,
+        )
+
+    def _note_switch(self, service: str, result: ProbeResult) -> None:
+        if service in self._route_noted:
+            return
+        self._route_noted.add(service)
+        key = f"x-composewatch.services.{service}.health.via"
+        self.ui(
+            ev.Note(
+                f"{service}: the engine's host does not answer from here ({result.detail}); "
+                "probing health inside the container through the engine instead. "
+                f"Set {key}: engine to go there directly.",
+                level="warning",
+            )
+        )
 
     # the engine ─────────────────────────────────────────────────────────────────────────
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from composewatch import events as ev
+from composewatch.engine.context import DEFAULT_HOST, Endpoint
 from composewatch.state import CancelBuild, Effect, EffectFailed, Input
 
 
@@ -85,6 +86,9 @@ class FakeEngine:
             lambda method, args: None
         )
         self._next = 0
+        self.endpoint = Endpoint(DEFAULT_HOST, "default", "default")  # a local engine
+        # What a command run in a container answers: (cid, command) -> (exit code, output).
+        self.exec_answers: Callable[[str, list[str]], tuple[int, str]] = lambda cid, cmd: (0, "")
 
     def _call(self, method: str, *args: object) -> None:
         self.calls.append((method, args))
@@ -167,6 +171,10 @@ class FakeEngine:
 
     def ignores_sigterm(self, cid: str) -> bool:
         return True
+
+    def exec_output(self, cid: str, command: list[str]) -> tuple[int, str]:
+        self._call("exec_output", cid, tuple(command))
+        return self.exec_answers(cid, command)
 
     def _id(self, ref: str) -> str:
         return ref if ref in self.containers else (self.by_name(ref) or ref)
