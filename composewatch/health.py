@@ -1,4 +1,5 @@
-"""Is the new container serving? Probe choice (pure), probes, and the wait loop.
+"""Is the new container serving? The probes and the wait loop (the plan, the route and the
+verdicts are decided in `composewatch.core.probe`, re-exported here).
 
 By default a service with a published TCP port is probed over HTTP from this machine (any
 status below 500 counts); otherwise its Docker HEALTHCHECK is followed; otherwise "running" is
@@ -23,18 +24,32 @@ from __future__ import annotations
 
 import errno
 import http.client
-import re
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from enum import StrEnum
-from ipaddress import ip_address
-from typing import Literal, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
 
-from composewatch.compose.model import PortConfig, Service
-from composewatch.config import HealthSettings
+from composewatch.core.probe import (
+    CANNOT_RUN,
+    FIND_CLIENT,
+    HTTP_CLIENTS,
+    UNREACHABLE_BEFORE_SWITCH,
+    ContainerStatus,
+    HttpClient,
+    ProbeKind,
+    ProbePlan,
+    ProbeResult,
+    ProbeRoute,
+    RouteState,
+    choose_probe,
+    choose_route,
+    docker_verdict,
+    exec_verdict,
+    parse_exec_status,
+    parse_found_client,
+    passes,
+)
 from composewatch.errors import EngineError
 
 __all__ = [
@@ -61,138 +76,6 @@ __all__ = [
 ]
 
 POLL_INTERVAL_S = 0.015  # between attempts: fast enough to see a server the moment it binds
-# Host attempts in a row that never reached a remote engine's host before the engine route
-# takes over: one may be a dropped packet, two in a row say the port is not reachable from here.
-UNREACHABLE_BEFORE_SWITCH = 2
-IN_CONTAINER_TIMEOUT_S = 5  # bounds one in-container GET when the image has `timeout`
-HTTP_CLIENTS = ("wget", "curl", "python3")  # looked for in this order
-
-Via = Literal["auto", "host", "engine"]
-
-
-class ProbeKind(StrEnum):
-    HTTP = "http"
-    DOCKER = "docker"
-    RUNNING = "running"
-
-
-class ProbeRoute(StrEnum):
-    HOST = "host"  # GET the published port from this machine
-    ENGINE = "engine"  # GET 127.0.0.1:<container port> inside the container, through the engine
-
-
-@dataclass(frozen=True)
-class ProbePlan:
-    kind: ProbeKind
-    timeout_s: float
-    url: str | None = None  # a full URL, or None to probe `path` on a published container port
-    path: str = "/"
-    container_port: int | None = None
-    expected_status: int | None = None  # None: any status below 500
-    route: ProbeRoute = ProbeRoute.HOST
-    fallback: bool = False  # host first; the engine route once the engine's host is unreachable
-
-    @property
-    def in_container_url(self) -> str:
-        """What the engine route requests inside the container."""
-        return f"http://127.0.0.1:{self.container_port}{self.path}"
-
-    def describe(self) -> str:
-        if self.kind is not ProbeKind.HTTP:
-            return self.kind.value
-        if self.url:
-            return self.url
-        if self.route is ProbeRoute.ENGINE:
-            return f"GET {self.in_container_url} inside the container, through the engine"
-        published = f"GET {self.path} on published port of {self.container_port}/tcp"
-        return published + (", through the engine if unreachable" if self.fallback else "")
-
-
-@dataclass(frozen=True)
-class ProbeResult:
-    ok: bool
-    detail: str
-    final: bool = False  # no point in trying again (the container exited, Docker says unhealthy)
-    unreachable: bool = False  # the connection never reached the host (not refused: unanswered)
-
-
-@dataclass(frozen=True)
-class ContainerStatus:
-    running: bool
-    exit_code: int | None
-    health: str | None  # Docker's HEALTHCHECK status, None when the container has none
-    has_healthcheck: bool
-
-
-def choose_probe(service: Service, settings: HealthSettings, *, remote: bool = False) -> ProbePlan:
-    """Pure: how to tell that this service serves, from its compose model and our settings.
-    `remote`: the engine is not on this machine (a tcp or ssh endpoint)."""
-    kind = settings.probe
-    port = settings.port or _first_published_tcp_port(service)
-    if kind == "auto":
-        # "docker" falls back to "running" at run time when neither the service nor its image
-        # has a HEALTHCHECK: only the created container tells.
-        kind = "http" if settings.url or port is not None else "docker"
-    if kind == "http" and settings.url is None and port is None:
-        kind = "running"
-    route, fallback = ProbeRoute.HOST, False
-    if kind == "http" and settings.url is None:
-        bindings = _tcp_bindings(service, port)
-        route, fallback = choose_route(
-            settings.via,
-            published=bool(bindings),
-            remote=remote,
-            loopback_only=bool(bindings) and all(_loopback(b.host_ip) for b in bindings),
-        )
-    return ProbePlan(
-        kind=ProbeKind(kind),
-        timeout_s=settings.timeout_s,
-        url=settings.url,
-        path=settings.path,
-        container_port=port if kind == "http" else None,
-        expected_status=settings.expected_status,
-        route=route,
-        fallback=fallback,
-    )
-
-
-def choose_route(
-    via: Via, *, published: bool, remote: bool, loopback_only: bool = False
-) -> tuple[ProbeRoute, bool]:
-    """Pure: (route, fallback) for an HTTP probe of a container port.
-
-    `published`: the port is published on the engine's host; `loopback_only`: only on its
-    loopback address, which this machine reaches only when the engine is local.
-    """
-    if via == "host":
-        return ProbeRoute.HOST, False
-    if via == "engine" or not published:
-        return ProbeRoute.ENGINE, False
-    if remote and loopback_only:
-        return ProbeRoute.ENGINE, False
-    # A remote engine's host may not be reachable from here (a firewall, a private network):
-    # try it, and go through the engine when it does not answer.
-    return ProbeRoute.HOST, remote
-
-
-def _first_published_tcp_port(service: Service) -> int | None:
-    for port in service.ports or ():
-        if (port.protocol or "tcp") == "tcp" and port.published != "0":
-            return port.target
-    return None
-
-
-def _tcp_bindings(service: Service, port: int | None) -> list[PortConfig]:
-    return [p for p in service.ports or () if p.target == port and (p.protocol or "tcp") == "tcp"]
-
-
-def _loopback(host_ip: str | None) -> bool:
-    if not host_ip:
-        return False  # all the host's addresses
-    try:
-        return host_ip == "localhost" or ip_address(host_ip.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 # the host route ──────────────────────────────────────────────────────────────────────────
@@ -209,10 +92,6 @@ def is_unreachable(exc: BaseException) -> bool:
     if isinstance(exc, (TimeoutError, socket.gaierror)):
         return True
     return isinstance(exc, OSError) and exc.errno in _UNREACHABLE_ERRNOS
-
-
-def _passes(status: int, expected_status: int | None) -> bool:
-    return status == expected_status if expected_status is not None else status < 500
 
 
 def http_probe(url: str, expected_status: int | None, timeout_s: float = 1.0) -> ProbeResult:
@@ -235,83 +114,10 @@ def http_probe(url: str, expected_status: int | None, timeout_s: float = 1.0) ->
         return ProbeResult(False, f"{url}: {exc.__class__.__name__}")
     finally:
         conn.close()
-    return ProbeResult(_passes(status, expected_status), f"HTTP {status} from {url}")
+    return ProbeResult(passes(status, expected_status), f"HTTP {status} from {url}")
 
 
 # the engine route ────────────────────────────────────────────────────────────────────────
-
-# One exec finds the first client and whether `timeout` works (busybox's before 1.30 wanted -t).
-# It looks for an executable file on PATH rather than asking `command -v`: busybox's sh
-# answers that with the applet's name whether or not the applet's link exists, and only a
-# file can be run by a direct exec.
-FIND_CLIENT = [
-    "sh",
-    "-c",
-    f"IFS=:; for c in {' '.join(HTTP_CLIENTS)}; do for d in $PATH; do "
-    'if [ -x "$d/$c" ]; then echo "$c"; break 2; fi; done; done; unset IFS; '
-    "timeout 1 true >/dev/null 2>&1 && echo timeout; exit 0",
-]
-# urllib without redirects (as the host route and curl): the status the server answered.
-_PYTHON_GET = """import sys,urllib.request as r,urllib.error as e
-class N(r.HTTPRedirectHandler):
-    def redirect_request(s,*a):return None
-try:print(r.build_opener(N).open(sys.argv[1],timeout=float(sys.argv[2])).status)
-except e.HTTPError as x:print(x.code)
-except OSError as x:sys.exit(f"python3: {x}")"""
-_CANNOT_RUN = frozenset({126, 127})  # the engine (or `timeout`) found no such executable
-_WGET_STATUS = re.compile(r"^\s*HTTP/[\d.]+\s+(\d{3})\b", re.M)
-_BARE_STATUS = re.compile(r"^(\d{3})\s*$", re.M)
-
-
-@dataclass(frozen=True)
-class HttpClient:
-    """The HTTP client an image has, and how it is asked for one GET's status."""
-
-    name: str  # one of HTTP_CLIENTS
-    timeout: bool = False  # the image has a working `timeout`: bound a GET the app never answers
-
-    def command(self, url: str) -> list[str]:
-        seconds = str(IN_CONTAINER_TIMEOUT_S)
-        if self.name == "wget":  # busybox and GNU; -S prints the status line on stderr
-            argv = ["wget", "-q", "-S", "-O", "/dev/null", url]  # (busybox crashes on -T)
-        elif self.name == "curl":
-            argv = ["curl", "-s", "-o", "/dev/null", "-m", seconds, "-w", "%{http_code}", url]
-        else:
-            argv = ["python3", "-c", _PYTHON_GET, url, seconds]
-        return ["timeout", seconds, *argv] if self.timeout else argv
-
-
-def parse_found_client(output: str) -> HttpClient | None:
-    """Pure: FIND_CLIENT's output → the image's client, None when it has none."""
-    words = output.split()
-    name = next((w for w in words if w in HTTP_CLIENTS), None)
-    return HttpClient(name, timeout="timeout" in words) if name else None
-
-
-def parse_exec_status(client: str, output: str) -> int | None:
-    """Pure: the HTTP status a client's output shows, None when no server answered. wget
-    prints each response's status line (the first: redirects are not followed elsewhere);
-    curl's -w and our python3 print the bare code (curl: 000 without an answer)."""
-    if client == "wget":
-        match = _WGET_STATUS.search(output)
-    else:
-        match = _BARE_STATUS.search(output)
-    if match is None or match.group(1) == "000":
-        return None
-    return int(match.group(1))
-
-
-def exec_verdict(
-    client: str, exit_code: int, output: str, url: str, expected_status: int | None
-) -> ProbeResult:
-    """Pure: one in-container GET's verdict, with the host route's rules."""
-    status = parse_exec_status(client, output)
-    if status is not None:
-        ok = _passes(status, expected_status)
-        return ProbeResult(ok, f"HTTP {status} from {url} inside the container")
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    said = "".join(c if c.isprintable() else "?" for c in lines[-1][:200]) if lines else ""
-    return ProbeResult(False, f"{url} inside the container: {said or f'{client} exit {exit_code}'}")
 
 
 class Exec(Protocol):
@@ -350,11 +156,11 @@ class InContainerGet:
     async def _first_get(self) -> ProbeResult:
         """Find the image's client (kept in `client`), and GET with it."""
         code, output = await self.run(FIND_CLIENT)
-        if code in _CANNOT_RUN:
+        if code in CANNOT_RUN:
             # No shell: try each client directly; the first that runs gives the first answer.
             for client in map(HttpClient, HTTP_CLIENTS):
                 code, output = await self.run(client.command(self.url))
-                if code not in _CANNOT_RUN:
+                if code not in CANNOT_RUN:
                     self.client = client
                     return exec_verdict(client.name, code, output, self.url, self.expected_status)
             return self._no_client()
@@ -377,25 +183,6 @@ class InContainerGet:
 
 
 # choosing the route as the check goes ────────────────────────────────────────────────────
-
-
-@dataclass(frozen=True)
-class RouteState:
-    """Where the next HTTP attempt goes. With `fallback`, the host route gives way to the
-    engine route after UNREACHABLE_BEFORE_SWITCH unreachable attempts in a row, once."""
-
-    route: ProbeRoute
-    fallback: bool = False
-    unreachable: int = 0  # host attempts in a row that never reached the host
-
-    def after(self, result: ProbeResult) -> RouteState:
-        if self.route is not ProbeRoute.HOST or not self.fallback:
-            return self
-        if not result.unreachable:  # refused, or an HTTP answer: the host is reachable
-            return replace(self, unreachable=0)
-        if self.unreachable + 1 >= UNREACHABLE_BEFORE_SWITCH:
-            return RouteState(ProbeRoute.ENGINE)
-        return replace(self, unreachable=self.unreachable + 1)
 
 
 Get = Callable[[], Awaitable[ProbeResult]]
@@ -452,7 +239,7 @@ async def wait_until_healthy(
             current = await status()
             if not current.running:
                 return ProbeResult(False, f"container exited with code {current.exit_code}", True)
-            last = _docker_verdict(plan, current) or last
+            last = docker_verdict(plan, current) or last
             if last.final or (last.ok and plan.kind is not ProbeKind.HTTP):
                 return last
         if plan.kind is ProbeKind.HTTP and http_get is not None:
@@ -463,15 +250,3 @@ async def wait_until_healthy(
             return ProbeResult(False, f"not healthy after {plan.timeout_s:g} s ({last.detail})")
         attempt += 1
         await sleep(POLL_INTERVAL_S)
-
-
-def _docker_verdict(plan: ProbePlan, current: ContainerStatus) -> ProbeResult | None:
-    if plan.kind is ProbeKind.HTTP:
-        return None
-    if plan.kind is ProbeKind.DOCKER and current.has_healthcheck:
-        if current.health == "healthy":
-            return ProbeResult(True, "Docker healthcheck: healthy")
-        if current.health == "unhealthy":
-            return ProbeResult(False, "Docker healthcheck: unhealthy", final=True)
-        return ProbeResult(False, f"Docker healthcheck: {current.health}")
-    return ProbeResult(True, "running")
