@@ -127,7 +127,9 @@ class DockerRunner:
     _prepared: dict[str, PreparedBuild] = field(default_factory=dict)  # the last hash's walk
     # service -> (container, the HTTP client its image has): found once per container
     _http_clients: dict[str, tuple[str, HttpClient]] = field(default_factory=dict)
-    _route_noted: set[str] = field(default_factory=set)  # told once: host unreachable
+    # Services whose check found the engine's host unreachable (said once; later checks go
+    # through the engine directly).
+    _host_unreachable: set[str] = field(default_factory=set)
 
     def report(self, event: ev.Event) -> None:
         self.ui(event)
@@ -354,7 +356,12 @@ class DockerRunner:
             return ProbeResult(False, "no container", final=True)
         model = self.loaded.project.services[service]
         remote = not self.engine.endpoint.local
-        plan = choose_probe(model, self.settings.for_service(service).health, remote=remote)
+        plan = choose_probe(
+            model,
+            self.settings.for_service(service).health,
+            remote=remote,
+            host_unreachable=service in self._host_unreachable,
+        )
 
         async def status() -> ContainerStatus:
             return await asyncio.to_thread(self.engine.status, container)
@@ -411,9 +418,9 @@ class DockerRunner:
         )
 
     def _note_switch(self, service: str, result: ProbeResult) -> None:
-        if service in self._route_noted:
+        if service in self._host_unreachable:
             return
-        self._route_noted.add(service)
+        self._host_unreachable.add(service)
         key = f"x-composewatch.services.{service}.health.via"
         self.ui(
             ev.Note(

@@ -110,9 +110,16 @@ class ContainerStatus:
     has_healthcheck: bool
 
 
-def choose_probe(service: Service, settings: HealthSettings, *, remote: bool = False) -> ProbePlan:
+def choose_probe(
+    service: Service,
+    settings: HealthSettings,
+    *,
+    remote: bool = False,
+    host_unreachable: bool = False,
+) -> ProbePlan:
     """Pure: how to tell that this service serves, from its compose model and our settings.
-    `remote`: the engine is not on this machine (a tcp or ssh endpoint)."""
+    `remote`: the engine is not on this machine (a tcp or ssh endpoint); `host_unreachable`:
+    an earlier check of this service found the engine's host not answering from here."""
     kind = settings.probe
     port = settings.port or _first_published_tcp_port(service)
     if kind == "auto":
@@ -129,6 +136,7 @@ def choose_probe(service: Service, settings: HealthSettings, *, remote: bool = F
             published=bool(bindings),
             remote=remote,
             loopback_only=bool(bindings) and all(_loopback(b.host_ip) for b in bindings),
+            host_unreachable=host_unreachable,
         )
     return ProbePlan(
         kind=ProbeKind(kind),
@@ -143,7 +151,12 @@ def choose_probe(service: Service, settings: HealthSettings, *, remote: bool = F
 
 
 def choose_route(
-    via: Via, *, published: bool, remote: bool, loopback_only: bool = False
+    via: Via,
+    *,
+    published: bool,
+    remote: bool,
+    loopback_only: bool = False,
+    host_unreachable: bool = False,
 ) -> tuple[ProbeRoute, bool]:
     """Pure: (route, fallback) for an HTTP probe of a container port.
 
@@ -154,7 +167,8 @@ def choose_route(
         return ProbeRoute.HOST, False
     if via == "engine" or not published:
         return ProbeRoute.ENGINE, False
-    if remote and loopback_only:
+    if remote and (loopback_only or host_unreachable):
+        # Not reachable from here, or found so before: no timeouts paid again on each check.
         return ProbeRoute.ENGINE, False
     # A remote engine's host may not be reachable from here (a firewall, a private network):
     # try it, and go through the engine when it does not answer.

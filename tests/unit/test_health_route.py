@@ -146,6 +146,13 @@ def test_a_remote_engine_probes_its_host_first_unless_bound_to_its_loopback() ->
     loopback = service(ports=[{"target": 5000, "published": "5000", "host_ip": "127.0.0.1"}])
     assert choose_probe(loopback, HealthSettings(), remote=True).route is ENGINE
     assert choose_probe(loopback, HealthSettings(), remote=False).route is HOST
+    # Once a check found the remote host unreachable, later ones go inside at once; a local
+    # engine or `via: host` is never moved.
+    plan = choose_probe(published, HealthSettings(), remote=True, host_unreachable=True)
+    assert (plan.route, plan.fallback) == (ENGINE, False)
+    assert choose_probe(published, HealthSettings(), host_unreachable=True).route is HOST
+    held = choose_probe(published, HealthSettings(via="host"), remote=True, host_unreachable=True)
+    assert held.route is HOST
     # A URL is on this machine by definition: no route, no fallback.
     plan = choose_probe(published, HealthSettings(url="http://127.0.0.1:9/h"), remote=True)
     assert (plan.route, plan.fallback, plan.url) == (HOST, False, "http://127.0.0.1:9/h")
@@ -524,7 +531,8 @@ def test_an_unreachable_remote_host_moves_the_check_inside_with_one_note(
     for _ in range(2):  # two checks (two saves): the note is said once
         result = asyncio.run(runner.check_health("web", cid))
         assert result.ok and "inside the container" in result.detail
-    assert tried == ["http://10.0.0.5:8080/"] * UNREACHABLE_BEFORE_SWITCH * 2
+    # Only the first check paid the timeouts: the second went inside at once.
+    assert tried == ["http://10.0.0.5:8080/"] * UNREACHABLE_BEFORE_SWITCH
     notes = [e for e in sink.events if isinstance(e, ev.Note)]
     assert len(notes) == 1
     assert "web: the engine's host does not answer from here" in notes[0].message
