@@ -28,6 +28,7 @@ from composewatch.engine.parse import (
     parse_status,
     parse_summary,
 )
+from composewatch.engine.project import exec_output
 from composewatch.errors import EngineError, EngineUnavailable
 from composewatch.health import ContainerStatus
 from composewatch.neighbours import (
@@ -153,13 +154,7 @@ class Engine:
     def exec_output(self, cid: str, command: list[str]) -> tuple[int, str]:
         """Run `command` in the container: (exit code, stdout and stderr). A command the
         container does not have exits 126 or 127 with the runtime's message as output."""
-        try:
-            exec_id = self._api.exec_create(cid, command)["Id"]
-            output = self._api.exec_start(exec_id).decode(errors="replace")
-            code = self._api.exec_inspect(exec_id).get("ExitCode")
-        except docker.errors.APIError as err:
-            raise _failed(f"running {command[0]!r} in {cid[:12]}", err) from err
-        return int(code or 0), output
+        return exec_output(self.client, cid, command)
 
     def exec(self, cid: str, command: list[str]) -> None:
         """Run `command` in the container; a non-zero exit is an EngineError with its output."""
@@ -183,9 +178,8 @@ class Engine:
         status = self._host_proc_status(pid) if pid and self._local else None
         if status is None:  # the engine's /proc is not ours: ask inside the container
             try:
-                exec_id = self._api.exec_create(cid, ["cat", "/proc/1/status"])["Id"]
-                status = self._api.exec_start(exec_id).decode(errors="replace")
-            except docker.errors.APIError:
+                _, status = exec_output(self.client, cid, ["cat", "/proc/1/status"])
+            except EngineError:
                 return False
         name = re.search(r"^Name:\s*(\S+)", status, re.M)
         # tini waits in sigtimedwait, which hides its signals from SigCgt and SigBlk.

@@ -11,6 +11,7 @@ from composewatch.health import ContainerStatus
 
 __all__ = [
     "ContainerInfo",
+    "parse_multiplexed",
     "parse_name",
     "parse_published_url",
     "parse_status",
@@ -81,3 +82,16 @@ def parse_published_url(
 
 def parse_name(inspect: dict[str, Any]) -> str:
     return str(inspect.get("Name") or "").lstrip("/")
+
+
+def parse_multiplexed(data: bytes) -> str:
+    """The output in the engine's multiplexed stream (a non-TTY exec or attach): frames of an
+    8-byte header (stream, 0, 0, 0, big-endian size) and that many bytes, stdout and stderr
+    in the order written. A cut-off last frame gives what arrived of it."""
+    out = bytearray()
+    at = 0
+    while at + 8 <= len(data):
+        size = int.from_bytes(data[at + 4 : at + 8], "big")
+        out += data[at + 8 : at + 8 + size]
+        at += 8 + size
+    return out.decode(errors="replace")

@@ -16,6 +16,7 @@ from typing import Any
 import docker
 import docker.errors
 
+from composewatch.engine.parse import parse_multiplexed
 from composewatch.errors import EngineError
 
 __all__ = [
@@ -194,13 +195,25 @@ def project_events(client: docker.DockerClient, project: str) -> Iterator[tuple[
 
 
 def exec_output(client: docker.DockerClient, cid: str, argv: list[str]) -> tuple[int, str]:
-    """Run `argv` in the container: (exit code, stdout and stderr together)."""
+    """Run `argv` in the container: (exit code, stdout and stderr together).
+
+    Not docker-py's `exec_start`: it upgrades the connection and reads the output from the
+    raw socket, past what its HTTP parser has already buffered, so over TCP a short
+    command's output, arriving with the response headers, is lost. Started without
+    `Upgrade`, the engine answers 200 and streams the output until the command ends: it is
+    read through the response, as any body."""
+    api = client.api
+    failed = f"running {argv[0]!r} in {cid[:12]} failed"
     try:
-        exec_id = client.api.exec_create(cid, argv)["Id"]
-        output = client.api.exec_start(exec_id).decode(errors="replace")
-        code = client.api.exec_inspect(exec_id).get("ExitCode")
+        exec_id = api.exec_create(cid, argv)["Id"]
+        start = f"{api.base_url}/v{api.api_version}/exec/{exec_id}/start"
+        with api.post(start, json={"Detach": False, "Tty": False}, stream=True) as response:
+            if response.status_code >= 400:
+                raise EngineError(f"{failed}: {response.text.strip()}")
+            output = parse_multiplexed(response.raw.read())
+        code = api.exec_inspect(exec_id).get("ExitCode")
     except docker.errors.APIError as err:
-        raise EngineError(f"running {argv[0]!r} in {cid[:12]} failed: {err}") from err
+        raise EngineError(f"{failed}: {err}") from err
     return int(code or 0), output
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from composewatch.engine.parse import (
+    parse_multiplexed,
     parse_name,
     parse_published_url,
     parse_status,
@@ -53,3 +54,14 @@ def test_list_summaries_carry_compose_labels_and_health() -> None:
 def test_a_summary_with_odd_labels_still_parses() -> None:
     info = parse_summary({"Id": "x", "Labels": {"com.docker.compose.container-number": "n/a"}})
     assert (info.number, info.name, info.status, info.image_id) == (0, "", "", "")
+
+
+def test_multiplexed_output_is_stdout_and_stderr_in_order_and_a_cut_frame_keeps_its_bytes() -> None:
+    def frame(stream: int, text: bytes) -> bytes:
+        return bytes([stream, 0, 0, 0]) + len(text).to_bytes(4, "big") + text
+
+    data = frame(1, b"wget\n") + frame(2, b"  HTTP/1.1 200 OK\n") + frame(1, b"timeout\n")
+    assert parse_multiplexed(data) == "wget\n  HTTP/1.1 200 OK\ntimeout\n"
+    assert parse_multiplexed(data + frame(1, b"cut short")[:11]) == parse_multiplexed(data) + "cut"
+    assert parse_multiplexed(b"") == ""
+    assert parse_multiplexed(frame(1, "é".encode()[:1])) == "\ufffd"  # never raises
