@@ -89,7 +89,7 @@ def _view(client: docker.DockerClient, project: str) -> dict[str, Any]:
             "Env": sorted(cfg["Env"] or []),
             **{k: cfg.get(k) for k in _CONFIG_KEYS},
             **{k: host.get(k) for k in _HOST_KEYS},
-            "Binds": sorted(host.get("Binds") or []),
+            "Binds": sorted(_normalize(host.get("Binds") or [], project, ids)),
             "HostMounts": sorted(host.get("Mounts") or [], key=lambda m: m["Target"]),
             "ExtraHosts": sorted(host.get("ExtraHosts") or []),  # compose's order is random
             "Ulimits": sorted(host.get("Ulimits") or [], key=lambda u: u["Name"]),
@@ -103,7 +103,11 @@ def _view(client: docker.DockerClient, project: str) -> dict[str, Any]:
             ),
             "Networks": {
                 net: {
-                    "Aliases": sorted(a for a in (ep.get("Aliases") or []) if a != cid[:12]),
+                    "Aliases": sorted(
+                        _normalize(
+                            [a for a in ep.get("Aliases") or [] if a != cid[:12]], project, ids
+                        )
+                    ),
                     "Links": sorted(_normalize(ep.get("Links") or [], project, ids)),
                     "IPAMConfig": ep.get("IPAMConfig") or None,  # {} and null alike
                     "DriverOpts": ep.get("DriverOpts"),
@@ -152,10 +156,11 @@ def _ps(project: str, files: list[Path], env: dict[str, str]) -> dict[str, Any]:
         for publisher in row["Publishers"]:  # an ephemeral host port differs run to run
             if publisher["PublishedPort"] and publisher["PublishedPort"] not in fixed:
                 publisher["PublishedPort"] = "<ephemeral>"
-        row["Networks"] = sorted(row["Networks"].split(","))
-        row["Mounts"] = sorted(row["Mounts"].split(","))
-        kept = {k: row[k] for k in _PS_COLUMNS}
-        out[_normalize(row["Name"], project, {})] = _normalize(kept, project, {})
+        kept = _normalize({k: row[k] for k in _PS_COLUMNS}, project, {})
+        # Sorted once the project's name is out of them: it decides the order otherwise.
+        kept["Networks"] = sorted(kept["Networks"].split(","))
+        kept["Mounts"] = sorted(kept["Mounts"].split(","))
+        out[kept["Name"]] = kept
     return out
 
 
