@@ -190,6 +190,11 @@ def up(
     loaded = ctx.obj.load()
     settings = _settings(loaded)
     chosen = _check_services(loaded, services)
+    from composewatch.app import selected_services
+    from composewatch.spec_project import check_replicas
+
+    started = selected_services(loaded, chosen)
+    check_replicas(loaded.project, started, ", ".join(loaded.config_files) or None)
     if detach:
         if no_watch:
             raise InputError("--detach and --no-watch: nothing would run in the background")

@@ -6,7 +6,11 @@ from composewatch.compose.model import Project, Service
 from composewatch.errors import ComposeFileError
 from composewatch.spec_keys import unsupported
 
-__all__ = ["replica_count", "startup_order", "unsupported_keys"]
+__all__ = ["MAX_REPLICAS", "check_replicas", "replica_count", "startup_order", "unsupported_keys"]
+
+# Each replica is a container started at `up` and swapped on every save: far beyond this, a
+# number is a typo or a hostile file, not a dev loop.
+MAX_REPLICAS = 100
 
 
 def unsupported_keys(service: Service) -> list[str]:
@@ -22,6 +26,21 @@ def replica_count(service: Service) -> int:
         return service.scale
     replicas = (service.deploy or {}).get("replicas")
     return int(replicas) if replicas is not None else 1
+
+
+def check_replicas(project: Project, services: list[str], file: str | None = None) -> None:
+    """Refuse, before anything runs, a service asking for more than MAX_REPLICAS containers
+    (`docker compose config` accepts any count; `up` would start them all)."""
+    for name in services:
+        count = replica_count(project.services[name])
+        if count > MAX_REPLICAS:
+            key = "scale" if project.services[name].scale is not None else "deploy.replicas"
+            raise ComposeFileError(
+                f"{count} replicas: composewatch runs at most {MAX_REPLICAS} containers per "
+                "service, each started at `up` and swapped on every save; lower it",
+                file=file,
+                key=f"services.{name}.{key}",
+            )
 
 
 def startup_order(project: Project) -> list[list[str]]:

@@ -163,6 +163,16 @@ CASES: dict[str, Case] = {
         },
         words=("x-composewatch.services.web.stop_timeout_s",),
     ),
+    "scale: 99999999999 at up": Case(
+        {"compose.yaml": SERVICE + "    scale: 99999999999\n"},
+        args=("up", "--no-watch"),
+        words=("compose.yaml", "services.web.scale", "at most 100"),
+    ),
+    "deploy.replicas: 101 at up -d": Case(
+        {"compose.yaml": SERVICE + "    deploy: {replicas: 101}\n"},
+        args=("up", "-d"),
+        words=("compose.yaml", "services.web.deploy.replicas"),
+    ),
     ".env unclosed quote": Case(
         {"compose.yaml": SERVICE, ".env": f'TOKEN="{SECRET}\nB=1\n'}, words=(".env", "TOKEN")
     ),
