@@ -30,7 +30,7 @@ def _go_float(value: float) -> str:
     if math.isnan(value):
         return "NaN"
     if value == 0:
-        return "0"
+        return "-0" if math.copysign(1, value) < 0 else "0"
     sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
     text = "".join(map(str, digits))
     exp = len(digits) + int(exponent) - 1

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from composewatch.compose.paths import KeyPath, format_path, matches
+from composewatch.compose.scalars import GoTime
 from composewatch.compose.schema_tables import (
     ENUMS,
     ITEMS,
@@ -132,6 +133,9 @@ def _check_range(value: int, path: KeyPath, file: str) -> None:
 
 
 def _walk(node: Any, path: KeyPath, file: str) -> None:
+    if isinstance(node, GoTime):  # an unquoted date: a Go time.Time, no JSON type
+        key = format_path(path)
+        raise ComposeFileError(f"{key} invalid jsonType time.Time", file=file, key=key)
     if isinstance(node, dict):
         table = _lookup(TABLES, path)
         if table is not None:

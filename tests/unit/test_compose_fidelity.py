@@ -11,7 +11,8 @@ import pytest
 
 from composewatch.compose import ProjectOptions, load_project, render_config
 from composewatch.compose.layout import yaml_key_order
-from composewatch.compose.render import go_format_float, yaml_plain_tag
+from composewatch.compose.render import go_format_float
+from composewatch.compose.scalars import yaml_plain_tag
 from composewatch.compose.shellwords import CommandLineError, parse_command_line
 from composewatch.errors import ComposeFileError
 
@@ -224,3 +225,43 @@ def test_integers_at_the_bounds_are_accepted(tmp_path: Path, line: str) -> None:
         int(value),
         None,  # zero is Go's empty value, left out
     )
+
+
+# Plain scalars typed as go-yaml v3 types them (found probing real-world value shapes).
+NUMBERS = (
+    "x-released: 2001-12-14t21:59:43.10-05:00\nservices:\n  web:\n    image: x\n"
+    "    environment: {A: 0799, B: 18446744073709551616, C: 1e400, D: -0.0, E: 0b101, F: .5}\n"
+)
+NUMBERS_YAML = 'name: t\nservices:\n  web:\n    environment:\n      A: "799"\n      B: "1.8446744073709552e+19"\n      C: 1e400\n      D: "-0"\n      E: "5"\n      F: "0.5"\n    image: x\n    networks:\n      default: null\nnetworks:\n  default:\n    name: t_default\nx-released: 2001-12-14T21:59:43.1-05:00\n'  # noqa: E501
+
+
+def test_numbers_and_timestamps_read_as_compose_reads_them(tmp_path: Path) -> None:
+    """`0799` is a float (not octal), a too-big integer a float, `1e400` stays a string, `-0.0`
+    keeps its sign, and a timestamp under `x-*` prints as Go prints a time.Time."""
+    loaded = _load(tmp_path, NUMBERS)
+    assert render_config(loaded, "yaml") == NUMBERS_YAML  # type: ignore[arg-type]
+    assert '"x-released": "2001-12-14T21:59:43.1-05:00"' in render_config(loaded, "json")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [("2024-01-31", "timestamp"), ("2024-1-2 3:04:05.5", "timestamp"), ("2024-02-30", "str"),
+     ("1e400", "str"), ("0799", "float"), ("18446744073709551615", "int"), ("-0b11", "int")],
+)  # fmt: skip
+def test_plain_scalars_resolve_as_go_yaml_v3(value: str, kind: str) -> None:
+    assert yaml_plain_tag(value) == f"tag:yaml.org,2002:{kind}"
+
+
+def test_an_unquoted_date_in_a_service_is_refused_as_compose_refuses_it(tmp_path: Path) -> None:
+    # compose: "validating compose.yaml: services.web.environment.RELEASED invalid jsonType
+    # time.Time" (exit 1); quoted, the date is a string
+    with pytest.raises(ComposeFileError) as info:
+        _load(
+            tmp_path, "services:\n  web:\n    image: x\n    environment: {RELEASED: 2024-01-31}\n"
+        )
+    assert info.value.key == "services.web.environment.RELEASED"
+    assert info.value.reason == "services.web.environment.RELEASED invalid jsonType time.Time"
+    web = _service(
+        tmp_path, "services:\n  web:\n    image: x\n    environment: {RELEASED: '2024-01-31'}\n"
+    )
+    assert web["environment"] == {"RELEASED": "2024-01-31"}
