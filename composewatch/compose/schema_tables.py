@@ -150,6 +150,12 @@ ITEMS: dict[str, str] = {
     "services.*.healthcheck.test": "string", "services.*.networks.*.aliases": "string",
     "services.*.pre_stop": "object", "services.*.post_start": "object",
     "services.*.deploy.resources.reservations.devices": "object", "services.*.gpus": "object",
+    # a `list_or_dict` given as a list holds `KEY=value` strings
+    "services.*.environment": "string", "services.*.labels": "string",
+    "services.*.annotations": "string", "services.*.sysctls": "string",
+    "services.*.build.args": "string", "services.*.build.labels": "string",
+    "services.*.deploy.labels": "string", "networks.*.labels": "string",
+    "volumes.*.labels": "string", "secrets.*.labels": "string", "configs.*.labels": "string",
 }
 
 # The JSON types the values of a map of named things accept.
@@ -202,3 +208,49 @@ RANGES: dict[str, tuple[int | None, int | None]] = {
     "services.*.oom_score_adj": (-1000, 1000),
     "services.*.volumes.*.tmpfs.size": (0, None),
 }
+
+# The JSON types the values of a map with free keys accept (a `list_or_dict` given as a map,
+# driver options, log options...); compose names them sorted ("a boolean, null, number or
+# string"), and names only `string` for `extra_hosts` (its first form).
+_SCALAR = "boolean|null|number|string"
+_OPTS = "number|string"
+# fmt: off
+VALUES: dict[str, str] = {
+    "services.*.annotations": _SCALAR, "services.*.environment": _SCALAR,
+    "services.*.labels": _SCALAR, "services.*.sysctls": _SCALAR,
+    "services.*.build.args": _SCALAR, "services.*.build.ssh": _SCALAR,
+    "services.*.build.labels": _SCALAR, "services.*.build.additional_contexts": _SCALAR,
+    "services.*.deploy.labels": _SCALAR, "services.*.volumes.*.volume.labels": _SCALAR,
+    "services.*.deploy.resources.reservations.devices.*.options": _SCALAR,
+    "services.*.gpus.*.options": _SCALAR,
+    "services.*.post_start.*.environment": _SCALAR, "services.*.pre_stop.*.environment": _SCALAR,
+    "networks.*.labels": _SCALAR, "volumes.*.labels": _SCALAR, "secrets.*.labels": _SCALAR,
+    "configs.*.labels": _SCALAR,
+    "services.*.logging.options": "null|number|string",
+    "services.*.networks.*.driver_opts": _OPTS, "networks.*.driver_opts": _OPTS,
+    "volumes.*.driver_opts": _OPTS, "secrets.*.driver_opts": _OPTS,
+    "networks.*.ipam.options": "string", "networks.*.ipam.config.*.aux_addresses": "string",
+    "services.*.extra_hosts": "string|array", "services.*.build.extra_hosts": "string|array",
+}
+
+# Arrays whose items must be unique (`uniqueItems`) and that compose does not deduplicate
+# before validating the merged files, with compose's words when it names another form of a
+# `oneOf` ("must be a mapping") rather than the duplicate ("items at 0 and 1 are equal").
+UNIQUE: dict[str, str | None] = {
+    "services.*.security_opt": None, "services.*.group_add": None,
+    "services.*.external_links": None, "services.*.volumes_from": None,
+    "services.*.device_cgroup_rules": None, "services.*.depends_on": None,
+    "services.*.networks": None, "services.*.models": None,
+    "services.*.deploy.resources.reservations.devices.*.capabilities": None,
+    "services.*.deploy.resources.reservations.devices.*.device_ids": None,
+    "services.*.gpus.*.capabilities": None, "services.*.gpus.*.device_ids": None,
+    "services.*.extra_hosts": "mapping", "services.*.build.extra_hosts": "mapping",
+    "services.*.build.ssh": "mapping", "services.*.volumes.*.volume.labels": "mapping",
+    "volumes.*.labels": "mapping", "secrets.*.labels": "mapping", "configs.*.labels": "mapping",
+    "services.*.post_start.*.environment": "mapping",
+    "services.*.pre_stop.*.environment": "mapping",
+    "services.*.deploy.resources.reservations.devices.*.options": "mapping",
+    "services.*.gpus.*.options": "mapping",
+    "services.*.develop.watch.*.ignore": "string", "services.*.develop.watch.*.include": "string",
+}
+# fmt: on

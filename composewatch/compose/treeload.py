@@ -16,7 +16,7 @@ from composewatch.compose.interpolation import interpolate_tree
 from composewatch.compose.merge import apply_resets, enforce_unicity, merge, strip_tags
 from composewatch.compose.paths import KeyPath, format_path, matches
 from composewatch.compose.resolve import resolve_paths
-from composewatch.compose.schema import validate_file, validate_model
+from composewatch.compose.schema import check_unique, validate_file, validate_model
 from composewatch.compose.textfile import read_input
 from composewatch.compose.yamlload import parse_documents
 from composewatch.errors import ComposeFileError
@@ -125,6 +125,7 @@ class _Loader:
         merged: dict[str, Any] = enforce_unicity(merge(model, tree))
         # after the merge, as compose does: a type clash reads "cannot override <key>"
         validate_file(tree, str(file))
+        check_unique(merged, str(file))
         result: dict[str, Any] = enforce_unicity(canonical(merged))
         return result
 
