@@ -155,7 +155,7 @@ def _check_distinct(name: str, service: dict[str, Any]) -> None:
             raise _invalid(
                 f"services.{name}: can't set distinct values on '{key}' and "
                 f"'deploy.resources.{section}.{deploy_key}'",
-                name,
+                key=f"services.{name}.{key}",
             )
 
 

@@ -155,3 +155,11 @@ def test_repeated_items_compose_deduplicates_are_accepted(tmp_path: Path) -> Non
     options = ProjectOptions(project_name="p", working_dir=str(tmp_path), environ={})
     web = load_project(options).project.services["web"]
     assert web.cap_add == ["NET_ADMIN"] and web.environment == {"A": "1"}
+
+
+def test_distinct_shorthand_and_deploy_values_name_the_services_key(tmp_path: Path) -> None:
+    error = _error(
+        tmp_path, WEB + "    cpus: '1.5'\n    deploy: {resources: {limits: {cpus: 1}}}\n"
+    )
+    assert error.key == "services.web.cpus"
+    assert "can't set distinct values on 'cpus' and 'deploy.resources.limits.cpus'" in error.reason
