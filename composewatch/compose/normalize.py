@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from composewatch.compose.paths import KeyPath, format_path, matches
+from composewatch.compose.render import go_format_float
 from composewatch.compose.schema import unreadable
 from composewatch.compose.shellwords import CommandLineError, parse_command_line
 from composewatch.compose.units import UnitError, format_duration, parse_duration, parse_size
@@ -99,11 +100,18 @@ def _size(value: Any, path: KeyPath) -> Any:
         raise ComposeFileError(str(exc), key=format_path(path)) from None
 
 
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
 def _float(value: Any, path: KeyPath) -> Any:
+    """A `cpus` value, as compose holds it: a float32 (`0.333333333` is 0.33333334)."""
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         raise ComposeFileError(f"invalid number {value!r}", key=format_path(path)) from None
+    if not math.isfinite(number) or abs(number) > _FLOAT32_MAX:
+        return number
+    return float(go_format_float(number, 32, "json"))
 
 
 def _octal_mode(value: Any, path: KeyPath) -> Any:

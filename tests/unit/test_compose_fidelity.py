@@ -265,3 +265,9 @@ def test_an_unquoted_date_in_a_service_is_refused_as_compose_refuses_it(tmp_path
         tmp_path, "services:\n  web:\n    image: x\n    environment: {RELEASED: '2024-01-31'}\n"
     )
     assert web["environment"] == {"RELEASED": "2024-01-31"}
+
+
+def test_cpus_are_held_as_compose_holds_them_a_float32(tmp_path: Path) -> None:
+    # compose prints `"cpus": 0.33333334` for `cpus: 0.333333333` (a Go float32)
+    web = _service(tmp_path, "services:\n  web:\n    image: x\n    cpus: 0.333333333\n")
+    assert web["cpus"] == 0.33333334
