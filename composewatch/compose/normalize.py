@@ -279,6 +279,10 @@ _FIELDS: dict[str, Normalizer] = {
     "sysctls": _string_map_field,
     "logging.options": _string_map_field,
     "build.labels": _string_map_field,
+    "build.sbom": lambda v, p: go_string(v),
+    "build.provenance": lambda v, p: go_string(v),
+    "volumes.*.volume.labels": _string_map_field,
+    "networks.*.driver_opts": lambda v, p: {k: go_string(o) for k, o in v.items()},
     "deploy.labels": _string_map_field,
 }
 

@@ -78,6 +78,8 @@ def unreadable(value: Any, path: KeyPath) -> ComposeFileError:
 def _accepts(allowed: str, value: Any) -> bool:
     actual = _json_type(value)
     types = allowed.split("|")
+    if actual == "number" and value.is_integer() and "integer" in types:
+        return True  # JSON Schema: `50.0` is an integer (`cpu_percent: "50"` is cast to one)
     return actual in types or (actual == "integer" and "number" in types)
 
 

@@ -51,7 +51,7 @@ TABLES: dict[str, dict[str, str]] = {
         "mem_reservation": "string|integer", "mem_swappiness": "integer|string",
         "memswap_limit": "number|string", "network_mode": "string", "models": "array|object",
         "networks": "array|object", "oom_kill_disable": "boolean|string",
-        "oom_score_adj": "string|integer", "pid": "string|null", "pids_limit": "number|string",
+        "oom_score_adj": "string|integer", "pid": "string", "pids_limit": "number|string",
         "platform": "string", "ports": "array", "pre_start": "array", "post_start": "array",
         "pre_stop": "array", "privileged": "boolean|string", "profiles": "array",
         "pull_policy": "string", "pull_refresh_after": "string",
@@ -68,7 +68,7 @@ TABLES: dict[str, dict[str, str]] = {
         "context": "string", "dockerfile": "string", "dockerfile_inline": "string",
         "entitlements": "array", "args": _LIST_OR_DICT, "ssh": _LIST_OR_DICT,
         "labels": _LIST_OR_DICT, "cache_from": "array", "cache_to": "array",
-        "no_cache": "boolean|string", "no_cache_filter": "string|array",
+        "no_cache": "boolean|string",
         "additional_contexts": _LIST_OR_DICT, "network": "string", "provenance": "string|boolean",
         "sbom": "string|boolean", "pull": "boolean|string", "target": "string",
         "shm_size": "integer|string", "extra_hosts": _LIST_OR_DICT, "isolation": "string",
@@ -86,6 +86,13 @@ TABLES: dict[str, dict[str, str]] = {
         "resources": "object", "restart_policy": "object", "placement": "object",
     },
     "services.*.deploy.resources": {"limits": "object", "reservations": "object"},
+    "services.*.deploy.resources.limits": {
+        "cpus": "number|string", "memory": "string", "pids": "integer|string",
+    },
+    "services.*.deploy.resources.reservations": {
+        "cpus": "number|string", "memory": "string", "generic_resources": "array",
+        "devices": "array",
+    },
     "services.*.depends_on.*": {
         "condition": "string", "required": "boolean", "restart": "boolean|string",
     },
@@ -110,7 +117,7 @@ TABLES: dict[str, dict[str, str]] = {
         "path": "string", "action": "string", "target": "string", "ignore": "string|array",
         "include": "string|array", "initial_sync": "boolean", "exec": "object",
     },
-    "services.*.logging": {"driver": "string", "options": "object|null"},
+    "services.*.logging": {"driver": "string", "options": "object"},
     "services.*.extends": {"service": "string", "file": "string"},
     "services.*.env_file.*": {"path": "string", "required": "boolean|string", "format": "string"},
     "include.*": {

@@ -271,3 +271,60 @@ def test_cpus_are_held_as_compose_holds_them_a_float32(tmp_path: Path) -> None:
     # compose prints `"cpus": 0.33333334` for `cpus: 0.333333333` (a Go float32)
     web = _service(tmp_path, "services:\n  web:\n    image: x\n    cpus: 0.333333333\n")
     assert web["cpus"] == 0.33333334
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "value"),
+    [
+        ("attach: 'false'", "attach", False),
+        ("cpu_percent: '50'", "cpu_percent", 50.0),
+        ("build: {context: ., privileged: 'true', sbom: true, provenance: false}", "build",
+         {"context": "CTX", "dockerfile": "Dockerfile", "privileged": True, "sbom": "true",
+          "provenance": "false"}),
+        ("deploy: {update_config: {max_failure_ratio: '0.5'}}", "deploy",
+         {"update_config": {"max_failure_ratio": 0.5}, "resources": {}, "placement": {}}),
+        ("networks: {default: {driver_opts: {mtu: 1400}}}", "networks",
+         {"default": {"driver_opts": {"mtu": "1400"}}}),
+        ("volumes: [{type: volume, source: v, target: /v, volume: {labels: {a: 1}}}]", "volumes",
+         [{"type": "volume", "source": "v", "target": "/v", "volume": {"labels": {"a": "1"}}}]),
+    ],
+)  # fmt: skip
+def test_values_are_typed_as_compose_types_them(
+    tmp_path: Path, line: str, key: str, value: object
+) -> None:
+    """What `docker compose config` printed for each line (a quoted bool read as a bool, a
+    build's sbom/provenance and every driver option or label as a string)."""
+    web = _service(tmp_path, f"services:\n  web:\n    image: x\n    {line}\nvolumes: {{v: {{}}}}\n")
+    if isinstance(value, dict) and value.get("context") == "CTX":
+        value["context"] = str(tmp_path)
+    assert web[key] == value
+
+
+def test_top_level_models_no_service_uses_are_dropped(tmp_path: Path) -> None:
+    loaded = _load(
+        tmp_path,
+        "services:\n  web:\n    image: x\n    models: [used]\n"
+        "models:\n  used: {model: ai/a}\n  unused: {model: ai/b}\n",
+    )
+    text = render_config(loaded, "yaml")  # type: ignore[arg-type]
+    assert text.endswith("models:\n  used:\n    model: ai/a\n")
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("pid: null", "services.web.pid must be a string"),  # compose 2.40.3 panics (exit 2)
+        ("logging: {driver: none, options: null}",
+         "services.web.logging.options must be a mapping"),
+        ("deploy: {resources: {limits: {memory: 1024}}}",
+         "services.web.deploy.resources.limits.memory must be a string"),
+        ("deploy: {resources: {limits: {devices: [{capabilities: [gpu]}]}}}",
+         "services.web.deploy.resources.limits additional properties 'devices' not allowed"),
+        ("build: {context: ., no_cache_filter: [a]}",
+         "services.web.build additional properties 'no_cache_filter' not allowed"),
+    ],
+)  # fmt: skip
+def test_shapes_compose_2_40_3_refuses(tmp_path: Path, line: str, reason: str) -> None:
+    with pytest.raises(ComposeFileError) as info:
+        _load(tmp_path, f"services:\n  web:\n    image: x\n    {line}\n")
+    assert info.value.reason == reason
