@@ -164,4 +164,6 @@ def parse_float(text: str) -> float | None:
         lowered = text.lower().lstrip("+")
         return float(lowered.replace(".", ""))
     parsed = _resolve(text)
+    if parsed.tag == _INT and isinstance(parsed.value, int):
+        return float(parsed.value)  # `!!float 1`: go-yaml turns the integer into a float
     return parsed.value if parsed.tag == _FLOAT and isinstance(parsed.value, float) else None

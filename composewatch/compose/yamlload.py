@@ -169,6 +169,35 @@ def _unsupported(loader: _Loader, node: Node) -> Any:
     raise _error(f"the YAML tag {tag} is not supported in compose files", node.start_mark)
 
 
+def _flatten(loader: _Loader, node: MappingNode) -> None:
+    """Resolve `<<` merge keys in place as go-yaml v3 does: the mapping's own keys win, then
+    the first merged mapping that sets a key (`<<: [*a, *b]`: `a`'s). PyYAML 6.0.4's own
+    `flatten_mapping` lets the last one win when the keys are equal strings of distinct
+    objects."""
+    merged: list[tuple[Node, Node]] = []
+    own: list[tuple[Node, Node]] = []
+    for key_node, value_node in node.value:
+        if key_node.tag != _MERGE:
+            own.append((key_node, value_node))
+            continue
+        sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+        for source in sources:
+            if not isinstance(source, MappingNode):
+                raise _error(
+                    "map merge requires map or sequence of maps as the value", source.start_mark
+                )
+            _flatten(loader, source)
+            merged.extend(source.value)
+    if len(own) == len(node.value):
+        return
+    firsts: dict[Any, tuple[Node, Node]] = {}
+    for key_node, value_node in merged:
+        if not isinstance(key_node, ScalarNode):
+            raise _error("a mapping key must be a scalar", key_node.start_mark)
+        firsts.setdefault(loader.construct_object(key_node), (key_node, value_node))
+    node.value = [*firsts.values(), *own]
+
+
 def _construct_mapping(loader: _Loader, node: MappingNode) -> dict[Any, Any]:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
@@ -185,7 +214,7 @@ def _construct_mapping(loader: _Loader, node: MappingNode) -> dict[Any, Any]:
                 column=key_node.start_mark.column + 1,
             )
         seen[key] = line
-    loader.flatten_mapping(node)
+    _flatten(loader, node)
     return {
         loader.construct_object(k, deep=True): loader.construct_object(v, deep=True)
         for k, v in node.value

@@ -328,3 +328,23 @@ def test_shapes_compose_2_40_3_refuses(tmp_path: Path, line: str, reason: str) -
     with pytest.raises(ComposeFileError) as info:
         _load(tmp_path, f"services:\n  web:\n    image: x\n    {line}\n")
     assert info.value.reason == reason
+
+
+def test_a_merge_key_list_lets_the_first_mapping_win(tmp_path: Path) -> None:
+    """go-yaml v3 (and the YAML merge spec): in `<<: [*a, *b]` the first mapping that sets a
+    key wins, the service's own keys win over both (compose printed `restart: always`)."""
+    text = (
+        "x-a: &a {restart: always, labels: {from: a}}\n"
+        "x-b: &b {restart: 'no', labels: {from: b}, init: true}\n"
+        "services:\n  web:\n    <<: [*a, *b]\n    image: x\n"
+        "  own:\n    <<: [*b, *a]\n    image: x\n    restart: on-failure\n"
+    )
+    services = _load(tmp_path, text).project.to_compose_dict()["services"]  # type: ignore[attr-defined]
+    assert (services["web"]["restart"], services["web"]["labels"]) == ("always", {"from": "a"})
+    assert services["web"]["init"] is True
+    assert (services["own"]["restart"], services["own"]["labels"]) == ("on-failure", {"from": "b"})
+
+
+def test_an_explicit_float_tag_reads_an_integer_as_a_float(tmp_path: Path) -> None:
+    web = _service(tmp_path, "services:\n  web:\n    image: x\n    environment: {C: !!float '1'}\n")
+    assert web["environment"] == {"C": "1"}
