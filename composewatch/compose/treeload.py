@@ -14,6 +14,7 @@ from composewatch.compose.envfile import env_lookup, load_env_file
 from composewatch.compose.extends import apply_extends
 from composewatch.compose.interpolation import interpolate_tree
 from composewatch.compose.merge import apply_resets, enforce_unicity, merge, strip_tags
+from composewatch.compose.normalize import go_string
 from composewatch.compose.paths import KeyPath, format_path, matches
 from composewatch.compose.resolve import resolve_paths
 from composewatch.compose.schema import check_unique, validate_file, validate_model
@@ -75,7 +76,8 @@ def _string_keys(value: Any, path: KeyPath = ()) -> Any:
         for key, child in value.items():
             if not isinstance(key, str):  # compose rejects `1:` or `true:` as keys
                 where = format_path(path) or "top-level object"
-                raise ComposeFileError(f"non-string key in {where}: {key}", key=where)
+                shown = "<nil>" if key is None else go_string(key)  # as Go prints it
+                raise ComposeFileError(f"non-string key in {where}: {shown}", key=where)
             out[str(key)] = _string_keys(child, (*path, str(key)))
         return out
     if isinstance(value, list):

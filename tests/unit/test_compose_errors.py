@@ -163,3 +163,11 @@ def test_distinct_shorthand_and_deploy_values_name_the_services_key(tmp_path: Pa
     )
     assert error.key == "services.web.cpus"
     assert "can't set distinct values on 'cpus' and 'deploy.resources.limits.cpus'" in error.reason
+
+
+@pytest.mark.parametrize(("key", "shown"), [("true", "true"), ("1.5", "1.5"), ("null", "<nil>")])
+def test_a_non_string_key_is_named_as_compose_names_it(
+    tmp_path: Path, key: str, shown: str
+) -> None:
+    error = _error(tmp_path, WEB + f"    environment:\n      {key}: x\n")
+    assert error.reason == f"non-string key in services.web.environment: {shown}"
