@@ -23,6 +23,7 @@ from composewatch.compose.scalars import BASE60, OLD_BOOLS, STR, GoTime, yaml_pl
 from composewatch.errors import ComposeFileError
 
 __all__ = [
+    "dependency_order",
     "encode_json",
     "encode_yaml",
     "go_format_float",
@@ -250,13 +251,43 @@ def encode_yaml(value: Any) -> str:
 # --- config --------------------------------------------------------------------------------
 
 
+def dependency_order(services: dict[str, Any]) -> list[str]:
+    """The service names as `config --services` prints them: each after the services it
+    depends on. Compose walks a Go map (its order changes from run to run); this is the walk
+    in name order, one of the orders compose prints."""
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        # iterative depth-first walk: a chain of thousands of services is fine
+        stack: list[tuple[str, list[str]]] = []
+        seen.add(name)
+        stack.append((name, sorted(services[name].get("depends_on") or {}, reverse=True)))
+        while stack:
+            current, pending = stack[-1]
+            while pending and (pending[-1] in seen or pending[-1] not in services):
+                pending.pop()
+            if pending:
+                child = pending.pop()
+                seen.add(child)
+                stack.append((child, sorted(services[child].get("depends_on") or {}, reverse=True)))
+                continue
+            stack.pop()
+            order.append(current)
+
+    for name in sorted(services):
+        if name not in seen:
+            visit(name)
+    return order
+
+
 def render_config(
     loaded: LoadedProject, fmt: Literal["json", "yaml"] = "yaml", services_only: bool = False
 ) -> str:
     """What `docker compose config [--format fmt] [--services]` prints for the project."""
     project = loaded.project.model_dump(mode="python", by_alias=True, exclude_unset=True)
     if services_only:
-        return "".join(f"{name}\n" for name in project.get("services", {}))
+        return "".join(f"{name}\n" for name in dependency_order(project.get("services", {})))
     document = shape_document(project, loaded.extensions, fmt)
     try:
         text = encode_json(document) if fmt == "json" else encode_yaml(document)

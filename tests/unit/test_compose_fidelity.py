@@ -348,3 +348,20 @@ def test_a_merge_key_list_lets_the_first_mapping_win(tmp_path: Path) -> None:
 def test_an_explicit_float_tag_reads_an_integer_as_a_float(tmp_path: Path) -> None:
     web = _service(tmp_path, "services:\n  web:\n    image: x\n    environment: {C: !!float '1'}\n")
     assert web["environment"] == {"C": "1"}
+
+
+def test_config_services_lists_dependencies_before_their_dependents(tmp_path: Path) -> None:
+    """compose printed `Upper zz beta mid alpha prof zeta` (among other orders: it walks a Go
+    map) for this file with `--profile p`; each name comes after the services it depends on."""
+    text = (
+        "services:\n  zeta: {image: x, depends_on: [alpha]}\n"
+        "  alpha: {image: x, depends_on: [mid, beta]}\n  mid: {image: x}\n"
+        "  beta: {image: x, depends_on: {zz: {condition: service_started}}}\n"
+        "  zz: {image: x}\n  prof: {image: x, profiles: [p]}\n  Upper: {image: x}\n"
+    )
+    (tmp_path / "compose.yaml").write_text(text)
+    options = ProjectOptions(
+        project_name="t", working_dir=str(tmp_path), environ={}, profiles=("p",)
+    )
+    printed = render_config(load_project(options), services_only=True)
+    assert printed.split() == ["Upper", "zz", "beta", "mid", "alpha", "prof", "zeta"]
