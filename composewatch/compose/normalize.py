@@ -114,6 +114,13 @@ def _float(value: Any, path: KeyPath) -> Any:
     return float(go_format_float(number, 32, "json"))
 
 
+def _file_mode(value: Any, path: KeyPath) -> Any:
+    """A tmpfs `mode`: compose decodes it into a uint32, so a string (`"1777"`) is refused."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(value)
+    return value
+
+
 def _octal_mode(value: Any, path: KeyPath) -> Any:
     if isinstance(value, str):
         value = int(value, 8)
@@ -239,6 +246,7 @@ _FIELDS: dict[str, Normalizer] = {
     "shm_size": _size,
     "build.shm_size": _size,
     "volumes.*.tmpfs.size": _size,
+    "volumes.*.tmpfs.mode": _file_mode,
     "deploy.resources.limits.memory": _size,
     "deploy.resources.reservations.memory": _size,
     "cpus": _float,

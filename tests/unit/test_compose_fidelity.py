@@ -322,6 +322,8 @@ def test_top_level_models_no_service_uses_are_dropped(tmp_path: Path) -> None:
          "services.web.deploy.resources.limits additional properties 'devices' not allowed"),
         ("build: {context: ., no_cache_filter: [a]}",
          "services.web.build additional properties 'no_cache_filter' not allowed"),
+        ("volumes: [{type: tmpfs, target: /t, tmpfs: {mode: '1777'}}]",
+         "services.web.volumes[0].tmpfs.mode: invalid value of type string"),
     ],
 )  # fmt: skip
 def test_shapes_compose_2_40_3_refuses(tmp_path: Path, line: str, reason: str) -> None:
