@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from composewatch.compose.redaction import noting
+from composewatch.compose.scalars import GoTime
 from composewatch.errors import ComposeFileError
 
 __all__ = ["MAX_NESTING", "InterpolationError", "interpolate_tree", "substitute"]
@@ -138,7 +139,7 @@ def interpolate_tree(
             interpolate_tree(v, env, file=file, path=(*path, i), cast=cast)
             for i, v in enumerate(value)
         ]
-    if not isinstance(value, str):
+    if not isinstance(value, str) or isinstance(value, GoTime):  # Go leaves a time.Time as is
         return value
     key = _format_path(path)
     try:

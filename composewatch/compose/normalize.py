@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from composewatch.compose.paths import KeyPath, format_path, matches
+from composewatch.compose.render import go_format_float
 from composewatch.compose.schema import unreadable
 from composewatch.compose.shellwords import CommandLineError, parse_command_line
 from composewatch.compose.units import UnitError, format_duration, parse_duration, parse_size
@@ -30,7 +31,7 @@ def _go_float(value: float) -> str:
     if math.isnan(value):
         return "NaN"
     if value == 0:
-        return "0"
+        return "-0" if math.copysign(1, value) < 0 else "0"
     sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
     text = "".join(map(str, digits))
     exp = len(digits) + int(exponent) - 1
@@ -99,11 +100,25 @@ def _size(value: Any, path: KeyPath) -> Any:
         raise ComposeFileError(str(exc), key=format_path(path)) from None
 
 
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
 def _float(value: Any, path: KeyPath) -> Any:
+    """A `cpus` value, as compose holds it: a float32 (`0.333333333` is 0.33333334)."""
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         raise ComposeFileError(f"invalid number {value!r}", key=format_path(path)) from None
+    if not math.isfinite(number) or abs(number) > _FLOAT32_MAX:
+        return number
+    return float(go_format_float(number, 32, "json"))
+
+
+def _file_mode(value: Any, path: KeyPath) -> Any:
+    """A tmpfs `mode`: compose decodes it into a uint32, so a string (`"1777"`) is refused."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(value)
+    return value
 
 
 def _octal_mode(value: Any, path: KeyPath) -> Any:
@@ -231,6 +246,7 @@ _FIELDS: dict[str, Normalizer] = {
     "shm_size": _size,
     "build.shm_size": _size,
     "volumes.*.tmpfs.size": _size,
+    "volumes.*.tmpfs.mode": _file_mode,
     "deploy.resources.limits.memory": _size,
     "deploy.resources.reservations.memory": _size,
     "cpus": _float,
@@ -271,6 +287,10 @@ _FIELDS: dict[str, Normalizer] = {
     "sysctls": _string_map_field,
     "logging.options": _string_map_field,
     "build.labels": _string_map_field,
+    "build.sbom": lambda v, p: go_string(v),
+    "build.provenance": lambda v, p: go_string(v),
+    "volumes.*.volume.labels": _string_map_field,
+    "networks.*.driver_opts": lambda v, p: {k: go_string(o) for k, o in v.items()},
     "deploy.labels": _string_map_field,
 }
 

@@ -155,7 +155,7 @@ def _check_distinct(name: str, service: dict[str, Any]) -> None:
             raise _invalid(
                 f"services.{name}: can't set distinct values on '{key}' and "
                 f"'deploy.resources.{section}.{deploy_key}'",
-                name,
+                key=f"services.{name}.{key}",
             )
 
 
@@ -279,7 +279,7 @@ def check_consistency(doc: dict[str, Any], disabled: set[str]) -> None:
 
 def prune_resources(doc: dict[str, Any]) -> dict[str, Any]:
     """`doc` without top-level resources no (enabled) service refers to."""
-    used: dict[str, set[str]] = {kind: set() for kind in _RESOURCES}
+    used: dict[str, set[str]] = {kind: set() for kind in (*_RESOURCES, "models")}
     for s in doc.get("services", {}).values():
         used["networks"].update(s.get("networks") or {})
         used["volumes"].update(
@@ -290,7 +290,8 @@ def prune_resources(doc: dict[str, Any]) -> dict[str, Any]:
         used["secrets"].update(m["source"] for m in s.get("secrets") or [])
         used["secrets"].update(m["source"] for m in (s.get("build") or {}).get("secrets") or [])
         used["configs"].update(m["source"] for m in s.get("configs") or [])
-    for kind in _RESOURCES:
+        used["models"].update(s.get("models") or {})  # a list of names or a map by name
+    for kind in (*_RESOURCES, "models"):
         kept = {k: v for k, v in (doc.get(kind) or {}).items() if k in used[kind]}
         if kept:
             doc[kind] = kept

@@ -19,9 +19,11 @@ import yaml
 
 from composewatch.compose.layout import GoFloat, shape_document, shape_struct
 from composewatch.compose.model import LoadedProject
+from composewatch.compose.scalars import BASE60, OLD_BOOLS, STR, GoTime, yaml_plain_tag
 from composewatch.errors import ComposeFileError
 
 __all__ = [
+    "dependency_order",
     "encode_json",
     "encode_yaml",
     "go_format_float",
@@ -176,93 +178,13 @@ def encode_json(value: Any) -> str:
 
 # --- YAML ----------------------------------------------------------------------------------
 
-_STR, _INT, _FLOAT = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
-_BOOL, _NULL = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"
-_MAP_TAGS = {
-    **dict.fromkeys(("true", "True", "TRUE", "false", "False", "FALSE"), _BOOL),
-    **dict.fromkeys(("", "~", "null", "Null", "NULL"), _NULL),
-    **dict.fromkeys(
-        (".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), _FLOAT
-    ),
-    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), _FLOAT),
-}  # `<<` too reads back as a merge key, but compose's encoder prints it plain
-_YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
-_GO_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|[-+]?(inf|infinity|nan)", re.I)
-_BASE60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
-_TIMESTAMP = re.compile(
-    r"(\d{4})-(\d{1,2})-(\d{1,2})"
-    r"(?:(?:[Tt]| )(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.\d{1,9})?"
-    r"(?:Z|[-+]\d{2}:\d{2})?)?"
-)
-_OLD_BOOLS = {"y", "Y", "yes", "Yes", "YES", "on", "On", "ON"}
-_OLD_BOOLS |= {"n", "N", "no", "No", "NO", "off", "Off", "OFF"}
-_INT64 = 1 << 63
-
-
-def _go_parse_int(text: str) -> bool:
-    """`strconv.ParseInt(text, 0, 64)` or `ParseUint` succeeds."""
-    sign, body = ("", text)
-    if text[:1] in "+-" and text:
-        sign, body = text[0], text[1:]
-    base = 10
-    if re.fullmatch(r"0[xX][0-9a-fA-F]+", body):
-        base, body = 16, body[2:]
-    elif re.fullmatch(r"0[oO][0-7]+", body):
-        base, body = 8, body[2:]
-    elif re.fullmatch(r"0[bB][01]+", body):
-        base, body = 2, body[2:]
-    elif re.fullmatch(r"0[0-7]*", body):
-        base = 8
-    elif not re.fullmatch(r"[0-9]+", body):
-        return False
-    number = int(body, base) if body else 0
-    if sign == "-":
-        return number <= _INT64
-    return number < _INT64 or (sign == "" and number < 2 * _INT64)
-
-
-def _timestamp(text: str) -> bool:
-    match = _TIMESTAMP.fullmatch(text)
-    if not match:
-        return False
-    year, month, day = (int(g) for g in match.groups()[:3])
-    if not (1 <= month <= 12 and 1 <= day <= 31):
-        return False
-    if match.group(4) is not None:
-        hour, minute, second = (int(g) for g in match.groups()[3:6])
-        return hour < 24 and minute < 60 and second < 60
-    return year >= 0
-
-
-def yaml_plain_tag(text: str) -> str:
-    """The tag go-yaml v3's resolver gives `text` written as a plain scalar."""
-    if text in _MAP_TAGS:
-        return _MAP_TAGS[text]
-    first = text[:1]
-    if first == ".":
-        return _FLOAT if _GO_FLOAT.fullmatch(text) else _STR
-    if first and ((first.isdigit() and first.isascii()) or first in "+-"):
-        if _timestamp(text):
-            return "tag:yaml.org,2002:timestamp"
-        plain = text.replace("_", "")
-        if plain and _go_parse_int(plain):
-            return _INT
-        if _YAML_FLOAT.fullmatch(plain):
-            return _FLOAT
-        for prefix, pattern in (("0b", "[01]+"), ("-0b", "[01]+"), ("0o", "[0-7]+")):
-            if plain.startswith(prefix) and re.fullmatch(pattern, plain[len(prefix) :]):
-                return _INT
-        if plain.startswith("-0o") and re.fullmatch("[0-7]+", plain[3:]):
-            return _INT
-    return _STR
-
 
 def _yaml_string_style(text: str) -> str | None:
     """go-yaml v3's choice: literal for multi-line text, double quotes for text that would
     read back as another type, else plain (the emitter falls back to single quotes)."""
     if "\n" in text:
         return "|"
-    if yaml_plain_tag(text) != _STR or _BASE60.fullmatch(text) or text in _OLD_BOOLS:
+    if yaml_plain_tag(text) != STR or BASE60.fullmatch(text) or text in OLD_BOOLS:
         return '"'
     return None
 
@@ -280,7 +202,7 @@ class _GoDumper(yaml.SafeDumper):
 
 
 def _represent_str(dumper: _GoDumper, data: str) -> yaml.Node:
-    return dumper.represent_scalar(_STR, data, style=_yaml_string_style(data))
+    return dumper.represent_scalar(STR, data, style=_yaml_string_style(data))
 
 
 def _plain_number(text: str) -> yaml.Node:
@@ -296,6 +218,10 @@ def _represent_pyfloat(dumper: _GoDumper, data: float) -> yaml.Node:
     return _plain_number(go_format_float(data, 64, "g"))
 
 
+def _represent_time(dumper: _GoDumper, data: GoTime) -> yaml.Node:
+    return yaml.ScalarNode(yaml_plain_tag(data), str(data))  # plain, as go-yaml writes a time
+
+
 def _represent_dict(dumper: _GoDumper, data: dict[Any, Any]) -> yaml.Node:
     return dumper.represent_mapping("tag:yaml.org,2002:map", data.items())
 
@@ -304,6 +230,7 @@ _GoDumper.add_representer(str, _represent_str)
 _GoDumper.add_representer(GoFloat, _represent_float)
 _GoDumper.add_representer(float, _represent_pyfloat)
 _GoDumper.add_representer(dict, _represent_dict)
+_GoDumper.add_representer(GoTime, _represent_time)
 _GoDumper.ignore_aliases = lambda self, data: True  # type: ignore[method-assign]
 
 
@@ -324,13 +251,43 @@ def encode_yaml(value: Any) -> str:
 # --- config --------------------------------------------------------------------------------
 
 
+def dependency_order(services: dict[str, Any]) -> list[str]:
+    """The service names as `config --services` prints them: each after the services it
+    depends on. Compose walks a Go map (its order changes from run to run); this is the walk
+    in name order, one of the orders compose prints."""
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        # iterative depth-first walk: a chain of thousands of services is fine
+        stack: list[tuple[str, list[str]]] = []
+        seen.add(name)
+        stack.append((name, sorted(services[name].get("depends_on") or {}, reverse=True)))
+        while stack:
+            current, pending = stack[-1]
+            while pending and (pending[-1] in seen or pending[-1] not in services):
+                pending.pop()
+            if pending:
+                child = pending.pop()
+                seen.add(child)
+                stack.append((child, sorted(services[child].get("depends_on") or {}, reverse=True)))
+                continue
+            stack.pop()
+            order.append(current)
+
+    for name in sorted(services):
+        if name not in seen:
+            visit(name)
+    return order
+
+
 def render_config(
     loaded: LoadedProject, fmt: Literal["json", "yaml"] = "yaml", services_only: bool = False
 ) -> str:
     """What `docker compose config [--format fmt] [--services]` prints for the project."""
     project = loaded.project.model_dump(mode="python", by_alias=True, exclude_unset=True)
     if services_only:
-        return "".join(f"{name}\n" for name in project.get("services", {}))
+        return "".join(f"{name}\n" for name in dependency_order(project.get("services", {})))
     document = shape_document(project, loaded.extensions, fmt)
     try:
         text = encode_json(document) if fmt == "json" else encode_yaml(document)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from composewatch.compose.paths import KeyPath, format_path, matches
+from composewatch.compose.scalars import GoTime
 from composewatch.compose.schema_tables import (
     ENUMS,
     ITEMS,
@@ -19,11 +20,19 @@ from composewatch.compose.schema_tables import (
     RANGES,
     REQUIRED,
     TABLES,
+    UNIQUE,
+    VALUES,
 )
 from composewatch.core.ignore import IgnoreSyntaxError, parse_ignore
 from composewatch.errors import ComposeFileError
 
-__all__ = ["check_items", "unreadable", "validate_file", "validate_model"]
+__all__ = [
+    "check_items",
+    "check_unique",
+    "unreadable",
+    "validate_file",
+    "validate_model",
+]
 
 # compose's wording for JSON types in "must be a ..." messages
 _NOUNS = {"object": "mapping", "array": "array"}
@@ -69,6 +78,8 @@ def unreadable(value: Any, path: KeyPath) -> ComposeFileError:
 def _accepts(allowed: str, value: Any) -> bool:
     actual = _json_type(value)
     types = allowed.split("|")
+    if actual == "number" and value.is_integer() and "integer" in types:
+        return True  # JSON Schema: `50.0` is an integer (`cpu_percent: "50"` is cast to one)
     return actual in types or (actual == "integer" and "number" in types)
 
 
@@ -104,6 +115,22 @@ def _check_members(node: dict[str, Any], path: KeyPath, file: str) -> None:
             raise ComposeFileError(f"{key} must be {_noun(allowed)}", file=file, key=key)
 
 
+def _types_phrase(allowed: str) -> str:
+    """compose's words for a choice of JSON types: `a boolean, null, number or string`."""
+    types = sorted(t for t in allowed.split("|") if t != "array")
+    return "a " + (f"{', '.join(types[:-1])} or {types[-1]}" if len(types) > 1 else types[0])
+
+
+def _check_values(node: dict[str, Any], path: KeyPath, file: str) -> None:
+    allowed = _lookup(VALUES, path)
+    if allowed is None:
+        return
+    for name, value in node.items():
+        if not _accepts(allowed, value):
+            key = format_path((*path, name))
+            raise ComposeFileError(f"{key} must be {_types_phrase(allowed)}", file=file, key=key)
+
+
 def _check_names(node: dict[str, Any], path: KeyPath, file: str) -> None:
     pattern = _lookup(NAMES, path)
     if pattern is None:
@@ -132,12 +159,16 @@ def _check_range(value: int, path: KeyPath, file: str) -> None:
 
 
 def _walk(node: Any, path: KeyPath, file: str) -> None:
+    if isinstance(node, GoTime):  # an unquoted date: a Go time.Time, no JSON type
+        key = format_path(path)
+        raise ComposeFileError(f"{key} invalid jsonType time.Time", file=file, key=key)
     if isinstance(node, dict):
         table = _lookup(TABLES, path)
         if table is not None:
             _check_object(node, path, table, file)
         _check_names(node, path, file)
         _check_members(node, path, file)
+        _check_values(node, path, file)
         for key, value in node.items():
             # `x-*` is an extension in a definition; in a map of names (`services: {x-a: }`)
             # it is a name like any other, and its value is checked
@@ -177,6 +208,38 @@ def validate_file(doc: dict[str, Any], file: str) -> None:
         raise ComposeFileError("services must be a mapping", file=file, key="services")
     _walk(doc, (), file)
     _check_services(doc, file)
+
+
+def _repeated(items: list[Any]) -> tuple[int, int] | None:
+    """The indices of the first item equal to an earlier one (JSON equality), if any."""
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        first = seen.setdefault(repr(item), index)
+        if first != index:
+            return first, index
+    return None
+
+
+def _unique_items(node: Any, path: KeyPath, file: str) -> None:
+    if isinstance(node, list):
+        pattern = next((p for p in UNIQUE if matches(path, p)), None)
+        pair = _repeated(node) if pattern is not None else None
+        if pattern is not None and pair is not None:
+            key, form = format_path(path), UNIQUE[pattern]
+            reason = f"must be a {form}" if form else "items at {} and {} are equal".format(*pair)
+            raise ComposeFileError(f"{key} {reason}", file=file, key=key)
+    if isinstance(node, list):
+        for index, item in enumerate(node):
+            _unique_items(item, (*path, index), file)
+    elif isinstance(node, dict):
+        for name, value in node.items():
+            _unique_items(value, (*path, name), file)
+
+
+def check_unique(model: dict[str, Any], file: str) -> None:
+    """Raise ComposeFileError if an array that must hold unique items repeats one, in the
+    merged files (an override repeating a base file's `security_opt` entry fails in compose)."""
+    _unique_items(model, (), file)
 
 
 def _external_conflict(path: KeyPath, value: Any) -> str | None:

@@ -51,7 +51,7 @@ TABLES: dict[str, dict[str, str]] = {
         "mem_reservation": "string|integer", "mem_swappiness": "integer|string",
         "memswap_limit": "number|string", "network_mode": "string", "models": "array|object",
         "networks": "array|object", "oom_kill_disable": "boolean|string",
-        "oom_score_adj": "string|integer", "pid": "string|null", "pids_limit": "number|string",
+        "oom_score_adj": "string|integer", "pid": "string", "pids_limit": "number|string",
         "platform": "string", "ports": "array", "pre_start": "array", "post_start": "array",
         "pre_stop": "array", "privileged": "boolean|string", "profiles": "array",
         "pull_policy": "string", "pull_refresh_after": "string",
@@ -68,7 +68,7 @@ TABLES: dict[str, dict[str, str]] = {
         "context": "string", "dockerfile": "string", "dockerfile_inline": "string",
         "entitlements": "array", "args": _LIST_OR_DICT, "ssh": _LIST_OR_DICT,
         "labels": _LIST_OR_DICT, "cache_from": "array", "cache_to": "array",
-        "no_cache": "boolean|string", "no_cache_filter": "string|array",
+        "no_cache": "boolean|string",
         "additional_contexts": _LIST_OR_DICT, "network": "string", "provenance": "string|boolean",
         "sbom": "string|boolean", "pull": "boolean|string", "target": "string",
         "shm_size": "integer|string", "extra_hosts": _LIST_OR_DICT, "isolation": "string",
@@ -86,6 +86,13 @@ TABLES: dict[str, dict[str, str]] = {
         "resources": "object", "restart_policy": "object", "placement": "object",
     },
     "services.*.deploy.resources": {"limits": "object", "reservations": "object"},
+    "services.*.deploy.resources.limits": {
+        "cpus": "number|string", "memory": "string", "pids": "integer|string",
+    },
+    "services.*.deploy.resources.reservations": {
+        "cpus": "number|string", "memory": "string", "generic_resources": "array",
+        "devices": "array",
+    },
     "services.*.depends_on.*": {
         "condition": "string", "required": "boolean", "restart": "boolean|string",
     },
@@ -110,7 +117,7 @@ TABLES: dict[str, dict[str, str]] = {
         "path": "string", "action": "string", "target": "string", "ignore": "string|array",
         "include": "string|array", "initial_sync": "boolean", "exec": "object",
     },
-    "services.*.logging": {"driver": "string", "options": "object|null"},
+    "services.*.logging": {"driver": "string", "options": "object"},
     "services.*.extends": {"service": "string", "file": "string"},
     "services.*.env_file.*": {"path": "string", "required": "boolean|string", "format": "string"},
     "include.*": {
@@ -150,6 +157,12 @@ ITEMS: dict[str, str] = {
     "services.*.healthcheck.test": "string", "services.*.networks.*.aliases": "string",
     "services.*.pre_stop": "object", "services.*.post_start": "object",
     "services.*.deploy.resources.reservations.devices": "object", "services.*.gpus": "object",
+    # a `list_or_dict` given as a list holds `KEY=value` strings
+    "services.*.environment": "string", "services.*.labels": "string",
+    "services.*.annotations": "string", "services.*.sysctls": "string",
+    "services.*.build.args": "string", "services.*.build.labels": "string",
+    "services.*.deploy.labels": "string", "networks.*.labels": "string",
+    "volumes.*.labels": "string", "secrets.*.labels": "string", "configs.*.labels": "string",
 }
 
 # The JSON types the values of a map of named things accept.
@@ -202,3 +215,49 @@ RANGES: dict[str, tuple[int | None, int | None]] = {
     "services.*.oom_score_adj": (-1000, 1000),
     "services.*.volumes.*.tmpfs.size": (0, None),
 }
+
+# The JSON types the values of a map with free keys accept (a `list_or_dict` given as a map,
+# driver options, log options...); compose names them sorted ("a boolean, null, number or
+# string"), and names only `string` for `extra_hosts` (its first form).
+_SCALAR = "boolean|null|number|string"
+_OPTS = "number|string"
+# fmt: off
+VALUES: dict[str, str] = {
+    "services.*.annotations": _SCALAR, "services.*.environment": _SCALAR,
+    "services.*.labels": _SCALAR, "services.*.sysctls": _SCALAR,
+    "services.*.build.args": _SCALAR, "services.*.build.ssh": _SCALAR,
+    "services.*.build.labels": _SCALAR, "services.*.build.additional_contexts": _SCALAR,
+    "services.*.deploy.labels": _SCALAR, "services.*.volumes.*.volume.labels": _SCALAR,
+    "services.*.deploy.resources.reservations.devices.*.options": _SCALAR,
+    "services.*.gpus.*.options": _SCALAR,
+    "services.*.post_start.*.environment": _SCALAR, "services.*.pre_stop.*.environment": _SCALAR,
+    "networks.*.labels": _SCALAR, "volumes.*.labels": _SCALAR, "secrets.*.labels": _SCALAR,
+    "configs.*.labels": _SCALAR,
+    "services.*.logging.options": "null|number|string",
+    "services.*.networks.*.driver_opts": _OPTS, "networks.*.driver_opts": _OPTS,
+    "volumes.*.driver_opts": _OPTS, "secrets.*.driver_opts": _OPTS,
+    "networks.*.ipam.options": "string", "networks.*.ipam.config.*.aux_addresses": "string",
+    "services.*.extra_hosts": "string|array", "services.*.build.extra_hosts": "string|array",
+}
+
+# Arrays whose items must be unique (`uniqueItems`) and that compose does not deduplicate
+# before validating the merged files, with compose's words when it names another form of a
+# `oneOf` ("must be a mapping") rather than the duplicate ("items at 0 and 1 are equal").
+UNIQUE: dict[str, str | None] = {
+    "services.*.security_opt": None, "services.*.group_add": None,
+    "services.*.external_links": None, "services.*.volumes_from": None,
+    "services.*.device_cgroup_rules": None, "services.*.depends_on": None,
+    "services.*.networks": None, "services.*.models": None,
+    "services.*.deploy.resources.reservations.devices.*.capabilities": None,
+    "services.*.deploy.resources.reservations.devices.*.device_ids": None,
+    "services.*.gpus.*.capabilities": None, "services.*.gpus.*.device_ids": None,
+    "services.*.extra_hosts": "mapping", "services.*.build.extra_hosts": "mapping",
+    "services.*.build.ssh": "mapping", "services.*.volumes.*.volume.labels": "mapping",
+    "volumes.*.labels": "mapping", "secrets.*.labels": "mapping", "configs.*.labels": "mapping",
+    "services.*.post_start.*.environment": "mapping",
+    "services.*.pre_stop.*.environment": "mapping",
+    "services.*.deploy.resources.reservations.devices.*.options": "mapping",
+    "services.*.gpus.*.options": "mapping",
+    "services.*.develop.watch.*.ignore": "string", "services.*.develop.watch.*.include": "string",
+}
+# fmt: on

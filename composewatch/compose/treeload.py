@@ -14,9 +14,10 @@ from composewatch.compose.envfile import env_lookup, load_env_file
 from composewatch.compose.extends import apply_extends
 from composewatch.compose.interpolation import interpolate_tree
 from composewatch.compose.merge import apply_resets, enforce_unicity, merge, strip_tags
+from composewatch.compose.normalize import go_string
 from composewatch.compose.paths import KeyPath, format_path, matches
 from composewatch.compose.resolve import resolve_paths
-from composewatch.compose.schema import validate_file, validate_model
+from composewatch.compose.schema import check_unique, validate_file, validate_model
 from composewatch.compose.textfile import read_input
 from composewatch.compose.yamlload import parse_documents
 from composewatch.errors import ComposeFileError
@@ -32,6 +33,9 @@ _CASTS: dict[str, type] = {
     "services.*.cpu_quota": int, "services.*.cpu_rt_period": int,
     "services.*.cpu_rt_runtime": int, "services.*.cpus": float, "services.*.cpu_shares": int,
     "services.*.init": bool, "services.*.depends_on.*.required": bool,
+    "services.*.attach": bool, "services.*.build.privileged": bool,
+    "services.*.deploy.update_config.max_failure_ratio": float,
+    "services.*.deploy.rollback_config.max_failure_ratio": float,
     "services.*.depends_on.*.restart": bool, "services.*.deploy.replicas": int,
     "services.*.healthcheck.retries": int, "services.*.healthcheck.disable": bool,
     "services.*.oom_kill_disable": bool, "services.*.oom_score_adj": int,
@@ -72,7 +76,8 @@ def _string_keys(value: Any, path: KeyPath = ()) -> Any:
         for key, child in value.items():
             if not isinstance(key, str):  # compose rejects `1:` or `true:` as keys
                 where = format_path(path) or "top-level object"
-                raise ComposeFileError(f"non-string key in {where}: {key}", key=where)
+                shown = "<nil>" if key is None else go_string(key)  # as Go prints it
+                raise ComposeFileError(f"non-string key in {where}: {shown}", key=where)
             out[str(key)] = _string_keys(child, (*path, str(key)))
         return out
     if isinstance(value, list):
@@ -125,6 +130,7 @@ class _Loader:
         merged: dict[str, Any] = enforce_unicity(merge(model, tree))
         # after the merge, as compose does: a type clash reads "cannot override <key>"
         validate_file(tree, str(file))
+        check_unique(merged, str(file))
         result: dict[str, Any] = enforce_unicity(canonical(merged))
         return result
 

@@ -7,14 +7,14 @@ error, and the `!reset` / `!override` tags are kept as markers for the merge ste
 Hostile input is refused while composing, before any Python object is built: nesting deeper
 than `MAX_DEPTH`, a document whose aliases expand to more than `MAX_NODES` nodes (an alias
 "billion laughs" bomb), an alias to the node that contains it, integers beyond 64 bits and
-tags compose has no use for (`!!timestamp`, `!!binary`, `!!set`, `!!omap`, `!!pairs`).
+tags compose has no use for (`!!binary`, `!!set`, `!!omap`, `!!pairs`). A timestamp is read as
+compose reads it (a `GoTime`), for the schema to refuse outside `x-*` as compose does.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,13 +24,19 @@ import yaml
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from composewatch.compose.scalars import (
+    GoTime,
+    parse_float,
+    parse_int,
+    parse_timestamp,
+    yaml_plain_tag,
+)
 from composewatch.errors import ComposeFileError
 
 __all__ = ["MAX_DEPTH", "MAX_NODES", "Override", "Reset", "parse_documents"]
 
 MAX_DEPTH = 64  # nested collections; real compose files stay under 15
 MAX_NODES = 250_000  # nodes per document once aliases are expanded
-_INT64_MIN, _UINT64_MAX = -(1 << 63), (1 << 64) - 1
 
 
 class Reset:
@@ -108,31 +114,19 @@ class _Loader(yaml.SafeLoader):
         raise _error(reason, mark)
 
 
-# Start from no implicit resolvers at all, then add the YAML 1.2 core schema.
+# Plain scalars are typed by go-yaml v3's resolver (`scalars`), not PyYAML's YAML 1.1 one.
 _Loader.yaml_implicit_resolvers = {}
-_RESOLVERS: list[tuple[str, str, str]] = [
-    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
-    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", "~nN"),
-    (
-        "tag:yaml.org,2002:int",
-        r"^(?:[-+]?[0-9][0-9_]*|0o[0-7_]+|0x[0-9a-fA-F_]+|0b[01_]+)$",
-        "-+0123456789",
-    ),
-    (
-        "tag:yaml.org,2002:float",
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
-        "-+0123456789.",
-    ),
-]
-for _tag, _pattern, _first in _RESOLVERS:
-    _Loader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
-_Loader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^$"), [""])
-_Loader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^<<$"), ["<"])
+_MERGE = "tag:yaml.org,2002:merge"
 
 
+def _resolve(self: _Loader, kind: Any, value: Any, implicit: Any) -> Any:
+    if kind is ScalarNode and implicit[0]:
+        return _MERGE if value == "<<" else yaml_plain_tag(value)
+    return yaml.SafeLoader.resolve(self, kind, value, implicit)  # type: ignore[no-untyped-call]
+
+
+_Loader.resolve = _resolve  # type: ignore[method-assign,assignment]
 _BOOLS = {"true": True, "false": False}
-_INT = re.compile(r"[-+]?(?:0o[0-7]+|0x[0-9a-fA-F]+|0b[01]+|[0-9]+)")
 
 
 def _construct_bool(loader: _Loader, node: ScalarNode) -> bool:
@@ -147,40 +141,61 @@ def _excerpt(text: str) -> str:
 
 
 def _construct_int(loader: _Loader, node: ScalarNode) -> int:
-    text = str(loader.construct_scalar(node)).replace("_", "")
-    if not _INT.fullmatch(text):
-        raise _error(f"{_excerpt(text)} is not an integer", node.start_mark)
-    if len(text) > 70:  # far beyond 64 bits in any base; int() would be slow or refuse
-        raise _error(f"integer of {len(text)} characters is out of range", node.start_mark)
-    sign = -1 if text.startswith("-") else 1
-    digits = text.lstrip("+-")
-    if digits.startswith(("0o", "0x", "0b")):
-        value = sign * int(digits, 0)
-    elif len(digits) > 1 and digits.startswith("0"):
-        if not set(digits) <= set("01234567"):
-            raise _error(f"{_excerpt(text)} is not an octal integer", node.start_mark)
-        value = sign * int(digits, 8)  # go-yaml reads a leading 0 as octal (`mode: 0440`)
-    else:
-        value = sign * int(digits)
-    if not _INT64_MIN <= value <= _UINT64_MAX:
-        raise _error(f"integer {_excerpt(text)} is out of range (64 bits)", node.start_mark)
+    text = str(loader.construct_scalar(node))
+    value = parse_int(text)
+    if value is None:
+        raise _error(f"{_excerpt(text)} is not a 64-bit integer", node.start_mark)
     return value
 
 
 def _construct_float(loader: _Loader, node: ScalarNode) -> float:
-    text = str(loader.construct_scalar(node)).replace("_", "")
-    lowered = text.lower()
-    if lowered in (".inf", "+.inf", "-.inf", ".nan"):
-        return float(lowered.replace(".", ""))
-    try:
-        return float(text)
-    except ValueError:
-        raise _error(f"{_excerpt(text)} is not a number", node.start_mark) from None
+    text = str(loader.construct_scalar(node))
+    value = parse_float(text)
+    if value is None:
+        raise _error(f"{_excerpt(text)} is not a number", node.start_mark)
+    return value
+
+
+def _construct_timestamp(loader: _Loader, node: ScalarNode) -> GoTime:
+    text = str(loader.construct_scalar(node))
+    value = parse_timestamp(text)
+    if value is None:
+        raise _error(f"{_excerpt(text)} is not a timestamp", node.start_mark)
+    return value
 
 
 def _unsupported(loader: _Loader, node: Node) -> Any:
     tag = node.tag.replace("tag:yaml.org,2002:", "!!")
     raise _error(f"the YAML tag {tag} is not supported in compose files", node.start_mark)
+
+
+def _flatten(loader: _Loader, node: MappingNode) -> None:
+    """Resolve `<<` merge keys in place as go-yaml v3 does: the mapping's own keys win, then
+    the first merged mapping that sets a key (`<<: [*a, *b]`: `a`'s). PyYAML 6.0.4's own
+    `flatten_mapping` lets the last one win when the keys are equal strings of distinct
+    objects."""
+    merged: list[tuple[Node, Node]] = []
+    own: list[tuple[Node, Node]] = []
+    for key_node, value_node in node.value:
+        if key_node.tag != _MERGE:
+            own.append((key_node, value_node))
+            continue
+        sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+        for source in sources:
+            if not isinstance(source, MappingNode):
+                raise _error(
+                    "map merge requires map or sequence of maps as the value", source.start_mark
+                )
+            _flatten(loader, source)
+            merged.extend(source.value)
+    if len(own) == len(node.value):
+        return
+    firsts: dict[Any, tuple[Node, Node]] = {}
+    for key_node, value_node in merged:
+        if not isinstance(key_node, ScalarNode):
+            raise _error("a mapping key must be a scalar", key_node.start_mark)
+        firsts.setdefault(loader.construct_object(key_node), (key_node, value_node))
+    node.value = [*firsts.values(), *own]
 
 
 def _construct_mapping(loader: _Loader, node: MappingNode) -> dict[Any, Any]:
@@ -199,7 +214,7 @@ def _construct_mapping(loader: _Loader, node: MappingNode) -> dict[Any, Any]:
                 column=key_node.start_mark.column + 1,
             )
         seen[key] = line
-    loader.flatten_mapping(node)
+    _flatten(loader, node)
     return {
         loader.construct_object(k, deep=True): loader.construct_object(v, deep=True)
         for k, v in node.value
@@ -234,8 +249,9 @@ _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 # `<<` outside a key (`a: <<`, as compose prints the string) is a string to go-yaml
 _Loader.add_constructor("tag:yaml.org,2002:merge", lambda loader, node: "<<")
 _Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-for _tag in ("binary", "timestamp", "omap", "pairs", "set"):
+for _tag in ("binary", "omap", "pairs", "set"):
     _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _unsupported)
 _Loader.add_constructor("!reset", _construct_reset)
 _Loader.add_constructor("!override", _construct_override)

@@ -11,7 +11,8 @@ import pytest
 
 from composewatch.compose import ProjectOptions, load_project, render_config
 from composewatch.compose.layout import yaml_key_order
-from composewatch.compose.render import go_format_float, yaml_plain_tag
+from composewatch.compose.render import go_format_float
+from composewatch.compose.scalars import yaml_plain_tag
 from composewatch.compose.shellwords import CommandLineError, parse_command_line
 from composewatch.errors import ComposeFileError
 
@@ -224,3 +225,145 @@ def test_integers_at_the_bounds_are_accepted(tmp_path: Path, line: str) -> None:
         int(value),
         None,  # zero is Go's empty value, left out
     )
+
+
+# Plain scalars typed as go-yaml v3 types them (found probing real-world value shapes).
+NUMBERS = (
+    "x-released: 2001-12-14t21:59:43.10-05:00\nservices:\n  web:\n    image: x\n"
+    "    environment: {A: 0799, B: 18446744073709551616, C: 1e400, D: -0.0, E: 0b101, F: .5}\n"
+)
+NUMBERS_YAML = 'name: t\nservices:\n  web:\n    environment:\n      A: "799"\n      B: "1.8446744073709552e+19"\n      C: 1e400\n      D: "-0"\n      E: "5"\n      F: "0.5"\n    image: x\n    networks:\n      default: null\nnetworks:\n  default:\n    name: t_default\nx-released: 2001-12-14T21:59:43.1-05:00\n'  # noqa: E501
+
+
+def test_numbers_and_timestamps_read_as_compose_reads_them(tmp_path: Path) -> None:
+    """`0799` is a float (not octal), a too-big integer a float, `1e400` stays a string, `-0.0`
+    keeps its sign, and a timestamp under `x-*` prints as Go prints a time.Time."""
+    loaded = _load(tmp_path, NUMBERS)
+    assert render_config(loaded, "yaml") == NUMBERS_YAML  # type: ignore[arg-type]
+    assert '"x-released": "2001-12-14T21:59:43.1-05:00"' in render_config(loaded, "json")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [("2024-01-31", "timestamp"), ("2024-1-2 3:04:05.5", "timestamp"), ("2024-02-30", "str"),
+     ("1e400", "str"), ("0799", "float"), ("18446744073709551615", "int"), ("-0b11", "int")],
+)  # fmt: skip
+def test_plain_scalars_resolve_as_go_yaml_v3(value: str, kind: str) -> None:
+    assert yaml_plain_tag(value) == f"tag:yaml.org,2002:{kind}"
+
+
+def test_an_unquoted_date_in_a_service_is_refused_as_compose_refuses_it(tmp_path: Path) -> None:
+    # compose: "validating compose.yaml: services.web.environment.RELEASED invalid jsonType
+    # time.Time" (exit 1); quoted, the date is a string
+    with pytest.raises(ComposeFileError) as info:
+        _load(
+            tmp_path, "services:\n  web:\n    image: x\n    environment: {RELEASED: 2024-01-31}\n"
+        )
+    assert info.value.key == "services.web.environment.RELEASED"
+    assert info.value.reason == "services.web.environment.RELEASED invalid jsonType time.Time"
+    web = _service(
+        tmp_path, "services:\n  web:\n    image: x\n    environment: {RELEASED: '2024-01-31'}\n"
+    )
+    assert web["environment"] == {"RELEASED": "2024-01-31"}
+
+
+def test_cpus_are_held_as_compose_holds_them_a_float32(tmp_path: Path) -> None:
+    # compose prints `"cpus": 0.33333334` for `cpus: 0.333333333` (a Go float32)
+    web = _service(tmp_path, "services:\n  web:\n    image: x\n    cpus: 0.333333333\n")
+    assert web["cpus"] == 0.33333334
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "value"),
+    [
+        ("attach: 'false'", "attach", False),
+        ("cpu_percent: '50'", "cpu_percent", 50.0),
+        ("build: {context: ., privileged: 'true', sbom: true, provenance: false}", "build",
+         {"context": "CTX", "dockerfile": "Dockerfile", "privileged": True, "sbom": "true",
+          "provenance": "false"}),
+        ("deploy: {update_config: {max_failure_ratio: '0.5'}}", "deploy",
+         {"update_config": {"max_failure_ratio": 0.5}, "resources": {}, "placement": {}}),
+        ("networks: {default: {driver_opts: {mtu: 1400}}}", "networks",
+         {"default": {"driver_opts": {"mtu": "1400"}}}),
+        ("volumes: [{type: volume, source: v, target: /v, volume: {labels: {a: 1}}}]", "volumes",
+         [{"type": "volume", "source": "v", "target": "/v", "volume": {"labels": {"a": "1"}}}]),
+    ],
+)  # fmt: skip
+def test_values_are_typed_as_compose_types_them(
+    tmp_path: Path, line: str, key: str, value: object
+) -> None:
+    """What `docker compose config` printed for each line (a quoted bool read as a bool, a
+    build's sbom/provenance and every driver option or label as a string)."""
+    web = _service(tmp_path, f"services:\n  web:\n    image: x\n    {line}\nvolumes: {{v: {{}}}}\n")
+    if isinstance(value, dict) and value.get("context") == "CTX":
+        value["context"] = str(tmp_path)
+    assert web[key] == value
+
+
+def test_top_level_models_no_service_uses_are_dropped(tmp_path: Path) -> None:
+    loaded = _load(
+        tmp_path,
+        "services:\n  web:\n    image: x\n    models: [used]\n"
+        "models:\n  used: {model: ai/a}\n  unused: {model: ai/b}\n",
+    )
+    text = render_config(loaded, "yaml")  # type: ignore[arg-type]
+    assert text.endswith("models:\n  used:\n    model: ai/a\n")
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("pid: null", "services.web.pid must be a string"),  # compose 2.40.3 panics (exit 2)
+        ("logging: {driver: none, options: null}",
+         "services.web.logging.options must be a mapping"),
+        ("deploy: {resources: {limits: {memory: 1024}}}",
+         "services.web.deploy.resources.limits.memory must be a string"),
+        ("deploy: {resources: {limits: {devices: [{capabilities: [gpu]}]}}}",
+         "services.web.deploy.resources.limits additional properties 'devices' not allowed"),
+        ("build: {context: ., no_cache_filter: [a]}",
+         "services.web.build additional properties 'no_cache_filter' not allowed"),
+        ("volumes: [{type: tmpfs, target: /t, tmpfs: {mode: '1777'}}]",
+         "services.web.volumes[0].tmpfs.mode: invalid value of type string"),
+    ],
+)  # fmt: skip
+def test_shapes_compose_2_40_3_refuses(tmp_path: Path, line: str, reason: str) -> None:
+    with pytest.raises(ComposeFileError) as info:
+        _load(tmp_path, f"services:\n  web:\n    image: x\n    {line}\n")
+    assert info.value.reason == reason
+
+
+def test_a_merge_key_list_lets_the_first_mapping_win(tmp_path: Path) -> None:
+    """go-yaml v3 (and the YAML merge spec): in `<<: [*a, *b]` the first mapping that sets a
+    key wins, the service's own keys win over both (compose printed `restart: always`)."""
+    text = (
+        "x-a: &a {restart: always, labels: {from: a}}\n"
+        "x-b: &b {restart: 'no', labels: {from: b}, init: true}\n"
+        "services:\n  web:\n    <<: [*a, *b]\n    image: x\n"
+        "  own:\n    <<: [*b, *a]\n    image: x\n    restart: on-failure\n"
+    )
+    services = _load(tmp_path, text).project.to_compose_dict()["services"]  # type: ignore[attr-defined]
+    assert (services["web"]["restart"], services["web"]["labels"]) == ("always", {"from": "a"})
+    assert services["web"]["init"] is True
+    assert (services["own"]["restart"], services["own"]["labels"]) == ("on-failure", {"from": "b"})
+
+
+def test_an_explicit_float_tag_reads_an_integer_as_a_float(tmp_path: Path) -> None:
+    web = _service(tmp_path, "services:\n  web:\n    image: x\n    environment: {C: !!float '1'}\n")
+    assert web["environment"] == {"C": "1"}
+
+
+def test_config_services_lists_dependencies_before_their_dependents(tmp_path: Path) -> None:
+    """compose printed `Upper zz beta mid alpha prof zeta` (among other orders: it walks a Go
+    map) for this file with `--profile p`; each name comes after the services it depends on."""
+    text = (
+        "services:\n  zeta: {image: x, depends_on: [alpha]}\n"
+        "  alpha: {image: x, depends_on: [mid, beta]}\n  mid: {image: x}\n"
+        "  beta: {image: x, depends_on: {zz: {condition: service_started}}}\n"
+        "  zz: {image: x}\n  prof: {image: x, profiles: [p]}\n  Upper: {image: x}\n"
+    )
+    (tmp_path / "compose.yaml").write_text(text)
+    options = ProjectOptions(
+        project_name="t", working_dir=str(tmp_path), environ={}, profiles=("p",)
+    )
+    printed = render_config(load_project(options), services_only=True)
+    assert printed.split() == ["Upper", "zz", "beta", "mid", "alpha", "prof", "zeta"]

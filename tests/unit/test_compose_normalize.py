@@ -100,4 +100,7 @@ def test_canonical_service(tmp_path: Path) -> None:
     assert as_yaml["services"]["web"]["command"] == web["command"]
     assert "entrypoint" not in as_yaml["services"]["web"]  # YAML leaves nil commands out
     assert as_yaml["x-composewatch"] == {"debounce": 1}
-    assert render_config(loaded, services_only=True).split() == ["web", "db"]
+    assert render_config(loaded, services_only=True).split() == [
+        "db",
+        "web",
+    ]  # db first: web needs it
