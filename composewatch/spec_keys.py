@@ -136,7 +136,6 @@ KEYS: tuple[KeySupport, ...] = (
     KeySupport("platform", A, "used for builds and pulls"),
     KeySupport("ports", A),
     KeySupport("post_start", W, "lifecycle hooks are not run"),
-    KeySupport("pre_start", W, "lifecycle hooks are not run"),
     KeySupport("pre_stop", W, "lifecycle hooks are not run"),
     KeySupport("privileged", A), KeySupport("profiles", A),
     KeySupport("provider", W, "provider services are not run"),

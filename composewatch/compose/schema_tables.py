@@ -52,7 +52,7 @@ TABLES: dict[str, dict[str, str]] = {
         "memswap_limit": "number|string", "network_mode": "string", "models": "array|object",
         "networks": "array|object", "oom_kill_disable": "boolean|string",
         "oom_score_adj": "string|integer", "pid": "string", "pids_limit": "number|string",
-        "platform": "string", "ports": "array", "pre_start": "array", "post_start": "array",
+        "platform": "string", "ports": "array", "post_start": "array",
         "pre_stop": "array", "privileged": "boolean|string", "profiles": "array",
         "pull_policy": "string", "pull_refresh_after": "string",
         "read_only": "boolean|string", "restart": "string", "runtime": "string",

@@ -58,10 +58,16 @@ def case_arguments(case: Path, fmt: str) -> list[str]:
 
 
 def tokenize(text: str, case: Path) -> str:
-    """The case folder's absolute path (and its resolved form) as `${CASE_DIR}`."""
-    for prefix in dict.fromkeys((str(case.resolve()), str(case.absolute()))):
-        text = text.replace(prefix, "${CASE_DIR}")
+    """The case folder's absolute path (and its resolved form) as `${CASE_DIR}`, then the
+    corpus folder's (a case's `..`) as `${CORPUS_DIR}`."""
+    for folder, token in ((case, "${CASE_DIR}"), (case.parent, "${CORPUS_DIR}")):
+        for prefix in dict.fromkeys((str(folder.resolve()), str(folder.absolute()))):
+            text = text.replace(prefix, token)
     return text
+
+
+def _tokens(text: str) -> set[str]:
+    return {t for t in ("${CASE_DIR}", "${CORPUS_DIR}") if t in text}
 
 
 def hash_arguments(case: Path) -> list[str]:
@@ -109,7 +115,7 @@ def portable_hashes(binary: Path, case: Path) -> str:
     lines = [
         line
         for line in hashes.splitlines(keepends=True)
-        if line.strip() and "${CASE_DIR}" not in json.dumps(services[line.split()[0]])
+        if line.strip() and not _tokens(json.dumps(services[line.split()[0]]))
     ]
     return "".join(lines)
 
