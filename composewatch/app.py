@@ -636,7 +636,10 @@ class Session:
                 continue
             what = "rebuilding" if plan.action is Action.REBUILD else "recreating"
             self.ui(ev.Note(f"{plan.service}: {plan.cause}, {what}"))
-            scheduler.submit(st.Changed(plan.service, plan.action, files, saved_at))
+            if plan.replicas is not None:
+                scheduler.submit(st.Rescaled(plan.service, plan.replicas, saved_at))
+            else:
+                scheduler.submit(st.Changed(plan.service, plan.action, files, saved_at))
 
 
 def _cause(group: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -273,9 +273,10 @@ class DockerRunner:
 
     def commit(self, service: str, exchange: st.Exchange) -> None:
         new, old = exchange.new, exchange.old
-        assert new is not None, "a commit names the new container"
         if old is not None and old != new:
             self.engine.remove(old)
+        if new is None:
+            return  # a replica above the scale: removed
         name = container_spec(self.loaded, service, "", number=exchange.number).name
         if self.engine.container_name(new) != name:
             self.engine.rename(new, name)

@@ -20,6 +20,7 @@ class Reload:
     service: str
     action: Action | None  # None: not applied (the service was added or removed)
     cause: str
+    replicas: int | None = None  # the scale changed: this many replicas from now on
 
 
 def plan_reload(old: Project, new: Project, services: Iterable[str]) -> list[Reload]:
@@ -33,9 +34,13 @@ def plan_reload(old: Project, new: Project, services: Iterable[str]) -> list[Rel
             plans.append(Reload(name, Action.REBUILD, "its build section changed"))
         elif config_hash(before) != config_hash(after):
             plans.append(Reload(name, Action.RECREATE, "its resolved configuration changed"))
-        if replica_count(before) != replica_count(after):
-            scaled = f"{replica_count(before)} → {replica_count(after)} replicas"
-            plans.append(Reload(name, None, f"{scaled}: run composewatch up again to scale"))
+        count = replica_count(after)
+        if replica_count(before) != count:
+            scaled = f"{replica_count(before)} → {count} replicas"
+            if count == 0:
+                plans.append(Reload(name, None, f"{scaled}: `composewatch up` stops it"))
+            else:
+                plans.append(Reload(name, Action.RECREATE, scaled, replicas=count))
     for name in sorted(set(new.services) - set(old.services)):
         plans.append(Reload(name, None, "added to the project: restart composewatch up"))
     return plans

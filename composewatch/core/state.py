@@ -61,6 +61,7 @@ __all__ = [
     "Phase",
     "ProjectState",
     "Report",
+    "Rescaled",
     "Rollback",
     "RolledBack",
     "ServiceState",
@@ -125,6 +126,17 @@ class Changed:
     service: str
     action: Action
     paths: frozenset[Path]
+    saved_at: float
+
+
+@dataclass(frozen=True)
+class Rescaled:
+    """The compose files now ask for `replicas` containers of the service (a reload): its
+    next round swaps that many replicas, creating the missing ones, and its commit removes
+    those above."""
+
+    service: str
+    replicas: int
     saved_at: float
 
 
@@ -258,7 +270,7 @@ Result = (
     | Committed
     | RolledBack
 )
-Input = Changed | Started | Result | EffectFailed | EngineReturned | Stopping
+Input = Changed | Rescaled | Started | Result | EffectFailed | EngineReturned | Stopping
 
 # ── effects: what to do ───────────────────────────────────────────────────────────────────
 
@@ -319,7 +331,8 @@ class CheckHealth:
 @dataclass(frozen=True)
 class Commit:
     """Every new container is healthy: for each exchange, remove `old` and give `new` its
-    replica's compose name. Idempotent, so it can run again after an interruption."""
+    replica's compose name (no `new`: a replica above the scale, removed). Idempotent, so it
+    can run again after an interruption."""
 
     service: str
     generation: int
@@ -394,6 +407,8 @@ class ProjectState:
     # What a new container of a service asks of others (compose's rules, core.deps): its
     # `depends_on: {restart: true}` dependents restart, its `service:` sharers are recreated.
     dependents: dict[str, tuple[tuple[str, Action], ...]] = field(default_factory=dict)
+    # Replicas wanted per service, once a reload changed the scale (else: as many as serve).
+    replicas: dict[str, int] = field(default_factory=dict)
 
     def service(self, name: str) -> ServiceState:
         return self.services.get(name, _IDLE)
@@ -478,6 +493,8 @@ class _Machine:
                 self.on_changed(event)
             case Started(service, serving):
                 self.update(service, serving=serving)
+            case Rescaled():
+                self.on_rescaled(event)
             case ContextHashed() if self.current(event.service, event.generation, Phase.BUILDING):
                 self.on_hashed(event)
             case BuildSucceeded() if self.current(event.service, event.generation, Phase.BUILDING):
@@ -542,6 +559,11 @@ class _Machine:
                 idle = service.phase is Phase.IDLE and not self.state.engine_lost
                 if idle and service.settle is not None:  # it failed last time: try it again
                     self.run_settle(name)
+
+    def on_rescaled(self, event: Rescaled) -> None:
+        wanted = {**self.state.replicas, event.service: event.replicas}
+        self.state = replace(self.state, replicas=wanted)
+        self.on_changed(Changed(event.service, Action.RECREATE, frozenset(), event.saved_at))
 
     def keep_pending(
         self, name: str, action: Action, paths: frozenset[Path], saved_at: float | None
@@ -659,6 +681,11 @@ class _Machine:
         assert service.image is not None
         self.emit(Swap(name, service.generation, service.image, self.replaced(name), number))
 
+    def wanted(self, name: str) -> int:
+        """How many replicas the service's round swaps."""
+        serving = self.get(name).serving
+        return self.state.replicas.get(name, len(serving.containers) if serving else 1)
+
     def replaced(self, name: str) -> str | None:
         """The container the replica being swapped replaces (None: it had none)."""
         service = self.get(name)
@@ -677,13 +704,15 @@ class _Machine:
             Exchange(service.number or 1, service.candidate, self.replaced(name)),
         )
         self.update(name, exchanged=exchanged, candidate=None)
-        if old is not None and len(exchanged) < len(old.containers):
+        if len(exchanged) < self.wanted(name):
             # One replica at a time: the next one is swapped once this one is found healthy.
             self.enter(name, Phase.SWAPPING)
             self.swap_replica(name, len(exchanged) + 1)
             return
         image = service.image or (old.image if old is not None else "")
-        commit = Commit(name, event.generation, exchanged)
+        above = old.containers[len(exchanged) :] if old is not None else ()
+        removed = tuple(Exchange(n, None, c) for n, c in enumerate(above, len(exchanged) + 1))
+        commit = Commit(name, event.generation, (*exchanged, *removed))
         new = tuple(e.new for e in exchanged if e.new is not None)
         self.update(
             name,

@@ -130,3 +130,31 @@ def test_an_unhealthy_new_version_is_rolled_back_and_every_replica_serves_on(
             assert {page(docker_client, cid) for cid, _ in after.values()} != {"broken"}
 
     asyncio.run(scenario())
+
+
+def test_a_scale_edit_while_watching_adds_and_removes_replicas(
+    copy_fixture: Callable[[str], Path], project_name: str, docker_client: docker.DockerClient
+) -> None:
+    project = replicated(copy_fixture)
+    compose = project / "compose.yaml"
+    recorder = Recorder()
+
+    def names() -> list[str]:
+        return sorted(n for n, (_, up) in replicas(docker_client, project_name).items() if up)
+
+    async def scenario() -> None:
+        session = make_session(project, project_name, recorder)
+        async with watching(session, recorder):
+            compose.write_text(COMPOSE.replace("scale: 3", "scale: 4"))
+            await recorder.wait_for(ev.Live, "web")
+            await committed(session)
+            assert names() == [f"{project_name}-web-{n}" for n in range(1, 5)]
+            compose.write_text(COMPOSE.replace("scale: 3", "scale: 1"))
+            await recorder.wait_for(ev.Live, "web", count=2)
+            await committed(session)
+            assert sorted(replicas(docker_client, project_name)) == [f"{project_name}-web-1"]
+
+    asyncio.run(scenario())
+    notes = [e.message for e in recorder.of(ev.Note) if isinstance(e, ev.Note)]
+    assert "web: 3 → 4 replicas, recreating" in notes
+    assert "web: 4 → 1 replicas, recreating" in notes

@@ -80,7 +80,7 @@ def test_added_and_removed_services_are_said_not_applied(tmp_path: Path) -> None
     )
 
 
-def test_a_scale_change_is_said_and_left_to_up(tmp_path: Path) -> None:
+def test_a_scale_change_recreates_with_the_new_count(tmp_path: Path) -> None:
     folder = project(tmp_path, COMPOSE, "GREETING=hi\n", "LEVEL=1\n")
     before = load(folder).project
     (folder / "compose.yaml").write_text(
@@ -88,7 +88,16 @@ def test_a_scale_change_is_said_and_left_to_up(tmp_path: Path) -> None:
     )
     after = load(folder).project
     assert render_reload(plan_reload(before, after, ["web", "api", "worker"])) == (
-        "worker: unchanged (1 → 3 replicas: run composewatch up again to scale)"
+        "worker: recreate (1 → 3 replicas)"
+    )
+    (worker,) = plan_reload(before, after, ["web", "api", "worker"])
+    assert worker.replicas == 3
+    (folder / "compose.yaml").write_text(
+        COMPOSE.replace("    build: ./worker\n", "    build: ./worker\n    scale: 0\n")
+    )
+    stopped = load(folder).project
+    assert render_reload(plan_reload(before, stopped, ["worker"])) == (
+        "worker: unchanged (1 → 0 replicas: `composewatch up` stops it)"
     )
 
 

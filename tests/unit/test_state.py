@@ -29,6 +29,7 @@ from composewatch.state import (
     Phase,
     ProjectState,
     Report,
+    Rescaled,
     Rollback,
     RolledBack,
     Serving,
@@ -522,3 +523,54 @@ def test_sync_copies_into_every_replica_and_a_lost_replica_is_restored_on_return
     state, _ = run(state, (changed(), 0.1), (lost, 0.2))
     _, effects = run(state, (EngineReturned(1.0, frozenset({"web-1", "web-3"})), 1.2))
     assert work(effects)[0] == Rollback("web", 1, (Exchange(2, None, "web-2"),))
+
+
+def test_a_new_scale_creates_the_missing_replicas_one_at_a_time() -> None:
+    state, _ = step(ProjectState(), Started("web", Serving("web-1", "sha256:old", "d")), 0.0)
+    state, effects = run(state, (Rescaled("web", 3, 0.0), 0.1))
+    assert work(effects) == [Swap("web", 1, "sha256:old", "web-1", 1)]
+    state, effects = run(state, (Swapped("web", 1, "n1"), 0.2), (Healthy("web", 1), 0.3))
+    assert work(effects)[-1] == Swap("web", 1, "sha256:old", None, 2)  # a new replica
+    state, effects = run(state, (Swapped("web", 1, "n2"), 0.4), (Healthy("web", 1), 0.5))
+    assert work(effects)[-1] == Swap("web", 1, "sha256:old", None, 3)
+    state, effects = run(state, (Swapped("web", 1, "n3"), 0.6), (Healthy("web", 1), 0.7))
+    assert work(effects)[-1] == Commit(
+        "web", 1, (Exchange(1, "n1", "web-1"), Exchange(2, "n2", None), Exchange(3, "n3", None))
+    )
+    assert state.service("web").serving == Serving("n1", "sha256:old", "d", ("n2", "n3"))
+    # A later save swaps the three.
+    state, _ = run(state, (Committed("web", 1), 0.8))
+    state, _ = run(
+        state,
+        (changed(at=1.0), 1.0),
+        (ContextHashed("web", 2, "d2"), 1.0),
+        (BuildSucceeded("web", 2, "sha256:new"), 1.1),
+        (Swapped("web", 2, "m1"), 1.2),
+        (Healthy("web", 2), 1.3),
+        (Swapped("web", 2, "m2"), 1.4),
+    )
+    assert state.service("web").number == 2
+
+
+def test_a_lower_scale_swaps_the_replicas_kept_and_its_commit_removes_the_rest() -> None:
+    state, _ = step(ProjectState(), Started("web", THREE), 0.0)
+    state, effects = run(state, (Rescaled("web", 1, 0.0), 0.1))
+    assert work(effects) == [Swap("web", 1, "sha256:old", "web-1", 1)]
+    state, effects = run(state, (Swapped("web", 1, "n1"), 0.2), (Healthy("web", 1), 0.3))
+    assert work(effects)[-1] == Commit(
+        "web",
+        1,
+        (Exchange(1, "n1", "web-1"), Exchange(2, None, "web-2"), Exchange(3, None, "web-3")),
+    )
+    assert state.service("web").serving == Serving("n1", "sha256:old", "digest-old")
+    # Rolled back instead: the three serve on, untouched.
+    state, _ = step(ProjectState(), Started("web", THREE), 0.0)
+    state, effects = run(
+        state,
+        (Rescaled("web", 1, 0.0), 0.1),
+        (Swapped("web", 1, "n1"), 0.2),
+        (Unhealthy("web", 1, "exit 1"), 0.3),
+        (RolledBack("web", 1), 0.4),
+    )
+    assert Rollback("web", 1, (Exchange(1, "n1", "web-1"),)) in work(effects)
+    assert state.service("web").serving == THREE
