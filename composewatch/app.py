@@ -53,6 +53,7 @@ from composewatch.spec import (
     replica_count,
     startup_order,
 )
+from composewatch.spec_project import check_replicas
 from composewatch.stop import StopPolicy
 from composewatch.ui import UI
 from composewatch.watcher import ChangeBatch, watch_changes
@@ -619,6 +620,8 @@ class Session:
         assert self.reload is not None
         try:
             new = await asyncio.to_thread(self.reload)
+            kept = [name for name in self.services if name in new.project.services]
+            check_replicas(new.project, kept, ", ".join(new.config_files) or None)
         except Exception as exc:  # whatever the file holds, the watch goes on
             message = str(exc) if isinstance(exc, ComposewatchError) else repr(exc)
             self.ui(

@@ -139,6 +139,9 @@ def test_a_scale_edit_while_watching_adds_and_removes_replicas(
     compose = project / "compose.yaml"
     recorder = Recorder()
 
+    def notes() -> list[ev.Note]:
+        return [e for e in recorder.events if isinstance(e, ev.Note)]
+
     def names() -> list[str]:
         return sorted(n for n, (_, up) in replicas(docker_client, project_name).items() if up)
 
@@ -153,8 +156,16 @@ def test_a_scale_edit_while_watching_adds_and_removes_replicas(
             await recorder.wait_for(ev.Live, "web", count=2)
             await committed(session)
             assert sorted(replicas(docker_client, project_name)) == [f"{project_name}-web-1"]
+            compose.write_text(COMPOSE.replace("scale: 3", "scale: 100000"))  # hostile
+            refused = "changes not applied, the project runs as it was"
+            deadline = asyncio.get_running_loop().time() + 30
+            while not any(refused in n.message for n in notes()):
+                assert asyncio.get_running_loop().time() < deadline, recorder.events[-5:]
+                await asyncio.sleep(0.05)
+            assert "services.web.scale" in [n for n in notes() if refused in n.message][0].message
+            assert sorted(replicas(docker_client, project_name)) == [f"{project_name}-web-1"]
 
     asyncio.run(scenario())
-    notes = [e.message for e in recorder.of(ev.Note) if isinstance(e, ev.Note)]
-    assert "web: 3 → 4 replicas, recreating" in notes
-    assert "web: 4 → 1 replicas, recreating" in notes
+    said = [note.message for note in notes()]
+    assert "web: 3 → 4 replicas, recreating" in said
+    assert "web: 4 → 1 replicas, recreating" in said
