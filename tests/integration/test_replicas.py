@@ -162,7 +162,8 @@ def test_a_scale_edit_while_watching_adds_and_removes_replicas(
             while not any(refused in n.message for n in notes()):
                 assert asyncio.get_running_loop().time() < deadline, recorder.events[-5:]
                 await asyncio.sleep(0.05)
-            assert "services.web.scale" in [n for n in notes() if refused in n.message][0].message
+            said = next(n.message for n in notes() if refused in n.message)
+            assert "services.web.scale" in said and "at most 100" in said
             assert sorted(replicas(docker_client, project_name)) == [f"{project_name}-web-1"]
 
     asyncio.run(scenario())
