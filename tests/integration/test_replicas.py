@@ -170,3 +170,52 @@ def test_a_scale_edit_while_watching_adds_and_removes_replicas(
     said = [note.message for note in notes()]
     assert "web: 3 → 4 replicas, recreating" in said
     assert "web: 4 → 1 replicas, recreating" in said
+
+
+V1 = """#!/bin/sh
+echo ok > /www/health.html
+exec httpd -f -p 8080 -h /www
+"""
+# Only the first container of this version to start is healthy: replica 1 passes, replica 2
+# fails, after replica 1 was already swapped.
+V2 = """#!/bin/sh
+echo v2 > /www/index.html
+mkdir /shared/v2 2>/dev/null && echo ok > /www/health.html
+exec httpd -f -p 8080 -h /www
+"""
+
+
+def test_a_replica_failing_after_another_was_swapped_puts_both_back(
+    copy_fixture: Callable[[str], Path], project_name: str, docker_client: docker.DockerClient
+) -> None:
+    project = replicated(copy_fixture, HEALTH)
+    web = project / "web"
+    (project / "shared").mkdir()
+    (web / "Dockerfile").write_text(
+        'FROM busybox:latest\nCOPY www /www\nCOPY start.sh /start.sh\nCMD ["sh", "/start.sh"]\n'
+    )
+    (web / "start.sh").write_text(V1)
+    (web / "www" / "health.html").unlink()  # written by the start script, or not
+    compose = project / "compose.yaml"
+    compose.write_text(
+        compose.read_text().replace(
+            '    ports: ["127.0.0.1::8080"]\n',
+            '    ports: ["127.0.0.1::8080"]\n    volumes: ["./shared:/shared"]\n',
+        )
+    )
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        async with watching(make_session(project, project_name, recorder), recorder):
+            before = replicas(docker_client, project_name)
+            (web / "start.sh").write_text(V2)
+            rolled = await recorder.wait_for(ev.RolledBack, "web")
+            assert isinstance(rolled, ev.RolledBack) and "404" in rolled.reason
+            # Replica 1 had been swapped (and found healthy) before replica 2 failed.
+            assert (project / "shared" / "v2").is_dir()
+            after = replicas(docker_client, project_name)
+            assert after == before  # every replica's old container, running, under its name
+            pages = {page(docker_client, cid) for cid, _ in after.values()}
+            assert "v2\n" not in pages
+
+    asyncio.run(scenario())
