@@ -432,8 +432,8 @@ class Session:
     async def start_service(
         self, plans: list[ServicePlan], image: str, digest: str | None, image_of: dict[str, str]
     ) -> bool:
-        """Start each replica's plan: new ones together, replacements one at a time (so the
-        others serve meanwhile). Returns whether every replica is healthy.
+        """Start each replica's plan: new ones together, replacements in turn (see
+        `replace_in_turn`). Returns whether every replica is healthy.
 
         What runs under the replicas' names is recorded as serving even when unhealthy (an
         unhealthy new container, or the old one a failed replacement put back), so the next
@@ -441,15 +441,14 @@ class Session:
         started = time.monotonic()
         name = plans[0].service
 
-        async def one_by_one(replacing: list[ServicePlan]) -> list[tuple[str | None, bool]]:
-            return [await self.start_one(p, image) for p in replacing]
-
         replacing = [p for p in plans if p.step is Step.RECREATE]
         others = [p for p in plans if p.step is not Step.RECREATE]
         fresh, replaced = await asyncio.gather(
-            asyncio.gather(*(self.start_one(p, image) for p in others)), one_by_one(replacing)
+            asyncio.gather(*(self.start_one(p, image) for p in others)),
+            self.replace_in_turn(replacing, image),
         )
-        made = dict(zip([p.number for p in others + replacing], [*fresh, *replaced], strict=True))
+        made = {p.number: (c, ok) for p, (c, ok, _) in zip(others, fresh, strict=True)}
+        made.update(replaced)
         containers = [made[p.number][0] for p in plans]
         healthy = all(made[p.number][1] for p in plans)
         if any(c is None for c in containers):
@@ -465,9 +464,48 @@ class Session:
             self.ui(ev.ServiceStarted(name, first[:12], adopted, elapsed_s, len(plans)))
         return healthy
 
-    async def start_one(self, plan: ServicePlan, image: str) -> tuple[str | None, bool]:
-        """One replica: the container now under its name (None: none could be made) and
-        whether it is healthy (when not, it is said)."""
+    async def replace_in_turn(
+        self, plans: list[ServicePlan], image: str
+    ) -> dict[int, tuple[str | None, bool]]:
+        """Replacements, as a save's round makes them: one replica at a time, each new
+        container found healthy before the next is replaced (the others serve meanwhile);
+        then all committed together or, when one is not healthy, every one put back, the
+        latest first. Per replica number: the container under its name, and whether healthy."""
+        if not plans:
+            return {}
+        name = plans[0].service
+        swapped: list[st.Exchange] = []  # healthy or not, each holds its old one stopped
+        healthy = True
+        try:
+            for plan in plans:
+                container, healthy, old = await self.start_one(plan, image)
+                if container is None or old is None:  # none made: the swap undid itself
+                    healthy = False
+                    break
+                swapped.append(st.Exchange(plan.number, container, old))
+                if not healthy:
+                    break
+        except BaseException:
+            await _finish_even_if_cancelled(self.settle(name, swapped, commit=False))
+            raise
+        await self.settle(name, swapped, commit=healthy)
+        if healthy:
+            return {e.number: (e.new, True) for e in swapped}
+        return {p.number: (p.keep, False) for p in plans}  # the old ones, as they were
+
+    async def settle(self, name: str, swapped: list[st.Exchange], *, commit: bool) -> None:
+        """Commit every exchange, or put every one back (the latest first)."""
+        if commit:
+            for exchange in swapped:
+                await asyncio.to_thread(self.runner.commit, name, exchange)
+        else:
+            for exchange in reversed(swapped):
+                await asyncio.to_thread(self.runner.rollback, name, exchange)
+
+    async def start_one(self, plan: ServicePlan, image: str) -> tuple[str | None, bool, str | None]:
+        """One replica: the container made, started or kept (None: none could be made),
+        whether it is healthy (when not, it is said), and for a replacement the old
+        container it stopped, left for the caller to remove or start again."""
         name = plan.service
         container: str
         old: str | None
@@ -477,7 +515,7 @@ class Session:
             )
         except ComposewatchError as exc:
             self.ui(ev.Unhealthy(name, str(exc)))
-            return None, False
+            return None, False, None
         try:
             result = await self.runner.check_health(name, container)
             if not result.ok and self.runs_to_completion(name):
@@ -489,18 +527,11 @@ class Session:
                 undo = st.Exchange(plan.number, container, old)
                 await _finish_even_if_cancelled(asyncio.to_thread(self.runner.rollback, name, undo))
             raise
-        if old is not None:
-            exchange = st.Exchange(plan.number, container, old)
-            if result.ok:
-                await asyncio.to_thread(self.runner.commit, name, exchange)
-            else:
-                await asyncio.to_thread(self.runner.rollback, name, exchange)
-                container = old
         if not result.ok:
             self.ui(ev.Unhealthy(name, result.detail))
-            return container, False
+            return container, False, old
         await asyncio.to_thread(self.stop_policy.learn, name, container)
-        return container, True
+        return container, True, old
 
     def apply_plan(self, plan: ServicePlan, image: str) -> tuple[str, str | None]:
         """Carry the plan out; no decisions. Returns the container to check and, for a

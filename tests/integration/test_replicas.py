@@ -219,3 +219,42 @@ def test_a_replica_failing_after_another_was_swapped_puts_both_back(
             assert "v2\n" not in pages
 
     asyncio.run(scenario())
+
+
+BY_ENV = """#!/bin/sh
+if [ "$X" = "2" ]; then
+  mkdir /shared/x2 2>/dev/null && echo ok > /www/health.html
+else
+  echo ok > /www/health.html
+fi
+exec httpd -f -p 8080 -h /www
+"""
+
+
+def test_up_replacing_replicas_puts_every_one_back_when_one_is_unhealthy(
+    copy_fixture: Callable[[str], Path], project_name: str, docker_client: docker.DockerClient
+) -> None:
+    """`up` after a configuration change replaces the replicas as a save's round does:
+    replica 2 failing after replica 1 was replaced leaves the three old containers."""
+    project = replicated(copy_fixture, HEALTH)
+    web = project / "web"
+    (project / "shared").mkdir()
+    (web / "Dockerfile").write_text(
+        'FROM busybox:latest\nCOPY www /www\nCOPY start.sh /start.sh\nCMD ["sh", "/start.sh"]\n'
+    )
+    (web / "start.sh").write_text(BY_ENV)
+    (web / "www" / "health.html").unlink()
+    compose = project / "compose.yaml"
+    volumes = '    volumes: ["./shared:/shared"]\n'
+    base = compose.read_text().replace(
+        '    ports: ["127.0.0.1::8080"]\n', '    ports: ["127.0.0.1::8080"]\n' + volumes
+    )
+    compose.write_text(base)
+    assert asyncio.run(make_session(project, project_name, Recorder()).up(watch=False))
+    before = replicas(docker_client, project_name)
+    compose.write_text(base.replace(volumes, volumes + '    environment: {X: "2"}\n'))
+    recorder = Recorder()
+    assert not asyncio.run(make_session(project, project_name, recorder).up(watch=False))
+    assert (project / "shared" / "x2").is_dir()  # replica 1 was replaced, and healthy
+    assert len(recorder.of(ev.Unhealthy, "web")) == 1
+    assert replicas(docker_client, project_name) == before
