@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from composewatch.compose.model import LoadedProject
 from composewatch.config import Settings
+from composewatch.engine.buildcontext import load_dockerfile_text
 from composewatch.engine.context import Endpoint, load_endpoint, open_client
 from composewatch.engine.project import engine_facts, missing_images, published_host_ports
 from composewatch.errors import EngineContextError
@@ -214,13 +215,9 @@ def _base_images(client: Any, loaded: LoadedProject) -> list[Check]:
             if service.image:
                 wanted.setdefault(service.image, name)
             continue
-        context = Path(service.build.context)
-        dockerfile = service.build.dockerfile_inline
+        dockerfile = load_dockerfile_text(service.build)
         if dockerfile is None:
-            try:
-                dockerfile = (context / (service.build.dockerfile or "Dockerfile")).read_text()
-            except OSError:
-                continue  # `up` reports a missing Dockerfile itself
+            continue  # `up` reports a missing Dockerfile itself
         for image in parse_base_images(dockerfile):
             wanted.setdefault(image, name)
     missing = [f"{image} ({wanted[image]})" for image in missing_images(client, wanted)]

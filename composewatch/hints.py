@@ -14,7 +14,12 @@ from typing import Any
 
 from composewatch import events as ev
 from composewatch.core.ignore import IgnoreRules
-from composewatch.engine.buildcontext import load_ignore_rules, walk_context
+from composewatch.engine.buildcontext import (
+    dockerfile_of,
+    load_dockerfile_text,
+    load_ignore_rules,
+    walk_context,
+)
 from composewatch.health import ProbeKind, ProbePlan
 from composewatch.ui import UI
 
@@ -154,18 +159,8 @@ def startup_hints(
         dockerfile = None
         if service.build is not None and "://" not in service.build.context:
             context = Path(service.build.context)
-            dockerfile = service.build.dockerfile_inline
-            if dockerfile is None:
-                try:
-                    dockerfile = (context / (service.build.dockerfile or "Dockerfile")).read_text()
-                except OSError:
-                    dockerfile = None
-            dockerfile_path = (
-                context / (service.build.dockerfile or "Dockerfile")
-                if service.build.dockerfile_inline is None
-                else None
-            )
-            rules, _ = load_ignore_rules(context, dockerfile_path)
+            dockerfile = load_dockerfile_text(service.build)
+            rules, _ = load_ignore_rules(context, dockerfile_of(service.build))
             hint = context_hint(name, load_context_sizes(context, rules))
             if hint:
                 yield hint

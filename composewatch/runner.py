@@ -54,7 +54,13 @@ from composewatch.health import (
     wait_until_healthy,
 )
 from composewatch.mapping import sync_destinations
-from composewatch.spec import ContainerSpec, container_spec, image_name, referenced_services
+from composewatch.spec import (
+    ContainerSpec,
+    container_name,
+    container_spec,
+    image_name,
+    referenced_services,
+)
 from composewatch.stop import StopPolicy
 from composewatch.ui import UI
 
@@ -277,7 +283,7 @@ class DockerRunner:
             self.engine.remove(old)
         if new is None:
             return  # a replica above the scale: removed
-        name = container_spec(self.loaded, service, "", number=exchange.number).name
+        name = container_name(self.loaded.project, service, exchange.number)
         if self.engine.container_name(new) != name:
             self.engine.rename(new, name)
         # Learn the new container's stop policy now, not on the next save's critical path.
@@ -285,7 +291,7 @@ class DockerRunner:
 
     def rollback(self, service: str, exchange: st.Exchange) -> None:
         new, old = exchange.new, exchange.old
-        spec_name = container_spec(self.loaded, service, "", number=exchange.number).name
+        spec_name = container_name(self.loaded.project, service, exchange.number)
         if new is not None and new != old:
             self.engine.remove(new)
         self.engine.remove(spec_name + TEMP_SUFFIX)

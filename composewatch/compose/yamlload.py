@@ -15,23 +15,24 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from composewatch.compose.scalars import (
-    GoTime,
     parse_float,
     parse_int,
     parse_timestamp,
     yaml_plain_tag,
 )
 from composewatch.errors import ComposeFileError
+
+T = TypeVar("T")
 
 __all__ = ["MAX_DEPTH", "MAX_NODES", "Override", "Reset", "parse_documents"]
 
@@ -140,28 +141,19 @@ def _excerpt(text: str) -> str:
     return repr(text if len(text) <= 40 else f"{text[:20]}…{text[-10:]}")
 
 
-def _construct_int(loader: _Loader, node: ScalarNode) -> int:
-    text = str(loader.construct_scalar(node))
-    value = parse_int(text)
-    if value is None:
-        raise _error(f"{_excerpt(text)} is not a 64-bit integer", node.start_mark)
-    return value
+def _scalar_constructor(
+    parse: Callable[[str], T | None], what: str
+) -> Callable[[_Loader, ScalarNode], T]:
+    """A YAML constructor that reads a scalar with `parse`, or says which value is not `what`."""
 
+    def construct(loader: _Loader, node: ScalarNode) -> T:
+        text = str(loader.construct_scalar(node))
+        value = parse(text)
+        if value is None:
+            raise _error(f"{_excerpt(text)} is not {what}", node.start_mark)
+        return value
 
-def _construct_float(loader: _Loader, node: ScalarNode) -> float:
-    text = str(loader.construct_scalar(node))
-    value = parse_float(text)
-    if value is None:
-        raise _error(f"{_excerpt(text)} is not a number", node.start_mark)
-    return value
-
-
-def _construct_timestamp(loader: _Loader, node: ScalarNode) -> GoTime:
-    text = str(loader.construct_scalar(node))
-    value = parse_timestamp(text)
-    if value is None:
-        raise _error(f"{_excerpt(text)} is not a timestamp", node.start_mark)
-    return value
+    return construct
 
 
 def _unsupported(loader: _Loader, node: Node) -> Any:
@@ -245,11 +237,13 @@ def _construct_override(loader: _Loader, node: Node) -> Override:
 
 
 _Loader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
-_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_Loader.add_constructor("tag:yaml.org,2002:int", _scalar_constructor(parse_int, "a 64-bit integer"))
 # `<<` outside a key (`a: <<`, as compose prints the string) is a string to go-yaml
 _Loader.add_constructor("tag:yaml.org,2002:merge", lambda loader, node: "<<")
-_Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+_Loader.add_constructor("tag:yaml.org,2002:float", _scalar_constructor(parse_float, "a number"))
+_Loader.add_constructor(
+    "tag:yaml.org,2002:timestamp", _scalar_constructor(parse_timestamp, "a timestamp")
+)
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 for _tag in ("binary", "omap", "pairs", "set"):
     _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _unsupported)

@@ -387,7 +387,6 @@ class ServiceState:
     digest: str | None = None  # the current round's build context digest
     image: str | None = None  # the current round's new image
     candidate: str | None = None  # the new container being checked
-    number: int = 0  # the replica being swapped (1..N), one at a time
     exchanged: tuple[Exchange, ...] = ()  # replicas swapped and found healthy this round
     outcome: ev.Event | None = None  # reported when the current rollback is done
     pending: Action | None = None  # a change that arrived while busy
@@ -395,6 +394,12 @@ class ServiceState:
     pending_saved_at: float | None = None
     phase_started_at: float = 0.0
     timings: tuple[tuple[str, float], ...] = ()  # (phase, seconds) of the current round
+
+    @property
+    def number(self) -> int:
+        """The replica the round swaps now (1..N, one at a time): the one after those found
+        healthy."""
+        return len(self.exchanged) + 1
 
 
 @dataclass(frozen=True)
@@ -429,7 +434,6 @@ _ROUND_RESET: dict[str, object] = {
     "digest": None,
     "image": None,
     "candidate": None,
-    "number": 0,
     "exchanged": (),
     "outcome": None,
     "timings": (),
@@ -618,7 +622,7 @@ class _Machine:
                 return
             self.enter(name, Phase.SWAPPING)
             self.update(name, image=service.serving.image)
-            self.swap_replica(name, 1)
+            self.swap_replica(name)
         else:
             if service.serving is None:
                 self.finish(name, ev.SyncFailed(name, "no running container to sync into"))
@@ -654,7 +658,7 @@ class _Machine:
         service = self.enter(name, Phase.SWAPPING, event.steps)
         self.update(name, image=event.image)
         self.report(ev.BuildFinished(name, self.now - started))
-        self.swap_replica(name, 1)
+        self.swap_replica(name)
         self.start_queued()
 
     def on_swapped(self, event: Swapped) -> None:
@@ -675,11 +679,12 @@ class _Machine:
         else:
             self.on_live(event.service)
 
-    def swap_replica(self, name: str, number: int) -> None:
-        """Swap replica `number` (the others serve meanwhile) with the round's image."""
-        service = self.update(name, number=number, candidate=None)
+    def swap_replica(self, name: str) -> None:
+        """Swap the round's next replica (the others serve meanwhile) with its image."""
+        service = self.get(name)
         assert service.image is not None
-        self.emit(Swap(name, service.generation, service.image, self.replaced(name), number))
+        swap = Swap(name, service.generation, service.image, self.replaced(name), service.number)
+        self.emit(swap)
 
     def wanted(self, name: str) -> int:
         """How many replicas the service's round swaps."""
@@ -690,8 +695,7 @@ class _Machine:
         """The container the replica being swapped replaces (None: it had none)."""
         service = self.get(name)
         serving = service.serving.containers if service.serving is not None else ()
-        number = service.number or 1
-        return serving[number - 1] if number <= len(serving) else None
+        return serving[service.number - 1] if service.number <= len(serving) else None
 
     def on_healthy(self, event: Healthy) -> None:
         name, service = event.service, self.get(event.service)
@@ -701,13 +705,13 @@ class _Machine:
         old = service.serving
         exchanged = (
             *service.exchanged,
-            Exchange(service.number or 1, service.candidate, self.replaced(name)),
+            Exchange(service.number, service.candidate, self.replaced(name)),
         )
         self.update(name, exchanged=exchanged, candidate=None)
         if len(exchanged) < self.wanted(name):
             # One replica at a time: the next one is swapped once this one is found healthy.
             self.enter(name, Phase.SWAPPING)
-            self.swap_replica(name, len(exchanged) + 1)
+            self.swap_replica(name)
             return
         image = service.image or (old.image if old is not None else "")
         above = old.containers[len(exchanged) :] if old is not None else ()
@@ -727,7 +731,7 @@ class _Machine:
         """Undo the round's swaps: the replica in flight first, then those already found
         healthy, latest first, so the others serve while each one is put back."""
         service = self.get(name)
-        current = Exchange(service.number or 1, service.candidate, self.replaced(name))
+        current = Exchange(service.number, service.candidate, self.replaced(name))
         return Rollback(name, service.generation, (current, *reversed(service.exchanged)))
 
     def roll_back(self, name: str, outcome: ev.Event | None) -> None:

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from composewatch.compose.model import BuildConfig
 from composewatch.core.buildinputs import BuildRequest
 from composewatch.core.dockerfile import apply_named_images
 from composewatch.core.ignore import IgnoreRules, IgnoreSyntaxError, MatchInfo, parse_ignore
@@ -75,6 +76,25 @@ class ContextSelection:
     @property
     def size(self) -> int:
         return sum(m.size for m in self.members)
+
+
+def dockerfile_of(build: BuildConfig) -> Path | None:
+    """The Dockerfile a service's build reads (None: it has `dockerfile_inline`)."""
+    if build.dockerfile_inline is not None:
+        return None
+    return Path(build.context) / (build.dockerfile or "Dockerfile")
+
+
+def load_dockerfile_text(build: BuildConfig) -> str | None:
+    """The build's Dockerfile text, inline or read (None when it cannot be read: `up` says
+    so itself)."""
+    path = dockerfile_of(build)
+    if path is None:
+        return build.dockerfile_inline
+    try:
+        return path.read_text()
+    except OSError:
+        return None
 
 
 def load_ignore_rules(context: Path, dockerfile: Path | None) -> tuple[IgnoreRules, bytes]:

@@ -25,6 +25,7 @@ from test_session import Recorder, fetch, make_session, served, watching, write_
 
 from composewatch import events as ev
 from composewatch import state as st
+from composewatch.app import Session
 from composewatch.containers import Engine
 from composewatch.runner import DockerRunner
 
@@ -237,16 +238,21 @@ def _pump(src: socket.socket, dst: socket.socket) -> None:
         dst.shutdown(socket.SHUT_WR)
 
 
+def session_through(proxy: Proxy, project: Path, project_name: str, recorder: Recorder) -> Session:
+    """A session whose engine is reached through `proxy` (so it can be taken away)."""
+    session = make_session(project, project_name, recorder)
+    client = docker.DockerClient(base_url=f"tcp://127.0.0.1:{proxy.port}")
+    session.engine = session.runner.engine = Engine(client)
+    return session
+
+
 def test_engine_losses_are_ridden_out_and_saves_meanwhile_are_served(
     copy_fixture: Callable[[str], Path], project_name: str, docker_client: docker.DockerClient
 ) -> None:
     project = copy_fixture("two-services")
     recorder = Recorder()
     proxy = Proxy()
-    session = make_session(project, project_name, recorder)
-    session.engine = session.runner.engine = Engine(
-        docker.DockerClient(base_url=f"tcp://127.0.0.1:{proxy.port}")
-    )
+    session = session_through(proxy, project, project_name, recorder)
     losses, saves_per_loss = 3, 30
     survived = lost_saves = 0
 
@@ -431,10 +437,7 @@ def test_an_engine_lost_during_startup_is_waited_for(
     project = copy_fixture("two-services")
     recorder = Recorder()
     proxy = Proxy()
-    session = make_session(project, project_name, recorder)
-    session.engine = session.runner.engine = Engine(
-        docker.DockerClient(base_url=f"tcp://127.0.0.1:{proxy.port}")
-    )
+    session = session_through(proxy, project, project_name, recorder)
 
     async def scenario() -> bool:
         proxy.down()

@@ -137,17 +137,21 @@ def test_a_path_that_404s_is_not_healthy_when_200_is_expected(
     assert seconds < 10
 
 
+def built_image(client: docker.DockerClient, tag: str, dockerfile: str) -> Iterator[str]:
+    """Build `dockerfile` as `tag` for a test; afterwards remove it and its containers."""
+    client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True, forcerm=True)
+    yield tag
+    for container in client.containers.list(all=True, filters={"ancestor": tag}):
+        container.remove(force=True)
+    client.images.remove(tag, force=True)
+
+
 @pytest.fixture
 def image_without_wget(project_name: str, docker_client: docker.DockerClient) -> Iterator[str]:
     """busybox with its wget link deleted: httpd still serves, but no HTTP client is left
     (busybox has no curl and no python3)."""
-    tag = f"{project_name}-nowget:latest"
-    dockerfile = io.BytesIO(f"FROM {BUSYBOX}\nRUN rm /bin/wget\n".encode())
-    docker_client.images.build(fileobj=dockerfile, tag=tag, rm=True, forcerm=True)
-    yield tag
-    for container in docker_client.containers.list(all=True, filters={"ancestor": tag}):
-        container.remove(force=True)
-    docker_client.images.remove(tag, force=True)
+    dockerfile = f"FROM {BUSYBOX}\nRUN rm /bin/wget\n"
+    yield from built_image(docker_client, f"{project_name}-nowget:latest", dockerfile)
 
 
 def test_an_image_without_an_http_client_gets_one_clear_answer(
@@ -172,16 +176,11 @@ def test_an_image_without_an_http_client_gets_one_clear_answer(
 @pytest.fixture
 def image_without_shell(project_name: str, docker_client: docker.DockerClient) -> Iterator[str]:
     """FROM scratch with busybox's static binary as /bin/httpd and /bin/wget only: no sh."""
-    tag = f"{project_name}-nosh:latest"
-    dockerfile = io.BytesIO(
+    dockerfile = (
         f"FROM {BUSYBOX} AS bb\nFROM scratch\n"
-        "COPY --from=bb /bin/busybox /bin/httpd\nCOPY --from=bb /bin/busybox /bin/wget\n".encode()
+        "COPY --from=bb /bin/busybox /bin/httpd\nCOPY --from=bb /bin/busybox /bin/wget\n"
     )
-    docker_client.images.build(fileobj=dockerfile, tag=tag, rm=True, forcerm=True)
-    yield tag
-    for container in docker_client.containers.list(all=True, filters={"ancestor": tag}):
-        container.remove(force=True)
-    docker_client.images.remove(tag, force=True)
+    yield from built_image(docker_client, f"{project_name}-nosh:latest", dockerfile)
 
 
 def test_an_image_without_a_shell_is_probed_with_its_client_directly(

@@ -185,24 +185,31 @@ exec httpd -f -p 8080 -h /www
 """
 
 
-def test_a_replica_failing_after_another_was_swapped_puts_both_back(
-    copy_fixture: Callable[[str], Path], project_name: str, docker_client: docker.DockerClient
-) -> None:
+SHARED = '    volumes: ["./shared:/shared"]\n'
+
+
+def scripted(copy_fixture: Callable[[str], Path], script: str) -> Path:
+    """The replicated project whose image runs `script` (it writes /www/health.html, or not),
+    with ./shared mounted in every replica at /shared."""
     project = replicated(copy_fixture, HEALTH)
     web = project / "web"
     (project / "shared").mkdir()
     (web / "Dockerfile").write_text(
         'FROM busybox:latest\nCOPY www /www\nCOPY start.sh /start.sh\nCMD ["sh", "/start.sh"]\n'
     )
-    (web / "start.sh").write_text(V1)
+    (web / "start.sh").write_text(script)
     (web / "www" / "health.html").unlink()  # written by the start script, or not
     compose = project / "compose.yaml"
-    compose.write_text(
-        compose.read_text().replace(
-            '    ports: ["127.0.0.1::8080"]\n',
-            '    ports: ["127.0.0.1::8080"]\n    volumes: ["./shared:/shared"]\n',
-        )
-    )
+    ports = '    ports: ["127.0.0.1::8080"]\n'
+    compose.write_text(compose.read_text().replace(ports, ports + SHARED))
+    return project
+
+
+def test_a_replica_failing_after_another_was_swapped_puts_both_back(
+    copy_fixture: Callable[[str], Path], project_name: str, docker_client: docker.DockerClient
+) -> None:
+    project = scripted(copy_fixture, V1)
+    web = project / "web"
     recorder = Recorder()
 
     async def scenario() -> None:
@@ -236,23 +243,12 @@ def test_up_replacing_replicas_puts_every_one_back_when_one_is_unhealthy(
 ) -> None:
     """`up` after a configuration change replaces the replicas as a save's round does:
     replica 2 failing after replica 1 was replaced leaves the three old containers."""
-    project = replicated(copy_fixture, HEALTH)
-    web = project / "web"
-    (project / "shared").mkdir()
-    (web / "Dockerfile").write_text(
-        'FROM busybox:latest\nCOPY www /www\nCOPY start.sh /start.sh\nCMD ["sh", "/start.sh"]\n'
-    )
-    (web / "start.sh").write_text(BY_ENV)
-    (web / "www" / "health.html").unlink()
+    project = scripted(copy_fixture, BY_ENV)
     compose = project / "compose.yaml"
-    volumes = '    volumes: ["./shared:/shared"]\n'
-    base = compose.read_text().replace(
-        '    ports: ["127.0.0.1::8080"]\n', '    ports: ["127.0.0.1::8080"]\n' + volumes
-    )
-    compose.write_text(base)
+    base = compose.read_text()
     assert asyncio.run(make_session(project, project_name, Recorder()).up(watch=False))
     before = replicas(docker_client, project_name)
-    compose.write_text(base.replace(volumes, volumes + '    environment: {X: "2"}\n'))
+    compose.write_text(base.replace(SHARED, SHARED + '    environment: {X: "2"}\n'))
     recorder = Recorder()
     assert not asyncio.run(make_session(project, project_name, recorder).up(watch=False))
     assert (project / "shared" / "x2").is_dir()  # replica 1 was replaced, and healthy

@@ -123,6 +123,16 @@ def container_ids(client: docker.DockerClient, project: str) -> dict[str, str]:
     return {c.labels["com.docker.compose.service"]: id_of(c) for c in found}
 
 
+def require_health_page(project_dir: Path, timeout_s: float) -> None:
+    """web is healthy only while it serves /health.html (a 200)."""
+    compose = project_dir / "compose.yaml"
+    compose.write_text(
+        compose.read_text()
+        + "x-composewatch:\n  services:\n    web:\n"
+        + f"      health: {{path: /health.html, expected_status: 200, timeout_s: {timeout_s:g}}}\n"
+    )
+
+
 def write_page(project_dir: Path, service: str, text: str) -> None:
     (project_dir / service / "www" / "index.html").write_text(text)
 
@@ -222,13 +232,8 @@ def test_an_unhealthy_new_container_is_rolled_back(
     copy_fixture: Callable[[str], Path], project_name: str
 ) -> None:
     project = copy_fixture("two-services")
-    compose = project / "compose.yaml"
     # Healthy means a 200 on /health.html; the first version has it, the second will not.
-    compose.write_text(
-        compose.read_text()
-        + "x-composewatch:\n  services:\n    web:\n"
-        + "      health: {path: /health.html, expected_status: 200, timeout_s: 3}\n"
-    )
+    require_health_page(project, timeout_s=3)
     (project / "web" / "www" / "health.html").write_text("ok")
     recorder = Recorder()
 
@@ -297,12 +302,7 @@ def test_a_service_unhealthy_at_up_is_replaced_by_the_next_save(
     """What `up` left unhealthy is what serves under compose's name: the fix's swap replaces
     it there (no name clash), and the watch goes on meanwhile."""
     project = copy_fixture("two-services")
-    compose = project / "compose.yaml"
-    compose.write_text(
-        compose.read_text()
-        + "x-composewatch:\n  services:\n    web:\n"
-        + "      health: {path: /health.html, expected_status: 200, timeout_s: 2}\n"
-    )
+    require_health_page(project, timeout_s=2)
     recorder = Recorder()
 
     async def scenario() -> None:

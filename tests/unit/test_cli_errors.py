@@ -5,27 +5,18 @@ None of these reaches Docker: input is checked before anything is touched.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from clirun import cw
 
 REPO = Path(__file__).resolve().parents[2]
 BAD = REPO / "fixtures" / "bad-compose"
 
 
 def composewatch(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
-    return subprocess.run(
-        [sys.executable, "-m", "composewatch", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
+    return cw(cwd, *args)
 
 
 def assert_clean_error(result: subprocess.CompletedProcess[str], *words: str) -> None:

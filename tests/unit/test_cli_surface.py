@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from clirun import cw
 
 from composewatch.config import settings_schema
 
@@ -25,18 +26,6 @@ x-composewatch:
     - ext: .py
       cmd: python -m pyflakes "{{file}}"
 """
-
-
-def cw(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock", **env}
-    return subprocess.run(
-        [sys.executable, "-m", "composewatch", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=environ,
-    )
 
 
 @pytest.fixture
