@@ -31,6 +31,7 @@ from composewatch.compose.yamlload import parse_documents
 from composewatch.config import Settings
 from composewatch.containers import ContainerInfo, Engine
 from composewatch.core import state as st
+from composewatch.core.action import Action
 from composewatch.core.deps import dependents_to_recreate, dependents_to_restart
 from composewatch.core.images import ImageFacts, ImageStep, choose_image
 from composewatch.core.plan import Observed, ServicePlan, Step, Wanted, plan_attach, plan_up
@@ -39,7 +40,6 @@ from composewatch.engine.faults import describe, engine_lost
 from composewatch.errors import BuildError, ComposewatchError
 from composewatch.health import ProbeResult
 from composewatch.mapping import (
-    Action,
     WatchTarget,
     load_watch_targets,
     map_changes,
@@ -599,7 +599,8 @@ class Session:
 
     def watch_targets(self) -> list[WatchTarget]:
         watched = [n for n in self.services if self.settings.for_service(n).watch]
-        return [t for t in load_watch_targets(self.loaded) if t.service in watched]
+        targets = load_watch_targets(self.loaded, self.settings.updates_in_place)
+        return [t for t in targets if t.service in watched]
 
     def reload_triggers(self) -> set[Path]:
         """The files whose edit reloads the project: compose files, `.env`, `env_file`s."""
@@ -642,7 +643,10 @@ class Session:
         if batch.paths & self.reload_triggers():
             await self.apply_new_config(scheduler, saved_at)
         for service, change in map_changes(batch.paths, self.targets).items():
-            scheduler.submit(st.Changed(service, change.action, change.paths, saved_at))
+            changed = st.Changed(
+                service, change.action, change.paths, saved_at, change.copies, change.why
+            )
+            scheduler.submit(changed)
 
     async def apply_new_config(self, scheduler: Scheduler, saved_at: float) -> None:
         """A compose file, `.env` or `env_file` changed: reload the project and rebuild or

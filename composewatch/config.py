@@ -4,11 +4,13 @@ x-composewatch:
   quiet_ms: 30              # react after this much quiet following the last save
   max_parallel_builds: 3
   builder: auto             # buildkit | classic | auto (BuildKit when the engine has it)
+  in_place: true            # false: every save rebuilds and swaps (docs/speed.md)
   services:
     web:
       health: {path: /healthz, expected_status: 200, timeout_s: 30}
       stop_timeout_s: 2     # used only when the service sets no stop_grace_period
       watch: false          # never rebuild this service on save
+      in_place: false       # always rebuild and swap this one
     worker:                 # expose: ["8000"] only: probed inside the container
       health: {port: 8000, via: auto}   # auto | host | engine (docs/health-probe.md)
   commands:                 # run on save, gaze's way (see composewatch/core/commands.py)
@@ -161,6 +163,13 @@ class ServiceSettings(_Strict):
         description="stop timeout when the service sets no stop_grace_period",
     )
     watch: bool = Field(default=True, description="false: never rebuild this service on save")
+    in_place: bool | None = Field(
+        default=None,
+        description=(
+            "false: always rebuild and swap; default: the project's in_place (update the "
+            "running container when its Dockerfile proves it safe)"
+        ),
+    )
 
 
 class CommandSettings(_Strict):
@@ -230,6 +239,13 @@ class Settings(_Strict):
         default="auto",
         description="auto: BuildKit wherever the engine offers it (DOCKER_BUILDKIT=0: classic)",
     )
+    in_place: bool = Field(
+        default=True,
+        description=(
+            "update a running container in place (copy the saved files, restart it) when its "
+            "Dockerfile proves that equals a rebuild; false: always rebuild and swap"
+        ),
+    )
     services: dict[str, ServiceSettings] = Field(
         default_factory=dict, description="per-service settings, by service name"
     )
@@ -242,6 +258,10 @@ class Settings(_Strict):
 
     def for_service(self, name: str) -> ServiceSettings:
         return self.services.get(name, _DEFAULT_SERVICE)
+
+    def updates_in_place(self, name: str) -> bool:
+        own = self.for_service(name).in_place
+        return self.in_place if own is None else own
 
 
 _DEFAULT_SERVICE = ServiceSettings()

@@ -19,7 +19,9 @@ import docker.errors
 import docker.types
 
 from composewatch.compose.model import LoadedProject
+from composewatch.core.inplace import Copy
 from composewatch.core.plan import LEFTOVER_SUFFIX
+from composewatch.engine.archive import copy_tar, deleted, parse_owner
 from composewatch.engine.context import DEFAULT_HOST, Endpoint, load_endpoint, open_client
 from composewatch.engine.parse import (
     ContainerInfo,
@@ -150,6 +152,36 @@ class Engine:
             self._api.put_archive(cid, "/", archive.getvalue())
         except docker.errors.APIError as err:
             raise _failed(f"copying files into {cid[:12]}", err) from err
+
+    def update_files(self, cid: str, copies: tuple[Copy, ...]) -> None:
+        """Mirror each copy's host file at its path in the container, as the Dockerfile's
+        COPY would have put it there (owner, mode); a host file that is gone is deleted."""
+        tables: list[str] = []
+        if any(c.owner is not None and not c.owner.replace(":", "").isdigit() for c in copies):
+            tables = [self.read_file(cid, "/etc/passwd"), self.read_file(cid, "/etc/group")]
+        passwd, group = tables or ["", ""]
+        archive = copy_tar(copies, lambda spec: parse_owner(spec, passwd, group))
+        gone = deleted(copies)
+        try:
+            if len(gone) < len(copies):
+                self._api.put_archive(cid, "/", archive)
+        except docker.errors.APIError as err:
+            raise _failed(f"copying files into {cid[:12]}", err) from err
+        if gone:
+            self.exec(cid, ["rm", "-rf", "--", *gone])
+
+    def read_file(self, cid: str, path: str) -> str:
+        """A small text file of the container ("" when it has none)."""
+        try:
+            stream, _ = self._api.get_archive(cid, path)
+        except docker.errors.NotFound:
+            return ""
+        except docker.errors.APIError as err:
+            raise _failed(f"reading {path} in {cid[:12]}", err) from err
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.next()
+            extracted = tar.extractfile(member) if member is not None else None
+            return extracted.read().decode(errors="replace") if extracted is not None else ""
 
     def exec_output(self, cid: str, command: list[str]) -> tuple[int, str]:
         """Run `command` in the container: (exit code, stdout and stderr). A command the

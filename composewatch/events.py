@@ -18,6 +18,7 @@ __all__ = [
     "EngineLost",
     "EngineReturned",
     "Event",
+    "ImageCaughtUp",
     "Live",
     "Note",
     "RollbackFailed",
@@ -26,14 +27,39 @@ __all__ = [
     "SwapFailed",
     "SyncFailed",
     "Unhealthy",
+    "UpdateStarted",
     "Watching",
 ]
 
 
 @dataclass(frozen=True)
 class BuildStarted:
+    """A build began: for a save (`why` says why it could not update in place), or in the
+    `background` after an in-place update, so that the image catches up with the container."""
+
     service: str
     paths: tuple[str, ...]
+    why: str = ""
+    background: bool = False
+
+
+@dataclass(frozen=True)
+class UpdateStarted:
+    """The saved files are being copied into the running container, which then restarts in
+    place: no build, no new container on the way to served (`why` names the Dockerfile line)."""
+
+    service: str
+    paths: tuple[str, ...]
+    why: str
+
+
+@dataclass(frozen=True)
+class ImageCaughtUp:
+    """The image built in the background after an in-place update now holds the same code as
+    the container (which was not restarted for it)."""
+
+    service: str
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -140,6 +166,7 @@ class Live:
     service: str
     since_save_s: float | None
     timings: tuple[tuple[str, float], ...]
+    how: str = ""  # the way the save took: in place, rebuild, recreate, sync, restart
 
 
 @dataclass(frozen=True)
@@ -181,6 +208,8 @@ class Note:
 
 Event = (
     BuildStarted
+    | UpdateStarted
+    | ImageCaughtUp
     | BuildQueued
     | BuildLog
     | BuildFinished

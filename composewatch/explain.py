@@ -13,11 +13,11 @@ from pathlib import Path
 
 from composewatch.compose.model import LoadedProject
 from composewatch.config import Settings
+from composewatch.core.action import Action
 from composewatch.core.commands import CommandRule, choose_commands
 from composewatch.core.ignore import IgnoreRules
 from composewatch.engine.buildcontext import load_ignore_rules
 from composewatch.mapping import (
-    Action,
     WatchTarget,
     is_noise,
     load_watch_targets,
@@ -30,6 +30,7 @@ _ACTION_NAMES = {
     Action.SYNC: "sync",
     Action.RESTART: "restart",
     Action.SYNC_RESTART: "sync+restart",
+    Action.UPDATE: "in place",
     Action.RECREATE: "recreate",
     Action.REBUILD: "rebuild",
 }
@@ -85,7 +86,7 @@ def explain_path(
             )
         )
         return verdicts
-    for target in load_watch_targets(loaded):
+    for target in load_watch_targets(loaded, settings.updates_in_place):
         verdicts.append(_for_service(target, path, settings))
     project_dir = Path(loaded.config_files[0]).parent if loaded.config_files else Path.cwd()
     if path.is_relative_to(project_dir):
@@ -116,6 +117,8 @@ def _for_service(target: WatchTarget, path: Path, settings: Settings) -> Verdict
             why = "its Dockerfile"
         else:
             why = f"in its build context {target.context}"
+        if change.why:  # in place or rebuild, and the Dockerfile line that decided it
+            why = f"{why}; {change.why}"
         return Verdict(name, _ACTION_NAMES[change.action], why)
     if target.rules:
         return Verdict(
@@ -133,4 +136,9 @@ def _for_service(target: WatchTarget, path: Path, settings: Settings) -> Verdict
     if found is not None:
         file, line, pattern = found
         return Verdict(name, None, f"excluded by {file} line {line} ({pattern})")
+    if relative != "." and target.routes is not None:
+        dockerfile = target.routes.dockerfile_name
+        return Verdict(
+            name, None, f"in its build context, but no instruction of {dockerfile} copies it"
+        )
     return Verdict(name, None, "the build context itself")

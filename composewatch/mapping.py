@@ -13,17 +13,18 @@ from __future__ import annotations
 import fnmatch
 import functools
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass
-from enum import IntEnum
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from composewatch.compose.model import LoadedProject, WatchRule
+from composewatch.core import inplace
+from composewatch.core.action import Action
 from composewatch.core.ignore import IgnoreRules, parse_ignore
-from composewatch.engine.buildcontext import load_ignore_rules
+from composewatch.core.inplace import Copy
+from composewatch.engine.buildcontext import load_dockerfile_text, load_ignore_rules
 
 __all__ = [
-    "Action",
     "ServiceChange",
     "WatchTarget",
     "is_noise",
@@ -33,16 +34,6 @@ __all__ = [
     "sync_destinations",
     "watch_roots",
 ]
-
-
-class Action(IntEnum):
-    """What a change asks of a service; when several apply, the highest wins."""
-
-    SYNC = 1
-    RESTART = 2
-    SYNC_RESTART = 3
-    RECREATE = 4  # the service's configuration changed: a new container from the same image
-    REBUILD = 5
 
 
 _RULE_ACTIONS = {
@@ -70,6 +61,9 @@ class WatchTarget:
     dockerfile: Path | None
     ignore: IgnoreRules = _NO_RULES  # the build context's ignore file, compiled
     rules: tuple[WatchRule, ...] = ()
+    # What the Dockerfile lets a save update in place (None: never, e.g. turned off).
+    routes: inplace.Routes | None = None
+    covered: tuple[str, ...] = ()  # container paths under a bind mount, volume or tmpfs
 
 
 @dataclass(frozen=True)
@@ -77,6 +71,8 @@ class ServiceChange:
     action: Action
     paths: frozenset[Path]
     rules: tuple[WatchRule, ...] = ()  # the develop.watch rules that fired (for sync targets)
+    copies: tuple[Copy, ...] = ()  # for an in-place update: container path <- host file
+    why: str = ""  # the Dockerfile line that decided between in place and rebuild
 
 
 def parse_ignore_file(text: str, source: str = ".dockerignore") -> IgnoreRules:
@@ -84,21 +80,45 @@ def parse_ignore_file(text: str, source: str = ".dockerignore") -> IgnoreRules:
     return parse_ignore(text, source)
 
 
-def load_watch_targets(loaded: LoadedProject) -> list[WatchTarget]:
+def load_watch_targets(
+    loaded: LoadedProject, in_place: Callable[[str], bool] = lambda service: True
+) -> list[WatchTarget]:
     """Read each build context's ignore file (`<Dockerfile>.dockerignore` first, as BuildKit
-    does) and pair it with the service's rules."""
+    does) and Dockerfile, and pair them with the service's rules. `in_place(service)` says
+    whether the settings let a save update that service's container in place."""
     targets = []
     for name, service in loaded.project.services.items():
         context = dockerfile = None
         ignore = IgnoreRules()
+        routes = None
+        rules = tuple(service.develop.watch or ()) if service.develop else ()
         if service.build is not None and not _is_remote(service.build.context):
             context = Path(service.build.context)
             if service.build.dockerfile_inline is None:
                 dockerfile = context / (service.build.dockerfile or "Dockerfile")
             ignore, _ = load_ignore_rules(context, dockerfile)
-        rules = tuple(service.develop.watch or ()) if service.develop else ()
-        targets.append(WatchTarget(name, context, dockerfile, ignore, rules))
+            # volumes_from mounts another container's volumes at paths unknown here.
+            allowed = in_place(name) and not rules and not getattr(service, "volumes_from", None)
+            text = load_dockerfile_text(service.build) if allowed else None
+            if text is not None:
+                shown = dockerfile.name if dockerfile is not None else "dockerfile_inline"
+                args = service.build.args or {}
+                routes = inplace.analyse(
+                    text, target=service.build.target, build_args=args, dockerfile_name=shown
+                )
+        covered = tuple(v.target for v in service.volumes or ()) + _tmpfs(
+            getattr(service, "tmpfs", None)
+        )
+        targets.append(WatchTarget(name, context, dockerfile, ignore, rules, routes, covered))
     return targets
+
+
+def _tmpfs(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value.split(":")[0],)
+    if isinstance(value, list):
+        return tuple(str(v).split(":")[0] for v in value)
+    return ()
 
 
 def watch_roots(targets: Iterable[WatchTarget]) -> list[Path]:
@@ -135,14 +155,37 @@ def map_changes(paths: Iterable[Path], targets: Iterable[WatchTarget]) -> dict[s
             hit = _classify(path, target)
             if hit is not None:
                 hits[path] = hit
-        if hits:
-            action = max(action for action, _ in hits.values())
-            rules: list[WatchRule] = []
-            for _, rule in hits.values():
-                if rule is not None and rule not in rules:
-                    rules.append(rule)
-            changes[target.service] = ServiceChange(action, frozenset(hits), tuple(rules))
+        if not hits:
+            continue
+        action = max(action for action, _ in hits.values())
+        rules: list[WatchRule] = []
+        for _, rule in hits.values():
+            if rule is not None and rule not in rules:
+                rules.append(rule)
+        change = ServiceChange(action, frozenset(hits), tuple(rules))
+        if action is Action.REBUILD and not rules:
+            change = _in_place_or_rebuild(change, target)
+        if change.action is not Action.UPDATE or change.copies:
+            changes[target.service] = change
     return changes
+
+
+def _in_place_or_rebuild(change: ServiceChange, target: WatchTarget) -> ServiceChange:
+    """A save to a build context: in place when the Dockerfile proves it safe (`core.inplace`),
+    else a rebuild that says why. No copy at all: nothing the image holds changed."""
+    if target.dockerfile is not None and target.dockerfile in change.paths:
+        return replace(change, why="rebuild: the Dockerfile changed")
+    if target.routes is None or target.context is None:
+        return change
+    covered = target.covered
+
+    def is_covered(dest: str) -> bool:
+        return any(dest == c or dest.startswith(c.rstrip("/") + "/") for c in covered)
+
+    decided = inplace.plan(target.routes, target.context, change.paths, covered=is_covered)
+    if isinstance(decided, inplace.InPlace):
+        return replace(change, action=Action.UPDATE, copies=decided.copies, why=decided.why)
+    return replace(change, why=decided.why)
 
 
 def _classify(path: Path, target: WatchTarget) -> tuple[Action, WatchRule | None] | None:

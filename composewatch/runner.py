@@ -38,6 +38,7 @@ from composewatch.config import Settings
 from composewatch.containers import Engine
 from composewatch.core import state as st
 from composewatch.core.backoff import backoff_delays
+from composewatch.core.inplace import Copy
 from composewatch.core.plan import LEFTOVER_SUFFIX
 from composewatch.engine.faults import describe, engine_lost
 from composewatch.errors import BuildError, ComposewatchError, EngineError
@@ -164,6 +165,10 @@ class DockerRunner:
                 return await asyncio.to_thread(
                     self.swap, service, generation, image, replaces, number
                 )
+            case st.UpdateInPlace(service, generation, container, copies):
+                return await asyncio.to_thread(
+                    self.update_in_place, service, generation, container, copies
+                )
             case st.CheckHealth(service, generation, container):
                 return await self.check(service, generation, container)
             case st.Commit(service, generation, exchanges):
@@ -240,6 +245,22 @@ class DockerRunner:
         except ComposewatchError as exc:
             return st.SwapFailed(service, generation, str(exc))
         return st.Swapped(service, generation, new, steps)
+
+    def update_in_place(
+        self, service: str, generation: int, container: str, copies: tuple[Copy, ...]
+    ) -> st.Input:
+        """Copy the saved files into the running container, then restart it (stop, start:
+        the engine's neighbour entries are refreshed as for a new container)."""
+        clock = _StepClock()
+        try:
+            self.engine.update_files(container, copies)
+            clock.lap("copy")
+            self.engine.stop(container, self.stop_policy.timeout_s(service, container))
+            self.engine.start(container)
+            clock.lap("restart")
+        except ComposewatchError as exc:
+            return st.UpdateFailed(service, generation, str(exc))
+        return st.UpdatedInPlace(service, generation, clock.steps())
 
     def spec_for(self, service: str, image: str, number: int = 1) -> ContainerSpec:
         """Replica `number`'s container to create, with the containers of the services it

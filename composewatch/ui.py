@@ -130,10 +130,18 @@ class ConsoleUI:
 def render(event: ev.Event, *, verbose: bool = False) -> str | None:
     """One event as a line of rich markup (outside text escaped), or None to say nothing."""
     match event:
-        case ev.BuildStarted(service, ()):
-            return f"[bold]{_safe(service)}[/bold] building"
-        case ev.BuildStarted(service, paths):
-            return f"[bold]{_safe(service)}[/bold] building ({_safe(_changed(paths))} changed)"
+        case ev.BuildStarted(service, _, _, True):
+            return f"[dim]{_safe(service)} image catching up in the background[/dim]"
+        case ev.BuildStarted(service, (), why):
+            return f"[bold]{_safe(service)}[/bold] building{_why(why)}"
+        case ev.BuildStarted(service, paths, why):
+            changed = _safe(_changed(paths))
+            return f"[bold]{_safe(service)}[/bold] building ({changed} changed){_why(why)}"
+        case ev.UpdateStarted(service, paths, why):
+            changed = _safe(_changed(paths))
+            return f"[bold]{_safe(service)}[/bold] updating in place ({changed} changed){_why(why)}"
+        case ev.ImageCaughtUp(service, seconds):
+            return f"[dim]{_safe(service)} image caught up in {_seconds(seconds)}[/dim]"
         case ev.BuildQueued(service, waiting_for):
             return (
                 f"[bold]{_safe(service)}[/bold] waits for a build slot "
@@ -178,9 +186,12 @@ def render(event: ev.Event, *, verbose: bool = False) -> str | None:
             return f"[bold green]Docker engine back[/bold green] after {_seconds(down_s)}"
         case ev.Unhealthy(service, reason):
             return f"[bold red]{_safe(service)} unhealthy[/bold red]: {_safe(reason)}"
-        case ev.Live(service, since_save, timings):
+        case ev.Live(service, since_save, timings, how):
             after = f" {_seconds(since_save)} after the save" if since_save is not None else ""
-            return f"[bold green]{_safe(service)} live[/bold green]{after} ({_phases(timings)})"
+            way = f"{_safe(how)}: " if how else ""
+            return (
+                f"[bold green]{_safe(service)} live[/bold green]{after} ({way}{_phases(timings)})"
+            )
         case ev.ServiceStarted(service, container, adopted, seconds, replicas):
             how = "adopted" if adopted else "started"
             more = f" and {replicas - 1} more replica{'s' if replicas > 2 else ''}"
@@ -208,6 +219,11 @@ def render(event: ev.Event, *, verbose: bool = False) -> str | None:
             color = "yellow" if level == "warning" else "cyan"
             return f"[{color}]{_safe(message)}[/{color}]"
     return None
+
+
+def _why(why: str) -> str:
+    """The Dockerfile line that decided the way, after a dash (nothing when none did)."""
+    return f" [dim]- {_safe(why)}[/dim]" if why else ""
 
 
 def _changed(paths: Sequence[str]) -> str:
@@ -241,6 +257,7 @@ class LiveUI:
         "rolled back": "bold red",
         "building": "yellow",
         "swapping": "yellow",
+        "updating": "yellow",
         "checking": "yellow",
         "waiting": "dim",
     }
@@ -292,9 +309,17 @@ class LiveUI:
         """Pure with respect to the screen: update the rows from one event."""
         stamp = time.strftime("%H:%M:%S")
         match event:
-            case ev.BuildStarted(service, paths):
+            case ev.BuildStarted(service, _, _, True):
+                self.row(service).detail = "image catching up in the background"
+            case ev.BuildStarted(service, paths, why):
                 row = self.row(service)
-                row.state, row.detail = "building", f"{_changed(paths)} changed" if paths else ""
+                row.state = "building"
+                row.detail = why or (f"{_changed(paths)} changed" if paths else "")
+            case ev.UpdateStarted(service, paths, why):
+                row = self.row(service)
+                row.state, row.detail = "updating", why
+            case ev.ImageCaughtUp(service, seconds):
+                self.row(service).detail = f"image caught up in {_seconds(seconds)}"
             case ev.BuildQueued(service, waiting_for):
                 row = self.row(service)
                 row.state = "waiting"
@@ -344,9 +369,9 @@ class LiveUI:
                 self.messages.append((stamp, render(event) or ""))
             case ev.EngineLost() | ev.EngineReturned():
                 self.messages.append((stamp, render(event) or ""))
-            case ev.Live(service, since_save, timings):
+            case ev.Live(service, since_save, timings, how):
                 row = self.row(service)
-                row.state, row.detail, row.error = "healthy", "", ""
+                row.state, row.detail, row.error = "healthy", how, ""
                 row.last_live_s, row.phases = since_save, _phases(timings)
             case ev.ServiceStarted(service, container, adopted, _, replicas):
                 row = self.row(service)

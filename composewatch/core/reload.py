@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from composewatch.compose.model import Project
-from composewatch.mapping import Action
+from composewatch.core.action import Action
 from composewatch.spec import config_hash, replica_count
 
 __all__ = ["Reload", "plan_reload", "render_reload"]

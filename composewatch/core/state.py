@@ -40,7 +40,8 @@ from enum import StrEnum
 from pathlib import Path
 
 from composewatch import events as ev
-from composewatch.mapping import Action
+from composewatch.core.action import Action, merge_actions
+from composewatch.core.inplace import Copy
 
 __all__ = [
     "BuildFailed",
@@ -77,6 +78,9 @@ __all__ = [
     "SyncFiles",
     "Synced",
     "Unhealthy",
+    "UpdateFailed",
+    "UpdateInPlace",
+    "UpdatedInPlace",
     "WatchEngine",
     "step",
 ]
@@ -87,6 +91,7 @@ class Phase(StrEnum):
     QUEUED = "queued"
     BUILDING = "building"
     SWAPPING = "swapping"
+    UPDATING = "updating"
     SYNCING = "syncing"
     CHECKING = "checking"
     COMMITTING = "committing"
@@ -123,10 +128,16 @@ class Exchange:
 
 @dataclass(frozen=True)
 class Changed:
+    """A save concerns the service. For an in-place update (`Action.UPDATE`), `copies` say
+    which container paths mirror which saved files; `why` names the Dockerfile line that
+    decided the way (in place or rebuild)."""
+
     service: str
     action: Action
     paths: frozenset[Path]
     saved_at: float
+    copies: tuple[Copy, ...] = ()
+    why: str = ""
 
 
 @dataclass(frozen=True)
@@ -187,6 +198,24 @@ class Swapped:
 @dataclass(frozen=True)
 class SwapFailed:
     """The swap failed and was undone by the executor: the old container serves."""
+
+    service: str
+    generation: int
+    message: str
+
+
+@dataclass(frozen=True)
+class UpdatedInPlace:
+    """The saved files are in the container, which restarted in place."""
+
+    service: str
+    generation: int
+    steps: Steps = ()  # (("copy", s), ("restart", s))
+
+
+@dataclass(frozen=True)
+class UpdateFailed:
+    """The files could not be copied in (or the restart failed): the save is rebuilt."""
 
     service: str
     generation: int
@@ -263,6 +292,8 @@ Result = (
     | BuildFailed
     | Swapped
     | SwapFailed
+    | UpdatedInPlace
+    | UpdateFailed
     | Synced
     | SyncFailed
     | Healthy
@@ -306,6 +337,18 @@ class Swap:
     generation: int
     image: str
     replaces: str | None
+    number: int = 1
+
+
+@dataclass(frozen=True)
+class UpdateInPlace:
+    """Mirror each copy's host file at its container path in replica `number`'s `container`
+    (a missing host file is deleted there), then restart that container."""
+
+    service: str
+    generation: int
+    container: str
+    copies: tuple[Copy, ...]
     number: int = 1
 
 
@@ -364,6 +407,7 @@ Effect = (
     | StartBuild
     | CancelBuild
     | Swap
+    | UpdateInPlace
     | SyncFiles
     | CheckHealth
     | Commit
@@ -389,9 +433,18 @@ class ServiceState:
     candidate: str | None = None  # the new container being checked
     exchanged: tuple[Exchange, ...] = ()  # replicas swapped and found healthy this round
     outcome: ev.Event | None = None  # reported when the current rollback is done
+    copies: tuple[Copy, ...] = ()  # the current in-place round's files
+    why: str = ""  # why the current round takes its way (in place or rebuild)
+    updated: int = 0  # replicas updated in place and found healthy this round
+    restoring: bool = False  # the round puts back the image that served (in place failed)
+    background: bool = False  # the round is the image's catch-up build after an update
+    # The serving containers hold in-place updates their image lacks (until it catches up).
+    behind: bool = False
     pending: Action | None = None  # a change that arrived while busy
     pending_paths: frozenset[Path] = frozenset()
     pending_saved_at: float | None = None
+    pending_copies: tuple[Copy, ...] = ()
+    pending_why: str = ""
     phase_started_at: float = 0.0
     timings: tuple[tuple[str, float], ...] = ()  # (phase, seconds) of the current round
 
@@ -437,6 +490,11 @@ _ROUND_RESET: dict[str, object] = {
     "exchanged": (),
     "outcome": None,
     "timings": (),
+    "copies": (),
+    "why": "",
+    "updated": 0,
+    "restoring": False,
+    "background": False,
 }
 
 
@@ -504,12 +562,19 @@ class _Machine:
             case BuildSucceeded() if self.current(event.service, event.generation, Phase.BUILDING):
                 self.on_built(event)
             case BuildFailed() if self.current(event.service, event.generation, Phase.BUILDING):
-                failed = ev.BuildFailed(event.service, event.message, event.log_tail)
+                message = event.message
+                if self.get(event.service).background:
+                    message = f"the image could not catch up with the container: {message}"
+                failed = ev.BuildFailed(event.service, message, event.log_tail)
                 self.finish(event.service, failed)
             case Swapped() if self.current(event.service, event.generation, Phase.SWAPPING):
                 self.on_swapped(event)
             case SwapFailed() if self.current(event.service, event.generation, Phase.SWAPPING):
                 self.finish(event.service, ev.SwapFailed(event.service, event.message))
+            case UpdatedInPlace() if self.current(event.service, event.generation, Phase.UPDATING):
+                self.on_updated(event)
+            case UpdateFailed() if self.current(event.service, event.generation, Phase.UPDATING):
+                self.update_failed(event.service, event.message)
             case Synced() if self.current(event.service, event.generation, Phase.SYNCING):
                 self.on_synced(event)
             case SyncFailed() if self.current(event.service, event.generation, Phase.SYNCING):
@@ -521,10 +586,10 @@ class _Machine:
                     event.service, ev.RolledBack(event.service, event.reason, event.log_tail)
                 )
             case Committed() if self.current(event.service, event.generation, Phase.COMMITTING):
-                saved_at = self.get(event.service).saved_at
+                done = self.get(event.service)
                 self.update(event.service, settle=None)
-                self.finish(event.service, None)
-                self.follow_dependents(event.service, saved_at)
+                self.finish(event.service, done.outcome)  # a restore reports why
+                self.follow_dependents(event.service, done.saved_at)
             case RolledBack() if self.current(event.service, event.generation, Phase.ROLLING_BACK):
                 self.update(event.service, settle=None)
                 self.finish(event.service, self.get(event.service).outcome)
@@ -545,7 +610,32 @@ class _Machine:
             return
         match service.phase:
             case Phase.IDLE if not self.state.engine_lost and service.settle is None:
-                self.begin(name, change.action, change.paths, change.saved_at)
+                self.begin(
+                    name,
+                    change.action,
+                    change.paths,
+                    change.saved_at,
+                    (),
+                    change.copies,
+                    change.why,
+                )
+            case Phase.QUEUED | Phase.BUILDING if service.background:
+                # The image's catch-up is for code already served: the new save goes first,
+                # and brings its own catch-up (or a build) with it.
+                if service.phase is Phase.BUILDING:
+                    self.emit(CancelBuild(name, service.generation))
+                self.update(name, phase=Phase.IDLE)
+                self.state = replace(self.state, queue=_without(self.state.queue, name))
+                self.begin(
+                    name,
+                    change.action,
+                    change.paths,
+                    change.saved_at,
+                    (),
+                    change.copies,
+                    change.why,
+                )
+                self.start_queued()
             case Phase.QUEUED | Phase.BUILDING:
                 # The running build is for code that is already stale: stop it, build the newest.
                 if service.phase is Phase.BUILDING:
@@ -555,10 +645,15 @@ class _Machine:
                 saved_at = _earliest(service.saved_at, change.saved_at)
                 self.update(name, phase=Phase.IDLE)
                 self.state = replace(self.state, queue=_without(self.state.queue, name))
-                self.begin(name, merged, service.paths | change.paths, saved_at, service.timings)
+                why = change.why if change.action is Action.REBUILD else service.why
+                self.begin(
+                    name, merged, service.paths | change.paths, saved_at, service.timings, (), why
+                )
                 self.start_queued()
             case _:
-                self.keep_pending(name, change.action, change.paths, change.saved_at)
+                self.keep_pending(
+                    name, change.action, change.paths, change.saved_at, change.copies, change.why
+                )
                 service = self.get(name)
                 idle = service.phase is Phase.IDLE and not self.state.engine_lost
                 if idle and service.settle is not None:  # it failed last time: try it again
@@ -570,13 +665,23 @@ class _Machine:
         self.on_changed(Changed(event.service, Action.RECREATE, frozenset(), event.saved_at))
 
     def keep_pending(
-        self, name: str, action: Action, paths: frozenset[Path], saved_at: float | None
+        self,
+        name: str,
+        action: Action,
+        paths: frozenset[Path],
+        saved_at: float | None,
+        copies: tuple[Copy, ...] = (),
+        why: str = "",
     ) -> None:
         service = self.get(name)
-        pending = max(service.pending or action, action)
+        pending = merge_actions(service.pending or action, action)
         self.update(
             name,
             pending=pending,
+            pending_why=why
+            if action is pending or not service.pending_why
+            else service.pending_why,
+            pending_copies=_merge_copies(service.pending_copies, copies),
             pending_paths=service.pending_paths | paths,
             pending_saved_at=(
                 _earliest(service.pending_saved_at, saved_at)
@@ -592,9 +697,17 @@ class _Machine:
         paths: frozenset[Path],
         saved_at: float,
         timings: tuple[tuple[str, float], ...] = (),
+        copies: tuple[Copy, ...] = (),
+        why: str = "",
     ) -> None:
         if not timings:  # a new round: it starts with noticing the save (event + quiet period)
             timings = (("detect", max(0.0, self.now - saved_at)),)
+        serving = self.get(name).serving
+        if action is Action.UPDATE and serving is None:
+            action, why = Action.REBUILD, "rebuild: no container runs to update in place"
+        if action is Action.RECREATE and self.get(name).behind:
+            # The image lacks the in-place updates the container holds: build it first.
+            action, why = Action.REBUILD, "rebuild: the image has not caught up with the container"
         service = self.update(
             name,
             **{
@@ -604,12 +717,20 @@ class _Machine:
                 "paths": paths,
                 "saved_at": saved_at,
                 "timings": timings,
+                "copies": copies,
+                "why": why,
                 "pending": None,
                 "pending_paths": frozenset(),
                 "pending_saved_at": None,
+                "pending_copies": (),
+                "pending_why": "",
             },
         )
-        if action is Action.REBUILD:
+        if action is Action.UPDATE:
+            self.enter(name, Phase.UPDATING)
+            self.report(ev.UpdateStarted(name, _shown(paths), why))
+            self.update_replica(name)
+        elif action is Action.REBUILD:
             if len(self.state.building()) >= self.state.max_parallel_builds:
                 self.update(name, phase=Phase.QUEUED, phase_started_at=self.now)
                 self.state = replace(self.state, queue=(*self.state.queue, name))
@@ -637,22 +758,33 @@ class _Machine:
     def start_build(self, name: str) -> None:
         service = self.enter(name, Phase.BUILDING)
         self.emit(HashContext(name, service.generation))
-        self.report(ev.BuildStarted(name, tuple(sorted(str(p) for p in service.paths))))
+        started = ev.BuildStarted(name, _shown(service.paths), service.why, service.background)
+        self.report(started)
 
     def on_hashed(self, event: ContextHashed) -> None:
         service = self.get(event.service)
         if service.serving is not None and service.serving.digest == event.digest:
-            self.finish(event.service, ev.BuildUnchanged(event.service))
+            self.update(event.service, behind=False)  # the image already holds this code
+            self.finish(
+                event.service, None if service.background else ev.BuildUnchanged(event.service)
+            )
             return
         self.update(event.service, digest=event.digest)
         self.emit(StartBuild(event.service, event.generation, event.digest))
 
     def on_built(self, event: BuildSucceeded) -> None:
         name, service = event.service, self.get(event.service)
-        if service.serving is not None and service.serving.image == event.image:
-            # Docker's cache gave the image that serves: nothing to swap.
-            self.update(name, serving=replace(service.serving, digest=service.digest))
-            self.finish(name, ev.BuildUnchanged(name))
+        if service.serving is not None and (
+            service.serving.image == event.image or service.background
+        ):
+            # Docker's cache gave the image that serves (nothing to swap), or the image caught
+            # up with a container updated in place (which already runs this code).
+            serving = replace(service.serving, image=event.image, digest=service.digest)
+            self.update(name, serving=serving, behind=False)
+            outcome: ev.Event = ev.BuildUnchanged(name)
+            if service.background:
+                outcome = ev.ImageCaughtUp(name, self.now - service.phase_started_at)
+            self.finish(name, outcome)
             return
         started = service.phase_started_at
         service = self.enter(name, Phase.SWAPPING, event.steps)
@@ -669,6 +801,84 @@ class _Machine:
             return
         self.emit(CheckHealth(event.service, service.generation, event.container))
         self.report(ev.CheckStarted(event.service))
+
+    def update_replica(self, name: str) -> None:
+        """Update the round's next replica in place (the others serve meanwhile)."""
+        service = self.get(name)
+        assert service.serving is not None
+        container = service.serving.containers[service.updated]
+        number = service.updated + 1
+        self.emit(UpdateInPlace(name, service.generation, container, service.copies, number))
+
+    def on_updated(self, event: UpdatedInPlace) -> None:
+        service = self.enter(event.service, Phase.CHECKING, event.steps)
+        assert service.serving is not None
+        if self.state.stopping:  # it restarted with the saved code: leave it so
+            self.update(event.service, behind=True)
+            self.finish(event.service, None)
+            return
+        container = service.serving.containers[service.updated]
+        self.emit(CheckHealth(event.service, service.generation, container))
+        self.report(ev.CheckStarted(event.service))
+
+    def update_failed(self, name: str, message: str) -> None:
+        """The files could not go in place: build and swap instead, for the same save."""
+        service = self.get(name)
+        assert service.saved_at is not None
+        self.update(name, phase=Phase.IDLE)
+        why = f"rebuild: the in-place update failed ({message})"
+        self.begin(name, Action.REBUILD, service.paths, service.saved_at, service.timings, (), why)
+
+    def updated_healthy(self, name: str) -> None:
+        """One more replica serves the saved code: the next one, or the round is live and the
+        image catches up in the background."""
+        service = self.update(name, updated=self.get(name).updated + 1, behind=True)
+        assert service.serving is not None
+        if service.updated < len(service.serving.containers):
+            self.enter(name, Phase.UPDATING)
+            self.update_replica(name)
+            return
+        self.report_live(name)
+        saved_at = service.saved_at
+        self.finish(name, None)
+        self.follow_dependents(name, saved_at)
+        if self.get(name).phase is Phase.IDLE and not self.state.stopping:
+            self.catch_up(name, service.paths)
+
+    def catch_up(self, name: str, paths: frozenset[Path]) -> None:
+        """Build the image the container now matches, off the critical path: a newer save
+        cancels it; its result changes the image, never the container."""
+        self.update(
+            name,
+            generation=self.get(name).generation + 1,
+            action=Action.REBUILD,
+            paths=paths,
+            background=True,
+            why="the image catches up with the container",
+        )
+        if len(self.state.building()) >= self.state.max_parallel_builds:
+            self.update(name, phase=Phase.QUEUED, phase_started_at=self.now)
+            self.state = replace(self.state, queue=(*self.state.queue, name))
+            return
+        self.start_build(name)
+
+    def restore(self, name: str, outcome: ev.Event) -> None:
+        """An in-place update did not come up healthy: put back containers of the image that
+        served before the save (the code that served), then report why."""
+        service = self.get(name)
+        assert service.serving is not None
+        self.update(
+            name,
+            action=Action.RECREATE,
+            image=service.serving.image,
+            restoring=True,
+            outcome=outcome,
+            updated=0,
+            exchanged=(),
+            candidate=None,
+        )
+        self.enter(name, Phase.SWAPPING)
+        self.swap_replica(name)
 
     def on_synced(self, event: Synced) -> None:
         service = self.get(event.service)
@@ -699,6 +909,9 @@ class _Machine:
 
     def on_healthy(self, event: Healthy) -> None:
         name, service = event.service, self.get(event.service)
+        if service.action is Action.UPDATE:
+            self.updated_healthy(name)
+            return
         if service.candidate is None:  # a restarted container after a sync: nothing to commit
             self.on_live(name)
             return
@@ -722,8 +935,10 @@ class _Machine:
             name,
             serving=Serving(new[0], image, service.digest or _digest(old, image), new[1:]),
             settle=commit,  # owed until Committed
+            behind=False,
         )
-        self.report_live(name)
+        if not service.restoring:
+            self.report_live(name)
         self.enter(name, Phase.COMMITTING)
         self.emit(commit)
 
@@ -735,6 +950,14 @@ class _Machine:
         return Rollback(name, service.generation, (current, *reversed(service.exchanged)))
 
     def roll_back(self, name: str, outcome: ev.Event | None) -> None:
+        service = self.get(name)
+        if service.action is Action.UPDATE and not self.state.stopping and outcome is not None:
+            self.restore(name, outcome)
+            return
+        if service.action is Action.UPDATE:  # stopping: the updated container stays as it is
+            self.update(name, behind=True)
+            self.finish(name, outcome)
+            return
         rollback = self.undo(name)
         self.update(name, outcome=outcome, settle=rollback)
         self.enter(name, Phase.ROLLING_BACK)
@@ -743,7 +966,8 @@ class _Machine:
     def report_live(self, name: str) -> None:
         service = self.enter(name, self.get(name).phase)  # close the current phase's clock
         since_save = self.now - service.saved_at if service.saved_at is not None else None
-        self.report(ev.Live(name, since_save, _totals(service.timings)))
+        how = _HOW.get(service.action, "") if service.action is not None else ""
+        self.report(ev.Live(name, since_save, _totals(service.timings), how))
 
     def on_live(self, name: str) -> None:
         self.report_live(name)
@@ -772,9 +996,22 @@ class _Machine:
             and not self.state.engine_lost
             and not self.state.stopping
         ):
-            self.begin(name, service.pending, service.pending_paths, service.pending_saved_at)
+            self.begin_pending(name)
         if was_building:
             self.start_queued()
+
+    def begin_pending(self, name: str) -> None:
+        service = self.get(name)
+        assert service.pending is not None and service.pending_saved_at is not None
+        self.begin(
+            name,
+            service.pending,
+            service.pending_paths,
+            service.pending_saved_at,
+            (),
+            service.pending_copies,
+            service.pending_why,
+        )
 
     def run_settle(self, name: str) -> None:
         """Run again the commit or rollback that failed, before anything else."""
@@ -815,6 +1052,8 @@ class _Machine:
             case Swap():
                 # The executor could not undo the swap itself: make sure the old one serves.
                 self.roll_back(name, ev.SwapFailed(name, message))
+            case UpdateInPlace():
+                self.update_failed(name, message)
             case SyncFiles():
                 self.finish(name, ev.SyncFailed(name, message))
             case CheckHealth():
@@ -827,9 +1066,11 @@ class _Machine:
 
     def on_engine_lost(self, name: str, effect: Effect, message: str) -> None:
         service = self.get(name)
-        if service.action is not None and service.saved_at is not None:
+        if service.action is not None and service.saved_at is not None and not service.background:
             # The interrupted round runs again once the engine is back.
-            self.keep_pending(name, service.action, service.paths, service.saved_at)
+            self.keep_pending(
+                name, service.action, service.paths, service.saved_at, service.copies, service.why
+            )
         if isinstance(effect, Swap | CheckHealth):
             self.update(name, settle=self.undo(name))
         was_building = service.phase is Phase.BUILDING
@@ -860,7 +1101,7 @@ class _Machine:
             if service.settle is not None:
                 self.run_settle(name)
             elif service.pending is not None and service.pending_saved_at is not None:
-                self.begin(name, service.pending, service.pending_paths, service.pending_saved_at)
+                self.begin_pending(name)
 
     def on_stopping(self) -> None:
         self.state = replace(self.state, stopping=True, queue=())
@@ -884,11 +1125,32 @@ _PHASE_OF: dict[type, tuple[Phase, ...]] = {
     HashContext: (Phase.BUILDING,),
     StartBuild: (Phase.BUILDING,),
     Swap: (Phase.SWAPPING,),
+    UpdateInPlace: (Phase.UPDATING,),
     SyncFiles: (Phase.SYNCING,),
     CheckHealth: (Phase.CHECKING,),
     Commit: (Phase.COMMITTING,),
     Rollback: (Phase.ROLLING_BACK,),
 }
+
+
+_HOW = {
+    Action.SYNC: "sync",
+    Action.RESTART: "restart",
+    Action.SYNC_RESTART: "sync+restart",
+    Action.UPDATE: "in place",
+    Action.RECREATE: "recreate",
+    Action.REBUILD: "rebuild",
+}
+
+
+def _shown(paths: frozenset[Path]) -> tuple[str, ...]:
+    return tuple(sorted(str(p) for p in paths))
+
+
+def _merge_copies(a: tuple[Copy, ...], b: tuple[Copy, ...]) -> tuple[Copy, ...]:
+    """Both rounds' files, one copy per container path (the later save's wins)."""
+    merged = {copy.dest: copy for copy in (*a, *b)}
+    return tuple(merged.values())
 
 
 def _digest(serving: Serving | None, image: str) -> str | None:

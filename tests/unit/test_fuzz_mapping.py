@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from composewatch.compose.model import WatchRule
+from composewatch.core.action import Action
 from composewatch.core.ignore import IgnoreSyntaxError, parse_ignore
-from composewatch.mapping import Action, WatchTarget, map_changes
+from composewatch.mapping import WatchTarget, map_changes
 
 EXAMPLES = int(os.environ.get("COMPOSEWATCH_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from composewatch.compose.model import WatchRule
+from composewatch.core.action import Action
 from composewatch.core.ignore import IgnoreRules
 from composewatch.mapping import (
-    Action,
     WatchTarget,
     is_noise,
     map_changes,

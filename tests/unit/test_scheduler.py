@@ -10,7 +10,7 @@ from fakes import FakeClock, FakeRunner
 
 from composewatch import events as ev
 from composewatch import state as st
-from composewatch.mapping import Action
+from composewatch.core.action import Action
 from composewatch.scheduler import Scheduler
 
 APP = Path("/src/app.py")

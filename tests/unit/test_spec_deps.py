@@ -52,7 +52,7 @@ def test_services_holding_a_recreated_container_id_are_recreated() -> None:
 def test_the_watch_loop_gets_each_service_s_dependents() -> None:
     from composewatch.app import dependents_of
     from composewatch.compose.model import Project
-    from composewatch.mapping import Action
+    from composewatch.core.action import Action
 
     project = Project.model_validate(
         {

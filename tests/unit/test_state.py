@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from composewatch import events as ev
-from composewatch.mapping import Action
+from composewatch.core.action import Action
 from composewatch.state import (
     BuildFailed,
     BuildSucceeded,
