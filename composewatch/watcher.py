@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -88,7 +89,10 @@ async def watch_changes(
 
 
 def _paths(raw: set[tuple[Change, str]]) -> frozenset[Path]:
-    return frozenset(Path(path) for _, path in raw)
+    """The changed paths, less those created and gone again within the batch (an editor's
+    or `sed -i`'s temporary file): they never held a save, and were never in a container."""
+    added = {path for change, path in raw if change is Change.added}
+    return frozenset(Path(path) for _, path in raw if path not in added or os.path.lexists(path))
 
 
 def _first(exc: BaseException) -> str:
