@@ -33,6 +33,9 @@ class LogFollower:
     services: frozenset[str] = frozenset()  # empty: every service
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _followed: set[str] = field(default_factory=set)
+    # Followed containers whose stream ended (they stopped), with when: a restart in place
+    # (a save updated it) is followed again from there, without its earlier lines.
+    _ended: dict[str, datetime] = field(default_factory=dict)
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def show(self, rows: Iterable[ContainerRow], *, follow: bool, tail: int | None) -> None:
@@ -59,7 +62,9 @@ class LogFollower:
                     continue
                 row = inspect_row(self.client, cid)
                 if row and row.service and (not self.services or row.service in self.services):
-                    self._start(row, follow=True, tail=None, since=since)
+                    with self._lock:
+                        resumed = self._ended.pop(cid, since)
+                    self._start(row, follow=True, tail=None, since=resumed)
         except EngineError:
             return  # the engine went away: nothing more to follow
 
@@ -83,6 +88,16 @@ class LogFollower:
                     self.on_line(LogLine(row.service, _display_name(row), text))
         except EngineError:
             return
+        if follow:  # it stopped: if it starts again, its next lines are followed too
+            ended = datetime.now(UTC)
+            with self._lock:
+                self._followed.discard(row.id)
+                self._ended[row.id] = ended
+            again = inspect_row(self.client, row.id)  # its start event may have gone by
+            if again is not None and again.state == "running":
+                with self._lock:
+                    self._ended.pop(row.id, None)
+                self._start(again, follow=True, tail=None, since=ended)
 
 
 def _display_name(row: ContainerRow) -> str:

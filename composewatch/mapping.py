@@ -182,7 +182,9 @@ def _in_place_or_rebuild(change: ServiceChange, target: WatchTarget) -> ServiceC
     def is_covered(dest: str) -> bool:
         return any(dest == c or dest.startswith(c.rstrip("/") + "/") for c in covered)
 
-    decided = inplace.plan(target.routes, target.context, change.paths, covered=is_covered)
+    decided = inplace.plan(
+        target.routes, target.context, change.paths, covered=is_covered, is_dir=Path.is_dir
+    )
     if isinstance(decided, inplace.InPlace):
         return replace(change, action=Action.UPDATE, copies=decided.copies, why=decided.why)
     return replace(change, why=decided.why)

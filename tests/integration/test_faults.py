@@ -20,6 +20,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from composeedit import add_settings, rebuild_on_save
 from cwhelpers import id_of
 from test_session import Recorder, fetch, make_session, served, watching, write_page
 
@@ -75,7 +76,7 @@ class Poller:
 def test_failed_builds_never_fail_a_request(
     copy_fixture: Callable[[str], Path], project_name: str
 ) -> None:
-    project = copy_fixture("two-services")
+    project = rebuild_on_save(copy_fixture("two-services"))
     dockerfile = project / "web" / "Dockerfile"
     good = dockerfile.read_text()
     recorder = Recorder()
@@ -100,7 +101,7 @@ def test_failed_builds_never_fail_a_request(
 def test_a_crashing_container_is_rolled_back_with_its_exit_code_and_logs(
     copy_fixture: Callable[[str], Path], project_name: str, docker_client: docker.DockerClient
 ) -> None:
-    project = copy_fixture("two-services")
+    project = rebuild_on_save(copy_fixture("two-services"))
     dockerfile = project / "web" / "Dockerfile"
     recorder = Recorder()
     rounds = 4
@@ -146,7 +147,7 @@ class Flaky:
 def test_effects_that_raise_leave_no_service_stuck(
     copy_fixture: Callable[[str], Path], project_name: str, docker_client: docker.DockerClient
 ) -> None:
-    project = copy_fixture("two-services")
+    project = rebuild_on_save(copy_fixture("two-services"))
     recorder = Recorder()
     session = make_session(project, project_name, recorder)
     flaky = Flaky(session.runner, every=4)
@@ -249,7 +250,7 @@ def session_through(proxy: Proxy, project: Path, project_name: str, recorder: Re
 def test_engine_losses_are_ridden_out_and_saves_meanwhile_are_served(
     copy_fixture: Callable[[str], Path], project_name: str, docker_client: docker.DockerClient
 ) -> None:
-    project = copy_fixture("two-services")
+    project = rebuild_on_save(copy_fixture("two-services"))
     recorder = Recorder()
     proxy = Proxy()
     session = session_through(proxy, project, project_name, recorder)
@@ -328,15 +329,11 @@ def stop_group(proc: subprocess.Popen[str]) -> float:
 def test_ctrl_c_during_a_build_and_during_a_check_stops_within_a_second(
     copy_fixture: Callable[[str], Path], project_name: str, docker_client: docker.DockerClient
 ) -> None:
-    project = copy_fixture("two-services")
+    project = rebuild_on_save(copy_fixture("two-services"))
     dockerfile = project / "web" / "Dockerfile"
     good = dockerfile.read_text()
-    compose = project / "compose.yaml"
-    compose.write_text(
-        compose.read_text()
-        + "x-composewatch:\n  services:\n    web:\n"
-        + "      health: {path: /health.html, expected_status: 200, timeout_s: 30}\n"
-    )
+    health = {"path": "/health.html", "expected_status": 200, "timeout_s": 30}
+    add_settings(project / "compose.yaml", {"services": {"web": {"health": health}}})
     (project / "web" / "www" / "health.html").write_text("ok")
     times = []
     proc = cli_up(project, project_name)
@@ -401,7 +398,7 @@ def test_ctrl_c_during_a_build_and_during_a_check_stops_within_a_second(
 def test_a_crash_leftover_is_removed_at_the_next_start_never_adopted(
     copy_fixture: Callable[[str], Path], project_name: str, docker_client: docker.DockerClient
 ) -> None:
-    project = copy_fixture("two-services")
+    project = rebuild_on_save(copy_fixture("two-services"))
     recorder = Recorder()
 
     async def first() -> None:
@@ -434,7 +431,7 @@ def test_an_engine_lost_during_startup_is_waited_for(
 ) -> None:
     """The engine goes away before `up` builds anything: `up` says so, waits with backoff,
     and brings the project up once the engine answers again."""
-    project = copy_fixture("two-services")
+    project = rebuild_on_save(copy_fixture("two-services"))
     recorder = Recorder()
     proxy = Proxy()
     session = session_through(proxy, project, project_name, recorder)

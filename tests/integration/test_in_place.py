@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import docker
+from composeedit import add_settings
 from test_session import Recorder, container_ids, fetch, make_session, served, watching
 
 from composewatch import events as ev
@@ -32,7 +33,8 @@ def tree(client: docker.DockerClient, container: str) -> str:
 
 def tree_of_image(client: docker.DockerClient, image: str) -> str:
     output = client.containers.run(image, ["sh", "-c", TREE], user="0", remove=True)
-    return str(output.decode())
+    assert isinstance(output, bytes)
+    return output.decode()
 
 
 def test_in_place_equals_rebuilt(
@@ -59,7 +61,8 @@ def test_in_place_equals_rebuilt(
             assert fetch(URL + "new.html") == "new page\n"
             # the same container, restarted: no build and no new container on the way
             assert container_ids(docker_client, project_name)["web"] == before
-            assert not [e for e in recorder.of(ev.BuildStarted, "web")[1:] if not e.background]
+            builds = [e for e in recorder.of(ev.BuildStarted, "web")[1:]]
+            assert all(isinstance(e, ev.BuildStarted) and e.background for e in builds)
             await recorder.wait_for(ev.ImageCaughtUp, "web", timeout_s=120)
 
     asyncio.run(scenario())
@@ -78,10 +81,7 @@ def test_a_crash_after_an_in_place_update_puts_back_the_code_that_served(
     copy_fixture: Callable[[str], Path], project_name: str, docker_client: docker.DockerClient
 ) -> None:
     project = copy_fixture("in-place")
-    (project / "compose.yaml").write_text(
-        (project / "compose.yaml").read_text()
-        + "x-composewatch:\n  services:\n    web:\n      health: {timeout_s: 10}\n"
-    )
+    add_settings(project / "compose.yaml", {"services": {"web": {"health": {"timeout_s": 10}}}})
     recorder = Recorder()
 
     async def scenario() -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import docker
+from composeedit import rebuild_on_save
 from test_session import Recorder, container_ids, make_session, served, watching, write_page
 
 from composewatch import events as ev
@@ -25,7 +26,7 @@ WEB = "http://127.0.0.1:18002/"
 def test_env_and_env_file_edits_recreate_only_the_services_they_change(
     copy_fixture: Callable[[str], Path], project_name: str, docker_client: docker.DockerClient
 ) -> None:
-    project = copy_fixture("two-services")
+    project = rebuild_on_save(copy_fixture("two-services"))
     compose = project / "compose.yaml"
     compose.write_text(
         compose.read_text()
@@ -83,7 +84,7 @@ async def settled(session: object, timeout_s: float = 30) -> None:
 def test_odd_files_give_messages_never_a_crash_or_a_stuck_service(
     copy_fixture: Callable[[str], Path], project_name: str
 ) -> None:
-    project = copy_fixture("two-services")
+    project = rebuild_on_save(copy_fixture("two-services"))
     www = project / "web" / "www"
     recorder = Recorder()
     session = make_session(project, project_name, recorder)
@@ -144,7 +145,7 @@ def git(project: Path, *args: str) -> None:
 def test_a_branch_switch_is_waited_out_and_builds_each_service_once(
     copy_fixture: Callable[[str], Path], project_name: str
 ) -> None:
-    project = copy_fixture("two-services")
+    project = rebuild_on_save(copy_fixture("two-services"))
     git(project, "init", "-q", "-b", "main")
     git(project, "add", "-A")
     git(project, "commit", "-qm", "main")

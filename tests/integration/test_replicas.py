@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import docker
+from composeedit import rebuild_on_save
 from test_session import Recorder, fetch, make_session, watching
 
 from composewatch import events as ev
@@ -37,7 +38,7 @@ def replicated(copy_fixture: Callable[[str], Path], extra: str = "") -> Path:
     project = copy_fixture("two-services")
     (project / "compose.yaml").write_text(COMPOSE + extra)
     (project / "web" / "www" / "health.html").write_text("ok")
-    return project
+    return rebuild_on_save(project)  # the swap, replica by replica
 
 
 def replicas(client: docker.DockerClient, project: str) -> dict[str, tuple[str, bool]]:

@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import docker
+from composeedit import add_settings, rebuild_on_save
 from cwhelpers import id_of
 
 from composewatch import events as ev
@@ -125,12 +126,8 @@ def container_ids(client: docker.DockerClient, project: str) -> dict[str, str]:
 
 def require_health_page(project_dir: Path, timeout_s: float) -> None:
     """web is healthy only while it serves /health.html (a 200)."""
-    compose = project_dir / "compose.yaml"
-    compose.write_text(
-        compose.read_text()
-        + "x-composewatch:\n  services:\n    web:\n"
-        + f"      health: {{path: /health.html, expected_status: 200, timeout_s: {timeout_s:g}}}\n"
-    )
+    health = {"path": "/health.html", "expected_status": 200, "timeout_s": timeout_s}
+    add_settings(project_dir / "compose.yaml", {"services": {"web": {"health": health}}})
 
 
 def write_page(project_dir: Path, service: str, text: str) -> None:
@@ -140,7 +137,7 @@ def write_page(project_dir: Path, service: str, text: str) -> None:
 def test_a_save_rebuilds_and_swaps_only_its_service(
     copy_fixture: Callable[[str], Path], project_name: str, docker_client: docker.DockerClient
 ) -> None:
-    project = copy_fixture("two-services")
+    project = rebuild_on_save(copy_fixture("two-services"))
     recorder = Recorder()
 
     async def scenario() -> None:
@@ -169,7 +166,7 @@ def test_a_burst_of_saves_gives_one_build_and_the_last_save_is_served(
     project = copy_fixture("two-services")
     compose = project / "compose.yaml"
     # A quiet period no stall of a loaded machine between two writes can reach.
-    compose.write_text(compose.read_text() + "x-composewatch:\n  quiet_ms: 300\n")
+    add_settings(compose, {"quiet_ms": 300})
     recorder = Recorder()
 
     async def scenario() -> None:
