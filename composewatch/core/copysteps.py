@@ -245,7 +245,7 @@ def _mount(
         _need(options["from"], stage, names)
         return []
     source = options.get("source", options.get("src", "."))
-    text = f"RUN --mount=type=bind,source={source}"
+    text = "RUN --mount=type=bind" + (f",source={source}" if source != "." else "")
     try:
         cleaned = _clean(expand(source, stage.scope.values(), ins.escape))
     except Unresolved:
