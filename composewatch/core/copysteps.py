@@ -62,6 +62,7 @@ class Stages:
     readers: tuple[Step, ...] = ()  # context reads of the stages the final stage depends on
     volumes: tuple[tuple[str, int], ...] = ()  # VOLUME paths of the final stage chain
     broken: str = ""
+    external: tuple[str, ...] = ()  # `--from` names that are not stages (images, named contexts)
 
 
 @dataclass
@@ -88,6 +89,7 @@ class _Stage:
     body: list[Instruction]
     steps: list[Step] = field(default_factory=list)
     needs: set[int] = field(default_factory=set)
+    external: set[str] = field(default_factory=set)  # `--from` names that are not stages
     scope: _Scope = field(default_factory=_Scope)
 
 
@@ -138,7 +140,8 @@ def read_steps(
     ]
     readers = [_as_reader(step) for step in readers]
     last = stages[final]
-    return Stages(tuple(last.steps), tuple(readers), tuple(last.scope.volumes))
+    external = sorted({name for index in needed for name in stages[index].external})
+    return Stages(tuple(last.steps), tuple(readers), tuple(last.scope.volumes), "", tuple(external))
 
 
 def _as_reader(step: Step) -> Step:
@@ -203,7 +206,7 @@ def _dispatch(
             return
         if scope.workdir is not None or path.startswith("/"):
             scope.workdir = posixpath.normpath(posixpath.join(scope.workdir or "/", path))
-            scope.dirs.add(scope.workdir)
+            _mark_dirs(scope, scope.workdir, itself=True)
     elif ins.keyword == "VOLUME":
         for word in ins.args:
             try:
@@ -264,6 +267,8 @@ def _need(ref: str, stage: _Stage, names: Mapping[str, int]) -> None:
         stage.needs.add(int(ref))
     elif ref.lower() in names:
         stage.needs.add(names[ref.lower()])
+    else:
+        stage.external.add(ref)
 
 
 def _clean(source: str) -> str | None:
@@ -297,6 +302,8 @@ def _copy(ins: Instruction, stage: _Stage, shown: str, names: Mapping[str, int])
             dest = posixpath.join(stage.scope.workdir, dest)
     dest = posixpath.normpath(dest) if dest else ""
     into_dir = into_dir or len(ins.args) > 2 or dest in stage.scope.dirs
+    if dest:
+        _mark_dirs(stage.scope, dest, itself=into_dir)
     if from_stage is not None:
         _need(from_stage, stage, names)
         return [Step("write", ins.line, text, shown, (), dest)]
@@ -315,6 +322,15 @@ def _copy(ins: Instruction, stage: _Stage, shown: str, names: Mapping[str, int])
             Step("copy", ins.line, text, shown, sources, dest, into_dir, owner, mode, problem, add)
         )
     return steps
+
+
+def _mark_dirs(scope: _Scope, path: str, *, itself: bool) -> None:
+    """Remember that `path`'s parents (and `path` itself if `itself`) are directories now."""
+    if itself:
+        scope.dirs.add(path)
+    while path != "/":
+        path = posixpath.dirname(path)
+        scope.dirs.add(path)
 
 
 def _flag_problem(ins: Instruction) -> str:

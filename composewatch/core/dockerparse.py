@@ -60,7 +60,7 @@ class Instruction:
 
 
 def parse_instructions(text: str) -> list[Instruction]:
-    lines = text.splitlines()
+    lines = text.removeprefix("\ufeff").splitlines()
     escape, i = "\\", 0
     while i < len(lines):  # parser directives: only at the very top
         match = _DIRECTIVE.match(lines[i].strip())

@@ -70,6 +70,10 @@ class Routes:
     volumes: tuple[tuple[str, int], ...] = ()  # (path, line) of VOLUME in the final stage chain
     broken: str = ""  # set when the Dockerfile cannot be followed at all: every save rebuilds
     dockerfile_name: str = "Dockerfile"  # as shown in reasons, e.g. "docker/api.Dockerfile"
+    # `COPY --from` / `RUN --mount=from=` names that are not stages of the build: images, or
+    # named contexts (`build.additional_contexts`); a changed file under a named context
+    # directory reaches the image through them, which the caller knows and this does not.
+    external: tuple[str, ...] = ()
 
 
 def analyse(
@@ -81,7 +85,14 @@ def analyse(
 ) -> Routes:
     """`build_args` as the build gets them; a None value is not passed (the ARG default holds)."""
     stages = read_steps(dockerfile_text, target=target, build_args=build_args, name=dockerfile_name)
-    return Routes(stages.final, stages.readers, stages.volumes, stages.broken, dockerfile_name)
+    return Routes(
+        stages.final,
+        stages.readers,
+        stages.volumes,
+        stages.broken,
+        dockerfile_name,
+        stages.external,
+    )
 
 
 def plan(
@@ -128,7 +139,7 @@ def _route(
 ) -> Rebuild | list[tuple[Copy, Step]]:
     """How `path` reaches the image: the copies that update it, or why it needs a rebuild."""
     name = routes.dockerfile_name
-    dockerfile = Path(name) if Path(name).is_absolute() else context / name
+    dockerfile = Path(posixpath.normpath((context / name).as_posix()))
     if path == dockerfile:
         return Rebuild(f"rebuild: {name} changed")
     ignores = (context / ".dockerignore", dockerfile.with_name(dockerfile.name + ".dockerignore"))

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from composewatch.core.dockerparse import Unresolved, expand
 from composewatch.core.inplace import Copy, InPlace, Rebuild, analyse, plan
 
 REPO = Path(__file__).resolve().parents[2]
@@ -846,6 +847,30 @@ CASES = [
         COPY seed/ /data/
         """), ("seed/a.csv",),
          rebuild("VOLUME at Dockerfile:2 is over /data/a.csv")),
+    Case("bom-and-crlf", "\ufeffFROM busybox\r\nWORKDIR /w\r\nCOPY . .\r\n", ("a.txt",),
+         inplace("COPY . . at Dockerfile:3", cp("a.txt", "/w/a.txt", 3))),
+    Case("file-into-directory-an-earlier-copy-made", df(
+        """
+        FROM python:3.11
+        COPY lib/ /opt/app/lib/
+        COPY main.py /opt/app
+        """), ("main.py",),
+         inplace("COPY main.py /opt/app at Dockerfile:3", cp("main.py", "/opt/app/main.py", 3))),
+    Case("new-directory-under-the-whole-context", SEED_FLASK, ("templates",),
+         inplace("COPY . . at Dockerfile:5", cp("templates", "/app/templates", 5)),
+         dirs=frozenset({"templates"})),
+    Case("add-git-url-writes-elsewhere", df(
+        """
+        FROM busybox
+        ADD git@github.com:moby/buildkit.git /src/buildkit
+        COPY app.sh /app/
+        """), ("app.sh",),
+         inplace("COPY app.sh /app/ at Dockerfile:3", cp("app.sh", "/app/app.sh", 3))),
+    Case("copied-and-untouched-together", SEED_FLASK, ("app.py", "notes/todo.md"),
+         inplace("COPY . . at Dockerfile:5", cp("app.py", "/app/app.py", 5),
+                 cp("notes/todo.md", "/app/notes/todo.md", 5))),
+    Case("dockerfile-outside-the-context", SEED_FLASK, ("../Dockerfile.dev",),
+         rebuild("../Dockerfile.dev changed"), name="../Dockerfile.dev"),
     Case("nothing-changed", SEED_FLASK, (), inplace("nothing changed")),
     Case("several-untouched", MULTI5, ("a.md", "b.md"),
          inplace("nothing in Dockerfile copies a.md (and 1 more)")),
@@ -872,6 +897,39 @@ def test_plan(case: Case) -> None:
 def test_table_size() -> None:
     assert len({case.dockerfile for case in CASES}) >= 40
     assert len({case.id for case in CASES}) == len(CASES)
+
+
+def test_names_that_are_not_stages() -> None:
+    routes = analyse(
+        "FROM busybox AS b\nFROM busybox\nCOPY --from=b /x /x\nCOPY --from=assets . /www\n"
+        "RUN --mount=type=bind,from=nginx:alpine,target=/n true\n",
+        target=None,
+        build_args={},
+    )
+    assert routes.external == ("assets", "nginx:alpine")
+
+
+@pytest.mark.parametrize(
+    ("word", "expanded"),
+    [
+        ("${A:+set}", "set"),
+        ("${NONE:+set}", ""),
+        ("${NONE:-${A}}", "1"),
+        ("'$A'", "$A"),
+        ('"$A"/x', "1/x"),
+        ("\\$A", "$A"),
+        ("$A$A", "11"),
+        ("a$", "a$"),
+    ],
+)
+def test_expand(word: str, expanded: str) -> None:
+    assert expand(word, {"A": "1"}) == expanded
+
+
+@pytest.mark.parametrize("word", ["$NONE", "${NONE}", "${A:?x}", "${A", "${}"])
+def test_expand_unresolved(word: str) -> None:
+    with pytest.raises(Unresolved):
+        expand(word, {"A": "1"})
 
 
 def test_routes_are_reused_across_saves() -> None:
