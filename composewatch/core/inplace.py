@@ -32,7 +32,9 @@ from composewatch.core.copysteps import Source, Step, read_steps
 
 __all__ = ["Copy", "InPlace", "Rebuild", "Routes", "analyse", "plan"]
 
-# ADD extracts a local tar archive (plain or compressed) it names directly.
+# ADD extracts a local tar archive (plain or compressed) it names directly, whatever its name:
+# BuildKit looks at the content (a tar named data.bin was unpacked on Engine 20.10), so every
+# file ADD names directly rebuilds; files inside a directory it copies are not extracted.
 _ARCHIVE = re.compile(r"\.(tar|tgz|tbz2?|txz|tzst|gz|bz2|xz|zst|lz4)$", re.IGNORECASE)
 
 
@@ -185,8 +187,9 @@ def _route(
     last: dict[str, Step] = {}
     for _, step, targets in carried:
         for dest, direct in targets:
-            if step.add and direct and _ARCHIVE.search(rel):
-                return Rebuild(f"rebuild: {step.text} at {name}:{step.line} extracts {rel}")
+            if step.add and direct:
+                verb = "extracts" if _ARCHIVE.search(rel) else "may extract"
+                return Rebuild(f"rebuild: {step.text} at {name}:{step.line} {verb} {rel}")
             last[dest] = step
     result = []
     for dest, step in last.items():

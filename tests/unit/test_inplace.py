@@ -667,8 +667,8 @@ CASES = [
         """
         FROM busybox
         ADD app.sh /app/
-        """), ("app.sh",),
-         inplace("ADD app.sh /app/ at Dockerfile:2", cp("app.sh", "/app/app.sh", 2))),
+        """), ("app.sh",),  # BuildKit unpacks any tar ADD names, whatever its name
+         rebuild("ADD app.sh /app/ at Dockerfile:2 may extract app.sh")),
     Case("add-directory-holding-an-archive", df(
         """
         FROM busybox
