@@ -101,6 +101,8 @@ def read_steps(
     global_args: dict[str, str | None] = {}
     stages: list[_Stage] = []
     for ins in instructions:
+        if ins.unterminated:
+            return Stages(broken=f"rebuild: a heredoc at {name}:{ins.line} has no end")
         if ins.keyword == "FROM":
             stage = _stage(ins, stages, global_args)
             if stage is None:

@@ -714,6 +714,23 @@ CASES = [
         COPY . .
         """), ("app.py",),
          inplace("COPY . . at Dockerfile:7", cp("app.py", "/app/app.py", 7))),
+    Case("quoted-double-angle-is-not-a-heredoc", df(
+        """
+        FROM python:3.11
+        RUN echo "a<<EOF"
+        COPY . /app
+        RUN make
+        """), ("main.py",),
+         rebuild("RUN at Dockerfile:4 runs after COPY . /app at Dockerfile:3, which copies"
+                 " main.py")),
+    Case("unterminated-heredoc", df(
+        """
+        FROM python:3.11
+        COPY . /app
+        RUN <<EOF
+        make
+        """), ("main.py",),
+         rebuild("a heredoc at Dockerfile:3 has no end")),
     # --- ARG and ENV paths ------------------------------------------------------------------------
     Case("arg-default", df(
         """
