@@ -140,39 +140,17 @@ def _route(
     routes: Routes, context: Path, path: Path, covered: Callable[[str], bool], path_is_dir: bool
 ) -> Rebuild | list[tuple[Copy, Step]]:
     """How `path` reaches the image: the copies that update it, or why it needs a rebuild."""
-    name = routes.dockerfile_name
-    dockerfile = Path(posixpath.normpath((context / name).as_posix()))
-    if path == dockerfile:
-        return Rebuild(f"rebuild: {name} changed")
-    ignores = (context / ".dockerignore", dockerfile.with_name(dockerfile.name + ".dockerignore"))
-    for ignore in ignores:
-        if path == ignore:
-            return Rebuild(f"rebuild: {_shown(ignore, context)} changed")
-    if routes.broken:
-        return Rebuild(routes.broken)
-    rel = _shown(path, context)
-    if rel == path.as_posix() or ".." in rel.split("/"):
-        return Rebuild(f"rebuild: {rel} is outside the build context")
-    if rel == ".":
-        return Rebuild("rebuild: the whole build context changed")
+    name, rel = routes.dockerfile_name, _shown(path, context)
+    refused = _refused(routes, context, path, rel)
+    if refused:
+        return Rebuild(f"rebuild: {refused}")
     for step in routes.readers:
         if _touches(step.sources, rel):
             verb = "may read" if step.sources is None else "reads"
             return Rebuild(f"rebuild: {step.text} at {name}:{step.line}{_in(step)} {verb} {rel}")
-    carried: list[tuple[int, Step, list[tuple[str, bool]]]] = []
-    for index, step in enumerate(routes.final):
-        if step.problem and _touches(step.sources, rel):
-            return Rebuild(
-                f"rebuild: cannot follow {step.text} at {name}:{step.line} ({step.problem}),"
-                f" which may copy {rel}"
-            )
-        if step.kind == "copy":
-            targets = _targets(step, rel, path_is_dir)
-            if isinstance(targets, str):
-                shown = f"{step.text} at {name}:{step.line}"
-                return Rebuild(f"rebuild: cannot follow {shown} ({targets})")
-            if targets:
-                carried.append((index, step, targets))
+    carried = _carried(routes, rel, path_is_dir)
+    if isinstance(carried, str):
+        return Rebuild(f"rebuild: {carried}")
     if carried:
         first_index, first = carried[0][0], carried[0][1]
         for step in routes.final[first_index + 1 :]:
@@ -184,7 +162,7 @@ def _route(
     for step in routes.final:
         if step.kind == "read" and _touches(step.sources, rel):
             return Rebuild(f"rebuild: {step.text} at {name}:{step.line} reads {rel}")
-    last: dict[str, Step] = {}
+    last: dict[str, Step] = {}  # the last instruction that puts the file at a path decides
     for _, step, targets in carried:
         for dest, direct in targets:
             if step.add and direct:
@@ -198,6 +176,46 @@ def _route(
             return Rebuild(f"rebuild: {blocked}")
         result.append((Copy(path, dest, step.owner, step.mode, step.line), step))
     return result
+
+
+def _refused(routes: Routes, context: Path, path: Path, rel: str) -> str:
+    """Why `path` rebuilds whatever the instructions say ("" if it does not)."""
+    name = routes.dockerfile_name
+    dockerfile = Path(posixpath.normpath((context / name).as_posix()))
+    if path == dockerfile:
+        return f"{name} changed"
+    ignores = (context / ".dockerignore", dockerfile.with_name(dockerfile.name + ".dockerignore"))
+    for ignore in ignores:
+        if path == ignore:
+            return f"{_shown(ignore, context)} changed"
+    if routes.broken:
+        return routes.broken.removeprefix("rebuild: ")
+    if rel == path.as_posix() or ".." in rel.split("/"):
+        return f"{rel} is outside the build context"
+    if rel == ".":
+        return "the whole build context changed"
+    return ""
+
+
+def _carried(
+    routes: Routes, rel: str, path_is_dir: bool
+) -> str | list[tuple[int, Step, list[tuple[str, bool]]]]:
+    """The final stage's copies that carry `rel`: (index, step, its targets); or why unknown."""
+    name = routes.dockerfile_name
+    carried = []
+    for index, step in enumerate(routes.final):
+        if step.problem and _touches(step.sources, rel):
+            return (
+                f"cannot follow {step.text} at {name}:{step.line} ({step.problem}),"
+                f" which may copy {rel}"
+            )
+        if step.kind == "copy":
+            targets = _targets(step, rel, path_is_dir)
+            if isinstance(targets, str):
+                return f"cannot follow {step.text} at {name}:{step.line} ({targets})"
+            if targets:
+                carried.append((index, step, targets))
+    return carried
 
 
 def _in(step: Step) -> str:
