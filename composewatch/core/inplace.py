@@ -32,6 +32,8 @@ from composewatch.core.copysteps import Source, Step, read_steps
 
 __all__ = ["Copy", "InPlace", "Rebuild", "Routes", "analyse", "plan"]
 
+_Known = Callable[[str], bool | None]  # is this context path a directory? None: unknown
+
 # ADD extracts a local tar archive (plain or compressed) it names directly, whatever its name:
 # BuildKit looks at the content (a tar named data.bin was unpacked on Engine 20.10), so every
 # file ADD names directly rebuilds; files inside a directory it copies are not extracted.
@@ -103,14 +105,22 @@ def plan(
     changed: Iterable[Path],
     *,
     covered: Callable[[str], bool] = lambda dest: False,
-    is_dir: Callable[[Path], bool] = lambda path: False,
+    is_dir: Callable[[Path], bool] | None = None,
 ) -> InPlace | Rebuild:
-    """In place (the copies to make) or rebuild, for one save of `changed` (absolute paths)."""
+    """In place (the copies to make) or rebuild, for one save of `changed` (absolute paths).
+
+    `is_dir` says whether a path in the context is a directory now (the caller's `stat`; a
+    deleted path is not). Without it, a changed path is taken for a file, and a COPY source
+    for a directory unless its name has an extension (`conf.d` is then taken for a file)."""
+
+    def known(rel: str) -> bool | None:
+        return None if is_dir is None else is_dir(context / rel)
+
     copies: dict[str, Copy] = {}
     carriers: dict[int, Step] = {}
     untouched: list[str] = []
     for path in sorted(set(changed), key=str):
-        routed = _route(routes, context, path, covered, is_dir(path))
+        routed = _route(routes, context, path, covered, known)
         if isinstance(routed, Rebuild):
             return routed
         if not routed:
@@ -137,7 +147,11 @@ def _shown(path: Path, context: Path) -> str:
 
 
 def _route(
-    routes: Routes, context: Path, path: Path, covered: Callable[[str], bool], path_is_dir: bool
+    routes: Routes,
+    context: Path,
+    path: Path,
+    covered: Callable[[str], bool],
+    known: _Known,
 ) -> Rebuild | list[tuple[Copy, Step]]:
     """How `path` reaches the image: the copies that update it, or why it needs a rebuild."""
     name, rel = routes.dockerfile_name, _shown(path, context)
@@ -148,7 +162,7 @@ def _route(
         if _touches(step.sources, rel):
             verb = "may read" if step.sources is None else "reads"
             return Rebuild(f"rebuild: {step.text} at {name}:{step.line}{_in(step)} {verb} {rel}")
-    carried = _carried(routes, rel, path_is_dir)
+    carried = _carried(routes, rel, bool(known(rel)))
     if isinstance(carried, str):
         return Rebuild(f"rebuild: {carried}")
     if carried:
@@ -171,7 +185,7 @@ def _route(
             last[dest] = step
     result = []
     for dest, step in last.items():
-        blocked = _blocked(routes, dest, rel, covered, path_is_dir)
+        blocked = _blocked(routes, dest, rel, covered, known)
         if blocked:
             return Rebuild(f"rebuild: {blocked}")
         result.append((Copy(path, dest, step.owner, step.mode, step.line), step))
@@ -223,7 +237,7 @@ def _in(step: Step) -> str:
 
 
 def _blocked(
-    routes: Routes, dest: str, rel: str, covered: Callable[[str], bool], path_is_dir: bool
+    routes: Routes, dest: str, rel: str, covered: Callable[[str], bool], known: _Known
 ) -> str:
     """Why copying `rel` to `dest` would not give what a build gives ("" if it would)."""
     name = routes.dockerfile_name
@@ -234,10 +248,10 @@ def _blocked(
             return f"VOLUME at {name}:{line} is over {dest}"
     for step in routes.final:
         if step.kind == "write" and (
-            not step.dest or _under(dest, step.dest) or (path_is_dir and _under(step.dest, dest))
+            not step.dest or _under(dest, step.dest) or (known(rel) and _under(step.dest, dest))
         ):
             return f"{step.text} at {name}:{step.line} also writes {dest}"
-        if step.kind == "copy" and _may_write(step, dest, rel):
+        if step.kind == "copy" and _may_write(step, dest, rel, known):
             return f"{step.text} at {name}:{step.line} may also write {dest}"
     return ""
 
@@ -271,7 +285,7 @@ def _targets(step: Step, rel: str, rel_is_dir: bool) -> list[tuple[str, bool]] |
     return out
 
 
-def _may_write(step: Step, dest: str, rel: str) -> bool:
+def _may_write(step: Step, dest: str, rel: str, known: _Known) -> bool:
     """Whether `step` may write `dest` from a context path other than `rel`."""
     if not step.dest or step.sources is None:
         return True
@@ -286,11 +300,13 @@ def _may_write(step: Step, dest: str, rel: str) -> bool:
                 return True
             continue
         head, last = posixpath.split(source.pattern)
-        if step.into_dir and "/" not in rest and _component(last, rest):
+        # A file lands in dest/ by its name (a dest without "/" may be a directory too).
+        if "/" not in rest and _component(last, rest):
             candidate = posixpath.join(head, rest)
             if _magic(head) or candidate != rel:
                 return True
-        may_be_dir = source.as_dir or not posixpath.splitext(last)[1]
+        is_dir = None if _magic(source.pattern) else known(source.pattern)
+        may_be_dir = source.as_dir or is_dir or (is_dir is None and not posixpath.splitext(last)[1])
         if may_be_dir and (_magic(source.pattern) or posixpath.join(source.pattern, rest) != rel):
             return True
     return False

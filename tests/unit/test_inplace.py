@@ -605,6 +605,21 @@ CASES = [
         COPY www/ /www/
         """), ("www/dist/x.js",),
          rebuild("COPY --from=build /dist /www/dist at Dockerfile:4 also writes /www/dist/x.js")),
+    Case("later-directory-named-like-a-file", df(
+        """
+        FROM nginx
+        COPY nginx/ /etc/nginx/
+        COPY conf.d /etc/nginx/conf.d
+        """), ("nginx/conf.d/x.conf",),
+         rebuild("COPY conf.d /etc/nginx/conf.d at Dockerfile:3 may also write"
+                 " /etc/nginx/conf.d/x.conf"), dirs=frozenset({"conf.d"})),
+    Case("later-file-into-an-existing-directory", df(
+        """
+        FROM busybox
+        COPY conf/ /etc/
+        COPY a.txt /etc
+        """), ("conf/a.txt",),
+         rebuild("COPY a.txt /etc at Dockerfile:3 may also write /etc/a.txt")),
     # --- flags ----------------------------------------------------------------------------------
     Case("chown-chmod", df(
         """
@@ -897,8 +912,10 @@ CASES = [
 def decide(case: Case) -> InPlace | Rebuild:
     routes = analyse(case.dockerfile, target=case.target, build_args=case.args,
                      dockerfile_name=case.name)  # fmt: skip
-    dirs = {case.context / rel for rel in case.dirs}
     changed = [Path(os.path.normpath(case.context / rel)) for rel in case.changed]
+    # What the caller's stat would say: the directories named, and those holding a changed path.
+    dirs = {case.context / rel for rel in case.dirs}
+    dirs |= {parent for path in changed for parent in path.parents}
 
     def covered(dest: str) -> bool:
         return any(dest == c or dest.startswith(c + "/") for c in case.covered)
@@ -947,6 +964,17 @@ def test_expand(word: str, expanded: str) -> None:
 def test_expand_unresolved(word: str) -> None:
     with pytest.raises(Unresolved):
         expand(word, {"A": "1"})
+
+
+def test_without_is_dir_a_source_with_an_extension_is_a_file() -> None:
+    routes = analyse(SEED_FLASK, target=None, build_args={})
+    assert plan(routes, CTX, [CTX / "app.py"]) == inplace(
+        "COPY . . at Dockerfile:5", cp("app.py", "/app/app.py", 5)
+    )
+    routes = analyse("FROM x\nCOPY . /app\nCOPY lib /app/\n", target=None, build_args={})
+    assert plan(routes, CTX, [CTX / "main.py"]) == rebuild(
+        "COPY lib /app/ at Dockerfile:3 may also write /app/main.py"
+    )
 
 
 def test_routes_are_reused_across_saves() -> None:
