@@ -145,7 +145,7 @@ def test_copies_name_where_buildkit_puts_each_file(
         routes = analyse(dockerfile, target=target, build_args={})
         routed = set()
         for rel in [*FILES, "Dockerfile"]:
-            decided = plan(routes, tmp_path, [tmp_path / rel])
+            decided = plan(routes, tmp_path, [tmp_path / rel], is_dir=Path.is_dir)
             if not isinstance(decided, InPlace) or not decided.copies:
                 continue
             routed.add(rel)

@@ -1014,10 +1014,18 @@ FUZZ = settings(
 
 
 @FUZZ
-@given(text=_TEXT, paths=_PATHS, target=st.sampled_from([None, "b", "c", "zz"]), dirs=st.booleans())
-def test_plan_never_raises(text: str, paths: list[str], target: str | None, dirs: bool) -> None:
+@given(
+    text=_TEXT,
+    paths=_PATHS,
+    target=st.sampled_from([None, "b", "c", "zz"]),
+    dirs=st.sampled_from([None, True, False]),
+)
+def test_plan_never_raises(
+    text: str, paths: list[str], target: str | None, dirs: bool | None
+) -> None:
     routes = analyse(text, target=target, build_args={"W": "/given"})
-    result = plan(routes, CTX, [CTX / p for p in paths], is_dir=lambda _: dirs)
+    is_dir = None if dirs is None else (lambda _: dirs)
+    result = plan(routes, CTX, [CTX / p for p in paths], is_dir=is_dir)
     assert isinstance(result, InPlace | Rebuild)
     assert result.why.startswith("in place: " if isinstance(result, InPlace) else "rebuild: ")
     if isinstance(result, InPlace):
