@@ -110,7 +110,8 @@ def read_steps(
             stages.append(stage)
         elif not stages:
             if ins.keyword == "ARG":
-                _declare(ins, global_args, given, {}, {})
+                known = {key: value for key, value in global_args.items() if value is not None}
+                _declare(ins, global_args, given, known, {})
         else:
             stages[-1].body.append(ins)
     if not stages:
@@ -142,7 +143,7 @@ def read_steps(
     ]
     readers = [_as_reader(step) for step in readers]
     last = stages[final]
-    external = sorted({name for index in needed for name in stages[index].external})
+    external = sorted({ref for index in needed for ref in stages[index].external})
     return Stages(tuple(last.steps), tuple(readers), tuple(last.scope.volumes), "", tuple(external))
 
 

@@ -795,6 +795,16 @@ CASES = [
         """), ("a.txt",),
          inplace("COPY . $DIR at Dockerfile:4", cp("a.txt", "/data/a.txt", 4)),
          args={"DIR": "/data"}),
+    Case("global-arg-from-global-arg", df(
+        """
+        ARG ROOT=/opt
+        ARG DIR=$ROOT/app
+        FROM busybox
+        ARG DIR
+        COPY . $DIR
+        """), ("a.txt",),
+         inplace("COPY . $DIR at Dockerfile:5", cp("a.txt", "/srv/app/a.txt", 5)),
+         args={"ROOT": "/srv"}),
     Case("build-arg-not-declared-is-invisible", df(
         """
         FROM busybox
