@@ -27,11 +27,16 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import re2
 
 from composewatch.core.copysteps import Source, Step, read_steps
 
 __all__ = ["Copy", "InPlace", "Rebuild", "Routes", "analyse", "plan"]
 
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
 _Known = Callable[[str], bool | None]  # is this context path a directory? None: unknown
 
 # ADD extracts a local tar archive (plain or compressed) it names directly, whatever its name:
@@ -349,7 +354,8 @@ def _component(pattern: str, name: str) -> bool:
 
 
 @functools.lru_cache(maxsize=1024)
-def _compiled(pattern: str) -> re.Pattern[str] | None:
+def _compiled(pattern: str) -> Any:
+    """The RE2 expression for a glob (linear time, as in `core.ignore`); None if invalid."""
     out, i = [], 0
     while i < len(pattern):
         char = pattern[i]
@@ -376,8 +382,8 @@ def _compiled(pattern: str) -> re.Pattern[str] | None:
             out.append(re.escape(char))
         i += 1
     try:
-        return re.compile("".join(out))
-    except re.error:
+        return re2.compile("".join(out), _RE2_OPTIONS)
+    except re2.error:
         return None
 
 

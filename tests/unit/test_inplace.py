@@ -491,6 +491,9 @@ CASES = [
         """), ("data/a1.txt", "data/c1.txt"),
          inplace("COPY data/[ab]?.txt /data/ at Dockerfile:2",
                  cp("data/a1.txt", "/data/a1.txt", 2))),
+    # Matched in linear time (RE2): a backtracking matcher takes minutes on this name.
+    Case("glob-many-stars", "FROM busybox\nCOPY *a*a*a*a*a*a*a*a*a*a*a*b /x/\n", ("a" * 200,),
+         inplace(f"nothing in Dockerfile copies {'a' * 200}")),
     Case("glob-into-unknown-destination", df(
         """
         FROM busybox
