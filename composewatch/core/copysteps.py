@@ -62,6 +62,7 @@ class Stages:
     readers: tuple[Step, ...] = ()  # context reads of the stages the final stage depends on
     volumes: tuple[tuple[str, int], ...] = ()  # VOLUME paths of the final stage chain
     broken: str = ""
+    external: tuple[str, ...] = ()  # `--from` names that are not stages (images, named contexts)
 
 
 @dataclass
@@ -88,6 +89,7 @@ class _Stage:
     body: list[Instruction]
     steps: list[Step] = field(default_factory=list)
     needs: set[int] = field(default_factory=set)
+    external: set[str] = field(default_factory=set)  # `--from` names that are not stages
     scope: _Scope = field(default_factory=_Scope)
 
 
@@ -99,6 +101,8 @@ def read_steps(
     global_args: dict[str, str | None] = {}
     stages: list[_Stage] = []
     for ins in instructions:
+        if ins.unterminated:
+            return Stages(broken=f"rebuild: a heredoc at {name}:{ins.line} has no end")
         if ins.keyword == "FROM":
             stage = _stage(ins, stages, global_args)
             if stage is None:
@@ -106,7 +110,8 @@ def read_steps(
             stages.append(stage)
         elif not stages:
             if ins.keyword == "ARG":
-                _declare(ins, global_args, given, {}, {})
+                known = {key: value for key, value in global_args.items() if value is not None}
+                _declare(ins, global_args, given, known, {})
         else:
             stages[-1].body.append(ins)
     if not stages:
@@ -138,7 +143,8 @@ def read_steps(
     ]
     readers = [_as_reader(step) for step in readers]
     last = stages[final]
-    return Stages(tuple(last.steps), tuple(readers), tuple(last.scope.volumes))
+    external = sorted({ref for index in needed for ref in stages[index].external})
+    return Stages(tuple(last.steps), tuple(readers), tuple(last.scope.volumes), "", tuple(external))
 
 
 def _as_reader(step: Step) -> Step:
@@ -203,7 +209,7 @@ def _dispatch(
             return
         if scope.workdir is not None or path.startswith("/"):
             scope.workdir = posixpath.normpath(posixpath.join(scope.workdir or "/", path))
-            scope.dirs.add(scope.workdir)
+            _mark_dirs(scope, scope.workdir, itself=True)
     elif ins.keyword == "VOLUME":
         for word in ins.args:
             try:
@@ -245,7 +251,7 @@ def _mount(
         _need(options["from"], stage, names)
         return []
     source = options.get("source", options.get("src", "."))
-    text = f"RUN --mount=type=bind,source={source}"
+    text = "RUN --mount=type=bind" + (f",source={source}" if source != "." else "")
     try:
         cleaned = _clean(expand(source, stage.scope.values(), ins.escape))
     except Unresolved:
@@ -264,6 +270,8 @@ def _need(ref: str, stage: _Stage, names: Mapping[str, int]) -> None:
         stage.needs.add(int(ref))
     elif ref.lower() in names:
         stage.needs.add(names[ref.lower()])
+    else:
+        stage.external.add(ref)
 
 
 def _clean(source: str) -> str | None:
@@ -297,6 +305,8 @@ def _copy(ins: Instruction, stage: _Stage, shown: str, names: Mapping[str, int])
             dest = posixpath.join(stage.scope.workdir, dest)
     dest = posixpath.normpath(dest) if dest else ""
     into_dir = into_dir or len(ins.args) > 2 or dest in stage.scope.dirs
+    if dest:
+        _mark_dirs(stage.scope, dest, itself=into_dir)
     if from_stage is not None:
         _need(from_stage, stage, names)
         return [Step("write", ins.line, text, shown, (), dest)]
@@ -315,6 +325,15 @@ def _copy(ins: Instruction, stage: _Stage, shown: str, names: Mapping[str, int])
             Step("copy", ins.line, text, shown, sources, dest, into_dir, owner, mode, problem, add)
         )
     return steps
+
+
+def _mark_dirs(scope: _Scope, path: str, *, itself: bool) -> None:
+    """Remember that `path`'s parents (and `path` itself if `itself`) are directories now."""
+    if itself:
+        scope.dirs.add(path)
+    while path != "/":
+        path = posixpath.dirname(path)
+        scope.dirs.add(path)
 
 
 def _flag_problem(ins: Instruction) -> str:

@@ -23,7 +23,9 @@ from dataclasses import dataclass
 __all__ = ["Instruction", "Unresolved", "expand", "parse_instructions", "split_words"]
 
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.*?)\s*$")
-_HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_.-]*)\2")
+# BuildKit's test on each (quote-aware) word of a RUN/COPY/ADD line: `<<EOF`, `<<-EOF`,
+# `<<"EOF"`, `2<<EOF`; `cat<<EOF` or `"a<<b"` are not heredocs.
+_HEREDOC = re.compile(r"^\d*<<(-?)([\"']?)([^<\"']+)\2$")
 _HEREDOC_KEYWORDS = {"RUN", "COPY", "ADD"}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -45,6 +47,7 @@ class Instruction:
     rest: str  # everything after the keyword, continuations joined (for ENV, ARG)
     heredocs: tuple[str, ...] = ()  # the heredoc names, in order
     escape: str = "\\"
+    unterminated: bool = False  # a heredoc ran to the end of the file (BuildKit fails)
 
     @property
     def text(self) -> str:
@@ -60,7 +63,7 @@ class Instruction:
 
 
 def parse_instructions(text: str) -> list[Instruction]:
-    lines = text.splitlines()
+    lines = text.removeprefix("\ufeff").splitlines()
     escape, i = "\\", 0
     while i < len(lines):  # parser directives: only at the very top
         match = _DIRECTIVE.match(lines[i].strip())
@@ -81,12 +84,16 @@ def parse_instructions(text: str) -> list[Instruction]:
         keyword = keyword.upper()
         rest = rest.strip()
         names: list[str] = []
+        unterminated = False
         if keyword in _HEREDOC_KEYWORDS:
-            for match in _HEREDOC.finditer(rest):
+            for match in filter(None, map(_HEREDOC.match, split_words(rest, escape))):
                 names.append(match.group(3))
-                i = _skip_heredoc(lines, i, match.group(3), strip_tabs=bool(match.group(1)))
+                i, found = _skip_heredoc(lines, i, match.group(3), strip_tabs=bool(match.group(1)))
+                unterminated = unterminated or not found
         flags, words = _flags_and_words(rest)
-        result.append(Instruction(keyword, start, flags, words, rest, tuple(names), escape))
+        result.append(
+            Instruction(keyword, start, flags, words, rest, tuple(names), escape, unterminated)
+        )
     return result
 
 
@@ -109,13 +116,14 @@ def _join(lines: list[str], i: int, escape: str) -> tuple[str, int]:
     return "".join(parts), i
 
 
-def _skip_heredoc(lines: list[str], i: int, name: str, *, strip_tabs: bool) -> int:
+def _skip_heredoc(lines: list[str], i: int, name: str, *, strip_tabs: bool) -> tuple[int, bool]:
+    """The index after the heredoc that starts at `lines[i]`, and whether its end was found."""
     while i < len(lines):
         line = lines[i].lstrip("\t") if strip_tabs else lines[i]
         i += 1
         if line == name:
-            break
-    return i
+            return i, True
+    return i, False
 
 
 def _flags_and_words(rest: str) -> tuple[tuple[tuple[str, str | None], ...], tuple[str, ...]]:

@@ -27,12 +27,21 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import re2
 
 from composewatch.core.copysteps import Source, Step, read_steps
 
 __all__ = ["Copy", "InPlace", "Rebuild", "Routes", "analyse", "plan"]
 
-# ADD extracts a local tar archive (plain or compressed) it names directly.
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+_Known = Callable[[str], bool | None]  # is this context path a directory? None: unknown
+
+# ADD extracts a local tar archive (plain or compressed) it names directly, whatever its name:
+# BuildKit looks at the content (a tar named data.bin was unpacked on Engine 20.10), so every
+# file ADD names directly rebuilds; files inside a directory it copies are not extracted.
 _ARCHIVE = re.compile(r"\.(tar|tgz|tbz2?|txz|tzst|gz|bz2|xz|zst|lz4)$", re.IGNORECASE)
 
 
@@ -70,6 +79,10 @@ class Routes:
     volumes: tuple[tuple[str, int], ...] = ()  # (path, line) of VOLUME in the final stage chain
     broken: str = ""  # set when the Dockerfile cannot be followed at all: every save rebuilds
     dockerfile_name: str = "Dockerfile"  # as shown in reasons, e.g. "docker/api.Dockerfile"
+    # `COPY --from` / `RUN --mount=from=` names that are not stages of the build: images, or
+    # named contexts (`build.additional_contexts`); a changed file under a named context
+    # directory reaches the image through them, which the caller knows and this does not.
+    external: tuple[str, ...] = ()
 
 
 def analyse(
@@ -81,7 +94,14 @@ def analyse(
 ) -> Routes:
     """`build_args` as the build gets them; a None value is not passed (the ARG default holds)."""
     stages = read_steps(dockerfile_text, target=target, build_args=build_args, name=dockerfile_name)
-    return Routes(stages.final, stages.readers, stages.volumes, stages.broken, dockerfile_name)
+    return Routes(
+        stages.final,
+        stages.readers,
+        stages.volumes,
+        stages.broken,
+        dockerfile_name,
+        stages.external,
+    )
 
 
 def plan(
@@ -90,14 +110,22 @@ def plan(
     changed: Iterable[Path],
     *,
     covered: Callable[[str], bool] = lambda dest: False,
-    is_dir: Callable[[Path], bool] = lambda path: False,
+    is_dir: Callable[[Path], bool] | None = None,
 ) -> InPlace | Rebuild:
-    """In place (the copies to make) or rebuild, for one save of `changed` (absolute paths)."""
+    """In place (the copies to make) or rebuild, for one save of `changed` (absolute paths).
+
+    `is_dir` says whether a path in the context is a directory now (the caller's `stat`; a
+    deleted path is not). Without it, a changed path is taken for a file, and a COPY source
+    for a directory unless its name has an extension (`conf.d` is then taken for a file)."""
+
+    def known(rel: str) -> bool | None:
+        return None if is_dir is None else is_dir(context / rel)
+
     copies: dict[str, Copy] = {}
     carriers: dict[int, Step] = {}
     untouched: list[str] = []
     for path in sorted(set(changed), key=str):
-        routed = _route(routes, context, path, covered, is_dir(path))
+        routed = _route(routes, context, path, covered, known)
         if isinstance(routed, Rebuild):
             return routed
         if not routed:
@@ -124,42 +152,24 @@ def _shown(path: Path, context: Path) -> str:
 
 
 def _route(
-    routes: Routes, context: Path, path: Path, covered: Callable[[str], bool], path_is_dir: bool
+    routes: Routes,
+    context: Path,
+    path: Path,
+    covered: Callable[[str], bool],
+    known: _Known,
 ) -> Rebuild | list[tuple[Copy, Step]]:
     """How `path` reaches the image: the copies that update it, or why it needs a rebuild."""
-    name = routes.dockerfile_name
-    dockerfile = Path(name) if Path(name).is_absolute() else context / name
-    if path == dockerfile:
-        return Rebuild(f"rebuild: {name} changed")
-    ignores = (context / ".dockerignore", dockerfile.with_name(dockerfile.name + ".dockerignore"))
-    for ignore in ignores:
-        if path == ignore:
-            return Rebuild(f"rebuild: {_shown(ignore, context)} changed")
-    if routes.broken:
-        return Rebuild(routes.broken)
-    rel = _shown(path, context)
-    if rel == path.as_posix() or ".." in rel.split("/"):
-        return Rebuild(f"rebuild: {rel} is outside the build context")
-    if rel == ".":
-        return Rebuild("rebuild: the whole build context changed")
+    name, rel = routes.dockerfile_name, _shown(path, context)
+    refused = _refused(routes, context, path, rel)
+    if refused:
+        return Rebuild(f"rebuild: {refused}")
     for step in routes.readers:
         if _touches(step.sources, rel):
             verb = "may read" if step.sources is None else "reads"
             return Rebuild(f"rebuild: {step.text} at {name}:{step.line}{_in(step)} {verb} {rel}")
-    carried: list[tuple[int, Step, list[tuple[str, bool]]]] = []
-    for index, step in enumerate(routes.final):
-        if step.problem and _touches(step.sources, rel):
-            return Rebuild(
-                f"rebuild: cannot follow {step.text} at {name}:{step.line} ({step.problem}),"
-                f" which may copy {rel}"
-            )
-        if step.kind == "copy":
-            targets = _targets(step, rel, path_is_dir)
-            if isinstance(targets, str):
-                shown = f"{step.text} at {name}:{step.line}"
-                return Rebuild(f"rebuild: cannot follow {shown} ({targets})")
-            if targets:
-                carried.append((index, step, targets))
+    carried = _carried(routes, rel, bool(known(rel)))
+    if isinstance(carried, str):
+        return Rebuild(f"rebuild: {carried}")
     if carried:
         first_index, first = carried[0][0], carried[0][1]
         for step in routes.final[first_index + 1 :]:
@@ -171,19 +181,60 @@ def _route(
     for step in routes.final:
         if step.kind == "read" and _touches(step.sources, rel):
             return Rebuild(f"rebuild: {step.text} at {name}:{step.line} reads {rel}")
-    last: dict[str, Step] = {}
+    last: dict[str, Step] = {}  # the last instruction that puts the file at a path decides
     for _, step, targets in carried:
         for dest, direct in targets:
-            if step.add and direct and _ARCHIVE.search(rel):
-                return Rebuild(f"rebuild: {step.text} at {name}:{step.line} extracts {rel}")
+            if step.add and direct:
+                verb = "extracts" if _ARCHIVE.search(rel) else "may extract"
+                return Rebuild(f"rebuild: {step.text} at {name}:{step.line} {verb} {rel}")
             last[dest] = step
     result = []
     for dest, step in last.items():
-        blocked = _blocked(routes, dest, rel, covered, path_is_dir)
+        blocked = _blocked(routes, dest, rel, covered, known)
         if blocked:
             return Rebuild(f"rebuild: {blocked}")
         result.append((Copy(path, dest, step.owner, step.mode, step.line), step))
     return result
+
+
+def _refused(routes: Routes, context: Path, path: Path, rel: str) -> str:
+    """Why `path` rebuilds whatever the instructions say ("" if it does not)."""
+    name = routes.dockerfile_name
+    dockerfile = Path(posixpath.normpath((context / name).as_posix()))
+    if path == dockerfile:
+        return f"{name} changed"
+    ignores = (context / ".dockerignore", dockerfile.with_name(dockerfile.name + ".dockerignore"))
+    for ignore in ignores:
+        if path == ignore:
+            return f"{_shown(ignore, context)} changed"
+    if routes.broken:
+        return routes.broken.removeprefix("rebuild: ")
+    if rel == path.as_posix() or ".." in rel.split("/"):
+        return f"{rel} is outside the build context"
+    if rel == ".":
+        return "the whole build context changed"
+    return ""
+
+
+def _carried(
+    routes: Routes, rel: str, path_is_dir: bool
+) -> str | list[tuple[int, Step, list[tuple[str, bool]]]]:
+    """The final stage's copies that carry `rel`: (index, step, its targets); or why unknown."""
+    name = routes.dockerfile_name
+    carried = []
+    for index, step in enumerate(routes.final):
+        if step.problem and _touches(step.sources, rel):
+            return (
+                f"cannot follow {step.text} at {name}:{step.line} ({step.problem}),"
+                f" which may copy {rel}"
+            )
+        if step.kind == "copy":
+            targets = _targets(step, rel, path_is_dir)
+            if isinstance(targets, str):
+                return f"cannot follow {step.text} at {name}:{step.line} ({targets})"
+            if targets:
+                carried.append((index, step, targets))
+    return carried
 
 
 def _in(step: Step) -> str:
@@ -191,7 +242,7 @@ def _in(step: Step) -> str:
 
 
 def _blocked(
-    routes: Routes, dest: str, rel: str, covered: Callable[[str], bool], path_is_dir: bool
+    routes: Routes, dest: str, rel: str, covered: Callable[[str], bool], known: _Known
 ) -> str:
     """Why copying `rel` to `dest` would not give what a build gives ("" if it would)."""
     name = routes.dockerfile_name
@@ -202,10 +253,10 @@ def _blocked(
             return f"VOLUME at {name}:{line} is over {dest}"
     for step in routes.final:
         if step.kind == "write" and (
-            not step.dest or _under(dest, step.dest) or (path_is_dir and _under(step.dest, dest))
+            not step.dest or _under(dest, step.dest) or (known(rel) and _under(step.dest, dest))
         ):
             return f"{step.text} at {name}:{step.line} also writes {dest}"
-        if step.kind == "copy" and _may_write(step, dest, rel):
+        if step.kind == "copy" and _may_write(step, dest, rel, known):
             return f"{step.text} at {name}:{step.line} may also write {dest}"
     return ""
 
@@ -239,7 +290,7 @@ def _targets(step: Step, rel: str, rel_is_dir: bool) -> list[tuple[str, bool]] |
     return out
 
 
-def _may_write(step: Step, dest: str, rel: str) -> bool:
+def _may_write(step: Step, dest: str, rel: str, known: _Known) -> bool:
     """Whether `step` may write `dest` from a context path other than `rel`."""
     if not step.dest or step.sources is None:
         return True
@@ -254,11 +305,13 @@ def _may_write(step: Step, dest: str, rel: str) -> bool:
                 return True
             continue
         head, last = posixpath.split(source.pattern)
-        if step.into_dir and "/" not in rest and _component(last, rest):
+        # A file lands in dest/ by its name (a dest without "/" may be a directory too).
+        if "/" not in rest and _component(last, rest):
             candidate = posixpath.join(head, rest)
             if _magic(head) or candidate != rel:
                 return True
-        may_be_dir = source.as_dir or not posixpath.splitext(last)[1]
+        is_dir = None if _magic(source.pattern) else known(source.pattern)
+        may_be_dir = source.as_dir or is_dir or (is_dir is None and not posixpath.splitext(last)[1])
         if may_be_dir and (_magic(source.pattern) or posixpath.join(source.pattern, rest) != rel):
             return True
     return False
@@ -301,7 +354,8 @@ def _component(pattern: str, name: str) -> bool:
 
 
 @functools.lru_cache(maxsize=1024)
-def _compiled(pattern: str) -> re.Pattern[str] | None:
+def _compiled(pattern: str) -> Any:
+    """The RE2 expression for a glob (linear time, as in `core.ignore`); None if invalid."""
     out, i = [], 0
     while i < len(pattern):
         char = pattern[i]
@@ -328,8 +382,8 @@ def _compiled(pattern: str) -> re.Pattern[str] | None:
             out.append(re.escape(char))
         i += 1
     try:
-        return re.compile("".join(out))
-    except re.error:
+        return re2.compile("".join(out), _RE2_OPTIONS)
+    except re2.error:
         return None
 
 
