@@ -27,8 +27,8 @@ TREE = (
 
 def tree(client: docker.DockerClient, container: str) -> str:
     code, output = client.containers.get(container).exec_run(["sh", "-c", TREE], user="0")
-    assert code == 0, output
-    return str(output.decode())
+    assert code == 0 and isinstance(output, bytes), output
+    return output.decode()
 
 
 def tree_of_image(client: docker.DockerClient, image: str) -> str:
