@@ -813,7 +813,9 @@ class _Machine:
     def on_updated(self, event: UpdatedInPlace) -> None:
         service = self.enter(event.service, Phase.CHECKING, event.steps)
         assert service.serving is not None
-        if self.state.stopping:  # it restarted with the saved code: leave it so
+        if self.state.stopping or service.pending is not None:
+            # Stopping: it restarted with the saved code, leave it so. A newer save waits:
+            # checking code that is already stale would only delay it (its round checks).
             self.update(event.service, behind=True)
             self.finish(event.service, None)
             return

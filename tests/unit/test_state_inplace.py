@@ -200,12 +200,17 @@ def test_saves_while_updating_wait_and_merge_their_files() -> None:
     assert effects == []
     web = state.service("web")
     assert web.pending is Action.UPDATE and web.pending_copies == (COPY_LIB, COPY_APP)
-    state, effects = run(state, (UpdatedInPlace("web", 1), 0.5), (Healthy("web", 1), 0.6))
-    # The next round starts with both files; its catch-up follows it, not this one's.
-    assert work(effects) == [
-        CheckHealth("web", 1, "c1"),
-        UpdateInPlace("web", 2, "c1", (COPY_LIB, COPY_APP), 1),
-    ]
+    state, effects = run(state, (UpdatedInPlace("web", 1), 0.5))
+    # The next round starts at once with both files, unchecked code being stale already;
+    # its own check and catch-up follow it.
+    assert work(effects) == [UpdateInPlace("web", 2, "c1", (COPY_LIB, COPY_APP), 1)]
+    assert not [e for e in reports(effects) if isinstance(e, ev.Live)]
+    state, effects = run(state, (Healthy("web", 1), 0.6))  # a stale result
+    assert effects == []
+    state, effects = run(state, (UpdatedInPlace("web", 2), 1.0), (Healthy("web", 2), 1.2))
+    assert work(effects) == [CheckHealth("web", 2, "c1"), HashContext("web", 3)]
+    (live_event,) = [e for e in reports(effects) if isinstance(e, ev.Live)]
+    assert live_event.since_save_s is not None and round(live_event.since_save_s, 2) == 1.1
 
 
 def test_a_recreate_while_the_image_is_behind_builds_first() -> None:
