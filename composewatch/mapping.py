@@ -28,6 +28,7 @@ __all__ = [
     "WatchTarget",
     "is_noise",
     "load_watch_targets",
+    "locate_dockerfile",
     "map_changes",
     "parse_ignore_file",
     "sync_destinations",
@@ -66,10 +67,16 @@ class WatchTarget:
     """Everything needed to decide, without I/O, whether a path concerns one service."""
 
     service: str
-    context: Path | None  # absolute; None for an image-only service
-    dockerfile: Path | None
+    context: Path | None  # absolute, normalised; None for an image-only service
+    dockerfile: Path | None  # absolute, normalised, its folder's symlinks resolved (compose's)
     ignore: IgnoreRules = _NO_RULES  # the build context's ignore file, compiled
     rules: tuple[WatchRule, ...] = ()
+    # The Dockerfile's other spelling, through a symlinked folder, as a watched root above
+    # that folder reports it (`locate_dockerfile`).
+    dockerfile_alias: Path | None = None
+
+    def is_dockerfile(self, path: Path) -> bool:
+        return self.dockerfile is not None and path in (self.dockerfile, self.dockerfile_alias)
 
 
 @dataclass(frozen=True)
@@ -89,16 +96,33 @@ def load_watch_targets(loaded: LoadedProject) -> list[WatchTarget]:
     does) and pair it with the service's rules."""
     targets = []
     for name, service in loaded.project.services.items():
-        context = dockerfile = None
+        context = dockerfile = alias = None
         ignore = IgnoreRules()
         if service.build is not None and not _is_remote(service.build.context):
-            context = Path(service.build.context)
+            context = Path(os.path.normpath(service.build.context))
             if service.build.dockerfile_inline is None:
-                dockerfile = context / (service.build.dockerfile or "Dockerfile")
+                dockerfile, alias = locate_dockerfile(context, service.build.dockerfile)
             ignore, _ = load_ignore_rules(context, dockerfile)
         rules = tuple(service.develop.watch or ()) if service.develop else ()
-        targets.append(WatchTarget(name, context, dockerfile, ignore, rules))
+        targets.append(WatchTarget(name, context, dockerfile, ignore, rules, alias))
     return targets
+
+
+def locate_dockerfile(context: Path, dockerfile: str | None) -> tuple[Path, Path | None]:
+    """Where a build's Dockerfile is, as compose finds it (`dockerFilePath`): joined to the
+    context unless absolute, without `..`, its folder's symlinks resolved; and, when that
+    differs, its lexical spelling (None otherwise).
+
+    Lexically `api/../docker` is inside `api/`: an unresolved path made the folder of a
+    Dockerfile beside the context look watched, and never equal to the saved file's path.
+    """
+    lexical = Path(os.path.normpath(context / (dockerfile or "Dockerfile")))
+    try:
+        folder = lexical.parent.resolve(strict=True)
+    except OSError:  # missing (the build says so) or unreadable: keep the spelling
+        return lexical, None
+    located = folder / lexical.name
+    return located, (lexical if lexical != located else None)
 
 
 def watch_roots(targets: Iterable[WatchTarget]) -> list[Path]:
@@ -146,11 +170,12 @@ def map_changes(paths: Iterable[Path], targets: Iterable[WatchTarget]) -> dict[s
 
 
 def _classify(path: Path, target: WatchTarget) -> tuple[Action, WatchRule | None] | None:
-    if path == target.dockerfile:
+    if target.is_dockerfile(path):  # wherever it lives
         return Action.REBUILD, None
     if target.rules:
         return _classify_by_rules(path, target)
-    if _in_build_context(path, target):
+    # A changed ignore file changes what the context holds, wherever it lives.
+    if _in_build_context(path, target) or _is_ignore_file(path, target):
         return Action.REBUILD, None
     return None
 
@@ -161,10 +186,13 @@ def _in_build_context(path: Path, target: WatchTarget) -> bool:
     relative = path.relative_to(target.context).as_posix()
     if relative == ".":
         return True  # the context itself was created, moved or deleted: the digest decides
-    # A changed ignore file changes what the context holds, so it always counts.
-    if target.ignore.source and path == Path(target.ignore.source):
-        return True
     return relative == ".dockerignore" or not target.ignore.excluded(relative)
+
+
+def _is_ignore_file(path: Path, target: WatchTarget) -> bool:
+    """The ignore file in force: changing it changes what the context holds."""
+    source = target.ignore.source
+    return path == Path(source) if source else False
 
 
 def _classify_by_rules(path: Path, target: WatchTarget) -> tuple[Action, WatchRule] | None:
