@@ -26,7 +26,10 @@ __all__ = [
     "Action",
     "ServiceChange",
     "WatchTarget",
+    "initial_sync_rules",
+    "initial_sync_wanted",
     "is_noise",
+    "load_initial_sync",
     "load_watch_targets",
     "locate_dockerfile",
     "map_changes",
@@ -255,3 +258,74 @@ def sync_destinations(paths: Iterable[Path], rules: Iterable[WatchRule]) -> dict
                 )
                 break
     return destinations
+
+
+# initial_sync ─────────────────────────────────────────────────────────────────────────────
+# compose 2.40 (`watch.go`, initialSync): when `watch` (or `up --watch`) starts, each sync
+# rule with `initial_sync: true` copies the files under its path modified since the service's
+# image was made, skipping what the rule or the build context ignores, .git and editor files,
+# and what a bind mount already shares; a copy only (no restart, no exec in compose).
+
+_SYNC_ACTIONS = frozenset({"sync", "sync+restart", "sync+exec"})
+
+
+def initial_sync_rules(target: WatchTarget) -> tuple[WatchRule, ...]:
+    return tuple(
+        rule
+        for rule in target.rules
+        if rule.initial_sync and rule.action in _SYNC_ACTIONS and rule.target
+    )
+
+
+def initial_sync_wanted(
+    target: WatchTarget,
+    rule: WatchRule,
+    path: Path,
+    mtime_s: float,
+    since_s: float,
+    binds: Iterable[Path] = (),
+) -> bool:
+    """Pure: whether the initial sync of `rule` copies `path`, a file modified at `mtime_s`,
+    into a container whose image was made at `since_s`."""
+    root = Path(rule.path)
+    if mtime_s < since_s or not path.is_relative_to(root) or is_noise(path):
+        return False
+    if any(path.is_relative_to(bind) for bind in binds):
+        return False  # the container sees the host's file already
+    relative = path.relative_to(root).as_posix()
+    if relative != "." and not _rule_admits(rule, relative):
+        return False
+    return not _ignored_by_context(path, target)
+
+
+def load_initial_sync(
+    target: WatchTarget, since_s: float, binds: Iterable[Path] = ()
+) -> frozenset[Path]:
+    """The files the target's initial_sync rules copy (walked without following symlinked
+    folders, as compose walks; folders nothing inside could be wanted from are skipped)."""
+    binds = tuple(binds)
+    found: set[Path] = set()
+    for rule in initial_sync_rules(target):
+        root = Path(rule.path)
+        candidates: list[Path] = [root] if root.is_file() else []
+        for folder, dirs, files in os.walk(root):
+            here = Path(folder)
+            dirs[:] = [d for d in dirs if not _skipped(here / d, target, binds)]
+            candidates.extend(here / name for name in files)
+        for path in candidates:
+            try:
+                mtime_s = path.lstat().st_mtime
+            except OSError:  # gone meanwhile
+                continue
+            if initial_sync_wanted(target, rule, path, mtime_s, since_s, binds):
+                found.add(path)
+    return frozenset(found)
+
+
+def _skipped(folder: Path, target: WatchTarget, binds: tuple[Path, ...]) -> bool:
+    if is_noise(folder) or any(folder.is_relative_to(bind) for bind in binds):
+        return True
+    if target.context is None or not folder.is_relative_to(target.context):
+        return False
+    relative = folder.relative_to(target.context).as_posix()
+    return target.ignore.excluded(relative) and not target.ignore.may_reinclude_under(relative)

@@ -27,6 +27,7 @@ __all__ = [
     "exec_output",
     "follow_logs",
     "image_config",
+    "image_created_s",
     "inspect_row",
     "list_containers",
     "missing_images",
@@ -271,6 +272,16 @@ def image_config(client: docker.DockerClient, ref: str) -> dict[str, Any] | None
     except docker.errors.APIError:
         return None
     return dict(config) if isinstance(config, dict) else None
+
+
+def image_created_s(client: docker.DockerClient, ref: str) -> float | None:
+    """When an image was made (seconds since the epoch); None when the engine lacks it."""
+    try:
+        created = client.api.inspect_image(ref).get("Created")  # type: ignore[no-untyped-call]
+    except docker.errors.APIError:
+        return None
+    stamp = parse_timestamp(created if isinstance(created, str) else None)
+    return stamp.timestamp() if stamp is not None else None
 
 
 def missing_images(client: docker.DockerClient, refs: Iterable[str]) -> list[str]:
