@@ -264,7 +264,8 @@ def sync_destinations(paths: Iterable[Path], rules: Iterable[WatchRule]) -> dict
 # compose 2.40 (`watch.go`, initialSync): when `watch` (or `up --watch`) starts, each sync
 # rule with `initial_sync: true` copies the files under its path modified since the service's
 # image was made, skipping what the rule or the build context ignores, .git and editor files,
-# and what a bind mount already shares; a copy only (no restart, no exec in compose).
+# and what a bind mount already shares. compose only copies; here the copy is a sync round
+# of the core like a save's, so a `sync+exec` rule's command runs after it (no restart).
 
 _SYNC_ACTIONS = frozenset({"sync", "sync+restart", "sync+exec"})
 
