@@ -233,6 +233,9 @@ class _SshAdapter(requests.adapters.HTTPAdapter):
     ) -> urllib3.connectionpool.HTTPConnectionPool:
         return self._pool
 
+    def get_connection(self, url: Any, proxies: Any = None) -> Any:  # requests before 2.32
+        return self._pool
+
     def request_url(self, request: Any, proxies: Any) -> str:
         return str(request.path_url)  # no proxies: the URL's host is a placeholder
 
