@@ -11,6 +11,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from clirun import cw
 from sshd import SshEngine, ssh_engine
 from test_session import Recorder, fetch, make_session, served, watching
 
@@ -108,3 +109,7 @@ def test_the_loop_runs_through_an_ssh_engine(
         assert len(recorder.of(ev.BuildStarted, "web")) == 2  # up, then the save
 
     asyncio.run(scenario())
+    # The CLI too (it used to fail every command: "Install paramiko package ...").
+    listed = cw(project, "-p", project_name, "ps", **ssh.env())
+    assert listed.returncode == 0, listed.stderr
+    assert f"{project_name}-web-1" in listed.stdout and "running" in listed.stdout
