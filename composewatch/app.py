@@ -285,9 +285,16 @@ class Session:
                 continue
             service = self.loaded.project.services[target.service]
             binds = [Path(v.source) for v in service.volumes or () if v.type == "bind" and v.source]
-            created_s = await asyncio.to_thread(image_created_s, self.engine.client, serving.image)
-            # An image gone meanwhile tells no time: everything is synced.
-            paths = await asyncio.to_thread(load_initial_sync, target, created_s or 0.0, binds)
+            try:
+                created_s = await asyncio.to_thread(
+                    image_created_s, self.engine.client, serving.image
+                )
+                # An image gone meanwhile tells no time: everything is synced.
+                paths = await asyncio.to_thread(load_initial_sync, target, created_s or 0.0, binds)
+            except Exception as exc:  # the watch starts anyway, and saves sync as usual
+                skipped = f"{target.service}: initial_sync skipped: {describe(exc)}"
+                self.ui(ev.Note(skipped, "warning"))
+                continue
             if paths:
                 self.ui(
                     ev.Note(

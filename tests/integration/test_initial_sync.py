@@ -62,7 +62,9 @@ def test_initial_sync_and_the_owner_of_synced_files(
     www.mkdir(parents=True)
     (project / "compose.yaml").write_text(COMPOSE)
     (project / "web" / "Dockerfile").write_text(DOCKERFILE)
-    (www / "index.html").write_text("v1")
+    # Its own image, made now: with the layers of an earlier run's (BuildKit dates the image
+    # by its last layer made) it would be older than these files.
+    (www / "index.html").write_text(f"v1 of {project_name}")
     (www / "stale.html").write_text("in the image")
     recorder = Recorder()
 
