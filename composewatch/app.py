@@ -37,10 +37,13 @@ from composewatch.core.images import ImageFacts, ImageStep, choose_image
 from composewatch.core.plan import Observed, ServicePlan, Step, Wanted, plan_attach, plan_up
 from composewatch.core.reload import plan_reload
 from composewatch.engine.faults import describe, engine_lost
+from composewatch.engine.project import image_created_s
 from composewatch.errors import BuildError, ComposewatchError
 from composewatch.health import ProbeResult
 from composewatch.mapping import (
     WatchTarget,
+    initial_sync_rules,
+    load_initial_sync,
     load_watch_targets,
     map_changes,
     watch_roots,
@@ -266,10 +269,40 @@ class Session:
             # What serves goes into the core's state before any save made meanwhile is seen.
             for name, serving in self.serving.items():
                 scheduler.handle(st.Started(name, serving))
+            await self.initial_sync(scheduler)
             services = tuple(t.service for t in self.targets)
             self.ui(ev.Watching(tuple(str(r) for r in roots), services))
             group.create_task(scheduler.run())
         return healthy
+
+    async def initial_sync(self, scheduler: Scheduler) -> None:
+        """compose's `initial_sync`: the files of such a rule modified since the serving
+        image was made are synced, through the core as a save's sync is, before any save
+        (see `mapping.load_initial_sync`)."""
+        for target in self.targets:
+            serving = self.serving.get(target.service)
+            if serving is None or not initial_sync_rules(target):
+                continue
+            service = self.loaded.project.services[target.service]
+            binds = [Path(v.source) for v in service.volumes or () if v.type == "bind" and v.source]
+            try:
+                created_s = await asyncio.to_thread(
+                    image_created_s, self.engine.client, serving.image
+                )
+                # An image gone meanwhile tells no time: everything is synced.
+                paths = await asyncio.to_thread(load_initial_sync, target, created_s or 0.0, binds)
+            except Exception as exc:  # the watch starts anyway, and saves sync as usual
+                skipped = f"{target.service}: initial_sync skipped: {describe(exc)}"
+                self.ui(ev.Note(skipped, "warning"))
+                continue
+            if paths:
+                self.ui(
+                    ev.Note(
+                        f"{target.service}: initial_sync: {len(paths)} file(s) changed since "
+                        "its image was made, synced before the first save"
+                    )
+                )
+                scheduler.submit(st.Changed(target.service, Action.SYNC, paths, time.time()))
 
     async def bring_up(self) -> bool:
         self.warn_unsupported()

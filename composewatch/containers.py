@@ -20,6 +20,7 @@ import docker.types
 
 from composewatch.compose.model import LoadedProject
 from composewatch.core.inplace import Copy
+from composewatch.core.ownership import Owner
 from composewatch.core.plan import LEFTOVER_SUFFIX
 from composewatch.engine.archive import copy_tar, deleted, parse_owner
 from composewatch.engine.context import DEFAULT_HOST, Endpoint, load_endpoint, open_client
@@ -31,6 +32,7 @@ from composewatch.engine.parse import (
     parse_summary,
 )
 from composewatch.engine.project import exec_output
+from composewatch.engine.synccopy import container_owner, sync_archive
 from composewatch.errors import EngineError, EngineUnavailable
 from composewatch.health import ContainerStatus
 from composewatch.neighbours import (
@@ -68,6 +70,7 @@ class Engine:
         self._local = self.endpoint.local
         self._bridges: dict[str, str | None] = {}
         self._started: dict[str, list[Neighbour]] = {}  # our containers' host ARP entries
+        self._owners: dict[str, Owner] = {}  # who owns what is synced into each container
 
     @classmethod
     def connect(cls) -> Engine:
@@ -143,13 +146,13 @@ class Engine:
         return pulled
 
     def sync_files(self, cid: str, files: dict[str, str]) -> None:
-        """Copy host files into the container: {host path: container path}."""
-        archive = io.BytesIO()
-        with tarfile.open(fileobj=archive, mode="w") as tar:
-            for host, target in files.items():
-                tar.add(host, arcname=target.lstrip("/"), recursive=True)
+        """Copy host files into the container: {host path: container path}, owned by the
+        container's user (found once per container), as compose's sync makes them."""
+        owner = self._owners.get(cid)
+        if owner is None:
+            owner = self._owners[cid] = container_owner(self.client, cid)
         try:
-            self._api.put_archive(cid, "/", archive.getvalue())
+            self._api.put_archive(cid, "/", sync_archive(files, owner))
         except docker.errors.APIError as err:
             raise _failed(f"copying files into {cid[:12]}", err) from err
 

@@ -7,6 +7,7 @@ this module only adds the reason when nothing happens.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,8 @@ def _deciding(rules: IgnoreRules, relative: str) -> tuple[Path, int, str] | None
 def explain_path(
     loaded: LoadedProject, settings: Settings, path: Path, rules: Sequence[CommandRule]
 ) -> list[Verdict]:
-    path = path.absolute()
+    # As the watcher reports a save: absolute, without `..` (`docker/../api/x` is `api/x`).
+    path = Path(os.path.normpath(path.absolute()))
     verdicts: list[Verdict] = []
     if str(path) in loaded.config_files:
         verdicts.append(
@@ -113,12 +115,14 @@ def _for_service(target: WatchTarget, path: Path, settings: Settings) -> Verdict
         if change.rules:
             rule = change.rules[0]
             why = f"develop.watch rule path {rule.path} (action {rule.action})"
-        elif path == target.dockerfile:
+        elif target.is_dockerfile(path):
             why = "its Dockerfile"
+            if target.context is not None and not path.is_relative_to(target.context):
+                why += f" (outside its build context {target.context}, watched there too)"
         else:
             why = f"in its build context {target.context}"
-        if change.why:  # in place or rebuild, and the Dockerfile line that decided it
-            why = f"{why}; {change.why}"
+            if change.why:  # in place or rebuild, and the Dockerfile line that decided it
+                why = f"{why}; {change.why}"
         return Verdict(name, _ACTION_NAMES[change.action], why)
     if target.rules:
         return Verdict(

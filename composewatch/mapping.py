@@ -27,8 +27,12 @@ from composewatch.engine.buildcontext import load_dockerfile_text, load_ignore_r
 __all__ = [
     "ServiceChange",
     "WatchTarget",
+    "initial_sync_rules",
+    "initial_sync_wanted",
     "is_noise",
+    "load_initial_sync",
     "load_watch_targets",
+    "locate_dockerfile",
     "map_changes",
     "parse_ignore_file",
     "sync_destinations",
@@ -57,13 +61,19 @@ class WatchTarget:
     """Everything needed to decide, without I/O, whether a path concerns one service."""
 
     service: str
-    context: Path | None  # absolute; None for an image-only service
-    dockerfile: Path | None
+    context: Path | None  # absolute, normalised; None for an image-only service
+    dockerfile: Path | None  # absolute, normalised, its folder's symlinks resolved (compose's)
     ignore: IgnoreRules = _NO_RULES  # the build context's ignore file, compiled
     rules: tuple[WatchRule, ...] = ()
     # What the Dockerfile lets a save update in place (None: never, e.g. turned off).
     routes: inplace.Routes | None = None
     covered: tuple[str, ...] = ()  # container paths under a bind mount, volume or tmpfs
+    # The Dockerfile's other spelling, through a symlinked folder, as a watched root above
+    # that folder reports it (`locate_dockerfile`).
+    dockerfile_alias: Path | None = None
+
+    def is_dockerfile(self, path: Path) -> bool:
+        return self.dockerfile is not None and path in (self.dockerfile, self.dockerfile_alias)
 
 
 @dataclass(frozen=True)
@@ -88,14 +98,14 @@ def load_watch_targets(
     whether the settings let a save update that service's container in place."""
     targets = []
     for name, service in loaded.project.services.items():
-        context = dockerfile = None
+        context = dockerfile = alias = None
         ignore = IgnoreRules()
         routes = None
         rules = tuple(service.develop.watch or ()) if service.develop else ()
         if service.build is not None and not _is_remote(service.build.context):
-            context = Path(service.build.context)
+            context = Path(os.path.normpath(service.build.context))
             if service.build.dockerfile_inline is None:
-                dockerfile = context / (service.build.dockerfile or "Dockerfile")
+                dockerfile, alias = locate_dockerfile(context, service.build.dockerfile)
             ignore, _ = load_ignore_rules(context, dockerfile)
             # volumes_from mounts another container's volumes at paths unknown here.
             allowed = in_place(name) and not rules and not getattr(service, "volumes_from", None)
@@ -109,7 +119,9 @@ def load_watch_targets(
         covered = tuple(v.target for v in service.volumes or ()) + _tmpfs(
             getattr(service, "tmpfs", None)
         )
-        targets.append(WatchTarget(name, context, dockerfile, ignore, rules, routes, covered))
+        targets.append(
+            WatchTarget(name, context, dockerfile, ignore, rules, routes, covered, alias)
+        )
     return targets
 
 
@@ -119,6 +131,23 @@ def _tmpfs(value: object) -> tuple[str, ...]:
     if isinstance(value, list):
         return tuple(str(v).split(":")[0] for v in value)
     return ()
+
+
+def locate_dockerfile(context: Path, dockerfile: str | None) -> tuple[Path, Path | None]:
+    """Where a build's Dockerfile is, as compose finds it (`dockerFilePath`): joined to the
+    context unless absolute, without `..`, its folder's symlinks resolved; and, when that
+    differs, its lexical spelling (None otherwise).
+
+    Lexically `api/../docker` is inside `api/`: an unresolved path made the folder of a
+    Dockerfile beside the context look watched, and never equal to the saved file's path.
+    """
+    lexical = Path(os.path.normpath(context / (dockerfile or "Dockerfile")))
+    try:
+        folder = lexical.parent.resolve(strict=True)
+    except OSError:  # missing (the build says so) or unreadable: keep the spelling
+        return lexical, None
+    located = folder / lexical.name
+    return located, (lexical if lexical != located else None)
 
 
 def watch_roots(targets: Iterable[WatchTarget]) -> list[Path]:
@@ -173,7 +202,7 @@ def map_changes(paths: Iterable[Path], targets: Iterable[WatchTarget]) -> dict[s
 def _in_place_or_rebuild(change: ServiceChange, target: WatchTarget) -> ServiceChange:
     """A save to a build context: in place when the Dockerfile proves it safe (`core.inplace`),
     else a rebuild that says why. No copy at all: nothing the image holds changed."""
-    if target.dockerfile is not None and target.dockerfile in change.paths:
+    if any(target.is_dockerfile(path) for path in change.paths):
         return replace(change, why="rebuild: the Dockerfile changed")
     if target.routes is None or target.context is None:
         return change
@@ -191,11 +220,12 @@ def _in_place_or_rebuild(change: ServiceChange, target: WatchTarget) -> ServiceC
 
 
 def _classify(path: Path, target: WatchTarget) -> tuple[Action, WatchRule | None] | None:
-    if path == target.dockerfile:
+    if target.is_dockerfile(path):  # wherever it lives
         return Action.REBUILD, None
     if target.rules:
         return _classify_by_rules(path, target)
-    if _in_build_context(path, target):
+    # A changed ignore file changes what the context holds, wherever it lives.
+    if _in_build_context(path, target) or _is_ignore_file(path, target):
         return Action.REBUILD, None
     return None
 
@@ -206,10 +236,13 @@ def _in_build_context(path: Path, target: WatchTarget) -> bool:
     relative = path.relative_to(target.context).as_posix()
     if relative == ".":
         return True  # the context itself was created, moved or deleted: the digest decides
-    # A changed ignore file changes what the context holds, so it always counts.
-    if target.ignore.source and path == Path(target.ignore.source):
-        return True
     return relative == ".dockerignore" or not target.ignore.excluded(relative)
+
+
+def _is_ignore_file(path: Path, target: WatchTarget) -> bool:
+    """The ignore file in force: changing it changes what the context holds."""
+    source = target.ignore.source
+    return path == Path(source) if source else False
 
 
 def _classify_by_rules(path: Path, target: WatchTarget) -> tuple[Action, WatchRule] | None:
@@ -272,3 +305,75 @@ def sync_destinations(paths: Iterable[Path], rules: Iterable[WatchRule]) -> dict
                 )
                 break
     return destinations
+
+
+# initial_sync ─────────────────────────────────────────────────────────────────────────────
+# compose 2.40 (`watch.go`, initialSync): when `watch` (or `up --watch`) starts, each sync
+# rule with `initial_sync: true` copies the files under its path modified since the service's
+# image was made, skipping what the rule or the build context ignores, .git and editor files,
+# and what a bind mount already shares. compose only copies; here the copy is a sync round
+# of the core like a save's, so a `sync+exec` rule's command runs after it (no restart).
+
+_SYNC_ACTIONS = frozenset({"sync", "sync+restart", "sync+exec"})
+
+
+def initial_sync_rules(target: WatchTarget) -> tuple[WatchRule, ...]:
+    return tuple(
+        rule
+        for rule in target.rules
+        if rule.initial_sync and rule.action in _SYNC_ACTIONS and rule.target
+    )
+
+
+def initial_sync_wanted(
+    target: WatchTarget,
+    rule: WatchRule,
+    path: Path,
+    mtime_s: float,
+    since_s: float,
+    binds: Iterable[Path] = (),
+) -> bool:
+    """Pure: whether the initial sync of `rule` copies `path`, a file modified at `mtime_s`,
+    into a container whose image was made at `since_s`."""
+    root = Path(rule.path)
+    if mtime_s < since_s or not path.is_relative_to(root) or is_noise(path):
+        return False
+    if any(path.is_relative_to(bind) for bind in binds):
+        return False  # the container sees the host's file already
+    relative = path.relative_to(root).as_posix()
+    if relative != "." and not _rule_admits(rule, relative):
+        return False
+    return not _ignored_by_context(path, target)
+
+
+def load_initial_sync(
+    target: WatchTarget, since_s: float, binds: Iterable[Path] = ()
+) -> frozenset[Path]:
+    """The files the target's initial_sync rules copy (walked without following symlinked
+    folders, as compose walks; folders nothing inside could be wanted from are skipped)."""
+    binds = tuple(binds)
+    found: set[Path] = set()
+    for rule in initial_sync_rules(target):
+        root = Path(rule.path)
+        candidates: list[Path] = [root] if root.is_file() else []
+        for folder, dirs, files in os.walk(root):
+            here = Path(folder)
+            dirs[:] = [d for d in dirs if not _skipped(here / d, target, binds)]
+            candidates.extend(here / name for name in files)
+        for path in candidates:
+            try:
+                mtime_s = path.lstat().st_mtime
+            except OSError:  # gone meanwhile
+                continue
+            if initial_sync_wanted(target, rule, path, mtime_s, since_s, binds):
+                found.add(path)
+    return frozenset(found)
+
+
+def _skipped(folder: Path, target: WatchTarget, binds: tuple[Path, ...]) -> bool:
+    if is_noise(folder) or any(folder.is_relative_to(bind) for bind in binds):
+        return True
+    if target.context is None or not folder.is_relative_to(target.context):
+        return False
+    relative = folder.relative_to(target.context).as_posix()
+    return target.ignore.excluded(relative) and not target.ignore.may_reinclude_under(relative)

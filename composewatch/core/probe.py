@@ -278,7 +278,9 @@ def exec_verdict(
         return ProbeResult(ok, f"HTTP {status} from {url} inside the container")
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     said = "".join(c if c.isprintable() else "?" for c in lines[-1][:200]) if lines else ""
-    return ProbeResult(False, f"{url} inside the container: {said or f'{client} exit {exit_code}'}")
+    if not said:  # success without an answer is no answer: never "exit 0, unhealthy"
+        said = f"{client} exit {exit_code}" if exit_code else f"{client} printed no HTTP status"
+    return ProbeResult(False, f"{url} inside the container: {said}")
 
 
 @dataclass(frozen=True)

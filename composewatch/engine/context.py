@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import docker
 import docker.tls
 
+from composewatch.engine.sshconn import open_ssh_client
 from composewatch.errors import EngineContextError
 
 __all__ = [
@@ -175,7 +176,10 @@ def load_endpoint(env: Mapping[str, str] | None = None) -> Endpoint:
 
 
 def open_client(endpoint: Endpoint, *, timeout_s: float = 60.0) -> docker.DockerClient:
-    """A client for the endpoint (not yet pinged)."""
+    """A client for the endpoint (not yet pinged; an ssh one has asked the engine's API
+    version: see `sshconn`)."""
+    if endpoint.scheme == "ssh":
+        return open_ssh_client(endpoint.host, timeout_s=timeout_s)
     tls: docker.tls.TLSConfig | bool = False
     if endpoint.tls:
         files = endpoint.cert_dir or Path()
@@ -192,5 +196,4 @@ def open_client(endpoint: Endpoint, *, timeout_s: float = 60.0) -> docker.Docker
         base_url=host,
         tls=tls,
         timeout=int(timeout_s),
-        use_ssh_client=endpoint.scheme == "ssh",
     )

@@ -8,6 +8,7 @@ module, so it works on what `docker compose up` made as well as on what composew
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,7 @@ __all__ = [
     "exec_output",
     "follow_logs",
     "image_config",
+    "image_created_s",
     "inspect_row",
     "list_containers",
     "missing_images",
@@ -201,7 +203,11 @@ def exec_output(client: docker.DockerClient, cid: str, argv: list[str]) -> tuple
     raw socket, past what its HTTP parser has already buffered, so over TCP a short
     command's output, arriving with the response headers, is lost. Started without
     `Upgrade`, the engine answers 200 and streams the output until the command ends: it is
-    read through the response, as any body."""
+    read through the response, as any body.
+
+    The engine sets the exit code as the stream ends; a command still running once its
+    output ended (a transport that cut the stream short) is an error saying so, never the
+    "exit 0" its missing code would read as."""
     api = client.api
     failed = f"running {argv[0]!r} in {cid[:12]} failed"
     try:
@@ -211,10 +217,28 @@ def exec_output(client: docker.DockerClient, cid: str, argv: list[str]) -> tuple
             if response.status_code >= 400:
                 raise EngineError(f"{failed}: {response.text.strip()}")
             output = parse_multiplexed(response.raw.read())
-        code = api.exec_inspect(exec_id).get("ExitCode")
+        code = _exit_code(api, exec_id)
     except docker.errors.APIError as err:
         raise EngineError(f"{failed}: {err}") from err
-    return int(code or 0), output
+    if code is None:
+        said = f" (its output so far: {output.strip()[-200:]!r})" if output.strip() else ""
+        raise EngineError(
+            f"{failed}: its output ended while it was still running, so its answer is "
+            f"unknown{said}; the connection to the engine cut the stream short"
+        )
+    return code, output
+
+
+def _exit_code(api: docker.APIClient, exec_id: str, wait_s: float = 1.0) -> int | None:
+    """The exec's exit code; None when it still runs after `wait_s`."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        info = api.exec_inspect(exec_id)
+        if not info.get("Running") and info.get("ExitCode") is not None:
+            return int(info["ExitCode"])
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.02)
 
 
 def inspect_row(client: docker.DockerClient, cid: str) -> ContainerRow | None:
@@ -248,6 +272,16 @@ def image_config(client: docker.DockerClient, ref: str) -> dict[str, Any] | None
     except docker.errors.APIError:
         return None
     return dict(config) if isinstance(config, dict) else None
+
+
+def image_created_s(client: docker.DockerClient, ref: str) -> float | None:
+    """When an image was made (seconds since the epoch); None when the engine lacks it."""
+    try:
+        created = client.api.inspect_image(ref).get("Created")  # type: ignore[no-untyped-call]
+    except docker.errors.APIError:
+        return None
+    stamp = parse_timestamp(created if isinstance(created, str) else None)
+    return stamp.timestamp() if stamp is not None else None
 
 
 def missing_images(client: docker.DockerClient, refs: Iterable[str]) -> list[str]:

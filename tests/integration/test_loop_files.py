@@ -189,3 +189,45 @@ def test_a_branch_switch_is_waited_out_and_builds_each_service_once(
             assert builds("web") == builds("api") == 3
 
     asyncio.run(scenario())
+
+
+def test_a_save_to_a_dockerfile_beside_the_context_rebuilds(
+    copy_fixture: Callable[[str], Path], project_name: str
+) -> None:
+    """`context: ./web`, `dockerfile: ../docker/web.Dockerfile`: the Dockerfile's folder is
+    watched, and a save of it rebuilds and serves the new image."""
+    project = copy_fixture("two-services")
+    (project / "docker").mkdir()
+    dockerfile = project / "docker" / "web.Dockerfile"
+    recipe = (project / "web" / "Dockerfile").read_text()
+    dockerfile.write_text(
+        recipe.replace("COPY www /www\n", "COPY www /www\nRUN echo v1 > /www/v\n")
+    )
+    (project / "web" / "Dockerfile").unlink()
+    compose = project / "compose.yaml"
+    compose.write_text(
+        compose.read_text()
+        .replace(
+            "    build: ./web\n",
+            "    build: {context: ./web, dockerfile: ../docker/web.Dockerfile}\n",
+        )
+        .replace(":18001:", ":18301:")  # ports of its own: other tests use the fixture's
+        .replace(":18002:", ":18302:")
+    )
+    web = "http://127.0.0.1:18302/v"
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        session = make_session(project, project_name, recorder)
+        session.reload = None  # so the project's folder is not watched: only what builds
+        async with watching(session, recorder):
+            [watching_event] = recorder.of(ev.Watching)
+            assert isinstance(watching_event, ev.Watching)
+            roots = watching_event.roots
+            assert str(project / "docker") in roots and str(project) not in roots
+            assert await served(web, "v1\n", timeout_s=5)
+            dockerfile.write_text(dockerfile.read_text().replace("echo v1", "echo v2"))
+            await recorder.wait_for(ev.Live, "web")
+            assert await served(web, "v2\n", timeout_s=5)
+
+    asyncio.run(scenario())

@@ -321,6 +321,8 @@ def test_a_refused_connection_inside_is_not_yet() -> None:
     )
     silent = exec_verdict("wget", *GNU_WGET_REFUSED, URL, None)
     assert silent.detail == f"{URL} inside the container: wget exit 4"
+    mute = exec_verdict("python3", 0, "", URL, None)
+    assert mute.detail == f"{URL} inside the container: python3 printed no HTTP status"
     hostile = exec_verdict("python3", 1, "python3: \x1b[2Jboom\n", URL, None)
     assert "\x1b" not in hostile.detail
 
