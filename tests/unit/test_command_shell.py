@@ -139,7 +139,22 @@ GAZE_DEFAULTS: list[tuple[str, Expect]] = [
     ),
     ('docker build -f "{{file}}" .', lambda v: ["docker", "build", "-f", v["file"], "."]),
 ]
-STUBS = "go python ruby node dmd groovy php java kotlinc zig rustc gcc tsc docker".split()
+STUBS = [
+    "go",
+    "python",
+    "ruby",
+    "node",
+    "dmd",
+    "groovy",
+    "php",
+    "java",
+    "kotlinc",
+    "zig",
+    "rustc",
+    "gcc",
+    "tsc",
+    "docker",
+]
 
 TEMPLATES = FORMS + GAZE_DEFAULTS
 
