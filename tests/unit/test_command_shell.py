@@ -331,8 +331,12 @@ NAMES = st.one_of(
 )
 
 
+# CI's fixed budget; COMPOSEWATCH_FUZZ_EXAMPLES=2000 for a deeper (still deterministic) run.
+EXAMPLES = int(os.environ.get("COMPOSEWATCH_FUZZ_EXAMPLES", "200"))
+
+
 @settings(
-    max_examples=60,
+    max_examples=EXAMPLES // 3,
     deadline=None,
     derandomize=True,
     database=None,
@@ -365,7 +369,7 @@ def test_rendering_is_exact_under_sh(
     assert list(tmp_path.iterdir()) == []
 
 
-@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@settings(max_examples=EXAMPLES + 100, deadline=None, derandomize=True, database=None)
 @given(
     template=st.lists(
         st.sampled_from(

@@ -13,7 +13,7 @@ import pytest
 import re2
 import yaml
 from clirun import cw
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from composewatch.core.commands import CommandRule, choose_commands
@@ -196,8 +196,9 @@ def test_rules_compile_their_patterns_once(monkeypatch: pytest.MonkeyPatch) -> N
     assert all(isinstance(rule, CommandRule) for rule in rules)
 
 
+# CI's fixed budget; COMPOSEWATCH_FUZZ_EXAMPLES=2000 for a deeper (still deterministic) run.
 FUZZ = settings(
-    max_examples=200,
+    max_examples=int(os.environ.get("COMPOSEWATCH_FUZZ_EXAMPLES", "200")),
     deadline=None,
     derandomize=True,
     database=None,
@@ -218,7 +219,19 @@ VALUES = st.recursive(
 )
 KEYS = st.sampled_from(["ext", "re", "glob", "cmd", "run", "service", "timeout_s", "other"])
 ENTRIES = st.dictionaries(KEYS, VALUES | SCALARS, max_size=5)
+PLAUSIBLE = st.fixed_dictionaries(
+    {"cmd": st.sampled_from(['python "{{file}}"', "make {{base0}}.o", "echo {{ dir }}/{{ext}}"])},
+    optional={
+        "ext": st.sampled_from([".py", ".go", ""]),
+        "re": st.sampled_from(["^src/", "[b-a]", "\\pX", "(", ".*", "\\.py$"]),
+        "glob": st.sampled_from(["*.py", "[", "tests/**"]),
+        "timeout_s": st.integers(1, 60) | st.integers() | st.floats() | st.just("9" * 400),
+        "service": st.sampled_from(["web", "", "x" * 300]),
+    },
+)
 DOCUMENTS = st.one_of(
+    st.fixed_dictionaries({"commands": st.lists(PLAUSIBLE, max_size=3)}),
+    st.lists(PLAUSIBLE, max_size=3),
     st.fixed_dictionaries({"commands": st.lists(ENTRIES, max_size=4)}),
     st.lists(ENTRIES, max_size=4),
     st.dictionaries(st.sampled_from(["commands", "log", "x"]), VALUES, max_size=3),
@@ -233,7 +246,9 @@ def _clean(text: str) -> None:
     except InputError as err:
         assert str(err).startswith("/p/.gaze.yml")
         assert "\n\n" not in str(err)
+        event("refused")
         return
+    event("rules" if rules else "no rules")
     for rule in rules:
         choose_commands([rule], [("a.py", "/p/a.py"), ("Dockerfile", "/p/Dockerfile")])
 
