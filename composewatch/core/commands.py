@@ -89,7 +89,11 @@ class CommandRule:
             fnmatch.fnmatchcase(relative, self.glob) or fnmatch.fnmatchcase(path.name, self.glob)
         ):
             return False
-        return self.regex is None or self.regex.search(relative) is not None
+        if self.regex is None:
+            return True
+        if not _is_utf8(relative):  # as Go's regexp reads a string: a bad byte is U+FFFD
+            relative = os.fsencode(relative).decode("utf-8", "replace")
+        return self.regex.search(relative) is not None
 
 
 def compile_path_regex(pattern: str) -> Any:

@@ -286,3 +286,14 @@ def test_command_regex_is_re2_linear_and_validated() -> None:
     assert time.perf_counter() - started < 2.0
     with pytest.raises(ValueError, match="not a regular expression"):
         compile_path_regex("(unclosed")
+
+
+def test_a_name_that_is_not_utf8_is_matched_as_gaze_reads_it() -> None:
+    """Go's regexp reads a bad byte as U+FFFD; RE2 here would raise on the surrogate escape
+    (and stop the runner's worker)."""
+    import os
+
+    name = os.fsdecode(b"src/caf\xe9.py")
+    assert CommandRule("x", re="^src/caf\ufffd\\.py$").matches(name)
+    assert CommandRule("x", re="^src/", ext=".py").matches(name)
+    assert not CommandRule("x", re="^lib/").matches(name)
