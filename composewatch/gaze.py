@@ -109,7 +109,11 @@ class CommandRunner:
 
     def _work(self) -> None:
         while True:
-            self.run_batch(self._queue.get())
+            paths = self._queue.get()
+            try:
+                self.run_batch(paths)
+            except Exception as err:  # the worker outlives any one batch
+                self.report(ev.Note(f"commands on save failed: {err}", "warning"))
 
     def run_batch(self, paths: Iterable[Path]) -> list[ev.CommandFinished]:
         paths = sorted(paths)
