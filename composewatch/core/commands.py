@@ -20,6 +20,7 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -66,7 +67,7 @@ class CommandRule:
     regex: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "template", compile_template(self.cmd))
+        object.__setattr__(self, "template", _template(self.cmd))
         object.__setattr__(self, "regex", compile_path_regex(self.re) if self.re else None)
 
     @property
@@ -96,6 +97,12 @@ class CommandRule:
         return self.regex.search(relative) is not None
 
 
+# The settings validators compile each pattern and template, then the rule does: the cache
+# makes the second a lookup. Matching never goes through it (each rule holds its own).
+_COMPILED = 1 << 15
+
+
+@functools.lru_cache(maxsize=_COMPILED)
 def compile_path_regex(pattern: str) -> Any:
     """A rule's `re`, compiled with RE2: gaze's own syntax (Go's regexp is RE2), and linear
     time, so no pattern can make every save backtrack. ValueError when invalid."""
@@ -105,10 +112,15 @@ def compile_path_regex(pattern: str) -> Any:
         raise ValueError(f"{pattern!r} is not a regular expression: {err}") from None
 
 
+@functools.lru_cache(maxsize=_COMPILED)
+def _template(cmd: str) -> Template:
+    return compile_template(cmd)
+
+
 def check_template(cmd: str) -> None:
     """PlaceholderError for a `{{name}}` gaze does not know, or one where no shell can
     receive a file name (inside `$((…))`, in a heredoc with a quoted delimiter)."""
-    compile_template(cmd)
+    _template(cmd)
 
 
 def placeholder_values(relative: str, absolute: str) -> dict[str, str]:
