@@ -22,9 +22,12 @@ Two places cannot receive a name and are refused when the template is read: dire
 `$((…))` (the name would be evaluated as arithmetic, which bash turns into code) and inside a
 heredoc whose delimiter is quoted (`<<'EOF'`: the shell expands nothing there).
 
-The lexer follows POSIX sh's quoting closely enough to place each reference; where it could
-misread an exotic construct (a `case` pattern's `)` inside `$(…)`), the worst outcome is a
-value split into words or shown literally, never a value run as code.
+The lexer follows POSIX sh's quoting (quotes, `$(…)`, backticks, `${…}`, `$((…))`, heredocs,
+comments, `case` patterns) closely enough to place each reference; where it could misread an
+exotic construct (bash's `((…))`, `\"` in backticks inside double quotes), the worst outcome is
+a value split into words or shown literally, never a value run as code. What a template does
+with a value is its own: `eval {{file}}`, or bash arithmetic on it (`x={{file}}; $((x))`),
+runs code as it would in any script.
 
 Pure: no I/O.
 """
@@ -107,11 +110,10 @@ class _Lexer:
     def result(self) -> str:
         return "".join(self.out)
 
-    def _take(self, count: int = 1) -> str:
+    def _take(self, count: int = 1) -> None:
         chunk = self.text[self.i : self.i + count]
         self.out.append(chunk)
         self.i += len(chunk)
-        return chunk
 
     def _placeholder(self, where: str) -> bool:
         """At `{{`: write the reference for `where` ("word", "dq", "sq", "arith", "literal")."""
