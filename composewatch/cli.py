@@ -372,11 +372,11 @@ def _command_runner(
         # The session's project: a compose file reload replaces it.
         return _settings(session.loaded).command_rules() + load_gaze_rules(project_dir)
 
-    def exec_in(service: str, text: str, timeout_s: float) -> tuple[int, str]:
+    def exec_in(service: str, argv: list[str], timeout_s: float) -> tuple[int, str]:
         container = session.serving_container(service)
         if container is None:
             return 125, f"{service} has no running container"
-        return exec_output(engine.client, container, ["sh", "-c", text])
+        return exec_output(engine.client, container, argv)
 
     config_files = [Path(f) for f in loaded.config_files]
     return CommandRunner(load_rules, project_dir, ui, exec_in, config_files)

@@ -176,9 +176,10 @@ class CommandSettings(_Strict):
     """A command run when a matching file is saved (gaze's `commands:` entries).
 
     Match by `ext`, `glob` and/or `re` (all given must hold); the command is shell text with
-    gaze's placeholders {{file}} {{ext}} {{base}} {{base0}} {{dir}} {{abs}}, substituted
-    shell-safely. It runs on the host in the project directory, or with `service` inside that
-    service's serving container. gaze's older `run:` is read as `cmd:`.
+    gaze's placeholders {{file}} {{ext}} {{base}} {{base0}} {{base1}} {{base2}} {{dir}}
+    {{abs}}, whose values reach `sh -c` as parameters, never as shell text
+    (core/template.py). It runs on the host in the project directory, or with `service`
+    inside that service's serving container. gaze's older `run:` is read as `cmd:`.
     """
 
     model_config = ConfigDict(
@@ -188,7 +189,7 @@ class CommandSettings(_Strict):
     cmd: str = Field(
         min_length=1,
         validation_alias=AliasChoices("cmd", "run"),
-        description="shell command; gaze placeholders are substituted shell-safely",
+        description="shell command; gaze placeholders reach it as parameters, never as shell text",
     )
     ext: str | None = Field(default=None, description="file extension, with its dot: .py")
     glob: str | None = Field(default=None, description="glob on the project-relative path or name")

@@ -192,7 +192,7 @@ class CommandFinished:
     service: str | None  # the service whose container ran it; None: the host
     pattern: str  # how the rule matched, as written: "ext .py"
     file: str  # the saved file, relative to the project directory
-    command: str  # the shell text that ran
+    command: str  # the command as gaze shows it, the file's values written in (never run)
     exit_code: int
     output: str
     seconds: float

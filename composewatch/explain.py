@@ -93,10 +93,14 @@ def explain_path(
     project_dir = Path(loaded.config_files[0]).parent if loaded.config_files else Path.cwd()
     if path.is_relative_to(project_dir):
         relative = path.relative_to(project_dir).as_posix()
-        for rule, _, text in choose_commands(rules, [(relative, str(path))]):
+        for rule, _, command in choose_commands(rules, [(relative, str(path))]):
             where = f"in {rule.service}'s container" if rule.service else "on the host"
             verdicts.append(
-                Verdict("command", "command", f"[{rule.pattern}] {text}  ({where}; {rule.source})")
+                Verdict(
+                    "command",
+                    "command",
+                    f"[{rule.pattern}] {command.shown}  ({where}; {rule.source})",
+                )
             )
     return verdicts
 

@@ -18,7 +18,7 @@ from composewatch.core.commands import (
     placeholder_values,
     render,
 )
-from composewatch.errors import ConfigError
+from composewatch.errors import ConfigError, InputError
 from composewatch.gaze import CommandRunner, parse_gaze_file
 
 HOSTILE = [
@@ -45,7 +45,9 @@ HOSTILE = [
                 "file": "src/pkg/mod.test.js",
                 "ext": ".js",
                 "base": "mod.test.js",
-                "base0": "mod.test",
+                "base0": "mod",  # gaze: up to the first dot
+                "base1": "mod.test",
+                "base2": "mod.test.js",
                 "dir": "src/pkg",
             },
         ),
@@ -62,27 +64,69 @@ def test_placeholder_values_are_gazes(relative: str, expected: dict[str, str]) -
 
 
 @pytest.mark.parametrize(
-    ("template", "value", "expected"),
+    ("template", "script"),
     [
-        ("echo {{file}}", "a.py", "echo a.py"),
-        ('python "{{file}}"', "a.py", "python a.py"),
-        ('python "{{file}}"', "a b.py", "python 'a b.py'"),
-        ("cat '{{file}}'", "a.py", "cat a.py"),
-        ('echo "{{file}}""{{base0}}"', "a", "echo aa"),
-        ('gcc -o"{{base0}}.out"', "a", 'gcc -o""a".out"'),
-        ("echo {{file}}", "a;b", "echo 'a;b'"),
-        ('echo "x\\"{{file}}"', "a b", 'echo "x\\""\'a b\'""'),
-        ("echo '\"'{{file}}", "a b", "echo '\"''a b'"),
-        ("echo {{ file }} {{{file}}}", "f", "echo f f"),
+        ("echo {{file}}", 'echo "${CW_FILE}"'),
+        ('python "{{file}}"', 'python "${CW_FILE}"'),
+        ("cat '{{file}}'", "cat ''\"${CW_FILE}\"''"),
+        ('gcc -o"{{base0}}.out"', 'gcc -o"${CW_BASE0}.out"'),
+        ('go test "$(dirname {{file}})"', 'go test "$(dirname "${CW_FILE}")"'),
+        ("echo `cat {{file}}`", 'echo `cat "${CW_FILE}"`'),
+        ('echo "${X:-{{file}}}"', 'echo "${X:-${CW_FILE}}"'),
+        ("echo ${X:-{{file}}}", 'echo ${X:-"${CW_FILE}"}'),
+        ("cat <<EOF\n{{file}} '{{file}}'\nEOF", "cat <<EOF\n${CW_FILE} '${CW_FILE}'\nEOF"),
+        ("true # {{file}}\necho {{file}}", 'true # "${CW_FILE}"\necho "${CW_FILE}"'),
+        ("echo $((1 + 2)) {{file}}", 'echo $((1 + 2)) "${CW_FILE}"'),
+        ("echo {{ file }} {{{file}}} {{&file}}", 'echo "${CW_FILE}" "${CW_FILE}" "${CW_FILE}"'),
+        ("echo '\"'{{file}}", 'echo \'"\'"${CW_FILE}"'),
     ],
 )
-def test_render_quotes_by_shell_state(template: str, value: str, expected: str) -> None:
-    assert render(template, {"file": value, "base0": value}) == expected
+def test_placeholders_become_references_written_for_their_context(
+    template: str, script: str
+) -> None:
+    rendered = render(template, {"file": "a b.py", "base0": "a b"})
+    assert rendered.script.split("; ", 2)[2] == script
+    assert "a b" not in rendered.script  # the value is never shell text
+    assert rendered.values in (("a b.py",), ("a b",))
 
 
-def shell_argv(text: str, cwd: Path) -> list[str]:
+def test_values_are_parameters_copied_to_named_variables() -> None:
+    rendered = render('rustc "{{file}}" -o"{{base0}}.out"', placeholder_values("a.rs", "/p/a.rs"))
+    assert rendered.argv() == [
+        "sh",
+        "-c",
+        'CW_FILE=${1} CW_BASE0=${2}; shift 2; rustc "${CW_FILE}" -o"${CW_BASE0}.out"',
+        "sh",
+        "a.rs",
+        "a",
+    ]
+    assert rendered.shown == 'rustc "a.rs" -o"a.out"'
+
+
+@pytest.mark.parametrize(
+    ("template", "words"),
+    [
+        ("echo $(( {{base0}} + 1 ))", ["{{base0}}", "$((…))"]),
+        ("cat <<'EOF'\n{{file}}\nEOF\n", ["{{file}}", "quoted delimiter"]),
+        ('cat <<"EOF"\n{{file}}\nEOF\n', ["{{file}}", "quoted delimiter"]),
+        ("echo {{nope}}", ["unknown placeholder {{nope}}"]),
+    ],
+)
+def test_placeholders_no_shell_can_receive_are_refused(template: str, words: list[str]) -> None:
+    with pytest.raises(PlaceholderError) as caught:
+        render(template, {"file": "a", "base0": "a"})
+    for word in words:
+        assert word in str(caught.value)
+
+
+def test_arithmetic_may_hold_a_command_substitution_of_a_name() -> None:
+    script = render("echo $(( $(wc -c < {{file}}) + 1 ))", {"file": "a"}).script
+    assert script.endswith('echo $(( $(wc -c < "${CW_FILE}") + 1 ))')
+
+
+def shell_argv(argv: list[str], cwd: Path) -> list[str]:
     """What `sh` passes to printf: one line per argument, NUL-separated."""
-    done = subprocess.run(["sh", "-c", text], cwd=cwd, capture_output=True, check=True, timeout=10)
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, check=True, timeout=10)
     return done.stdout.decode().split("\0")[:-1]
 
 
@@ -101,7 +145,7 @@ def test_hostile_names_arrive_as_one_argument_and_run_nothing(
     tmp_path: Path, name: str, template: str
 ) -> None:
     values = placeholder_values(name, str(tmp_path / name))
-    argv = shell_argv(render(template, values), tmp_path)
+    argv = shell_argv(render(template, values).argv(), tmp_path)
     expected = {
         "printf '%s\\0' {{file}}": name,
         "printf '%s\\0' \"{{file}}\"": name,
@@ -137,9 +181,9 @@ def test_first_matching_rule_wins_and_same_text_runs_once() -> None:
     chosen = choose_commands(
         rules, [("a.py", "/p/a.py"), ("b.txt", "/p/b.txt"), ("a.py", "/p/a.py")]
     )
-    assert [(r.cmd, f, t) for r, f, t in chosen] == [
-        ("lint {{file}}", "a.py", "lint a.py"),
-        ("any {{file}}", "b.txt", "any b.txt"),
+    assert [(r.cmd, f, c.shown, c.values) for r, f, c in chosen] == [
+        ("lint {{file}}", "a.py", "lint a.py", ("a.py",)),
+        ("any {{file}}", "b.txt", "any b.txt", ("b.txt",)),
     ]
 
 
@@ -174,13 +218,13 @@ def test_gaze_file_in_gazes_own_format() -> None:
         ("commands:\n  - cmd: echo\n", ["ext, glob or re"]),
         ("commands:\n  - ext: .py\n    cmd: echo {{flie}}\n", ["{{flie}}"]),
         ("commands:\n  - re: '('\n    cmd: echo\n", ["not a regular expression"]),
-        ("commands: [\n", ["not valid YAML"]),
+        ("commands: [\n", ["line 2", "failed to parse"]),
     ],
 )
 def test_bad_gaze_file_names_file_and_entry(text: str, words: list[str]) -> None:
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(InputError) as caught:
         parse_gaze_file(text, file="/p/.gaze.yml")
-    assert str(caught.value).startswith("/p/.gaze.yml: ")
+    assert str(caught.value).startswith(("/p/.gaze.yml: ", "/p/.gaze.yml, line "))
     for word in words:
         assert word in str(caught.value)
 
@@ -226,7 +270,7 @@ def test_an_edited_gaze_file_applies_from_the_next_save(tmp_path: Path) -> None:
     outputs = [e.output.strip() for e in seen if isinstance(e, ev.CommandFinished)]
     assert outputs == ["two a", "two a"]
     notes = [e.message for e in seen if isinstance(e, ev.Note)]
-    assert len(notes) == 1 and "not valid YAML" in notes[0]
+    assert len(notes) == 1 and "failed to parse" in notes[0]
 
 
 def test_command_regex_is_re2_linear_and_validated() -> None:
@@ -242,3 +286,14 @@ def test_command_regex_is_re2_linear_and_validated() -> None:
     assert time.perf_counter() - started < 2.0
     with pytest.raises(ValueError, match="not a regular expression"):
         compile_path_regex("(unclosed")
+
+
+def test_a_name_that_is_not_utf8_is_matched_as_gaze_reads_it() -> None:
+    """Go's regexp reads a bad byte as U+FFFD; RE2 here would raise on the surrogate escape
+    (and stop the runner's worker)."""
+    import os
+
+    name = os.fsdecode(b"src/caf\xe9.py")
+    assert CommandRule("x", re="^src/caf\ufffd\\.py$").matches(name)
+    assert CommandRule("x", re="^src/", ext=".py").matches(name)
+    assert not CommandRule("x", re="^lib/").matches(name)

@@ -98,7 +98,8 @@ def test_explain_without_an_engine(project: Path) -> None:
     assert lines[1].split()[:2] == ["web", "rebuild"]
     assert lines[2].split()[:2] == ["worker", "nothing"]
     assert lines[3].split()[:2] == ["command", "command"]
-    assert "python -m pyflakes web/app.py  (on the host; x-composewatch.commands[0])" in lines[3]
+    shown = 'python -m pyflakes "web/app.py"  (on the host; x-composewatch.commands[0])'
+    assert shown in lines[3]  # as gaze shows it, the value written in
     ignored = cw(project, "explain", "web/README.md").stdout
     assert "excluded by" in ignored and "web/.dockerignore line 2 (*.md)" in ignored
 
