@@ -12,8 +12,8 @@ import pytest
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.compose.model import LoadedProject
 from composewatch.config import SETTINGS_KEY, parse_settings
-from composewatch.explain import explain_path
 from composewatch.core.action import Action
+from composewatch.explain import explain_path
 from composewatch.mapping import (
     load_watch_targets,
     locate_dockerfile,
