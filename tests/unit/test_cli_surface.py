@@ -95,7 +95,8 @@ def test_explain_without_an_engine(project: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].endswith("/web/app.py")
-    assert lines[1].split()[:2] == ["web", "rebuild"]
+    assert lines[1].split()[:3] == ["web", "in", "place"]
+    assert lines[1].endswith("in place: COPY . /app at Dockerfile:2")
     assert lines[2].split()[:2] == ["worker", "nothing"]
     assert lines[3].split()[:2] == ["command", "command"]
     shown = 'python -m pyflakes "web/app.py"  (on the host; x-composewatch.commands[0])'
