@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+from clirun import sigint_default
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -73,7 +74,13 @@ def watching(app: Path, project_name: str) -> Iterator[subprocess.Popen[str]]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("DOCKER_BUILDKIT", None)
     proc = subprocess.Popen(
-        command, cwd=app, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        command,
+        cwd=app,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        preexec_fn=sigint_default,
     )
     assert proc.stdout is not None
     try:
