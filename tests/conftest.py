@@ -97,19 +97,35 @@ def remove_project(name: str, since: float | None = None) -> None:
         for volume in client.volumes.list(filters=label):
             with _gone_is_fine():
                 volume.remove(force=True)
-        # Images: compose labels the ones it builds; ours may only be named
-        # after the project (`<project>-<service>`).
-        image_ids = {i.id for i in client.images.list(filters=label) if i.id}
-        for image in client.images.list():
-            if image.id and any(t.startswith((f"{name}-", f"{name}_")) for t in image.tags):
-                image_ids.add(image.id)
-        if since is not None:
-            image_ids |= _tagged_since(client, since, (f"{name}-", f"{name}_"))
-        for image_id in image_ids:
-            with _gone_is_fine():
-                client.images.remove(image_id, force=True)
+        _remove_images(client, name, label, since)
     finally:
         client.close()
+
+
+def _remove_images(
+    client: docker.DockerClient, name: str, label: dict[str, Any], since: float | None
+) -> None:
+    """The project's images: compose labels the ones it builds; ours are only named after the
+    project (`<project>-<service>`); a rebuild leaves the previous one without a name.
+
+    A project's name is removed by name, never the image by id: a test may have put it on a
+    base image (`docker tag busybox:latest <project>-app`), and removing that by id would
+    delete busybox:latest with it. An image goes by id only when no other name holds it."""
+    prefixes = (f"{name}-", f"{name}_")
+    candidates = {i.id for i in client.images.list(filters=label) if i.id}
+    for image in client.images.list():
+        ours = [t for t in image.tags if t.startswith(prefixes)]
+        for tag in ours:
+            with _gone_is_fine():
+                client.images.remove(tag, force=True)
+        if ours and image.id:
+            candidates.add(image.id)
+    if since is not None:
+        candidates |= _tagged_since(client, since, prefixes)
+    for image_id in candidates:
+        with _gone_is_fine():
+            if not client.images.get(image_id).tags:
+                client.images.remove(image_id, force=True)
 
 
 def _tagged_since(client: docker.DockerClient, since: float, prefixes: tuple[str, ...]) -> set[str]:
