@@ -63,6 +63,8 @@ def sample_app(tmp_path: Path, project_name: str) -> Iterator[tuple[Path, int]]:
     text = compose.read_text()
     text = text.replace("127.0.0.1:5000:5000", f"127.0.0.1:{port}:5000")
     text = text.replace("container_name: sample-flask-app", f"container_name: {project_name}-web")
+    # The project's own image name, so the clean-up finds it (and the build a save replaced).
+    text = text.replace("image: sample-flask-app:dev", f"image: {project_name}-web:dev")
     compose.write_text(text)
     yield app, port
 
