@@ -111,21 +111,25 @@ def _remove_images(
     A project's name is removed by name, never the image by id: a test may have put it on a
     base image (`docker tag busybox:latest <project>-app`), and removing that by id would
     delete busybox:latest with it. An image goes by id only when no other name holds it."""
+    # The low-level API: `images.list()` inspects each image it lists, and fails when one
+    # goes meanwhile (another project's clean-up on a shared engine).
+    api = client.api
     prefixes = (f"{name}-", f"{name}_")
-    candidates = {i.id for i in client.images.list(filters=label) if i.id}
-    for image in client.images.list():
-        ours = [t for t in image.tags if t.startswith(prefixes)]
+    candidates = {i["Id"] for i in api.images(filters=label)}
+    for image in api.images():
+        ours = [t for t in image.get("RepoTags") or [] if t.startswith(prefixes)]
         for tag in ours:
             with _gone_is_fine():
-                client.images.remove(tag, force=True)
-        if ours and image.id:
-            candidates.add(image.id)
+                api.remove_image(tag, force=True)
+        if ours:
+            candidates.add(image["Id"])
     if since is not None:
         candidates |= _tagged_since(client, since, prefixes)
     for image_id in candidates:
         with _gone_is_fine():
-            if not client.images.get(image_id).tags:
-                client.images.remove(image_id, force=True)
+            tags = api.inspect_image(image_id).get("RepoTags")  # type: ignore[no-untyped-call]
+            if not tags:
+                api.remove_image(image_id, force=True)
 
 
 def _tagged_since(client: docker.DockerClient, since: float, prefixes: tuple[str, ...]) -> set[str]:
