@@ -58,6 +58,6 @@ def test_committed_reference_outputs_are_what_the_binary_prints() -> None:
             _, stdout, _ = regenerate.reference_output(binary, case, fmt)
             if stdout != (case / f"expected.stdout.{fmt}").read_text():
                 drifted.append(f"{case.name}: {fmt}")
-        if regenerate.portablehashes(binary, case) != (case / "expected.hashes.txt").read_text():
+        if regenerate.portable_hashes(binary, case) != (case / "expected.hashes.txt").read_text():
             drifted.append(f"{case.name}: hashes")
     assert not drifted, drifted
