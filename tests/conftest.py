@@ -178,11 +178,14 @@ EngineObjects = dict[str, dict[str, str]]  # kind -> {id: what a person recognis
 
 
 def engine_objects(client: docker.DockerClient) -> EngineObjects:
-    """Every image (dangling and intermediate ones included), container, network and volume
-    on the engine."""
+    """Every image (dangling ones included), container, network and volume on the engine.
+
+    Images as `docker images` lists them: the classic builder's intermediate images are its
+    build cache (as BuildKit's cache, which no image list shows), not something a test
+    names or can tell apart from another run's."""
     api = client.api
     return {
-        "image": {i["Id"]: ",".join(i.get("RepoTags") or ["<none>"]) for i in api.images(all=True)},
+        "image": {i["Id"]: ",".join(i.get("RepoTags") or ["<none>"]) for i in api.images()},
         "container": {c["Id"]: ",".join(c.get("Names") or []) for c in api.containers(all=True)},
         "network": {n["Id"]: n["Name"] for n in api.networks()},
         "volume": {v["Name"]: v["Name"] for v in api.volumes().get("Volumes") or []},
