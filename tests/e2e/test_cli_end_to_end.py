@@ -23,6 +23,7 @@ from pathlib import Path
 
 import jsonschema  # type: ignore[import-untyped]
 import pytest
+from clirun import sigint_default
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = shutil.which("composewatch", path=str(REPO / ".venv" / "bin")) or "composewatch"
@@ -249,7 +250,12 @@ def test_background_mode_gaze_commands_and_json_schema(
 
     # `watch` attaches to the detached watcher and shows what it does on the next save.
     attached = subprocess.Popen(
-        [CLI, "watch"], cwd=root, env=env, stdout=subprocess.PIPE, text=True
+        [CLI, "watch"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=sigint_default,
     )
     try:
         time.sleep(1)  # attached, reading the end of the watcher's log
@@ -305,7 +311,12 @@ def test_up_logs_interleaves_container_output(
 ) -> None:
     root, env = project
     proc = subprocess.Popen(
-        [CLI, "up", "--logs", "talker"], cwd=root, env=env, stdout=subprocess.PIPE, text=True
+        [CLI, "up", "--logs", "talker"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=sigint_default,
     )
     try:
         line = read_line(proc, r"talker-1 +\| hello from talker", 120)
@@ -334,7 +345,12 @@ def test_logs_follow_the_container_a_save_swaps_in(
     )
     ok(cw(root, env, "up", "-d", "talker", timeout=300))
     follower = subprocess.Popen(
-        [CLI, "logs", "-f", "talker"], cwd=root, env=env, stdout=subprocess.PIPE, text=True
+        [CLI, "logs", "-f", "talker"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=sigint_default,
     )
     try:
         assert read_line(follower, r"^talker-1  \| first$", 30)
@@ -350,6 +366,7 @@ def test_live_view_in_a_pty_after_a_save(project: tuple[Path, dict[str, str]]) -
     root, env = project
     pid, fd = pty.fork()
     if pid == 0:  # the child: composewatch on a terminal
+        sigint_default()
         os.chdir(root)
         os.execvpe(CLI, [CLI, "up", "web"], {**env, "COLUMNS": "160", "LINES": "40"})
     screen = ""
@@ -403,7 +420,14 @@ def test_watch_without_a_watcher_attaches_to_what_runs_and_recreates_nothing(
     # only says so.
     compose = root / "compose.yaml"
     compose.write_text(compose.read_text().replace("    init: true\n", "    init: false\n"))
-    proc = subprocess.Popen([CLI, "watch"], cwd=root, env=env, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [CLI, "watch"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=sigint_default,
+    )
     try:
         read_line(proc, r"talker: runs an older configuration", 60)
         read_line(proc, r" watching ", 60)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+from clirun import sigint_default
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -62,6 +63,8 @@ def sample_app(tmp_path: Path, project_name: str) -> Iterator[tuple[Path, int]]:
     text = compose.read_text()
     text = text.replace("127.0.0.1:5000:5000", f"127.0.0.1:{port}:5000")
     text = text.replace("container_name: sample-flask-app", f"container_name: {project_name}-web")
+    # The project's own image name, so the clean-up finds it (and the build a save replaced).
+    text = text.replace("image: sample-flask-app:dev", f"image: {project_name}-web:dev")
     compose.write_text(text)
     yield app, port
 
@@ -73,7 +76,13 @@ def watching(app: Path, project_name: str) -> Iterator[subprocess.Popen[str]]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("DOCKER_BUILDKIT", None)
     proc = subprocess.Popen(
-        command, cwd=app, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        command,
+        cwd=app,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        preexec_fn=sigint_default,
     )
     assert proc.stdout is not None
     try:

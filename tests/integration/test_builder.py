@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -41,6 +42,22 @@ def tag(docker_client: docker.DockerClient, project_name: str) -> Iterator[str]:
         docker_client.images.remove(name, force=True)
 
 
+@pytest.fixture
+def classic_steps(docker_client: docker.DockerClient) -> Iterator[list[str]]:
+    """Collects a classic build's log; afterwards removes the images of the steps it ran.
+
+    A classic build that fails keeps the image of each step that succeeded (its cache), with
+    no name for a clean-up to find; the log names them (` ---> <id>`). Removed newest first,
+    without force and only when nothing names them: a base image, or one another build is
+    using, stays."""
+    lines: list[str] = []
+    yield lines
+    for image_id in reversed(re.findall(r"^ ---> ([0-9a-f]{12})$", "\n".join(lines), re.M)):
+        with contextlib.suppress(docker.errors.APIError):
+            if not docker_client.api.inspect_image(image_id).get("RepoTags"):  # type: ignore[no-untyped-call]
+                docker_client.api.remove_image(image_id)
+
+
 def test_buildkit_is_the_default_on_this_engine(docker_client: docker.DockerClient) -> None:
     assert builder_for(docker_client) is Builder.BUILDKIT
     assert builder_for(docker_client, "classic") is Builder.CLASSIC
@@ -69,12 +86,16 @@ def test_build_streams_logs_and_honours_dockerignore(
 
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_failing_step_is_reported_with_its_last_lines(
-    docker_client: docker.DockerClient, tag: str, copy_fixture: Callable[[str], Path], builder: str
+    docker_client: docker.DockerClient,
+    tag: str,
+    copy_fixture: Callable[[str], Path],
+    builder: str,
+    classic_steps: list[str],
 ) -> None:
     app = copy_fixture("broken-build") / "app"
     with pytest.raises(BuildError) as info:
-        build_image(docker_client, _loaded(tag, app), "app", tag=tag, on_log=lambda _: None,
-                    builder=builder)  # fmt: skip
+        build_image(docker_client, _loaded(tag, app), "app", tag=tag,
+                    on_log=classic_steps.append, builder=builder)  # fmt: skip
     err = info.value
     assert err.service == "app"
     assert "RUN" in err.step and "exit 3" in err.step, err.step
@@ -105,7 +126,10 @@ def test_unpullable_syntax_frontend_says_what_to_do(
 
 
 def test_buildkit_only_dockerfile_builds(
-    docker_client: docker.DockerClient, tag: str, copy_fixture: Callable[[str], Path]
+    docker_client: docker.DockerClient,
+    tag: str,
+    copy_fixture: Callable[[str], Path],
+    classic_steps: list[str],
 ) -> None:
     app = copy_fixture("docker-init-python")
     image_id = build_image(docker_client, _loaded(tag, app), "app", tag=tag, on_log=lambda _: None)
@@ -117,8 +141,8 @@ def test_buildkit_only_dockerfile_builds(
     )  # fmt: skip
     assert b"app.py" in out and b"compose.yaml" not in out  # .dockerignore honoured
     with pytest.raises(BuildError, match="--mount"):
-        build_image(docker_client, _loaded(tag, app), "app", tag=tag, on_log=lambda _: None,
-                    builder="classic")  # fmt: skip
+        build_image(docker_client, _loaded(tag, app), "app", tag=tag,
+                    on_log=classic_steps.append, builder="classic")  # fmt: skip
 
 
 def test_build_keys_reach_the_engine(

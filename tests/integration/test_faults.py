@@ -20,6 +20,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from clirun import sigint_default
 from composeedit import add_settings, rebuild_on_save
 from cwhelpers import id_of
 from test_session import Recorder, fetch, make_session, served, watching, write_page
@@ -297,6 +298,7 @@ def cli_up(project: Path, project_name: str) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # its own process group, signalled as a terminal would
+        preexec_fn=sigint_default,
     )
 
 
