@@ -5,7 +5,10 @@
 its exact text (docs/compose-fidelity.md).
 """
 
-from composewatch.compose.loader import ProjectOptions, load_project
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from composewatch.compose.model import (
     BuildConfig,
     DependsOn,
@@ -19,7 +22,27 @@ from composewatch.compose.model import (
     ServiceVolume,
     WatchRule,
 )
-from composewatch.compose.render import render_config
+
+if TYPE_CHECKING:
+    from composewatch.compose.loader import ProjectOptions, load_project
+    from composewatch.compose.render import render_config
+
+# The loader (files, YAML, .env) and the renderer load when first asked for: the model alone is
+# what the pure core needs, and importing the package must not drag the file readers in.
+_LAZY = {
+    "ProjectOptions": "composewatch.compose.loader",
+    "load_project": "composewatch.compose.loader",
+    "render_config": "composewatch.compose.render",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BuildConfig",

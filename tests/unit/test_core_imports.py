@@ -69,16 +69,10 @@ CHECKED = [*CORE_MODULES, "composewatch.engine.parse"]
 #: Known to fail today (issue 17 point 4 restructures them). strict: once a module is pure,
 #: its XPASS fails the run, so the mark is removed with the fix instead of lingering.
 IMPURE_TODAY = {
-    "composewatch.core.buildinputs": "imports the compose package, whose __init__ loads the "
-    "whole compose loader (files, YAML, .env)",
-    "composewatch.core.deps": "imports the compose package, whose __init__ loads the whole "
-    "compose loader (files, YAML, .env)",
-    "composewatch.core.probe": "imports the compose package, whose __init__ loads the whole "
-    "compose loader (files, YAML, .env)",
-    "composewatch.core.reload": "Action lives in mapping.py, which loads spec*, confighash and "
-    "engine.buildcontext (tarfile) besides the compose loader",
-    "composewatch.core.state": "Action lives in mapping.py, which loads engine.buildcontext "
-    "(tarfile) and the compose loader",
+    "composewatch.core.buildinputs": "imports compose.layout (the loader's key layout, which "
+    "brings compose.redaction) for the build section's keys",
+    "composewatch.core.reload": "compares services through spec.py and confighash (the "
+    "container spec composer, outside the pure layers)",
     "composewatch.engine.parse": "imports health.py (sockets, http.client) for its probe types",
 }
 
