@@ -24,7 +24,17 @@ __all__ = ["RunResult", "run_one", "step_medians"]
 
 Log = Callable[[str], None]
 # composewatch events that need no mention in the report's notes.
-_ROUTINE = {"Live", "Watching", "ServiceStarted", "BuildStarted", "BuildFinished", "BuildLog"}
+_ROUTINE = {
+    "Live",
+    "Watching",
+    "ServiceStarted",
+    "BuildStarted",
+    "BuildFinished",
+    "BuildLog",
+    "UpdateStarted",
+    "ImageCaughtUp",
+    "CheckStarted",
+}
 
 
 @dataclass

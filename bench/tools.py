@@ -347,11 +347,18 @@ class Composewatch(_Watcher):
         self.saves += 1
 
     def idle(self) -> bool:
+        """Each save ended (live, failed or unchanged), and the image's catch-up after an
+        in-place update is over: the next save finds the machine as quiet as the others'."""
         target = self.p.fixture.target
-        done = [
-            e for e in self.events if e.get("event") in _OUTCOMES and e.get("service") == target
-        ]
-        return len(done) >= self.saves
+        mine = [e for e in self.events if e.get("service") == target]
+        done = [e for e in mine if e.get("event") in _OUTCOMES]
+        catching_up = 0
+        for event in mine:
+            if event.get("event") == "BuildStarted" and event.get("background"):
+                catching_up += 1
+            elif event.get("event") in ("ImageCaughtUp", "BuildFailed", "UpdateStarted"):
+                catching_up = 0  # caught up, failed, or cancelled by a newer save
+        return len(done) >= self.saves and catching_up == 0
 
     def lives(self) -> list[dict[str, Any]]:
         return [e for e in self.events if e.get("event") == "Live"]
