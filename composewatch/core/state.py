@@ -765,9 +765,10 @@ class _Machine:
         service = self.get(event.service)
         if service.serving is not None and service.serving.digest == event.digest:
             self.update(event.service, behind=False)  # the image already holds this code
-            self.finish(
-                event.service, None if service.background else ev.BuildUnchanged(event.service)
-            )
+            outcome: ev.Event = ev.BuildUnchanged(event.service)
+            if service.background:
+                outcome = ev.ImageCaughtUp(event.service, self.now - service.phase_started_at)
+            self.finish(event.service, outcome)
             return
         self.update(event.service, digest=event.digest)
         self.emit(StartBuild(event.service, event.generation, event.digest))

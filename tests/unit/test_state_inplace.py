@@ -258,3 +258,12 @@ def test_without_a_container_an_update_is_a_build() -> None:
     assert reports(effects)[0] == ev.BuildStarted(
         "web", (str(APP),), "rebuild: no container runs to update in place"
     )
+
+
+def test_a_catch_up_whose_context_the_image_already_holds_says_so() -> None:
+    state, _ = live(serving())
+    state, effects = run(state, (ContextHashed("web", 2, "d0"), 11.0))  # the serving digest
+    assert work(effects) == []
+    (caught_up,) = reports(effects)
+    assert isinstance(caught_up, ev.ImageCaughtUp)
+    assert not state.service("web").behind and state.service("web").phase is Phase.IDLE
