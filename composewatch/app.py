@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import signal
 import time
@@ -657,7 +658,8 @@ class Session:
             on_ready=armed.set,
             on_error=lambda message: self.ui(ev.Note(message, "warning")),
         )
-        async for batch in _after_checkouts(batches, git_locks(roots)):
+        burst_quiet_s = 2 * self.settings.quiet_ms / 1000
+        async for batch in _after_checkouts(batches, git_locks(roots), burst_quiet_s=burst_quiet_s):
             try:
                 await self.on_batch(scheduler, batch)
             except Exception as exc:  # one bad batch must not end the watch
@@ -733,13 +735,23 @@ async def _finish_even_if_cancelled(work: Any) -> Any:
 
 
 async def _after_checkouts(
-    batches: AsyncIterator[ChangeBatch], locks: set[Path], settle_s: float = 0.2
+    batches: AsyncIterator[ChangeBatch],
+    locks: set[Path],
+    settle_s: float = 0.2,
+    burst_quiet_s: float = 0.0,
 ) -> AsyncIterator[ChangeBatch]:
     """Pass batches on, except while a git checkout runs (an `index.lock` exists): then its
     batches are merged, and handed over once the lock has gone and no batch came for
     `settle_s` (the watcher still holds the last files git wrote), so a branch switch of
-    thousands of files gives one build per service, of the checked-out state."""
+    thousands of files gives one build per service, of the checked-out state.
+
+    A batch that comes less than `burst_quiet_s` after the one before is a burst (an editor's
+    "save all", a formatter, an agent): it is merged with those that follow until the burst
+    pauses for `burst_quiet_s`, so the burst's saves go as one round, not one stale restart or
+    build after another. The first batch of a burst is never held: a lone save goes at once."""
     queue: asyncio.Queue[ChangeBatch] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+    previous_at = -math.inf
 
     async def read() -> None:
         async for batch in batches:
@@ -759,6 +771,13 @@ async def _after_checkouts(
                     while True:
                         late = await asyncio.wait_for(queue.get(), settle_s)
                         batch = _merge(batch, late)
+            arrived_at = loop.time()
+            if arrived_at - previous_at < burst_quiet_s:
+                with contextlib.suppress(TimeoutError):
+                    while True:
+                        batch = _merge(batch, await asyncio.wait_for(queue.get(), burst_quiet_s))
+                        arrived_at = loop.time()
+            previous_at = arrived_at
             while not queue.empty():
                 batch = _merge(batch, queue.get_nowait())
             yield batch

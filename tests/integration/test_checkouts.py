@@ -46,3 +46,39 @@ def test_batches_during_a_checkout_are_merged_into_one(tmp_path: Path) -> None:
     merged, after = asyncio.run(scenario())
     assert len(merged.paths) == 50 and merged.delivered_at == 49.0
     assert after.paths == {tmp_path / "after"}
+
+
+def test_a_burst_of_saves_goes_as_one_batch_after_its_first(tmp_path: Path) -> None:
+    """10 saves 30 ms apart: the first goes at once, the other nine wait for the burst to
+    pause and go together; a save well after the burst goes at once again."""
+    feed: asyncio.Queue[ChangeBatch | None] = asyncio.Queue()
+
+    async def batches() -> AsyncIterator[ChangeBatch]:
+        while (batch := await feed.get()) is not None:
+            yield batch
+
+    async def scenario() -> list[tuple[float, ChangeBatch]]:
+        out: list[tuple[float, ChangeBatch]] = []
+        loop = asyncio.get_running_loop()
+
+        async def consume() -> None:
+            async for batch in _after_checkouts(batches(), set(), burst_quiet_s=0.06):
+                out.append((loop.time(), batch))
+
+        consumer = asyncio.create_task(consume())
+        started = loop.time()
+        for i in range(10):
+            feed.put_nowait(ChangeBatch(frozenset({tmp_path / f"f{i}"}), float(i)))
+            await asyncio.sleep(0.03)
+        await asyncio.sleep(0.3)
+        feed.put_nowait(ChangeBatch(frozenset({tmp_path / "later"}), 20.0))
+        await asyncio.sleep(0.1)
+        feed.put_nowait(None)
+        await consumer
+        return [(t - started, b) for t, b in out]
+
+    (t1, first), (t2, burst), (t3, later) = asyncio.run(scenario())
+    assert first.paths == {tmp_path / "f0"} and t1 < 0.03
+    assert burst.paths == {tmp_path / f"f{i}" for i in range(1, 10)}
+    assert burst.delivered_at == 9.0 and 0.33 <= t2 < 0.6  # 0.27 s of burst + 0.06 s quiet
+    assert later.paths == {tmp_path / "later"} and t3 - 0.57 < 0.1
