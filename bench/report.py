@@ -26,6 +26,7 @@ CONTENDERS = {
     "compose-watch": "compose watch",
     "gaze": "gaze loop",
     "composewatch": "composewatch",
+    "composewatch-rebuild": "composewatch, rebuild path",
 }
 
 

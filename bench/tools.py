@@ -27,7 +27,15 @@ import yaml
 from bench import buildkit
 from bench.projects import LABEL, Prepared
 
-__all__ = ["TOOLS", "ComposeWatch", "Composewatch", "GazeLoop", "ScriptFloor", "Tool"]
+__all__ = [
+    "TOOLS",
+    "ComposeWatch",
+    "Composewatch",
+    "ComposewatchRebuild",
+    "GazeLoop",
+    "ScriptFloor",
+    "Tool",
+]
 
 COMPOSE = Path(compose.__file__).parent / "docker-compose"
 COMPOSEWATCH = Path(sys.executable).parent / "composewatch"
@@ -383,9 +391,23 @@ class Composewatch(_Watcher):
         remove_images(self.p.project)
 
 
+class ComposewatchRebuild(Composewatch):
+    """composewatch with in-place updates off (`x-composewatch.in_place: false`): every save
+    rebuilds and swaps, the path of a save the Dockerfile does not prove safe."""
+
+    name = "composewatch-rebuild"
+
+    def start(self, project: Prepared) -> None:
+        data: dict[str, Any] = yaml.safe_load(project.compose_file.read_text())
+        data["x-composewatch"] = {**(data.get("x-composewatch") or {}), "in_place": False}
+        project.compose_file.write_text(yaml.safe_dump(data, sort_keys=False))
+        super().start(project)
+
+
 TOOLS: dict[str, type[Tool]] = {
     "script": ScriptFloor,
     "compose-watch": ComposeWatch,
     "gaze": GazeLoop,
     "composewatch": Composewatch,
+    "composewatch-rebuild": ComposewatchRebuild,
 }

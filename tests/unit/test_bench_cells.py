@@ -28,16 +28,17 @@ from bench.report import Row
 
 def test_every_fixture_gated_for_every_tool_then_ungated_for_the_floor_and_composewatch() -> None:
     planned = cells(parse_args([]))
-    assert planned[:6] == [
+    assert planned[:7] == [
         ("flask", "script", True),
         ("flask", "compose-watch", True),
         ("flask", "gaze", True),
         ("flask", "composewatch", True),
+        ("flask", "composewatch-rebuild", True),  # in-place updates off: the rebuild path
         ("flask", "script", False),
         ("flask", "composewatch", False),
     ]
     assert {fixture for fixture, _, _ in planned} == {"flask", "flask-init", "five", "docker-init"}
-    assert len(planned) == 4 * 6
+    assert len(planned) == 4 * 7
 
 
 def test_cells_can_be_selected_and_skipped() -> None:
@@ -61,7 +62,7 @@ def test_cells_can_be_selected_and_skipped() -> None:
     ]
     assert cells(parse_args(["--fixtures", "five", "--ungated", "none"]))[-1] == (
         "five",
-        "composewatch",
+        "composewatch-rebuild",
         True,
     )
 

@@ -118,6 +118,7 @@ def test_headline_has_each_contender_the_ratios_and_the_gaps() -> None:
         _row(tool="compose-watch", median_s=4.0),
         _row(tool="gaze", median_s=3.0, served=8),
         _row(median_s=0.8, median_gap_s=0.2),
+        _row(tool="composewatch-rebuild", median_s=0.9),
         _row(median_s=0.1, gated=False),  # the ungated row never enters the headline
         _row(fixture="flask", tool="script", median_s=2.0),
     ]
@@ -128,15 +129,27 @@ def test_headline_has_each_contender_the_ratios_and_the_gaps() -> None:
         "compose watch",
         "gaze loop",
         "composewatch",
+        "composewatch, rebuild path",
         "composewatch / floor",
         "composewatch / compose watch",
         "gap per swap: composewatch",
         "gap per swap: floor",
     ]
     five = _cells(lines[2])
-    assert five == ["five", "1.00", "4.00", "3.00 (8/10)", "0.80", "0.80x", "0.20x", "0.20", "0.50"]
+    assert five == [
+        "five",
+        "1.00",
+        "4.00",
+        "3.00 (8/10)",
+        "0.80",
+        "0.90",
+        "0.80x",
+        "0.20x",
+        "0.20",
+        "0.50",
+    ]
     # A fixture where only the floor ran: no ratio rather than a wrong one.
-    assert _cells(lines[3]) == ["flask", "2.00", "—", "—", "—", "—", "—", "—", "0.30"]
+    assert _cells(lines[3]) == ["flask", "2.00", "—", "—", "—", "—", "—", "—", "—", "0.30"]
 
 
 def test_an_error_stays_out_of_the_tables_and_is_shown_whole_below() -> None:
