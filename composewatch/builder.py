@@ -11,18 +11,22 @@ second waits for the first and gets its image under its own tag.
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import docker
 import docker.errors
 
 from composewatch.compose.model import LoadedProject
 from composewatch.core.buildinputs import BuildRequest, parse_build_request
+from composewatch.engine.attachables import SecretSource, secrets_service, ssh_service
 from composewatch.engine.build import BuildCancelled, Builder, choose_builder, run_build
 from composewatch.engine.buildcontext import ContextSelection, select_context
+from composewatch.engine.session import Service
 from composewatch.errors import BuildContextError, ComposewatchError, EngineError
 
 __all__ = [
@@ -79,6 +83,42 @@ def _check_build_inputs(loaded: LoadedProject, services: Iterable[str]) -> None:
                 raise BuildContextError(
                     f"{where}.dockerfile: Dockerfile {request.dockerfile_path} does not exist"
                 )
+            _check_session_inputs(request, where, loaded.environment)
+
+
+def _check_session_inputs(request: BuildRequest, where: str, environment: dict[str, str]) -> None:
+    """A secret's file or variable, an agent's socket: missing ones fail before building,
+    naming the key (never a value)."""
+    for secret_id, kind, source in request.secrets:
+        if kind == "file" and not Path(source).is_file():
+            raise BuildContextError(
+                f"{where}.secrets: the file {source} of secret {secret_id!r} does not exist"
+            )
+        if kind == "environment" and source not in environment:
+            raise BuildContextError(
+                f"{where}.secrets: secret {secret_id!r} comes from the environment variable "
+                f"{source}, which is not set (in the shell or the project's .env)"
+            )
+    for ssh_id, path in request.ssh:
+        agent = path or os.environ.get("SSH_AUTH_SOCK", "")
+        if not agent:
+            raise BuildContextError(
+                f"{where}.ssh: {ssh_id!r} forwards the ssh agent of $SSH_AUTH_SOCK, which is "
+                "not set; start an agent (`eval $(ssh-agent)`, `ssh-add`) or give "
+                f"`{ssh_id}=/path/to/agent.sock`."
+            )
+        try:
+            is_socket = stat.S_ISSOCK(os.stat(os.path.expanduser(agent)).st_mode)
+        except OSError as exc:
+            raise BuildContextError(
+                f"{where}.ssh: {ssh_id!r}: the agent socket {agent} cannot be used ({exc.strerror})"
+            ) from None
+        if not is_socket:
+            raise BuildContextError(
+                f"{where}.ssh: {ssh_id!r}: {agent} is not an agent socket; composewatch "
+                "forwards ssh agents, not key files. Way out: `ssh-add` the key to an agent "
+                f"and give `{ssh_id}=/path/to/agent.sock` (or `default` for $SSH_AUTH_SOCK)."
+            )
 
 
 _builders: dict[int, Builder] = {}
@@ -158,9 +198,29 @@ def build_image(
             on_log=on_log,
             cancelled=cancelled,
             labels=labels,
+            session_services=session_services(prepared.request, loaded.environment),
         )
         _shared.images[digest] = image
         return image
+
+
+def session_services(request: BuildRequest, environment: dict[str, str]) -> list[Service]:
+    """The session services `request` needs beyond registry credentials: its secrets (an
+    `environment:` source read from the project's environment, .env included) and agents."""
+    services: list[Service] = []
+    if request.secrets:
+        sources = {
+            secret_id: SecretSource(file=Path(where))
+            if kind == "file"
+            else SecretSource(environment=where)
+            for secret_id, kind, where in request.secrets
+        }
+        services.append(secrets_service(sources, environment))
+    if request.ssh:
+        auth_sock = os.environ.get("SSH_AUTH_SOCK", "")
+        agents = {i: os.path.expanduser(path or auth_sock) for i, path in request.ssh}
+        services.append(ssh_service(agents))
+    return services
 
 
 def _tag(client: docker.DockerClient, image: str, tag: str) -> bool:

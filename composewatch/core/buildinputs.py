@@ -34,7 +34,7 @@ APPLIED_BUILD_KEYS = frozenset(
     {
         "context", "dockerfile", "dockerfile_inline", "args", "target", "labels", "no_cache",
         "pull", "network", "extra_hosts", "shm_size", "cache_from", "platforms", "ulimits",
-        "isolation", "additional_contexts",
+        "isolation", "additional_contexts", "secrets", "ssh",
     }
 )  # fmt: skip
 # Keys that change nothing in a local build of one platform, and why.
@@ -46,11 +46,9 @@ IGNORED_BUILD_KEYS = {
     "provenance": "attestations are only made when pushing",
     "sbom": "attestations are only made when pushing",
 }
-# Keys that need a BuildKit session (gRPC over a hijacked connection) to reach the build.
-REFUSED_BUILD_KEYS = {
-    "secrets": "build secrets reach the build through a BuildKit session",
-    "ssh": "SSH agent forwarding reaches the build through a BuildKit session",
-}
+# Keys refused whatever their value, and why (none since the BuildKit session: `secrets` and
+# `ssh` reach the build through it, see engine/session.py).
+REFUSED_BUILD_KEYS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -75,6 +73,14 @@ class BuildRequest:
     isolation: str | None
     config_file: str  # named in errors
     named_images: tuple[tuple[str, str], ...] = ()  # additional_contexts naming images
+    # build.secrets as (id, "file" | "environment", path or variable name): never the value
+    secrets: tuple[tuple[str, str, str], ...] = ()
+    ssh: tuple[tuple[str, str], ...] = ()  # (id, agent socket path; "" = $SSH_AUTH_SOCK)
+
+    @property
+    def needs_session(self) -> bool:
+        """Whether the build cannot run without a BuildKit session's services."""
+        return bool(self.secrets or self.ssh)
 
     @property
     def dockerfile_path(self) -> Path:
@@ -133,10 +139,12 @@ def parse_build_request(project: Project, service: str, config_file: str) -> Bui
     for key, why in REFUSED_BUILD_KEYS.items():
         if extra.get(key):
             raise BuildContextError(
-                f"{where}.{key}: {why}, which composewatch does not open yet. Way out: build "
-                f"this image with `docker compose build {service}` and run it without `build:` "
-                "(an override file with `image:` only), or remove the key."
+                f"{where}.{key}: {why}. Way out: build this image with `docker compose build "
+                f"{service}` and run it without `build:` (an override file with `image:` "
+                "only), or remove the key."
             )
+    secrets = _build_secrets(extra.get("secrets") or [], project, where)
+    ssh = _build_ssh(extra.get("ssh") or [], where)
     named_images = _named_images(extra.get("additional_contexts") or {}, where, service)
 
     platform = model.model_extra.get("platform") if model.model_extra else None
@@ -193,7 +201,51 @@ def parse_build_request(project: Project, service: str, config_file: str) -> Bui
         isolation=extra.get("isolation"),
         config_file=config_file,
         named_images=named_images,
+        secrets=secrets,
+        ssh=ssh,
     )
+
+
+def _build_secrets(entries: Any, project: Project, where: str) -> tuple[tuple[str, str, str], ...]:
+    """`build.secrets` as compose passes them to BuildKit: the id is the entry's `target`,
+    else its `source`; the value comes from the top-level secret's `file` or `environment`."""
+    found: list[tuple[str, str, str]] = []
+    for entry in entries if isinstance(entries, list) else []:
+        source = str(entry.get("source", "")) if isinstance(entry, dict) else str(entry)
+        target = str(entry.get("target") or "") if isinstance(entry, dict) else ""
+        definition = (project.secrets or {}).get(source)
+        if definition is None:
+            raise BuildContextError(
+                f"{where}.secrets: secret {source!r} is not defined in the top-level "
+                "`secrets:` section; define it there with `file:` or `environment:`."
+            )
+        if definition.get("file"):
+            found.append((target or source, "file", str(definition["file"])))
+        elif definition.get("environment"):
+            found.append((target or source, "environment", str(definition["environment"])))
+        else:
+            raise BuildContextError(
+                f"{where}.secrets: secret {source!r} has neither `file:` nor `environment:` "
+                "(an `external` secret lives in a swarm and cannot reach a build); give it "
+                "one of the two."
+            )
+    return tuple(sorted(set(found)))
+
+
+def _build_ssh(entries: Any, where: str) -> tuple[tuple[str, str], ...]:
+    """`build.ssh`: `default` (the agent of $SSH_AUTH_SOCK), or `id=path` (compose's model
+    prints it `id: path`)."""
+    agents: dict[str, str] = {}
+    for entry in entries if isinstance(entries, list) else []:
+        text = str(entry).strip()
+        ssh_id, sep, path = text.partition("=")
+        if not sep:
+            ssh_id, sep, path = text.partition(":")
+        ssh_id, path = ssh_id.strip(), path.strip()
+        if not ssh_id:
+            raise BuildContextError(f"{where}.ssh: {text!r} names no id (`default` or `id=path`)")
+        agents[ssh_id] = path
+    return tuple(sorted(agents.items()))
 
 
 def _named_images(contexts: Any, where: str, service: str) -> tuple[tuple[str, str], ...]:

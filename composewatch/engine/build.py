@@ -2,8 +2,9 @@
 
 Both take the same context tar (made by `buildcontext`, streamed as it is read) and give the
 same things back: log lines as they come, the image id, or a BuildError naming the failing
-step with its last lines. No BuildKit session is opened: plain builds need none, and the keys
-that do (`secrets`, `ssh`) are refused earlier, in `core.buildinputs`.
+step with its last lines. A BuildKit build runs inside a session (`engine.session`) that
+answers the engine's calls back: registry credentials for a private `FROM` or `cache_from`
+(always offered), and the `session_services` the request needs (secrets, the ssh agent).
 
 Cancelling a build (a newer save superseded it) asks the engine to stop the solve
 (`POST /build/cancel?id=`) and closes the response, so nothing keeps running on the engine.
@@ -18,7 +19,7 @@ import socket
 import threading
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -28,8 +29,16 @@ import docker.errors
 import requests
 
 from composewatch.core.buildinputs import BuildRequest
+from composewatch.engine.attachables import auth_service
 from composewatch.engine.buildcontext import ContextSelection, stream_tar
 from composewatch.engine.faults import engine_lost
+from composewatch.engine.session import (
+    Service,
+    Session,
+    SessionError,
+    engine_dialer,
+    health_service,
+)
 from composewatch.engine.trace import BuildProgress, TraceError, parse_trace_aux
 from composewatch.errors import BuildError, EngineError
 
@@ -93,8 +102,56 @@ def run_build(
     on_log: Callable[[str], None],
     cancelled: threading.Event | None = None,
     labels: dict[str, str] | None = None,
+    session_services: Sequence[Service] = (),
 ) -> str:
-    """Build and return the image id; BuildError on failure, BuildCancelled when cancelled."""
+    """Build and return the image id; BuildError on failure, BuildCancelled when cancelled.
+    A BuildKit build gets a session offering registry credentials and `session_services`."""
+    with contextlib.ExitStack() as stack:
+        session_id = None
+        if builder is Builder.BUILDKIT:
+            session_id = _open_session(api, request, session_services, stack, on_log)
+        return _run_build(
+            api, request, selection, builder=builder, tag=tag, on_log=on_log,
+            cancelled=cancelled, labels=labels, session_id=session_id,
+        )  # fmt: skip
+
+
+def _open_session(
+    api: docker.APIClient,
+    request: BuildRequest,
+    services: Sequence[Service],
+    stack: contextlib.ExitStack,
+    on_log: Callable[[str], None],
+) -> str | None:
+    """The id of a session open for the build's duration; None (the build goes on without
+    one) when the engine refuses it and the build needs nothing but credentials."""
+    dial, host = engine_dialer(api)
+    session = Session(
+        dial, [auth_service(), health_service(), *services], api_version=api.api_version,
+        host=host,
+    )  # fmt: skip
+    try:
+        stack.enter_context(session)
+    except SessionError as exc:
+        if request.needs_session:
+            raise BuildError(request.service, "opening the BuildKit session", [str(exc)]) from None
+        on_log(f"(no BuildKit session, so no registry credentials for this build: {exc})")
+        return None
+    return session.id
+
+
+def _run_build(
+    api: docker.APIClient,
+    request: BuildRequest,
+    selection: ContextSelection,
+    *,
+    builder: Builder,
+    tag: str,
+    on_log: Callable[[str], None],
+    cancelled: threading.Event | None,
+    labels: dict[str, str] | None,
+    session_id: str | None,
+) -> str:
     build_id = uuid.uuid4().hex
     params: dict[str, str] = {
         **request.engine_params(),
@@ -108,6 +165,8 @@ def run_build(
     if builder is Builder.BUILDKIT:
         params["version"] = "2"
         params["buildid"] = build_id
+        if session_id is not None:
+            params["session"] = session_id
     url = f"{api.base_url}/v{api.api_version}/build"
     try:
         response = api.post(

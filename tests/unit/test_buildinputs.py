@@ -66,7 +66,7 @@ def test_parameters_reach_the_engine_query() -> None:
     ("build", "key"),
     [
         ({"secrets": ["token"]}, "secrets"),
-        ({"ssh": ["default"]}, "ssh"),
+        ({"ssh": ["=path"]}, "ssh"),
         ({"additional_contexts": {"src": "../other"}}, "additional_contexts.src"),
         ({"cache_from": ["type=local,src=/tmp/c"]}, "cache_from"),
         ({"platforms": ["linux/amd64", "linux/arm64"]}, "platforms"),

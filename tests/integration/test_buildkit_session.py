@@ -1,0 +1,302 @@
+"""Builds that need the BuildKit session, against real parts the tests start themselves: a
+private registry with htpasswd auth (Debian's `docker-registry`) for `FROM`, build secrets
+from a file and from the environment, and a real `ssh-agent` forwarded into a `RUN`.
+
+The tools come from Debian (`scripts/ensure-test-tools` installs them); without them these
+tests skip locally and fail in CI, like every Docker test.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import docker.errors
+import pytest
+from conftest import in_ci
+
+from composewatch.builder import build_image, check_build_inputs
+from composewatch.compose.model import LoadedProject, Project
+from composewatch.errors import BuildContextError, BuildError
+
+
+def _need(*tools: str) -> None:
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        msg = f"{', '.join(missing)} not installed; run scripts/ensure-test-tools"
+        if in_ci():
+            pytest.fail(f"CI=true: {msg}", pytrace=False)
+        pytest.skip(msg)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class Registry:
+    host: str  # 127.0.0.1:PORT
+    username: str
+    password: str
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """Debian's docker-registry on 127.0.0.1, htpasswd (bcrypt) auth, storage in tmp."""
+    _need("docker-registry", "htpasswd")
+    root = tmp_path_factory.mktemp("registry")
+    user, password = "cwuser", "cw-" + hashlib.sha256(str(root).encode()).hexdigest()[:12]
+    htpasswd = subprocess.run(
+        ["htpasswd", "-Bbn", user, password], check=True, capture_output=True, text=True
+    ).stdout
+    (root / "htpasswd").write_text(htpasswd)
+    port = _free_port()
+    (root / "config.yml").write_text(
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+        f"    rootdirectory: {root / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n"
+        f"auth:\n  htpasswd:\n    realm: cw-test\n    path: {root / 'htpasswd'}\n"
+    )
+    log = (root / "registry.log").open("wb")
+    process = subprocess.Popen(
+        ["docker-registry", "serve", str(root / "config.yml")], stdout=log, stderr=log
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2)
+            except urllib.error.HTTPError as exc:
+                if exc.code == 401:
+                    break  # up, and asking for credentials
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"docker-registry did not start: {(root / 'registry.log').read_text()}")
+            time.sleep(0.1)
+        yield Registry(f"127.0.0.1:{port}", user, password)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+def _docker_config(directory: Path, auths: dict[str, tuple[str, str]]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    entries = {
+        host: {"auth": base64.b64encode(f"{u}:{p}".encode()).decode()}
+        for host, (u, p) in auths.items()
+    }
+    (directory / "config.json").write_text(json.dumps({"auths": entries}))
+    return directory
+
+
+@pytest.fixture
+def private_base(
+    docker_client: docker.DockerClient, registry: Registry, project_name: str
+) -> Iterator[str]:
+    """busybox pushed (with auth) to the registry as a new repository; no local copy."""
+    repository = f"{registry.host}/{project_name}/base"
+    docker_client.images.get("busybox:latest").tag(repository, "1")
+    auth = {"username": registry.username, "password": registry.password}
+    try:
+        for message in docker_client.api.push(
+            repository, tag="1", auth_config=auth, stream=True, decode=True
+        ):
+            assert "error" not in message, message
+    finally:
+        docker_client.images.remove(f"{repository}:1")
+    yield f"{repository}:1"
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        docker_client.images.remove(f"{repository}:1", force=True)
+
+
+def _loaded(
+    name: str,
+    context: Path,
+    environment: dict[str, str] | None = None,
+    top_secrets: dict[str, object] | None = None,
+    **build: object,
+) -> LoadedProject:
+    document: dict[str, object] = {
+        "name": name,
+        "services": {"app": {"build": {"context": str(context), **build}}},
+    }
+    if top_secrets:
+        document["secrets"] = top_secrets
+    return LoadedProject(
+        project=Project.model_validate(document), working_dir=str(context),
+        config_files=["compose.yaml"], environment=environment or {},
+    )  # fmt: skip
+
+
+@pytest.fixture
+def tag(docker_client: docker.DockerClient, project_name: str) -> Iterator[str]:
+    name = f"{project_name}-app"
+    yield name
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        docker_client.images.remove(name, force=True)
+
+
+def test_private_base_image_is_pulled_with_the_docker_config_credentials(
+    docker_client: docker.DockerClient,
+    registry: Registry,
+    private_base: str,
+    tag: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    context = tmp_path / "app"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {private_base}\nRUN echo private > /from\n")
+    loaded = _loaded(tag, context)
+
+    # Without a login the registry says 401: the session is what carries the credentials.
+    monkeypatch.setenv("DOCKER_CONFIG", str(_docker_config(tmp_path / "nologin", {})))
+    with pytest.raises(BuildError) as info:
+        build_image(docker_client, loaded, "app", tag=tag, on_log=lambda _: None)
+    assert "401" in str(info.value) or "unauthorized" in str(info.value).lower()
+
+    login = {registry.host: (registry.username, registry.password)}
+    monkeypatch.setenv("DOCKER_CONFIG", str(_docker_config(tmp_path / "login", login)))
+    lines: list[str] = []
+    image_id = build_image(docker_client, loaded, "app", tag=tag, on_log=lines.append)
+    out = docker_client.containers.run(image_id, ["cat", "/from"], remove=True)
+    assert out == b"private\n"
+    assert not any(registry.password in line for line in lines)
+
+
+def test_build_secrets_reach_the_mount_and_stay_out_of_the_image(
+    docker_client: docker.DockerClient, tag: str, tmp_path: Path
+) -> None:
+    file_value, env_value = "file-secret-7f3a", "env-secret-91bc"
+    (tmp_path / "token.txt").write_text(file_value)
+    context = tmp_path / "app"
+    context.mkdir()
+    # The build records only the secrets' digests; the test compares them with its own.
+    (context / "Dockerfile").write_text(
+        "FROM busybox:latest\n"
+        "RUN --mount=type=secret,id=token --mount=type=secret,id=api_key "
+        "sha256sum /run/secrets/token /run/secrets/api_key | cut -d' ' -f1 > /sums && "
+        "ls /run/secrets > /listed\n"
+        "RUN test ! -e /run/secrets/token && echo gone > /after\n"
+    )
+    loaded = _loaded(
+        tag, context, environment={"API_KEY": env_value},
+        top_secrets={"token": {"file": str(tmp_path / "token.txt")},
+                     "api": {"environment": "API_KEY"}},
+        secrets=[{"source": "token"}, {"source": "api", "target": "api_key"}],
+    )  # fmt: skip
+    check_build_inputs(loaded, ["app"])
+    lines: list[str] = []
+    image_id = build_image(docker_client, loaded, "app", tag=tag, on_log=lines.append)
+    out = docker_client.containers.run(image_id, ["cat", "/sums", "/listed", "/after"],
+                                       remove=True).decode()  # fmt: skip
+    expected = [hashlib.sha256(v.encode()).hexdigest() for v in (file_value, env_value)]
+    assert out.split() == [*expected, "api_key", "token", "gone"]
+    assert not any(file_value in line or env_value in line for line in lines)
+    history = json.dumps(docker_client.images.get(image_id).history())
+    assert file_value not in history and env_value not in history
+
+
+def test_a_missing_secret_source_is_refused_naming_the_key(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox:latest\n")
+    loaded = _loaded("p", tmp_path, top_secrets={"s": {"environment": "NOT_SET_ANYWHERE"}},
+                     secrets=["s"])  # fmt: skip
+    with pytest.raises(BuildContextError, match=r"services\.app\.build\.secrets: .*NOT_SET"):
+        check_build_inputs(loaded, ["app"])
+
+
+_AGENT_PROBE = """\
+import os, socket, struct
+s = socket.socket(socket.AF_UNIX)
+s.connect(os.environ["SSH_AUTH_SOCK"])
+s.sendall(struct.pack(">IB", 1, 11))  # SSH_AGENTC_REQUEST_IDENTITIES
+def read(n):
+    data = b""
+    while len(data) < n:
+        data += s.recv(n - len(data))
+    return data
+(size,) = struct.unpack(">I", read(4))
+body = read(size)
+assert body[0] == 12, body[0]  # SSH_AGENT_IDENTITIES_ANSWER
+(count,) = struct.unpack(">I", body[1:5])
+pos, comments = 5, []
+for _ in range(count):
+    (n,) = struct.unpack(">I", body[pos:pos + 4]); pos += 4 + n
+    (n,) = struct.unpack(">I", body[pos:pos + 4]); comments.append(body[pos + 4:pos + 4 + n])
+    pos += 4 + n
+print(count, b",".join(comments).decode())
+"""
+
+
+@pytest.fixture
+def ssh_agent(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A real ssh-agent holding one new key: (socket path, the key's comment)."""
+    _need("ssh-agent", "ssh-add", "ssh-keygen")
+    sock = tmp_path / "agent.sock"
+    comment = f"cw-test-{tmp_path.name}"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment,
+                    "-f", str(tmp_path / "key")], check=True)  # fmt: skip
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not sock.exists():
+            assert agent.poll() is None and time.monotonic() < deadline, "ssh-agent did not start"
+            time.sleep(0.05)
+        env = {"SSH_AUTH_SOCK": str(sock), "PATH": "/usr/bin:/bin"}
+        subprocess.run(["ssh-add", "-q", str(tmp_path / "key")], env=env, check=True)
+        yield str(sock), comment
+    finally:
+        agent.terminate()
+        agent.wait(timeout=10)
+
+
+def test_build_ssh_forwards_the_agent_into_run(
+    docker_client: docker.DockerClient,
+    tag: str,
+    tmp_path: Path,
+    ssh_agent: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sock, comment = ssh_agent
+    monkeypatch.setenv("SSH_AUTH_SOCK", sock)
+    context = tmp_path / "app"
+    context.mkdir()
+    (context / "probe.py").write_text(_AGENT_PROBE)
+    (context / "Dockerfile").write_text(
+        "FROM python:3.11-slim\nCOPY probe.py /probe.py\n"
+        "RUN --mount=type=ssh python3 /probe.py > /agent.txt\n"
+    )
+    loaded = _loaded(tag, context, ssh=["default"])
+    check_build_inputs(loaded, ["app"])
+    image_id = build_image(docker_client, loaded, "app", tag=tag, on_log=lambda _: None)
+    out = docker_client.containers.run(image_id, ["cat", "/agent.txt"], remove=True)
+    assert out.decode().split() == ["1", comment]
+
+
+def test_build_ssh_without_an_agent_is_refused_naming_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    (tmp_path / "Dockerfile").write_text("FROM busybox:latest\n")
+    with pytest.raises(BuildContextError, match=r"services\.app\.build\.ssh: 'default'"):
+        check_build_inputs(_loaded("p", tmp_path, ssh=["default"]), ["app"])
+    (tmp_path / "id_ed25519").write_text("not a socket")
+    loaded = _loaded("p", tmp_path, ssh=[f"deploy={tmp_path / 'id_ed25519'}"])
+    with pytest.raises(BuildContextError, match="not an agent socket"):
+        check_build_inputs(loaded, ["app"])
