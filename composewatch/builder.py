@@ -10,6 +10,7 @@ second waits for the first and gets its image under its own tag.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import threading
@@ -40,13 +41,27 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class PreparedBuild:
+class ContextImage:
+    """An additional context directory and the image its files are built into first."""
+
+    name: str
+    image: str
     request: BuildRequest
     selection: ContextSelection
 
+
+@dataclass(frozen=True)
+class PreparedBuild:
+    request: BuildRequest
+    selection: ContextSelection
+    contexts: tuple[ContextImage, ...] = ()
+
     @property
     def digest(self) -> str:
-        return self.selection.digest
+        if not self.contexts:
+            return self.selection.digest
+        parts = [self.selection.digest, *(f"{c.name}={c.selection.digest}" for c in self.contexts)]
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 def _config_file(loaded: LoadedProject) -> str:
@@ -56,7 +71,20 @@ def _config_file(loaded: LoadedProject) -> str:
 def prepare_build(loaded: LoadedProject, service: str) -> PreparedBuild:
     """The service's build request and context selection; BuildContextError names the key."""
     request = parse_build_request(loaded.project, service, _config_file(loaded))
-    return PreparedBuild(request, select_context(request))
+    contexts = []
+    for name, directory, image in request.context_dirs:
+        _check_context_dir(request, name, directory)
+        context_request = request.for_context_dir(directory)
+        contexts.append(ContextImage(name, image, context_request, select_context(context_request)))
+    return PreparedBuild(request, select_context(request), tuple(contexts))
+
+
+def _check_context_dir(request: BuildRequest, name: str, directory: str) -> None:
+    if not Path(directory).is_dir():
+        raise BuildContextError(
+            f"{request.config_file}: services.{request.service}.build.additional_contexts."
+            f"{name}: {directory} does not exist or is not a directory"
+        )
 
 
 def check_build_inputs(loaded: LoadedProject, services: Iterable[str]) -> None:
@@ -84,6 +112,8 @@ def _check_build_inputs(loaded: LoadedProject, services: Iterable[str]) -> None:
                     f"{where}.dockerfile: Dockerfile {request.dockerfile_path} does not exist"
                 )
             _check_session_inputs(request, where, loaded.environment)
+            for name, directory, _ in request.context_dirs:
+                _check_context_dir(request, name, directory)
 
 
 def _check_session_inputs(request: BuildRequest, where: str, environment: dict[str, str]) -> None:
@@ -189,6 +219,17 @@ def build_image(
         if image is not None and _tag(client, image, tag):
             on_log(f"same build as another service: using image {image[:19]}")
             return image
+        for context in prepared.contexts:
+            run_build(
+                client.api,
+                context.request,
+                context.selection,
+                builder=chosen,
+                tag=context.image,
+                on_log=_prefixed(on_log, f"(context {context.name}) "),
+                cancelled=cancelled,
+                labels=labels,
+            )
         image = run_build(
             client.api,
             prepared.request,
@@ -202,6 +243,10 @@ def build_image(
         )
         _shared.images[digest] = image
         return image
+
+
+def _prefixed(on_log: Callable[[str], None], prefix: str) -> Callable[[str], None]:
+    return lambda line: on_log(prefix + line)
 
 
 def session_services(request: BuildRequest, environment: dict[str, str]) -> list[Service]:

@@ -13,6 +13,7 @@ change to a build input (args, target, the Dockerfile's name...) forces a rebuil
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,9 @@ class BuildRequest:
     # build.secrets as (id, "file" | "environment", path or variable name): never the value
     secrets: tuple[tuple[str, str, str], ...] = ()
     ssh: tuple[tuple[str, str], ...] = ()  # (id, agent socket path; "" = $SSH_AUTH_SOCK)
+    # additional_contexts naming directories, as (name, directory, image): each is built into
+    # `image` (FROM scratch, COPY . /) first, and `named_images` maps the name to it.
+    context_dirs: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def needs_session(self) -> bool:
@@ -91,6 +95,18 @@ class BuildRequest:
         to find services whose builds are the same)."""
         fields = {k: v for k, v in self.__dict__.items() if k not in ("service", "config_file")}
         return json.dumps(fields, sort_keys=True, default=str)
+
+    def for_context_dir(self, directory: str) -> BuildRequest:
+        """The build that turns an additional context directory into an image holding its
+        files, which BuildKit's named contexts give a Dockerfile (`FROM`, `COPY --from`,
+        `RUN --mount=from=`). The directory's own `.dockerignore` applies."""
+        return BuildRequest(
+            service=self.service, context=Path(directory), dockerfile="Dockerfile",
+            dockerfile_inline="FROM scratch\nCOPY . /\n", args=(), target=None, labels=(),
+            no_cache=False, pull=False, network=None, extra_hosts=(), shm_size=None,
+            cache_from=(), platform=self.platform, ulimits=(), isolation=None,
+            config_file=self.config_file,
+        )  # fmt: skip
 
     def engine_params(self) -> dict[str, str]:
         """The query parameters of `POST /build` for these inputs (not the Dockerfile's name,
@@ -145,7 +161,9 @@ def parse_build_request(project: Project, service: str, config_file: str) -> Bui
             )
     secrets = _build_secrets(extra.get("secrets") or [], project, where)
     ssh = _build_ssh(extra.get("ssh") or [], where)
-    named_images = _named_images(extra.get("additional_contexts") or {}, where, service)
+    named_images, context_dirs = _named_contexts(
+        extra.get("additional_contexts") or {}, where, f"{project.name}-{service}"
+    )
 
     platform = model.model_extra.get("platform") if model.model_extra else None
     platforms = list(extra.get("platforms") or [])
@@ -203,6 +221,7 @@ def parse_build_request(project: Project, service: str, config_file: str) -> Bui
         named_images=named_images,
         secrets=secrets,
         ssh=ssh,
+        context_dirs=context_dirs,
     )
 
 
@@ -248,23 +267,30 @@ def _build_ssh(entries: Any, where: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(agents.items()))
 
 
-def _named_images(contexts: Any, where: str, service: str) -> tuple[tuple[str, str], ...]:
-    """Named contexts that name images; any other kind needs a BuildKit session."""
+def _named_contexts(
+    contexts: Any, where: str, prefix: str
+) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str, str], ...]]:
+    """Named contexts: those naming images, and the directories (each given the image it is
+    built into, named after the project and service). URLs and other sources are refused."""
     if not isinstance(contexts, dict):
-        return ()
+        return (), ()
     images: list[tuple[str, str]] = []
+    directories: list[tuple[str, str, str]] = []
     for name, value in sorted(contexts.items()):
         source = str(value)
-        if not source.startswith("docker-image://") or len(source) == len("docker-image://"):
+        if source.startswith("docker-image://") and len(source) > len("docker-image://"):
+            images.append((str(name), source.removeprefix("docker-image://")))
+        elif "://" in source or source.startswith(("git@", "target:")):
             raise BuildContextError(
-                f"{where}.additional_contexts.{name}: {source!r} is a local directory, URL or "
-                "other source, which reaches the build through a BuildKit session that "
-                "composewatch does not open yet (`docker-image://IMAGE` works). Way out: copy "
-                "the files into the build context, or build this image with `docker compose "
-                f"build {service}` and run it without `build:`."
+                f"{where}.additional_contexts.{name}: {source!r} is a URL or other remote "
+                "source; composewatch builds with directories and `docker-image://IMAGE`. Way "
+                "out: clone or download it into a directory and name that directory."
             )
-        images.append((str(name), source.removeprefix("docker-image://")))
-    return tuple(images)
+        else:
+            image = re.sub(r"[^a-z0-9]+", "-", f"{prefix}-context-{name}".lower()).strip("-")
+            directories.append((str(name), source, image))
+            images.append((str(name), image))
+    return tuple(images), tuple(directories)
 
 
 def _cache_ref(entry: str) -> str | None:

@@ -31,6 +31,7 @@ import requests
 from composewatch.core.buildinputs import BuildRequest
 from composewatch.engine.attachables import auth_service
 from composewatch.engine.buildcontext import ContextSelection, stream_tar
+from composewatch.engine.buildhints import before_build_error, syntax_failure
 from composewatch.engine.faults import engine_lost
 from composewatch.engine.session import (
     Service,
@@ -46,7 +47,6 @@ __all__ = ["BuildCancelled", "Builder", "choose_builder", "run_build"]
 
 _TAIL = 15
 _CLASSIC_STEP = re.compile(r"^Step \d+/\d+ : ")
-_LINE = re.compile(r"\bline (\d+)\b")
 _MIN_BUILDKIT_API = (1, 39)  # Engine 18.09, the first with BuildKit behind /build?version=2
 
 
@@ -186,7 +186,7 @@ def _run_build(
     if response.status_code >= 400:
         message = _error_body(response)
         response.close()
-        raise _before_build_error(request, message)
+        raise before_build_error(request, message)
 
     finished = threading.Event()
     if cancelled is not None:
@@ -256,8 +256,8 @@ def _follow_buildkit(
             error = _error_text(message)
             on_log(error)
             step, tail = progress.failure()
-            if progress.failed_step is None or _syntax_failure(request, error):
-                raise _before_build_error(request, error)
+            if progress.failed_step is None or syntax_failure(request, error):
+                raise before_build_error(request, error)
             if error not in tail:
                 tail.append(error)
             raise BuildError(request.service, step, tail)
@@ -282,7 +282,7 @@ def _follow_classic(
             tail.append(error)
             on_log(error)
             if step == "the first step" and not any(_CLASSIC_STEP.match(t) for t in tail):
-                raise _before_build_error(request, error)
+                raise before_build_error(request, error)
             raise BuildError(request.service, step, list(tail))
         aux = message.get("aux")
         if isinstance(aux, dict) and aux.get("ID"):
@@ -353,53 +353,3 @@ def _error_text(message: dict[str, Any]) -> str:
     if isinstance(detail, dict) and detail.get("message"):
         return str(detail["message"]).rstrip()
     return str(message.get("error", "")).rstrip()
-
-
-def _before_build_error(request: BuildRequest, message: str) -> BuildError:
-    """An error the engine answered before building anything: most often the Dockerfile's
-    syntax, or a `# syntax=` frontend it could not pull."""
-    where = request.dockerfile_path if request.dockerfile_inline is None else "dockerfile_inline"
-    syntax = _syntax_failure(request, message)
-    if syntax is not None:
-        return BuildError(
-            request.service,
-            f"loading the Dockerfile frontend {syntax}",
-            [
-                f"{where}, line 1: `# syntax={syntax}` makes BuildKit pull that frontend image "
-                "from a registry, which failed; remove the line to build with the engine's "
-                "built-in Dockerfile frontend, or make the image available to the engine.",
-                message,
-            ],
-        )
-    line = _LINE.search(message)
-    step = f"{where}, line {line.group(1)}" if line else f"reading {where}"
-    return BuildError(request.service, step, [message])
-
-
-def _syntax_failure(request: BuildRequest, message: str) -> str | None:
-    """The `# syntax=` frontend, when the error is about getting it."""
-    syntax = _syntax_directive(request)
-    if syntax is None or not any(
-        s in message for s in ("gateway", "resolve", "pull", "dial", "lookup", "no such host")
-    ):
-        return None
-    return syntax
-
-
-def _syntax_directive(request: BuildRequest) -> str | None:
-    try:
-        text = (
-            request.dockerfile_inline
-            if request.dockerfile_inline is not None
-            else request.dockerfile_path.read_text(errors="replace")
-        )
-    except OSError:
-        return None
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped.startswith("#"):
-            return None
-        match = re.match(r"#\s*syntax\s*=\s*(\S+)", stripped, re.IGNORECASE)
-        if match:
-            return match.group(1)
-    return None

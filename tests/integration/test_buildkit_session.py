@@ -300,3 +300,63 @@ def test_build_ssh_without_an_agent_is_refused_naming_the_key(
     loaded = _loaded("p", tmp_path, ssh=[f"deploy={tmp_path / 'id_ed25519'}"])
     with pytest.raises(BuildContextError, match="not an agent socket"):
         check_build_inputs(loaded, ["app"])
+
+
+def test_additional_context_directories_reach_copy_mount_and_from(
+    docker_client: docker.DockerClient, tag: str, tmp_path: Path, project_name: str
+) -> None:
+    shared = tmp_path / "shared"
+    (shared / "lib").mkdir(parents=True)
+    (shared / "lib" / "greeting.txt").write_text("from the shared directory\n")
+    (shared / "skipped.txt").write_text("ignored")
+    (shared / ".dockerignore").write_text("skipped.txt\n")
+    context = tmp_path / "app"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM shared AS files\n"
+        "FROM busybox:latest\n"
+        "COPY --from=shared /lib/greeting.txt /copied.txt\n"
+        "RUN --mount=from=shared,target=/mnt cat /mnt/lib/greeting.txt > /mounted.txt && "
+        "ls /mnt > /listed.txt\n"
+        "COPY --from=files /lib /stage-lib\n"
+    )
+    loaded = _loaded(project_name, context, additional_contexts={"shared": str(shared)})
+    check_build_inputs(loaded, ["app"])
+    helper = f"{project_name}-app-context-shared"
+    try:
+        image_id = build_image(docker_client, loaded, "app", tag=tag, on_log=lambda _: None)
+        out = docker_client.containers.run(
+            image_id,
+            ["cat", "/copied.txt", "/mounted.txt", "/stage-lib/greeting.txt", "/listed.txt"],
+            remove=True,
+        ).decode()
+    finally:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            docker_client.images.remove(helper, force=True)
+    assert out.split("\n") == ["from the shared directory"] * 3 + ["lib", ""]
+
+
+def test_a_missing_additional_context_directory_is_refused_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox:latest\n")
+    loaded = _loaded("p", tmp_path, additional_contexts={"shared": str(tmp_path / "nope")})
+    with pytest.raises(BuildContextError, match=r"build\.additional_contexts\.shared: .*nope"):
+        check_build_inputs(loaded, ["app"])
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "named"),
+    [
+        ("FROM busybox:latest\nRUN <<EOF\necho hi > /x\nEOF\n", "a heredoc (`<<EOF`)"),
+        ("FROM busybox:latest\nCOPY --link Dockerfile /d\n", "`COPY --link`"),
+    ],
+)
+def test_syntax_newer_than_the_engine_frontend_is_named_with_its_line(
+    docker_client: docker.DockerClient, tag: str, tmp_path: Path, dockerfile: str, named: str
+) -> None:
+    if docker_client.version().get("Version", "").split(".")[0] not in ("19", "20"):
+        pytest.skip("this engine's frontend knows heredocs and --link")  # engines 23+
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    with pytest.raises(BuildError) as info:
+        build_image(docker_client, _loaded(tag, tmp_path), "app", tag=tag, on_log=lambda _: None)
+    text = str(info.value)
+    assert "Dockerfile, line 2:" in text and named in text and "Way out" in text, text
