@@ -13,6 +13,7 @@ Cancelling a build (a newer save superseded it) asks the engine to stop the solv
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import re
 import socket
@@ -33,6 +34,12 @@ from composewatch.engine.attachables import auth_service
 from composewatch.engine.buildcontext import ContextSelection, stream_tar
 from composewatch.engine.buildhints import before_build_error, syntax_failure
 from composewatch.engine.faults import engine_lost
+from composewatch.engine.filesync import (
+    SyncStats,
+    context_entries,
+    file_entries,
+    filesync_service,
+)
 from composewatch.engine.session import (
     Service,
     Session,
@@ -107,37 +114,80 @@ def run_build(
     """Build and return the image id; BuildError on failure, BuildCancelled when cancelled.
     A BuildKit build gets a session offering registry credentials and `session_services`."""
     with contextlib.ExitStack() as stack:
-        session_id = None
+        joined = None
         if builder is Builder.BUILDKIT:
-            session_id = _open_session(api, request, session_services, stack, on_log)
-        return _run_build(
+            joined = _open_session(api, request, selection, session_services, stack, on_log)
+        image = _run_build(
             api, request, selection, builder=builder, tag=tag, on_log=on_log,
-            cancelled=cancelled, labels=labels, session_id=session_id,
+            cancelled=cancelled, labels=labels, joined=joined,
         )  # fmt: skip
+        if joined is not None:
+            stats = joined.stats
+            on_log(
+                f"context: {stats.sent_files} of {stats.files} files sent through the session "
+                f"({stats.sent_bytes} bytes; the engine had the others)"
+            )
+        return image
+
+
+@dataclass(frozen=True)
+class _Joined:
+    """The session a build joins, and the context it sends in place of a tar."""
+
+    id: str
+    dockerfile: str  # the Dockerfile's name in the session's `dockerfile` folder
+    stats: SyncStats
 
 
 def _open_session(
     api: docker.APIClient,
     request: BuildRequest,
+    selection: ContextSelection,
     services: Sequence[Service],
     stack: contextlib.ExitStack,
     on_log: Callable[[str], None],
-) -> str | None:
-    """The id of a session open for the build's duration; None (the build goes on without
-    one) when the engine refuses it and the build needs nothing but credentials."""
+) -> _Joined | None:
+    """A session open for the build's duration, offering credentials, the context and the
+    Dockerfile (`remote=client-session`), and `services`; None (the context goes as a tar)
+    when the engine refuses it and the build needs nothing but those."""
+    dockerfile = selection.dockerfile.rsplit("/", 1)[-1]
+    stats = SyncStats()
+    folders = {
+        "context": context_entries(selection, request.context),
+        "dockerfile": file_entries({dockerfile: _dockerfile_bytes(request, selection)}),
+    }
     dial, host = engine_dialer(api)
     session = Session(
-        dial, [auth_service(), health_service(), *services], api_version=api.api_version,
-        host=host,
+        dial, [auth_service(), health_service(), filesync_service(folders, stats), *services],
+        api_version=api.api_version, host=host, shared_key=_shared_key(request),
     )  # fmt: skip
     try:
         stack.enter_context(session)
     except SessionError as exc:
         if request.needs_session:
             raise BuildError(request.service, "opening the BuildKit session", [str(exc)]) from None
-        on_log(f"(no BuildKit session, so no registry credentials for this build: {exc})")
+        on_log(f"(no BuildKit session: the context goes as a tar, with no credentials: {exc})")
         return None
-    return session.id
+    return _Joined(session.id, dockerfile, stats)
+
+
+def _shared_key(request: BuildRequest) -> str:
+    """One key per context folder, as the docker CLI derives it: the engine diffs each
+    transfer against the last one made under the same key."""
+    return hashlib.sha256(f"composewatch:{request.context.resolve()}".encode()).hexdigest()
+
+
+def _dockerfile_bytes(request: BuildRequest, selection: ContextSelection) -> bytes:
+    for member in selection.members:
+        if member.name == selection.dockerfile:
+            if member.data is not None:
+                return member.data
+            assert member.path is not None
+            try:
+                return member.path.read_bytes()
+            except OSError as exc:
+                raise BuildError(request.service, "reading the Dockerfile", [str(exc)]) from None
+    raise BuildError(request.service, "reading the Dockerfile", ["not in the build context"])
 
 
 def _run_build(
@@ -150,7 +200,7 @@ def _run_build(
     on_log: Callable[[str], None],
     cancelled: threading.Event | None,
     labels: dict[str, str] | None,
-    session_id: str | None,
+    joined: _Joined | None,
 ) -> str:
     build_id = uuid.uuid4().hex
     params: dict[str, str] = {
@@ -165,14 +215,16 @@ def _run_build(
     if builder is Builder.BUILDKIT:
         params["version"] = "2"
         params["buildid"] = build_id
-        if session_id is not None:
-            params["session"] = session_id
+    body: Iterator[bytes] | bytes = stream_tar(selection)
+    if joined is not None:
+        params.update(session=joined.id, remote="client-session", dockerfile=joined.dockerfile)
+        body = b""
     url = f"{api.base_url}/v{api.api_version}/build"
     try:
         response = api.post(
             url,
             params=params,
-            data=stream_tar(selection),
+            data=body,
             headers={"Content-Type": "application/x-tar"},
             stream=True,
             timeout=None,

@@ -97,9 +97,12 @@ def frame_message(message: bytes) -> bytes:
 class Call:
     """One gRPC call the engine made: its metadata, the messages it sends, a way to answer."""
 
-    def __init__(self, session: Session, stream_id: int, path: str, metadata: dict[str, str]):
+    def __init__(
+        self, session: Session, stream_id: int, path: str, headers: list[tuple[str, str]]
+    ) -> None:
         self.path = path
-        self.metadata = metadata
+        self.headers = headers  # every header, in order: gRPC sends each value of a key apart
+        self.metadata = dict(headers)
         self._session = session
         self._stream_id = stream_id
         self._inbox: queue.Queue[bytes | None] = queue.Queue()
@@ -111,6 +114,10 @@ class Call:
         """The engine's next message, or None when it has sent its last (or the call ended)."""
         return self._inbox.get()
 
+    def values(self, name: str) -> list[str]:
+        """Every value of metadata key `name` (lower case), in the order sent."""
+        return [value for key, value in self.headers if key == name]
+
     def messages(self) -> Iterable[bytes]:
         while (message := self.receive()) is not None:
             yield message
@@ -118,6 +125,10 @@ class Call:
     def send(self, message: bytes) -> None:
         """Send one message to the engine (blocks while HTTP/2 flow control says wait)."""
         self._session._send_message(self, frame_message(message))
+
+    def send_all(self, messages: Iterable[bytes]) -> None:
+        """Send several messages in as few frames as flow control allows."""
+        self._session._send_message(self, b"".join(frame_message(m) for m in messages))
 
     # Called by the session's reader thread.
     def _feed(self, data: bytes) -> None:
@@ -180,6 +191,7 @@ class Session:
         api_version: str,
         host: str = "docker",
         name: str = "composewatch",
+        shared_key: str = "",
     ) -> None:
         self.id = uuid.uuid4().hex
         self._dial = dial
@@ -189,6 +201,9 @@ class Session:
         self._api_version = api_version
         self._host = host
         self._name = name
+        # BuildKit keeps the files a session sent under this key, and diffs the next transfer
+        # against them: a key stable per build context means a save sends only what changed.
+        self._shared_key = shared_key or self.id
         self._sock: socket.socket | None = None
         self._conn = h2.connection.H2Connection(
             h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
@@ -258,7 +273,7 @@ class Session:
             "Upgrade: h2c",
             f"{_HEADER_ID}: {self.id}",
             f"{_HEADER_NAME}: {self._name}",
-            f"{_HEADER_KEY}: {self.id}",
+            f"{_HEADER_KEY}: {self._shared_key}",
             *(f"{_HEADER_METHOD}: {path}" for path in sorted(self._handlers)),
         ]
         return ("\r\n".join(lines) + "\r\n\r\n").encode()
@@ -326,9 +341,9 @@ class Session:
             raise OSError("the engine closed the session")
 
     def _start_call(self, stream_id: int, headers: Iterable[tuple[Any, Any]]) -> None:
-        metadata = {str(k).lower(): str(v) for k, v in headers}
-        path = metadata.get(":path", "")
-        call = Call(self, stream_id, path, metadata)
+        pairs = [(str(k).lower(), str(v)) for k, v in headers]
+        path = dict(pairs).get(":path", "")
+        call = Call(self, stream_id, path, pairs)
         with self._lock:
             self._calls[stream_id] = call
         handler = self._handlers.get(path)

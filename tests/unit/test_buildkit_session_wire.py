@@ -5,6 +5,7 @@ a socketpair, playing the engine's part (it is the HTTP/2 client on the hijacked
 from __future__ import annotations
 
 import socket
+import stat
 import threading
 import urllib.parse
 from collections.abc import Iterator, Mapping
@@ -17,6 +18,17 @@ import pytest
 
 from composewatch.engine import protowire as pw
 from composewatch.engine.attachables import SecretSource, secrets_service, ssh_service
+from composewatch.engine.filesync import (
+    FIN,
+    REQ,
+    STAT,
+    SyncEntry,
+    SyncStats,
+    filesync_service,
+    go_file_mode,
+    packet,
+    stat_message,
+)
 from composewatch.engine.session import (
     Call,
     Service,
@@ -89,12 +101,26 @@ class FakeEngine:
         self, path: str, messages: list[bytes], metadata: Mapping[str, str] | None = None
     ) -> tuple[list[bytes], dict[str, str]]:
         """Call `path` sending `messages`; the response messages and the trailers."""
+        stream = self.open(path, list((metadata or {}).items()))
+        self.write(stream, messages)
+        self.conn.end_stream(stream)
+        self.sock.sendall(self.conn.data_to_send())
+        replies = []
+        while (reply := self.read(stream)) is not None:
+            replies.append(reply)
+        return replies, self.trailers.pop(stream)
+
+    def open(self, path: str, metadata: list[tuple[str, str]]) -> int:
         stream = self.conn.get_next_available_stream_id()
         headers = [(":method", "POST"), (":scheme", "http"), (":path", path),
                    (":authority", "localhost"), ("content-type", "application/grpc"),
-                   ("te", "trailers"), *(metadata or {}).items()]  # fmt: skip
+                   ("te", "trailers"), *metadata]  # fmt: skip
         self.conn.send_headers(stream, headers)
+        self.sock.sendall(self.conn.data_to_send())
         self.data[stream], self.trailers[stream] = b"", {}
+        return stream
+
+    def write(self, stream: int, messages: list[bytes]) -> None:
         body = b"".join(frame_message(m) for m in messages)
         while body:  # within the flow-control window the session grants
             size = min(len(body), self.conn.local_flow_control_window(stream), 16384)
@@ -104,16 +130,19 @@ class FakeEngine:
             self.sock.sendall(self.conn.data_to_send())
             if body and not size:
                 self._receive()
-        self.conn.end_stream(stream)
         self.sock.sendall(self.conn.data_to_send())
-        while stream not in self.ended:
+
+    def read(self, stream: int) -> bytes | None:
+        """The session's next message on `stream`; None once the stream has ended."""
+        while True:
+            data = self.data[stream]
+            if len(data) >= 5 and len(data) >= 5 + int.from_bytes(data[1:5], "big"):
+                size = int.from_bytes(data[1:5], "big")
+                self.data[stream] = data[5 + size :]
+                return data[5 : 5 + size]
+            if stream in self.ended:
+                return None
             self._receive()
-        data, replies = self.data.pop(stream), []
-        while data:
-            size = int.from_bytes(data[1:5], "big")
-            replies.append(data[5 : 5 + size])
-            data = data[5 + size :]
-        return replies, self.trailers.pop(stream)
 
     def _receive(self) -> None:
         """Read what the session sent and take in its events (acknowledging data)."""
@@ -234,3 +263,84 @@ def test_a_refused_upgrade_is_a_session_error() -> None:
     with pytest.raises(SessionError, match=r"404 Not Found.*not found"):
         Session(lambda: ours, [health_service()], api_version="1.41").open()
     thread.join()
+
+
+def test_go_file_modes_and_stat_bytes() -> None:
+    assert go_file_mode(stat.S_IFREG | 0o644) == 0o644
+    assert go_file_mode(stat.S_IFDIR | 0o755) == (1 << 31) | 0o755
+    assert go_file_mode(stat.S_IFLNK | 0o777) == (1 << 27) | 0o777
+    assert go_file_mode(stat.S_IFREG | stat.S_ISUID | 0o755) == (1 << 23) | 0o755
+    entry = SyncEntry("a/b.txt", stat.S_IFREG | 0o644, 3, 1_700_000_000_123_456_789)
+    # Stat{path: "a/b.txt", mode: 0644, size: 3, modTime: ...}, uid/gid 0 left out.
+    assert stat_message(entry) == (
+        b"\n\x07a/b.txt" + b"\x10\xa4\x03" + b"\x28\x03" + b"\x30" + pw.encode_varint(entry.mtime_ns)
+    )
+    assert packet(REQ, file_id=7) == b"\x08\x01\x18\x07"
+    assert packet(STAT) == b""  # the end of a walk: a STAT with no stat
+
+
+def test_entries_go_in_fsutil_walk_order_with_their_folders(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    names = ["b", "a.txt", "a/z", "a/y/x", "a-b"]
+    entries = [SyncEntry(n, stat.S_IFREG | 0o644, 0, 0) for n in names]
+    ordered = [e.path for e in _ordered_for_test(entries, tmp_path)]
+    # A folder right before what it holds; names in byte order ("-" < "." < "/"-less "a").
+    assert ordered == ["a", "a/y", "a/y/x", "a/z", "a-b", "a.txt", "b"]
+    assert stat.S_ISDIR(_ordered_for_test(entries, tmp_path)[0].mode)
+
+
+def _ordered_for_test(entries: list[SyncEntry], root: Path) -> list[SyncEntry]:
+    from composewatch.engine.filesync import _ordered
+
+    return _ordered(entries, root)
+
+
+def test_diff_copy_sends_stats_then_only_the_files_asked_for(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "big.bin").write_bytes(b"x" * 100_000)
+    (tmp_path / "keep.txt").write_text("kept")
+    entries = [
+        SyncEntry("src/big.bin", stat.S_IFREG | 0o644, 100_000, 1, source=tmp_path / "src/big.bin"),
+        SyncEntry("keep.txt", stat.S_IFREG | 0o600, 4, 2, source=tmp_path / "keep.txt"),
+        SyncEntry(".dockerignore", stat.S_IFREG | 0o644, 2, 3, data=b"x\n"),
+    ]
+    stats = SyncStats()
+    ours, theirs = socket.socketpair()
+    theirs.settimeout(10)
+    fake = FakeEngine(theirs)
+    service = filesync_service({"context": file_entries_for_test(entries, tmp_path)}, stats)
+    accepted = threading.Thread(target=fake.accept_upgrade)
+    accepted.start()
+    with Session(lambda: ours, [service], api_version="1.41"):
+        accepted.join()
+        # The frontend's first request: `.dockerignore` alone, by follow path.
+        stream = fake.open("/moby.filesync.v1.FileSync/DiffCopy",
+                           [("followpaths", ".dockerignore"), ("dir-name", "context")])  # fmt: skip
+        stats_seen = [pw.parse_fields(fake.read(stream) or b"") for _ in range(2)]
+        assert [pw.first_str(pw.parse_fields(pw.first_bytes(f, 2)), 1) for f in stats_seen] == [
+            ".dockerignore", ""
+        ]
+        fake.write(stream, [packet(FIN)])
+        assert pw.first_int(pw.parse_fields(fake.read(stream) or b""), 1) == FIN
+        # The whole folder, of which the engine asks for one file.
+        stream = fake.open("/moby.filesync.v1.FileSync/DiffCopy", [("dir-name", "context")])
+        paths = []
+        while stat_bytes := pw.first_bytes(pw.parse_fields(fake.read(stream) or b""), 2):
+            paths.append(pw.first_str(pw.parse_fields(stat_bytes), 1))
+        assert paths == [".dockerignore", "keep.txt", "src", "src/big.bin"]
+        fake.write(stream, [packet(REQ, file_id=3)])  # src/big.bin, the 4th entry
+        received = b""
+        while data := pw.first_bytes(pw.parse_fields(fake.read(stream) or b""), 4):
+            received += data
+        assert received == b"x" * 100_000
+        fake.write(stream, [packet(FIN)])
+        assert pw.first_int(pw.parse_fields(fake.read(stream) or b""), 1) == FIN
+        fake.conn.end_stream(stream)
+        theirs.sendall(fake.conn.data_to_send())
+        assert fake.read(stream) is None and fake.trailers[stream]["grpc-status"] == "0"
+    assert (stats.files, stats.sent_files, stats.sent_bytes) == (4, 1, 100_000)
+    theirs.close()
+
+
+def file_entries_for_test(entries: list[SyncEntry], root: Path) -> list[SyncEntry]:
+    return _ordered_for_test(entries, root)
