@@ -273,7 +273,11 @@ def test_go_file_modes_and_stat_bytes() -> None:
     entry = SyncEntry("a/b.txt", stat.S_IFREG | 0o644, 3, 1_700_000_000_123_456_789)
     # Stat{path: "a/b.txt", mode: 0644, size: 3, modTime: ...}, uid/gid 0 left out.
     assert stat_message(entry) == (
-        b"\n\x07a/b.txt" + b"\x10\xa4\x03" + b"\x28\x03" + b"\x30" + pw.encode_varint(entry.mtime_ns)
+        b"\n\x07a/b.txt"
+        + b"\x10\xa4\x03"
+        + b"\x28\x03"
+        + b"\x30"
+        + pw.encode_varint(entry.mtime_ns)
     )
     assert packet(REQ, file_id=7) == b"\x08\x01\x18\x07"
     assert packet(STAT) == b""  # the end of a walk: a STAT with no stat
@@ -308,7 +312,7 @@ def test_diff_copy_sends_stats_then_only_the_files_asked_for(tmp_path: Path) -> 
     ours, theirs = socket.socketpair()
     theirs.settimeout(10)
     fake = FakeEngine(theirs)
-    service = filesync_service({"context": file_entries_for_test(entries, tmp_path)}, stats)
+    service = filesync_service({"context": _ordered_for_test(entries, tmp_path)}, stats)
     accepted = threading.Thread(target=fake.accept_upgrade)
     accepted.start()
     with Session(lambda: ours, [service], api_version="1.41"):
@@ -318,7 +322,8 @@ def test_diff_copy_sends_stats_then_only_the_files_asked_for(tmp_path: Path) -> 
                            [("followpaths", ".dockerignore"), ("dir-name", "context")])  # fmt: skip
         stats_seen = [pw.parse_fields(fake.read(stream) or b"") for _ in range(2)]
         assert [pw.first_str(pw.parse_fields(pw.first_bytes(f, 2)), 1) for f in stats_seen] == [
-            ".dockerignore", ""
+            ".dockerignore",
+            "",
         ]
         fake.write(stream, [packet(FIN)])
         assert pw.first_int(pw.parse_fields(fake.read(stream) or b""), 1) == FIN
@@ -340,7 +345,3 @@ def test_diff_copy_sends_stats_then_only_the_files_asked_for(tmp_path: Path) -> 
         assert fake.read(stream) is None and fake.trailers[stream]["grpc-status"] == "0"
     assert (stats.files, stats.sent_files, stats.sent_bytes) == (4, 1, 100_000)
     theirs.close()
-
-
-def file_entries_for_test(entries: list[SyncEntry], root: Path) -> list[SyncEntry]:
-    return _ordered_for_test(entries, root)
