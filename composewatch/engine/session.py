@@ -225,7 +225,7 @@ class Session:
         """Dial the engine, upgrade the connection to this session, start serving."""
         try:
             sock = self._dial()
-        except OSError as exc:
+        except Exception as exc:  # the transport's own errors too (ssh, TLS)
             raise SessionError(f"cannot reach the engine to open a build session: {exc}") from None
         self._sock = sock
         try:
