@@ -20,6 +20,7 @@ import os
 import socket
 import stat
 import threading
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,8 +50,11 @@ def credentials_for(host: str, config_dir: str | None = None) -> tuple[str, str]
     registry = None if host in ("registry-1.docker.io", "docker.io", "index.docker.io") else host
     config_path = os.path.join(config_dir, "config.json") if config_dir else None
     try:
-        config = docker.auth.load_config(config_path)
-        entry = config.resolve_authconfig(registry) or {}
+        with warnings.catch_warnings():
+            # docker-py warns of a missing helper, then fails: the failure says it all.
+            warnings.simplefilter("ignore")
+            config = docker.auth.load_config(config_path)
+            entry = config.resolve_authconfig(registry) or {}
     except docker.errors.DockerException as exc:
         # The message names the helper and the host, never a credential.
         raise GrpcError(StatusCode.UNAVAILABLE, f"docker credentials for {host}: {exc}") from None
