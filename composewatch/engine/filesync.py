@@ -78,7 +78,7 @@ class SyncEntry:
 class SyncStats:
     """What the engine asked for, over every transfer of a session."""
 
-    files: int = 0  # entries offered
+    files: int = 0  # regular files offered
     sent_files: int = 0  # files whose bytes the engine asked for
     sent_bytes: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -211,8 +211,10 @@ def filesync_service(dirs: Mapping[str, Sequence[SyncEntry]], stats: SyncStats) 
         files = {i: e for i, e in enumerate(chosen) if e.is_file}
         call.send_all(packet(STAT, stat_bytes=stat_message(e)) for e in chosen)
         call.send(packet(STAT))  # no stat: the end of the walk
-        if name == "context" and not includes:
-            stats.add(files=len(chosen))
+        # The stats count the context's own transfer (not the Dockerfile's, not the
+        # frontend's first look at `.dockerignore`).
+        counted = stats if name == "context" and not includes else SyncStats()
+        counted.add(files=len(files))
         for message in call.messages():
             fields = pw.parse_fields(message)
             kind = pw.first_int(fields, 1)
@@ -220,7 +222,7 @@ def filesync_service(dirs: Mapping[str, Sequence[SyncEntry]], stats: SyncStats) 
                 entry = files.pop(pw.first_int(fields, 3), None)
                 if entry is None:
                     raise GrpcError(StatusCode.INVALID_ARGUMENT, "invalid file request")
-                _send_file(call, pw.first_int(fields, 3), entry, stats)
+                _send_file(call, pw.first_int(fields, 3), entry, counted)
             elif kind == FIN:
                 call.send(packet(FIN))
                 return

@@ -360,3 +360,32 @@ def test_syntax_newer_than_the_engine_frontend_is_named_with_its_line(
         build_image(docker_client, _loaded(tag, tmp_path), "app", tag=tag, on_log=lambda _: None)
     text = str(info.value)
     assert "Dockerfile, line 2:" in text and named in text and "Way out" in text, text
+
+
+def test_a_save_sends_only_the_changed_file_through_the_session(
+    docker_client: docker.DockerClient, tag: str, tmp_path: Path
+) -> None:
+    context = tmp_path / "app"
+    (context / "data").mkdir(parents=True)
+    for i in range(20):
+        (context / "data" / f"f{i}.bin").write_bytes(bytes([i]) * 50_000)
+    (context / "main.txt").write_text("v1\n")
+    (context / "secret.env").write_text("never sent\n")
+    (context / ".dockerignore").write_text("secret.env\n")
+    (context / "Dockerfile").write_text("FROM busybox:latest\nCOPY . /app\n")
+    loaded = _loaded(tag, context)
+
+    def build() -> tuple[str, str]:
+        lines: list[str] = []
+        image_id = build_image(docker_client, loaded, "app", tag=tag, on_log=lines.append)
+        return image_id, next(line for line in lines if line.startswith("context: "))
+
+    _, first = build()
+    assert first.startswith("context: 23 of 23 files sent"), first  # 20 + main, ignore, Dockerfile
+    (context / "main.txt").write_text("v2\n")
+    image_id, second = build()
+    assert second.startswith("context: 1 of 23 files sent") and "(3 bytes;" in second, second
+    out = docker_client.containers.run(
+        image_id, ["sh", "-c", "cat /app/main.txt; ls /app"], remove=True
+    ).decode()
+    assert out.split() == ["v2", "Dockerfile", "data", "main.txt"]
