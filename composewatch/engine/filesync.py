@@ -118,10 +118,17 @@ def stat_message(entry: SyncEntry) -> bytes:
     return (
         pw.str_field(1, entry.path)
         + pw.varint_field(2, go_file_mode(entry.mode))
-        + pw.varint_field(5, entry.size if entry.is_file else 0)
+        + pw.varint_field(5, _size(entry))
         + pw.varint_field(6, entry.mtime_ns)
         + pw.str_field(7, entry.link)
     )
+
+
+def _size(entry: SyncEntry) -> int:
+    # As Go's FileInfo.Size(): a symlink's is its target's length; a folder's is not sent.
+    if stat.S_ISLNK(entry.mode):
+        return len(entry.link.encode("utf-8", "surrogateescape"))
+    return entry.size if entry.is_file else 0
 
 
 def packet(kind: int, *, stat_bytes: bytes = b"", file_id: int = 0, data: bytes = b"") -> bytes:
