@@ -6,6 +6,10 @@ or on request).
 that lets an unchanged build be skipped; `build_image` sends that same selection. Services
 whose builds are identical (same context, Dockerfile and parameters) share one build: the
 second waits for the first and gets its image under its own tag.
+
+What a BuildKit build needs from its session beyond credentials and the context comes from
+here (`session_services`: the build's secrets and ssh agents), and each `additional_contexts`
+directory is built first into an image of its files, which the Dockerfile then names.
 """
 
 from __future__ import annotations
@@ -32,11 +36,13 @@ from composewatch.errors import BuildContextError, ComposewatchError, EngineErro
 
 __all__ = [
     "BuildCancelled",
+    "ContextImage",
     "PreparedBuild",
     "build_image",
     "builder_for",
     "check_build_inputs",
     "prepare_build",
+    "session_services",
 ]
 
 
