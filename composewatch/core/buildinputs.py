@@ -164,6 +164,13 @@ def parse_build_request(project: Project, service: str, config_file: str) -> Bui
     named_images, context_dirs = _named_contexts(
         extra.get("additional_contexts") or {}, where, f"{project.name}-{service}"
     )
+    if context_dirs and build.pull:
+        raise BuildContextError(
+            f"{where}.pull: `pull: true` makes the engine look every image up in a registry, "
+            f"and the directory of additional_contexts.{context_dirs[0][0]} reaches the build "
+            "as a local image (the engine's Dockerfile frontend has no named contexts). Way "
+            "out: remove `pull: true` (pull the base images with `docker pull` instead)."
+        )
 
     platform = model.model_extra.get("platform") if model.model_extra else None
     platforms = list(extra.get("platforms") or [])

@@ -68,6 +68,7 @@ def test_parameters_reach_the_engine_query() -> None:
         ({"secrets": ["token"]}, "secrets"),
         ({"ssh": ["=path"]}, "ssh"),
         ({"additional_contexts": {"src": "https://example.com/x.tar"}}, "additional_contexts.src"),
+        ({"additional_contexts": {"src": "/src/lib"}, "pull": True}, "pull"),
         ({"cache_from": ["type=local,src=/tmp/c"]}, "cache_from"),
         ({"platforms": ["linux/amd64", "linux/arm64"]}, "platforms"),
     ],
