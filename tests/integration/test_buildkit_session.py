@@ -15,12 +15,14 @@ import json
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
@@ -389,3 +391,84 @@ def test_a_save_sends_only_the_changed_file_through_the_session(
         image_id, ["sh", "-c", "cat /app/main.txt; ls /app"], remove=True
     ).decode()
     assert out.split() == ["v2", "Dockerfile", "data", "main.txt"]
+
+
+@pytest.fixture
+def engine_over_tcp(docker_client: docker.DockerClient) -> Iterator[docker.DockerClient]:
+    """A client reaching the engine by TCP on 127.0.0.1, through a relay to its unix socket
+    made here, so the session's dialer is tried on the TCP transport too."""
+    path = docker_client.api.get_adapter(docker_client.api.base_url).__dict__.get("socket_path")
+    if not path:
+        pytest.skip("the engine is not on a unix socket here")
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def pump(source: socket.socket, target: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                target.sendall(data)
+        with contextlib.suppress(OSError):
+            target.shutdown(socket.SHUT_WR)
+
+    def relay() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = listener.accept()
+                engine = socket.socket(socket.AF_UNIX)
+                engine.connect(path)
+                threading.Thread(target=pump, args=(client, engine), daemon=True).start()
+                threading.Thread(target=pump, args=(engine, client), daemon=True).start()
+
+    threading.Thread(target=relay, daemon=True).start()
+    client = docker.DockerClient(base_url=f"tcp://127.0.0.1:{port}", version="auto")
+    try:
+        yield client
+    finally:
+        client.close()
+        listener.close()
+
+
+def test_the_session_works_over_a_tcp_engine(
+    engine_over_tcp: docker.DockerClient, tag: str, tmp_path: Path
+) -> None:
+    (tmp_path / "token.txt").write_text("over-tcp")
+    context = tmp_path / "app"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM busybox:latest\nRUN --mount=type=secret,id=token cp /run/secrets/token /got\n"
+    )
+    loaded = _loaded(tag, context, top_secrets={"token": {"file": str(tmp_path / "token.txt")}},
+                     secrets=["token"])  # fmt: skip
+    lines: list[str] = []
+    image_id = build_image(engine_over_tcp, loaded, "app", tag=tag, on_log=lines.append)
+    assert any(line.startswith("context: ") for line in lines), lines  # not a tar
+    out = engine_over_tcp.containers.run(image_id, ["cat", "/got"], remove=True)
+    assert out == b"over-tcp"
+
+
+@pytest.mark.parametrize("where", ["inline", "outside", "subfolder"])
+def test_the_dockerfile_reaches_the_session_wherever_it_lives(
+    docker_client: docker.DockerClient, tag: str, tmp_path: Path, where: str
+) -> None:
+    context = tmp_path / "app"
+    (context / "sub").mkdir(parents=True)
+    (context / "hello.txt").write_text("hello\n")
+    text = f"FROM busybox:latest\nCOPY . /app\nRUN echo {where} > /where\n"
+    build: dict[str, Any] = {}
+    if where == "inline":
+        build["dockerfile_inline"] = text
+    elif where == "outside":
+        (tmp_path / "docker").mkdir()
+        (tmp_path / "docker" / "app.Dockerfile").write_text(text)
+        build["dockerfile"] = "../docker/app.Dockerfile"
+    else:
+        (context / "sub" / "app.Dockerfile").write_text(text)
+        build["dockerfile"] = "sub/app.Dockerfile"
+    loaded = _loaded(tag, context, **build)
+    image_id = build_image(docker_client, loaded, "app", tag=tag, on_log=lambda _: None)
+    out = docker_client.containers.run(
+        image_id, ["sh", "-c", "cat /where; ls -A /app /app/sub"], remove=True
+    ).decode()
+    # The Dockerfile travels apart from the context: `COPY . .` sees only the context's files.
+    expected_sub = ["app.Dockerfile"] if where == "subfolder" else []
+    assert out.split() == [where, "/app:", "hello.txt", "sub", "/app/sub:", *expected_sub]
