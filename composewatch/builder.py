@@ -14,12 +14,12 @@ directory is built first into an image of its files, which the Dockerfile then n
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-import stat
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from composewatch.engine.attachables import SecretSource, secrets_service, ssh_s
 from composewatch.engine.build import BuildCancelled, Builder, choose_builder, run_build
 from composewatch.engine.buildcontext import ContextSelection, select_context
 from composewatch.engine.session import Service
+from composewatch.engine.sshagent import agent_sockets, check_ssh_entry
 from composewatch.errors import BuildContextError, ComposewatchError, EngineError
 
 __all__ = [
@@ -135,26 +136,8 @@ def _check_session_inputs(request: BuildRequest, where: str, environment: dict[s
                 f"{where}.secrets: secret {secret_id!r} comes from the environment variable "
                 f"{source}, which is not set (in the shell or the project's .env)"
             )
-    for ssh_id, path in request.ssh:
-        agent = path or os.environ.get("SSH_AUTH_SOCK", "")
-        if not agent:
-            raise BuildContextError(
-                f"{where}.ssh: {ssh_id!r} forwards the ssh agent of $SSH_AUTH_SOCK, which is "
-                "not set; start an agent (`eval $(ssh-agent)`, `ssh-add`) or give "
-                f"`{ssh_id}=/path/to/agent.sock`."
-            )
-        try:
-            is_socket = stat.S_ISSOCK(os.stat(os.path.expanduser(agent)).st_mode)
-        except OSError as exc:
-            raise BuildContextError(
-                f"{where}.ssh: {ssh_id!r}: the agent socket {agent} cannot be used ({exc.strerror})"
-            ) from None
-        if not is_socket:
-            raise BuildContextError(
-                f"{where}.ssh: {ssh_id!r}: {agent} is not an agent socket; composewatch "
-                "forwards ssh agents, not key files. Way out: `ssh-add` the key to an agent "
-                f"and give `{ssh_id}=/path/to/agent.sock` (or `default` for $SSH_AUTH_SOCK)."
-            )
+    for ssh_id, value in request.ssh:
+        check_ssh_entry(ssh_id, value, where)
 
 
 _builders: dict[int, Builder] = {}
@@ -236,17 +219,18 @@ def build_image(
                 cancelled=cancelled,
                 labels=labels,
             )
-        image = run_build(
-            client.api,
-            prepared.request,
-            prepared.selection,
-            builder=chosen,
-            tag=tag,
-            on_log=on_log,
-            cancelled=cancelled,
-            labels=labels,
-            session_services=session_services(prepared.request, loaded.environment),
-        )
+        with session_services(prepared.request, loaded.environment) as services:
+            image = run_build(
+                client.api,
+                prepared.request,
+                prepared.selection,
+                builder=chosen,
+                tag=tag,
+                on_log=on_log,
+                cancelled=cancelled,
+                labels=labels,
+                session_services=services,
+            )
         _shared.images[digest] = image
         return image
 
@@ -255,9 +239,11 @@ def _prefixed(on_log: Callable[[str], None], prefix: str) -> Callable[[str], Non
     return lambda line: on_log(prefix + line)
 
 
-def session_services(request: BuildRequest, environment: dict[str, str]) -> list[Service]:
-    """The session services `request` needs beyond registry credentials: its secrets (an
-    `environment:` source read from the project's environment, .env included) and agents."""
+@contextlib.contextmanager
+def session_services(request: BuildRequest, environment: dict[str, str]) -> Iterator[list[Service]]:
+    """The session services `request` needs beyond registry credentials and the context: its
+    secrets (an `environment:` source read from the project's environment, .env included)
+    and ssh agents (a private one for key files, stopped on exit)."""
     services: list[Service] = []
     if request.secrets:
         sources = {
@@ -267,11 +253,10 @@ def session_services(request: BuildRequest, environment: dict[str, str]) -> list
             for secret_id, kind, where in request.secrets
         }
         services.append(secrets_service(sources, environment))
-    if request.ssh:
-        auth_sock = os.environ.get("SSH_AUTH_SOCK", "")
-        agents = {i: os.path.expanduser(path or auth_sock) for i, path in request.ssh}
-        services.append(ssh_service(agents))
-    return services
+    with agent_sockets(request.ssh, request.service) as agents:
+        if agents:
+            services.append(ssh_service(agents))
+        yield services
 
 
 def _tag(client: docker.DockerClient, image: str, tag: str) -> bool:

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -291,6 +292,51 @@ def test_build_ssh_forwards_the_agent_into_run(
     assert out.decode().split() == ["1", comment]
 
 
+def _agents_started_for_builds() -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            if b"composewatch-ssh-" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(int(pid))
+    return found
+
+
+def test_build_ssh_key_files_go_through_a_private_agent_stopped_after_the_build(
+    docker_client: docker.DockerClient,
+    tag: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _need("ssh-agent", "ssh-add", "ssh-keygen")
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    comment = f"cw-key-{tmp_path.name}"
+    key = tmp_path / "deploy_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment,
+                    "-f", str(key)], check=True)  # fmt: skip
+    context = tmp_path / "app"
+    context.mkdir()
+    (context / "probe.py").write_text(_AGENT_PROBE)
+    (context / "Dockerfile").write_text(
+        "FROM python:3.11-slim\nCOPY probe.py /probe.py\n"
+        "RUN --mount=type=ssh,id=deploy python3 /probe.py > /agent.txt\n"
+    )
+    loaded = _loaded(tag, context, ssh=[f"deploy={key}"])
+    check_build_inputs(loaded, ["app"])
+    before = _agents_started_for_builds()
+    image_id = build_image(docker_client, loaded, "app", tag=tag, on_log=lambda _: None)
+    out = docker_client.containers.run(image_id, ["cat", "/agent.txt"], remove=True)
+    assert out.decode().split() == ["1", comment]
+    assert _agents_started_for_builds() == before  # the private agent is gone
+
+    locked = tmp_path / "locked_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "a passphrase",
+                    "-f", str(locked)], check=True)  # fmt: skip
+    with pytest.raises(BuildContextError, match=r"ssh-add could not load the key .*locked_key"):
+        build_image(docker_client, _loaded(tag, context, ssh=[f"deploy={locked}"]), "app",
+                    tag=tag, on_log=lambda _: None)  # fmt: skip
+    assert _agents_started_for_builds() == before
+
+
 def test_build_ssh_without_an_agent_is_refused_naming_the_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -298,9 +344,8 @@ def test_build_ssh_without_an_agent_is_refused_naming_the_key(
     (tmp_path / "Dockerfile").write_text("FROM busybox:latest\n")
     with pytest.raises(BuildContextError, match=r"services\.app\.build\.ssh: 'default'"):
         check_build_inputs(_loaded("p", tmp_path, ssh=["default"]), ["app"])
-    (tmp_path / "id_ed25519").write_text("not a socket")
-    loaded = _loaded("p", tmp_path, ssh=[f"deploy={tmp_path / 'id_ed25519'}"])
-    with pytest.raises(BuildContextError, match="not an agent socket"):
+    loaded = _loaded("p", tmp_path, ssh=[f"deploy={tmp_path / 'no_such_key'}"])
+    with pytest.raises(BuildContextError, match="neither an agent socket nor a readable key"):
         check_build_inputs(loaded, ["app"])
 
 
