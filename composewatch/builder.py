@@ -202,6 +202,14 @@ def build_image(
     step, BuildCancelled says the build stopped because `cancelled` was set."""
     prepared = prepared or prepare_build(loaded, service_name)
     chosen = builder_for(client, builder)
+    if chosen is Builder.CLASSIC and prepared.request.needs_session:
+        key = "secrets" if prepared.request.secrets else "ssh"
+        raise BuildContextError(
+            f"{prepared.request.config_file}: services.{service_name}.build.{key}: the "
+            "classic builder was chosen (DOCKER_BUILDKIT=0 or x-composewatch.builder: "
+            "classic), and only BuildKit takes build secrets and ssh agents. Way out: unset "
+            "DOCKER_BUILDKIT or set the builder to auto."
+        )
     digest = f"{chosen}:{prepared.digest}:{sorted((labels or {}).items())}"
     with _shared.lock(digest):
         image = _shared.images.get(digest)

@@ -517,3 +517,15 @@ def test_the_dockerfile_reaches_the_session_wherever_it_lives(
     # The Dockerfile travels apart from the context: `COPY . .` sees only the context's files.
     expected_sub = ["app.Dockerfile"] if where == "subfolder" else []
     assert out.split() == [where, "/app:", "hello.txt", "sub", "/app/sub:", *expected_sub]
+
+
+def test_secrets_with_the_classic_builder_are_refused_naming_the_key(
+    docker_client: docker.DockerClient, tmp_path: Path
+) -> None:
+    (tmp_path / "token.txt").write_text("x")
+    (tmp_path / "Dockerfile").write_text("FROM busybox:latest\n")
+    loaded = _loaded("p", tmp_path, top_secrets={"t": {"file": str(tmp_path / "token.txt")}},
+                     secrets=["t"])  # fmt: skip
+    with pytest.raises(BuildContextError, match=r"build\.secrets: the classic builder"):
+        build_image(docker_client, loaded, "app", tag="p-app", on_log=lambda _: None,
+                    builder="classic")  # fmt: skip
