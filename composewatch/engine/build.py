@@ -1,10 +1,12 @@
 """Image builds through the engine's build API: BuildKit (`version=2`) or the classic builder.
 
-Both take the same context tar (made by `buildcontext`, streamed as it is read) and give the
-same things back: log lines as they come, the image id, or a BuildError naming the failing
-step with its last lines. A BuildKit build runs inside a session (`engine.session`) that
-answers the engine's calls back: registry credentials for a private `FROM` or `cache_from`
-(always offered), and the `session_services` the request needs (secrets, the ssh agent).
+Both take the same context selection (made by `buildcontext`) and give the same things back:
+log lines as they come, the image id, or a BuildError naming the failing step with its last
+lines. A BuildKit build runs inside a session (`engine.buildsession`) that answers the
+engine's calls back: registry credentials for a private `FROM` or `cache_from`, the context
+itself (only the files the engine lacks), and the `session_services` the request needs
+(secrets, ssh agents). The classic builder, or an engine refusing the session, gets the
+context as a tar, streamed as it is read.
 
 Cancelling a build (a newer save superseded it) asks the engine to stop the solve
 (`POST /build/cancel?id=`) and closes the response, so nothing keeps running on the engine.
@@ -13,7 +15,6 @@ Cancelling a build (a newer save superseded it) asks the engine to stop the solv
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import re
 import socket
@@ -30,23 +31,11 @@ import docker.errors
 import requests
 
 from composewatch.core.buildinputs import BuildRequest
-from composewatch.engine.attachables import auth_service
 from composewatch.engine.buildcontext import ContextSelection, stream_tar
 from composewatch.engine.buildhints import before_build_error, syntax_failure
+from composewatch.engine.buildsession import JoinedSession, open_build_session
 from composewatch.engine.faults import engine_lost
-from composewatch.engine.filesync import (
-    SyncStats,
-    context_entries,
-    file_entries,
-    filesync_service,
-)
-from composewatch.engine.session import (
-    Service,
-    Session,
-    SessionError,
-    engine_dialer,
-    health_service,
-)
+from composewatch.engine.session import Service
 from composewatch.engine.trace import BuildProgress, TraceError, parse_trace_aux
 from composewatch.errors import BuildError, EngineError
 
@@ -116,7 +105,7 @@ def run_build(
     with contextlib.ExitStack() as stack:
         joined = None
         if builder is Builder.BUILDKIT:
-            joined = _open_session(api, request, selection, session_services, stack, on_log)
+            joined = open_build_session(api, request, selection, session_services, stack, on_log)
         image = _run_build(
             api, request, selection, builder=builder, tag=tag, on_log=on_log,
             cancelled=cancelled, labels=labels, joined=joined,
@@ -130,66 +119,6 @@ def run_build(
         return image
 
 
-@dataclass(frozen=True)
-class _Joined:
-    """The session a build joins, and the context it sends in place of a tar."""
-
-    id: str
-    dockerfile: str  # the Dockerfile's name in the session's `dockerfile` folder
-    stats: SyncStats
-
-
-def _open_session(
-    api: docker.APIClient,
-    request: BuildRequest,
-    selection: ContextSelection,
-    services: Sequence[Service],
-    stack: contextlib.ExitStack,
-    on_log: Callable[[str], None],
-) -> _Joined | None:
-    """A session open for the build's duration, offering credentials, the context and the
-    Dockerfile (`remote=client-session`), and `services`; None (the context goes as a tar)
-    when the engine refuses it and the build needs nothing but those."""
-    dockerfile = selection.dockerfile.rsplit("/", 1)[-1]
-    stats = SyncStats()
-    folders = {
-        "context": context_entries(selection, request.context),
-        "dockerfile": file_entries({dockerfile: _dockerfile_bytes(request, selection)}),
-    }
-    dial, host = engine_dialer(api)
-    session = Session(
-        dial, [auth_service(), health_service(), filesync_service(folders, stats), *services],
-        api_version=api.api_version, host=host, shared_key=_shared_key(request),
-    )  # fmt: skip
-    try:
-        stack.enter_context(session)
-    except SessionError as exc:
-        if request.needs_session:
-            raise BuildError(request.service, "opening the BuildKit session", [str(exc)]) from None
-        on_log(f"(no BuildKit session: the context goes as a tar, with no credentials: {exc})")
-        return None
-    return _Joined(session.id, dockerfile, stats)
-
-
-def _shared_key(request: BuildRequest) -> str:
-    """One key per context folder, as the docker CLI derives it: the engine diffs each
-    transfer against the last one made under the same key."""
-    return hashlib.sha256(f"composewatch:{request.context.resolve()}".encode()).hexdigest()
-
-
-def _dockerfile_bytes(request: BuildRequest, selection: ContextSelection) -> bytes:
-    for member in selection.members:
-        if member.name == selection.dockerfile:
-            if member.data is not None:
-                return member.data
-            assert member.path is not None
-            try:
-                return member.path.read_bytes()
-            except OSError as exc:
-                raise BuildError(request.service, "reading the Dockerfile", [str(exc)]) from None
-    raise BuildError(request.service, "reading the Dockerfile", ["not in the build context"])
-
-
 def _run_build(
     api: docker.APIClient,
     request: BuildRequest,
@@ -200,7 +129,7 @@ def _run_build(
     on_log: Callable[[str], None],
     cancelled: threading.Event | None,
     labels: dict[str, str] | None,
-    joined: _Joined | None,
+    joined: JoinedSession | None,
 ) -> str:
     build_id = uuid.uuid4().hex
     params: dict[str, str] = {
