@@ -345,3 +345,18 @@ def test_diff_copy_sends_stats_then_only_the_files_asked_for(tmp_path: Path) -> 
         assert fake.read(stream) is None and fake.trailers[stream]["grpc-status"] == "0"
     assert (stats.files, stats.sent_files, stats.sent_bytes) == (3, 1, 100_000)
     theirs.close()
+
+
+def test_include_patterns_keep_matches_their_contents_and_their_folders() -> None:
+    from composewatch.engine.filesync import _included
+
+    names = ["a", "a/Dockerfile", "a/b", "a/b/c.txt", "d.txt", ".dockerignore", "x/.dockerignore"]
+    entries = [SyncEntry(n, stat.S_IFREG | 0o644, 0, 0) for n in names]
+
+    def chosen(*patterns: str) -> list[str]:
+        return [e.path for e in _included(entries, patterns)]
+
+    assert chosen(".dockerignore") == [".dockerignore"]  # `*` and names stay in one segment
+    assert chosen("a/Dockerfile") == ["a", "a/Dockerfile"]
+    assert chosen("a/b") == ["a", "a/b", "a/b/c.txt"]
+    assert chosen("*.txt") == ["d.txt"]
