@@ -32,7 +32,7 @@ import requests
 
 from composewatch.core.buildinputs import BuildRequest
 from composewatch.engine.buildcontext import ContextSelection, stream_tar
-from composewatch.engine.buildhints import before_build_error, syntax_failure
+from composewatch.engine.buildhints import before_build_error, registry_hint, syntax_failure
 from composewatch.engine.buildsession import JoinedSession, open_build_session
 from composewatch.engine.faults import engine_lost
 from composewatch.engine.session import Service
@@ -241,6 +241,9 @@ def _follow_buildkit(
                 raise before_build_error(request, error)
             if error not in tail:
                 tail.append(error)
+            hint = registry_hint(error)
+            if hint is not None:
+                tail.append(hint)
             raise BuildError(request.service, step, tail)
         elif "stream" in message:
             for line in str(message["stream"]).splitlines():

@@ -9,11 +9,14 @@ import re
 from pathlib import Path
 
 from composewatch.core.buildinputs import BuildRequest
+from composewatch.engine.attachables import credentials_for
+from composewatch.engine.session import GrpcError
 from composewatch.errors import BuildError
 
-__all__ = ["before_build_error", "syntax_failure"]
+__all__ = ["before_build_error", "registry_hint", "syntax_failure"]
 
 _LINE = re.compile(r"\bline (\d+)\b")
+_REFUSED_PULL = re.compile(r"pulling from host (\S+) failed with status code \[[^]]*\]: 401\b")
 
 
 def before_build_error(request: BuildRequest, message: str) -> BuildError:
@@ -111,3 +114,22 @@ def _syntax_directive(request: BuildRequest) -> str | None:
         if match:
             return match.group(1)
     return None
+
+
+def registry_hint(message: str) -> str | None:
+    """What to do when a registry refused a pull inside the build (401): the session gave the
+    engine the docker config's credentials for that host, or found none."""
+    match = _REFUSED_PULL.search(message)
+    if match is None:
+        return None
+    host = match.group(1)
+    try:
+        _, secret = credentials_for(host)
+    except GrpcError:
+        secret = ""
+    found = "were refused" if secret else "are not in the docker config"
+    return (
+        f"credentials for the registry {host} {found} ($DOCKER_CONFIG/config.json, else "
+        f"~/.docker/config.json, and its credential helpers); `docker login {host}` stores "
+        "them, and the next build uses them."
+    )

@@ -16,6 +16,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -172,7 +173,14 @@ def test_private_base_image_is_pulled_with_the_docker_config_credentials(
     monkeypatch.setenv("DOCKER_CONFIG", str(_docker_config(tmp_path / "nologin", {})))
     with pytest.raises(BuildError) as info:
         build_image(docker_client, loaded, "app", tag=tag, on_log=lambda _: None)
-    assert "401" in str(info.value) or "unauthorized" in str(info.value).lower()
+    assert "401" in str(info.value)
+    assert f"registry {registry.host} are not in the docker config" in str(info.value)
+    wrong = {registry.host: (registry.username, "wrong-password")}
+    monkeypatch.setenv("DOCKER_CONFIG", str(_docker_config(tmp_path / "wrong", wrong)))
+    with pytest.raises(BuildError) as info:
+        build_image(docker_client, loaded, "app", tag=tag, on_log=lambda _: None)
+    assert f"registry {registry.host} were refused" in str(info.value)
+    assert "wrong-password" not in str(info.value)
 
     login = {registry.host: (registry.username, registry.password)}
     monkeypatch.setenv("DOCKER_CONFIG", str(_docker_config(tmp_path / "login", login)))
@@ -529,3 +537,50 @@ def test_secrets_with_the_classic_builder_are_refused_naming_the_key(
     with pytest.raises(BuildContextError, match=r"build\.secrets: the classic builder"):
         build_image(docker_client, loaded, "app", tag="p-app", on_log=lambda _: None,
                     builder="classic")  # fmt: skip
+
+
+def test_the_cli_builds_a_private_base_with_a_secret_and_a_context_directory(
+    docker_client: docker.DockerClient,
+    registry: Registry,
+    private_base: str,
+    project_name: str,
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "project"
+    (project / "shared").mkdir(parents=True)
+    (project / "shared" / "greeting.txt").write_text("shared hello\n")
+    (project / "Dockerfile").write_text(
+        f"FROM {private_base}\n"
+        "RUN --mount=type=secret,id=token sha256sum /run/secrets/token | cut -d' ' -f1 > /sum\n"
+        "COPY --from=shared greeting.txt /greeting.txt\n"
+    )
+    (project / "compose.yaml").write_text(
+        "services:\n  app:\n    build:\n      context: .\n      secrets: [token]\n"
+        "      additional_contexts:\n        shared: ./shared\n"
+        "secrets:\n  token:\n    environment: CW_TOKEN\n"
+    )
+    login = {registry.host: (registry.username, registry.password)}
+    env = {
+        **os.environ,
+        "DOCKER_CONFIG": str(_docker_config(tmp_path / "login", login)),
+        "CW_TOKEN": "cli-token-5d2e",
+    }
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "composewatch", "-p", project_name, "build"],
+            cwd=project, env=env, capture_output=True, text=True, timeout=240,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "cli-token-5d2e" not in done.stdout + done.stderr
+        out = docker_client.containers.run(
+            f"{project_name}-app", ["cat", "/sum", "/greeting.txt"], remove=True
+        ).decode()
+        assert out.split("\n") == [
+            hashlib.sha256(b"cli-token-5d2e").hexdigest(),
+            "shared hello",
+            "",
+        ]
+    finally:
+        for image in (f"{project_name}-app", f"{project_name}-app-context-shared"):
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                docker_client.images.remove(image, force=True)
