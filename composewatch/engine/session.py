@@ -25,6 +25,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import requests
+
 from composewatch.engine.grpcserver import (
     Call,
     GrpcError,
@@ -174,17 +176,12 @@ def engine_dialer(api: Any) -> tuple[Callable[[], socket.socket], str]:
 
     def dial() -> socket.socket:
         adapter = api.get_adapter(url)
-        if (
-            hasattr(adapter, "get_connection_with_tls_context")
-            and not hasattr(adapter, "socket_path")
-            and type(adapter).__module__.startswith("requests")
-        ):
-            import requests
-
+        if type(adapter).__module__.startswith("requests"):
+            # TCP or TLS: requests' own adapter, which wants the request for its TLS context.
             request = requests.Request("POST", url).prepare()
             pool = adapter.get_connection_with_tls_context(request, api.verify, cert=api.cert)
         else:
-            pool = adapter.get_connection(url)
+            pool = adapter.get_connection(url)  # docker-py's unix, ssh and npipe adapters
         conn = pool._new_conn()
         conn.connect()
         sock: socket.socket = conn.sock

@@ -482,7 +482,10 @@ def engine_over_tcp(docker_client: docker.DockerClient) -> Iterator[docker.Docke
 
 
 def test_the_session_works_over_a_tcp_engine(
-    engine_over_tcp: docker.DockerClient, tag: str, tmp_path: Path
+    engine_over_tcp: docker.DockerClient,
+    docker_client: docker.DockerClient,
+    tag: str,
+    tmp_path: Path,
 ) -> None:
     (tmp_path / "token.txt").write_text("over-tcp")
     context = tmp_path / "app"
@@ -496,7 +499,8 @@ def test_the_session_works_over_a_tcp_engine(
     image_id = build_image(engine_over_tcp, loaded, "app", tag=tag, on_log=lines.append)
     assert any(line.startswith("context: ") for line in lines), lines  # not a tar
     out = engine_over_tcp.containers.run(image_id, ["cat", "/got"], remove=True)
-    assert out == b"over-tcp"
+    direct = docker_client.containers.run(image_id, ["cat", "/got"], remove=True)
+    assert (out, direct) == (b"over-tcp", b"over-tcp")
 
 
 @pytest.mark.parametrize("where", ["inline", "outside", "subfolder"])
