@@ -84,10 +84,14 @@ def remove_project(name: str) -> None:
                 volume.remove(force=True)
         # Images: compose labels the ones it builds; ours may only be named
         # after the project (`<project>-<service>`).
-        image_ids = {i.id for i in client.images.list(filters=label) if i.id}
-        for image in client.images.list():
-            if image.id and any(t.startswith((f"{name}-", f"{name}_")) for t in image.tags):
-                image_ids.add(image.id)
+        # The summaries, not `images.list()`: that inspects every image, and one removed
+        # meanwhile by another test run on the same engine made the teardown fail.
+        image_ids: set[str] = set()
+        for summary in client.api.images(filters=label) + client.api.images():
+            tags = summary.get("RepoTags") or []
+            labelled = (summary.get("Labels") or {}).get(PROJECT_LABEL) == name
+            if labelled or any(t.startswith((f"{name}-", f"{name}_")) for t in tags):
+                image_ids.add(summary["Id"])
         for image_id in image_ids:
             with _gone_is_fine():
                 client.images.remove(image_id, force=True)
