@@ -1,7 +1,7 @@
 # composewatch developer tasks. `make test` works on a fresh clone (as root it
 # also installs and starts Docker and makes the base images, see
 # scripts/ensure-engine).
-.PHONY: venv engine test test-unit lint demo bench clean
+.PHONY: venv engine tools test test-unit lint demo bench clean
 
 PYTHON ?= python3
 VENV := .venv
@@ -20,7 +20,11 @@ $(STAMP): pyproject.toml
 engine:
 	scripts/ensure-engine
 
-test: venv engine
+# The registry, htpasswd and ssh-agent the Docker tests start (as root, installs them).
+tools:
+	scripts/ensure-test-tools
+
+test: venv engine tools
 	$(BIN)/pytest
 
 # Unit tests only: no Docker engine needed.

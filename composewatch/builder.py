@@ -6,43 +6,69 @@ or on request).
 that lets an unchanged build be skipped; `build_image` sends that same selection. Services
 whose builds are identical (same context, Dockerfile and parameters) share one build: the
 second waits for the first and gets its image under its own tag.
+
+What a BuildKit build needs from its session beyond credentials and the context comes from
+here (`session_services`: the build's secrets and ssh agents), and each `additional_contexts`
+directory is built first into an image of its files, which the Dockerfile then names.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import docker
 import docker.errors
 
 from composewatch.compose.model import LoadedProject
 from composewatch.core.buildinputs import BuildRequest, parse_build_request
+from composewatch.engine.attachables import SecretSource, secrets_service, ssh_service
 from composewatch.engine.build import BuildCancelled, Builder, choose_builder, run_build
 from composewatch.engine.buildcontext import ContextSelection, select_context
+from composewatch.engine.session import Service
+from composewatch.engine.sshagent import agent_sockets, check_ssh_entry
 from composewatch.errors import BuildContextError, ComposewatchError, EngineError
 
 __all__ = [
     "BuildCancelled",
+    "ContextImage",
     "PreparedBuild",
     "build_image",
     "builder_for",
     "check_build_inputs",
     "prepare_build",
+    "session_services",
 ]
+
+
+@dataclass(frozen=True)
+class ContextImage:
+    """An additional context directory and the image its files are built into first."""
+
+    name: str
+    image: str
+    request: BuildRequest
+    selection: ContextSelection
 
 
 @dataclass(frozen=True)
 class PreparedBuild:
     request: BuildRequest
     selection: ContextSelection
+    contexts: tuple[ContextImage, ...] = ()
 
     @property
     def digest(self) -> str:
-        return self.selection.digest
+        if not self.contexts:
+            return self.selection.digest
+        parts = [self.selection.digest, *(f"{c.name}={c.selection.digest}" for c in self.contexts)]
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 def _config_file(loaded: LoadedProject) -> str:
@@ -52,7 +78,20 @@ def _config_file(loaded: LoadedProject) -> str:
 def prepare_build(loaded: LoadedProject, service: str) -> PreparedBuild:
     """The service's build request and context selection; BuildContextError names the key."""
     request = parse_build_request(loaded.project, service, _config_file(loaded))
-    return PreparedBuild(request, select_context(request))
+    contexts = []
+    for name, directory, image in request.context_dirs:
+        _check_context_dir(request, name, directory)
+        context_request = request.for_context_dir(directory)
+        contexts.append(ContextImage(name, image, context_request, select_context(context_request)))
+    return PreparedBuild(request, select_context(request), tuple(contexts))
+
+
+def _check_context_dir(request: BuildRequest, name: str, directory: str) -> None:
+    if not Path(directory).is_dir():
+        raise BuildContextError(
+            f"{request.config_file}: services.{request.service}.build.additional_contexts."
+            f"{name}: {directory} does not exist or is not a directory"
+        )
 
 
 def check_build_inputs(loaded: LoadedProject, services: Iterable[str]) -> None:
@@ -79,6 +118,26 @@ def _check_build_inputs(loaded: LoadedProject, services: Iterable[str]) -> None:
                 raise BuildContextError(
                     f"{where}.dockerfile: Dockerfile {request.dockerfile_path} does not exist"
                 )
+            _check_session_inputs(request, where, loaded.environment)
+            for name, directory, _ in request.context_dirs:
+                _check_context_dir(request, name, directory)
+
+
+def _check_session_inputs(request: BuildRequest, where: str, environment: dict[str, str]) -> None:
+    """A secret's file or variable, an agent's socket: missing ones fail before building,
+    naming the key (never a value)."""
+    for secret_id, kind, source in request.secrets:
+        if kind == "file" and not Path(source).is_file():
+            raise BuildContextError(
+                f"{where}.secrets: the file {source} of secret {secret_id!r} does not exist"
+            )
+        if kind == "environment" and source not in environment:
+            raise BuildContextError(
+                f"{where}.secrets: secret {secret_id!r} comes from the environment variable "
+                f"{source}, which is not set (in the shell or the project's .env)"
+            )
+    for ssh_id, value in request.ssh:
+        check_ssh_entry(ssh_id, value, where)
 
 
 _builders: dict[int, Builder] = {}
@@ -143,24 +202,69 @@ def build_image(
     step, BuildCancelled says the build stopped because `cancelled` was set."""
     prepared = prepared or prepare_build(loaded, service_name)
     chosen = builder_for(client, builder)
+    if chosen is Builder.CLASSIC and prepared.request.needs_session:
+        key = "secrets" if prepared.request.secrets else "ssh"
+        raise BuildContextError(
+            f"{prepared.request.config_file}: services.{service_name}.build.{key}: the "
+            "classic builder was chosen (DOCKER_BUILDKIT=0 or x-composewatch.builder: "
+            "classic), and only BuildKit takes build secrets and ssh agents. Way out: unset "
+            "DOCKER_BUILDKIT or set the builder to auto."
+        )
     digest = f"{chosen}:{prepared.digest}:{sorted((labels or {}).items())}"
     with _shared.lock(digest):
         image = _shared.images.get(digest)
         if image is not None and _tag(client, image, tag):
             on_log(f"same build as another service: using image {image[:19]}")
             return image
-        image = run_build(
-            client.api,
-            prepared.request,
-            prepared.selection,
-            builder=chosen,
-            tag=tag,
-            on_log=on_log,
-            cancelled=cancelled,
-            labels=labels,
-        )
+        for context in prepared.contexts:
+            run_build(
+                client.api,
+                context.request,
+                context.selection,
+                builder=chosen,
+                tag=context.image,
+                on_log=_prefixed(on_log, f"(context {context.name}) "),
+                cancelled=cancelled,
+                labels=labels,
+            )
+        with session_services(prepared.request, loaded.environment) as services:
+            image = run_build(
+                client.api,
+                prepared.request,
+                prepared.selection,
+                builder=chosen,
+                tag=tag,
+                on_log=on_log,
+                cancelled=cancelled,
+                labels=labels,
+                session_services=services,
+            )
         _shared.images[digest] = image
         return image
+
+
+def _prefixed(on_log: Callable[[str], None], prefix: str) -> Callable[[str], None]:
+    return lambda line: on_log(prefix + line)
+
+
+@contextlib.contextmanager
+def session_services(request: BuildRequest, environment: dict[str, str]) -> Iterator[list[Service]]:
+    """The session services `request` needs beyond registry credentials and the context: its
+    secrets (an `environment:` source read from the project's environment, .env included)
+    and ssh agents (a private one for key files, stopped on exit)."""
+    services: list[Service] = []
+    if request.secrets:
+        sources = {
+            secret_id: SecretSource(file=Path(where))
+            if kind == "file"
+            else SecretSource(environment=where)
+            for secret_id, kind, where in request.secrets
+        }
+        services.append(secrets_service(sources, environment))
+    with agent_sockets(request.ssh, request.service) as agents:
+        if agents:
+            services.append(ssh_service(agents))
+        yield services
 
 
 def _tag(client: docker.DockerClient, image: str, tag: str) -> bool:

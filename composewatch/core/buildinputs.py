@@ -13,6 +13,7 @@ change to a build input (args, target, the Dockerfile's name...) forces a rebuil
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ APPLIED_BUILD_KEYS = frozenset(
     {
         "context", "dockerfile", "dockerfile_inline", "args", "target", "labels", "no_cache",
         "pull", "network", "extra_hosts", "shm_size", "cache_from", "platforms", "ulimits",
-        "isolation", "additional_contexts",
+        "isolation", "additional_contexts", "secrets", "ssh",
     }
 )  # fmt: skip
 # Keys that change nothing in a local build of one platform, and why.
@@ -46,11 +47,9 @@ IGNORED_BUILD_KEYS = {
     "provenance": "attestations are only made when pushing",
     "sbom": "attestations are only made when pushing",
 }
-# Keys that need a BuildKit session (gRPC over a hijacked connection) to reach the build.
-REFUSED_BUILD_KEYS = {
-    "secrets": "build secrets reach the build through a BuildKit session",
-    "ssh": "SSH agent forwarding reaches the build through a BuildKit session",
-}
+# Keys refused whatever their value, and why (none since the BuildKit session: `secrets` and
+# `ssh` reach the build through it, see engine/session.py).
+REFUSED_BUILD_KEYS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -75,6 +74,17 @@ class BuildRequest:
     isolation: str | None
     config_file: str  # named in errors
     named_images: tuple[tuple[str, str], ...] = ()  # additional_contexts naming images
+    # build.secrets as (id, "file" | "environment", path or variable name): never the value
+    secrets: tuple[tuple[str, str, str], ...] = ()
+    ssh: tuple[tuple[str, str], ...] = ()  # (id, agent socket path; "" = $SSH_AUTH_SOCK)
+    # additional_contexts naming directories, as (name, directory, image): each is built into
+    # `image` (FROM scratch, COPY . /) first, and `named_images` maps the name to it.
+    context_dirs: tuple[tuple[str, str, str], ...] = ()
+
+    @property
+    def needs_session(self) -> bool:
+        """Whether the build cannot run without a BuildKit session's services."""
+        return bool(self.secrets or self.ssh)
 
     @property
     def dockerfile_path(self) -> Path:
@@ -85,6 +95,18 @@ class BuildRequest:
         to find services whose builds are the same)."""
         fields = {k: v for k, v in self.__dict__.items() if k not in ("service", "config_file")}
         return json.dumps(fields, sort_keys=True, default=str)
+
+    def for_context_dir(self, directory: str) -> BuildRequest:
+        """The build that turns an additional context directory into an image holding its
+        files, which BuildKit's named contexts give a Dockerfile (`FROM`, `COPY --from`,
+        `RUN --mount=from=`). The directory's own `.dockerignore` applies."""
+        return BuildRequest(
+            service=self.service, context=Path(directory), dockerfile="Dockerfile",
+            dockerfile_inline="FROM scratch\nCOPY . /\n", args=(), target=None, labels=(),
+            no_cache=False, pull=False, network=None, extra_hosts=(), shm_size=None,
+            cache_from=(), platform=self.platform, ulimits=(), isolation=None,
+            config_file=self.config_file,
+        )  # fmt: skip
 
     def engine_params(self) -> dict[str, str]:
         """The query parameters of `POST /build` for these inputs (not the Dockerfile's name,
@@ -133,11 +155,22 @@ def parse_build_request(project: Project, service: str, config_file: str) -> Bui
     for key, why in REFUSED_BUILD_KEYS.items():
         if extra.get(key):
             raise BuildContextError(
-                f"{where}.{key}: {why}, which composewatch does not open yet. Way out: build "
-                f"this image with `docker compose build {service}` and run it without `build:` "
-                "(an override file with `image:` only), or remove the key."
+                f"{where}.{key}: {why}. Way out: build this image with `docker compose build "
+                f"{service}` and run it without `build:` (an override file with `image:` "
+                "only), or remove the key."
             )
-    named_images = _named_images(extra.get("additional_contexts") or {}, where, service)
+    secrets = _build_secrets(extra.get("secrets") or [], project, where)
+    ssh = _build_ssh(extra.get("ssh") or [], where)
+    named_images, context_dirs = _named_contexts(
+        extra.get("additional_contexts") or {}, where, f"{project.name}-{service}"
+    )
+    if context_dirs and build.pull:
+        raise BuildContextError(
+            f"{where}.pull: `pull: true` makes the engine look every image up in a registry, "
+            f"and the directory of additional_contexts.{context_dirs[0][0]} reaches the build "
+            "as a local image (the engine's Dockerfile frontend has no named contexts). Way "
+            "out: remove `pull: true` (pull the base images with `docker pull` instead)."
+        )
 
     platform = model.model_extra.get("platform") if model.model_extra else None
     platforms = list(extra.get("platforms") or [])
@@ -193,26 +226,78 @@ def parse_build_request(project: Project, service: str, config_file: str) -> Bui
         isolation=extra.get("isolation"),
         config_file=config_file,
         named_images=named_images,
+        secrets=secrets,
+        ssh=ssh,
+        context_dirs=context_dirs,
     )
 
 
-def _named_images(contexts: Any, where: str, service: str) -> tuple[tuple[str, str], ...]:
-    """Named contexts that name images; any other kind needs a BuildKit session."""
+def _build_secrets(entries: Any, project: Project, where: str) -> tuple[tuple[str, str, str], ...]:
+    """`build.secrets` as compose passes them to BuildKit: the id is the entry's `target`,
+    else its `source`; the value comes from the top-level secret's `file` or `environment`."""
+    found: list[tuple[str, str, str]] = []
+    for entry in entries if isinstance(entries, list) else []:
+        source = str(entry.get("source", "")) if isinstance(entry, dict) else str(entry)
+        target = str(entry.get("target") or "") if isinstance(entry, dict) else ""
+        definition = (project.secrets or {}).get(source)
+        if definition is None:
+            raise BuildContextError(
+                f"{where}.secrets: secret {source!r} is not defined in the top-level "
+                "`secrets:` section; define it there with `file:` or `environment:`."
+            )
+        if definition.get("file"):
+            found.append((target or source, "file", str(definition["file"])))
+        elif definition.get("environment"):
+            found.append((target or source, "environment", str(definition["environment"])))
+        else:
+            raise BuildContextError(
+                f"{where}.secrets: secret {source!r} has neither `file:` nor `environment:` "
+                "(an `external` secret lives in a swarm and cannot reach a build); give it "
+                "one of the two."
+            )
+    return tuple(sorted(set(found)))
+
+
+def _build_ssh(entries: Any, where: str) -> tuple[tuple[str, str], ...]:
+    """`build.ssh`: `default` (the agent of $SSH_AUTH_SOCK), or `id=path` (compose's model
+    prints it `id: path`)."""
+    agents: dict[str, str] = {}
+    for entry in entries if isinstance(entries, list) else []:
+        text = str(entry).strip()
+        ssh_id, sep, path = text.partition("=")
+        if not sep:
+            ssh_id, sep, path = text.partition(":")
+        ssh_id, path = ssh_id.strip(), path.strip()
+        if not ssh_id:
+            raise BuildContextError(f"{where}.ssh: {text!r} names no id (`default` or `id=path`)")
+        agents[ssh_id] = path
+    return tuple(sorted(agents.items()))
+
+
+def _named_contexts(
+    contexts: Any, where: str, prefix: str
+) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str, str], ...]]:
+    """Named contexts: those naming images, and the directories (each given the image it is
+    built into, named after the project and service). URLs and other sources are refused."""
     if not isinstance(contexts, dict):
-        return ()
+        return (), ()
     images: list[tuple[str, str]] = []
+    directories: list[tuple[str, str, str]] = []
     for name, value in sorted(contexts.items()):
         source = str(value)
-        if not source.startswith("docker-image://") or len(source) == len("docker-image://"):
+        if source.startswith("docker-image://") and len(source) > len("docker-image://"):
+            images.append((str(name), source.removeprefix("docker-image://")))
+        elif "://" in source or source.startswith(("git@", "target:")):
             raise BuildContextError(
-                f"{where}.additional_contexts.{name}: {source!r} is a local directory, URL or "
-                "other source, which reaches the build through a BuildKit session that "
-                "composewatch does not open yet (`docker-image://IMAGE` works). Way out: copy "
-                "the files into the build context, or build this image with `docker compose "
-                f"build {service}` and run it without `build:`."
+                f"{where}.additional_contexts.{name}: {source!r} is a URL or other remote "
+                "source; composewatch builds with directories and `docker-image://IMAGE`. Way "
+                "out: clone or download it into a directory and name that directory."
             )
-        images.append((str(name), source.removeprefix("docker-image://")))
-    return tuple(images)
+        else:
+            image = re.sub(r"[^a-z0-9]+", "-", f"{prefix}-context-{name}".lower()).strip("-")
+            directories.append((str(name), source, image))
+            images.append((str(name), image))
+    return tuple(images), tuple(directories)
 
 
 def _cache_ref(entry: str) -> str | None:

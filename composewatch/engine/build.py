@@ -1,9 +1,12 @@
 """Image builds through the engine's build API: BuildKit (`version=2`) or the classic builder.
 
-Both take the same context tar (made by `buildcontext`, streamed as it is read) and give the
-same things back: log lines as they come, the image id, or a BuildError naming the failing
-step with its last lines. No BuildKit session is opened: plain builds need none, and the keys
-that do (`secrets`, `ssh`) are refused earlier, in `core.buildinputs`.
+Both take the same context selection (made by `buildcontext`) and give the same things back:
+log lines as they come, the image id, or a BuildError naming the failing step with its last
+lines. A BuildKit build runs inside a session (`engine.buildsession`) that answers the
+engine's calls back: registry credentials for a private `FROM` or `cache_from`, the context
+itself (only the files the engine lacks), and the `session_services` the request needs
+(secrets, ssh agents). The classic builder, or an engine refusing the session, gets the
+context as a tar, streamed as it is read.
 
 Cancelling a build (a newer save superseded it) asks the engine to stop the solve
 (`POST /build/cancel?id=`) and closes the response, so nothing keeps running on the engine.
@@ -18,7 +21,7 @@ import socket
 import threading
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -29,7 +32,10 @@ import requests
 
 from composewatch.core.buildinputs import BuildRequest
 from composewatch.engine.buildcontext import ContextSelection, stream_tar
+from composewatch.engine.buildhints import before_build_error, registry_hint, syntax_failure
+from composewatch.engine.buildsession import JoinedSession, open_build_session
 from composewatch.engine.faults import engine_lost
+from composewatch.engine.session import Service
 from composewatch.engine.trace import BuildProgress, TraceError, parse_trace_aux
 from composewatch.errors import BuildError, EngineError
 
@@ -37,7 +43,6 @@ __all__ = ["BuildCancelled", "Builder", "choose_builder", "run_build"]
 
 _TAIL = 15
 _CLASSIC_STEP = re.compile(r"^Step \d+/\d+ : ")
-_LINE = re.compile(r"\bline (\d+)\b")
 _MIN_BUILDKIT_API = (1, 39)  # Engine 18.09, the first with BuildKit behind /build?version=2
 
 
@@ -93,8 +98,39 @@ def run_build(
     on_log: Callable[[str], None],
     cancelled: threading.Event | None = None,
     labels: dict[str, str] | None = None,
+    session_services: Sequence[Service] = (),
 ) -> str:
-    """Build and return the image id; BuildError on failure, BuildCancelled when cancelled."""
+    """Build and return the image id; BuildError on failure, BuildCancelled when cancelled.
+    A BuildKit build gets a session offering registry credentials and `session_services`."""
+    with contextlib.ExitStack() as stack:
+        joined = None
+        if builder is Builder.BUILDKIT:
+            joined = open_build_session(api, request, selection, session_services, stack, on_log)
+        image = _run_build(
+            api, request, selection, builder=builder, tag=tag, on_log=on_log,
+            cancelled=cancelled, labels=labels, joined=joined,
+        )  # fmt: skip
+        if joined is not None:
+            stats = joined.stats
+            on_log(
+                f"context: {stats.sent_files} of {stats.files} files sent through the session "
+                f"({stats.sent_bytes} bytes; the engine had the others)"
+            )
+        return image
+
+
+def _run_build(
+    api: docker.APIClient,
+    request: BuildRequest,
+    selection: ContextSelection,
+    *,
+    builder: Builder,
+    tag: str,
+    on_log: Callable[[str], None],
+    cancelled: threading.Event | None,
+    labels: dict[str, str] | None,
+    joined: JoinedSession | None,
+) -> str:
     build_id = uuid.uuid4().hex
     params: dict[str, str] = {
         **request.engine_params(),
@@ -108,12 +144,16 @@ def run_build(
     if builder is Builder.BUILDKIT:
         params["version"] = "2"
         params["buildid"] = build_id
+    body: Iterator[bytes] | bytes = stream_tar(selection)
+    if joined is not None:
+        params.update(session=joined.id, remote="client-session", dockerfile=joined.dockerfile)
+        body = b""
     url = f"{api.base_url}/v{api.api_version}/build"
     try:
         response = api.post(
             url,
             params=params,
-            data=stream_tar(selection),
+            data=body,
             headers={"Content-Type": "application/x-tar"},
             stream=True,
             timeout=None,
@@ -127,7 +167,7 @@ def run_build(
     if response.status_code >= 400:
         message = _error_body(response)
         response.close()
-        raise _before_build_error(request, message)
+        raise before_build_error(request, message)
 
     finished = threading.Event()
     if cancelled is not None:
@@ -197,10 +237,13 @@ def _follow_buildkit(
             error = _error_text(message)
             on_log(error)
             step, tail = progress.failure()
-            if progress.failed_step is None or _syntax_failure(request, error):
-                raise _before_build_error(request, error)
+            if progress.failed_step is None or syntax_failure(request, error):
+                raise before_build_error(request, error)
             if error not in tail:
                 tail.append(error)
+            hint = registry_hint(error)
+            if hint is not None:
+                tail.append(hint)
             raise BuildError(request.service, step, tail)
         elif "stream" in message:
             for line in str(message["stream"]).splitlines():
@@ -223,7 +266,7 @@ def _follow_classic(
             tail.append(error)
             on_log(error)
             if step == "the first step" and not any(_CLASSIC_STEP.match(t) for t in tail):
-                raise _before_build_error(request, error)
+                raise before_build_error(request, error)
             raise BuildError(request.service, step, list(tail))
         aux = message.get("aux")
         if isinstance(aux, dict) and aux.get("ID"):
@@ -294,53 +337,3 @@ def _error_text(message: dict[str, Any]) -> str:
     if isinstance(detail, dict) and detail.get("message"):
         return str(detail["message"]).rstrip()
     return str(message.get("error", "")).rstrip()
-
-
-def _before_build_error(request: BuildRequest, message: str) -> BuildError:
-    """An error the engine answered before building anything: most often the Dockerfile's
-    syntax, or a `# syntax=` frontend it could not pull."""
-    where = request.dockerfile_path if request.dockerfile_inline is None else "dockerfile_inline"
-    syntax = _syntax_failure(request, message)
-    if syntax is not None:
-        return BuildError(
-            request.service,
-            f"loading the Dockerfile frontend {syntax}",
-            [
-                f"{where}, line 1: `# syntax={syntax}` makes BuildKit pull that frontend image "
-                "from a registry, which failed; remove the line to build with the engine's "
-                "built-in Dockerfile frontend, or make the image available to the engine.",
-                message,
-            ],
-        )
-    line = _LINE.search(message)
-    step = f"{where}, line {line.group(1)}" if line else f"reading {where}"
-    return BuildError(request.service, step, [message])
-
-
-def _syntax_failure(request: BuildRequest, message: str) -> str | None:
-    """The `# syntax=` frontend, when the error is about getting it."""
-    syntax = _syntax_directive(request)
-    if syntax is None or not any(
-        s in message for s in ("gateway", "resolve", "pull", "dial", "lookup", "no such host")
-    ):
-        return None
-    return syntax
-
-
-def _syntax_directive(request: BuildRequest) -> str | None:
-    try:
-        text = (
-            request.dockerfile_inline
-            if request.dockerfile_inline is not None
-            else request.dockerfile_path.read_text(errors="replace")
-        )
-    except OSError:
-        return None
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped.startswith("#"):
-            return None
-        match = re.match(r"#\s*syntax\s*=\s*(\S+)", stripped, re.IGNORECASE)
-        if match:
-            return match.group(1)
-    return None

@@ -162,10 +162,10 @@ def test_build_keys_reach_the_engine(
     assert out == b"hi there\nhosts-ok\n"
 
 
-def test_secrets_refused_before_building(tmp_path: Path) -> None:
+def test_an_undefined_build_secret_is_refused_before_building(tmp_path: Path) -> None:
     loaded = _loaded("p", tmp_path, secrets=["token"])
     (tmp_path / "Dockerfile").write_text("FROM busybox:latest\n")
-    with pytest.raises(BuildContextError, match=r"services\.app\.build\.secrets: .*Way out"):
+    with pytest.raises(BuildContextError, match=r"services\.app\.build\.secrets: .*'token'"):
         check_build_inputs(loaded, ["app"])
 
 

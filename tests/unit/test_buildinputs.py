@@ -66,8 +66,9 @@ def test_parameters_reach_the_engine_query() -> None:
     ("build", "key"),
     [
         ({"secrets": ["token"]}, "secrets"),
-        ({"ssh": ["default"]}, "ssh"),
-        ({"additional_contexts": {"src": "../other"}}, "additional_contexts.src"),
+        ({"ssh": ["=path"]}, "ssh"),
+        ({"additional_contexts": {"src": "https://example.com/x.tar"}}, "additional_contexts.src"),
+        ({"additional_contexts": {"src": "/src/lib"}, "pull": True}, "pull"),
         ({"cache_from": ["type=local,src=/tmp/c"]}, "cache_from"),
         ({"platforms": ["linux/amd64", "linux/arm64"]}, "platforms"),
     ],
@@ -110,3 +111,34 @@ def test_image_contexts_are_accepted() -> None:
         _project(additional_contexts={"base": "docker-image://busybox:latest"}), "web", "c"
     )
     assert request.named_images == (("base", "busybox:latest"),)
+
+
+def test_directory_contexts_are_built_into_images_named_after_the_service() -> None:
+    request = parse_build_request(
+        _project(additional_contexts={"My_Lib": "/src/lib", "base": "docker-image://b:1"}),
+        "web",
+        "c",
+    )
+    assert request.context_dirs == (("My_Lib", "/src/lib", "p-web-context-my-lib"),)
+    assert request.named_images == (("My_Lib", "p-web-context-my-lib"), ("base", "b:1"))
+    helper = request.for_context_dir("/src/lib")
+    assert helper.dockerfile_inline == "FROM scratch\nCOPY . /\n"
+    assert str(helper.context) == "/src/lib" and helper.context_dirs == ()
+
+
+def test_build_secrets_and_ssh_are_read_without_values() -> None:
+    project = Project.model_validate(
+        {
+            "name": "p",
+            "services": {"web": {"build": {
+                "context": "/src",
+                "secrets": [{"source": "a"}, {"source": "b", "target": "bee"}],
+                "ssh": ["default", "deploy: /run/agent.sock", "other=/x.sock"],
+            }}},
+            "secrets": {"a": {"file": "/s/a.txt"}, "b": {"environment": "B_VALUE"}},
+        }
+    )  # fmt: skip
+    request = parse_build_request(project, "web", "c")
+    assert request.secrets == (("a", "file", "/s/a.txt"), ("bee", "environment", "B_VALUE"))
+    assert request.ssh == (("default", ""), ("deploy", "/run/agent.sock"), ("other", "/x.sock"))
+    assert request.needs_session
