@@ -384,7 +384,12 @@ class DockerRunner:
             )
         try:
             return await wait_until_healthy(
-                plan, status=status, http_get=http_get, sleep=asyncio.sleep
+                plan,
+                status=status,
+                http_get=http_get,
+                sleep=asyncio.sleep,
+                service=service,
+                report=self.ui,
             )
         finally:
             if inside is not None and inside.client is not None:

@@ -178,6 +178,19 @@ def render(event: ev.Event, *, verbose: bool = False) -> str | None:
             return f"[bold green]Docker engine back[/bold green] after {_seconds(down_s)}"
         case ev.Unhealthy(service, reason):
             return f"[bold red]{_safe(service)} unhealthy[/bold red]: {_safe(reason)}"
+        case ev.ProbeFailed(service, attempts, seconds, reason, first):
+            if not first:
+                return None  # the live view and JSON readers follow the count; a log says it once
+            return (
+                f"[bold yellow]{_safe(service)} probe failing[/bold yellow]: "
+                f"{_attempts(attempts)} in {_seconds(seconds)}, the last: {_safe(reason)}; "
+                "still trying"
+            )
+        case ev.ProbeRecovered(service, attempts, seconds):
+            return (
+                f"[bold]{_safe(service)} probe passed[/bold] after {_attempts(attempts)} "
+                f"({_seconds(seconds)})"
+            )
         case ev.Live(service, since_save, timings):
             after = f" {_seconds(since_save)} after the save" if since_save is not None else ""
             return f"[bold green]{_safe(service)} live[/bold green]{after} ({_phases(timings)})"
@@ -208,6 +221,10 @@ def render(event: ev.Event, *, verbose: bool = False) -> str | None:
             color = "yellow" if level == "warning" else "cyan"
             return f"[{color}]{_safe(message)}[/{color}]"
     return None
+
+
+def _attempts(count: int) -> str:
+    return f"{count} failed attempt{'s' if count != 1 else ''}"
 
 
 def _changed(paths: Sequence[str]) -> str:
@@ -310,6 +327,14 @@ class LiveUI:
             case ev.CheckStarted(service):
                 row = self.row(service)
                 row.state, row.detail = "checking", "new container runs; probing its health"
+            case ev.ProbeFailed(service, attempts, seconds, reason):
+                row = self.row(service)
+                row.state = "checking"
+                row.detail = (
+                    f"probe failing: {_attempts(attempts)} in {seconds:.1f} s, the last: {reason}"
+                )
+            case ev.ProbeRecovered(service, attempts, _):
+                self.row(service).detail = f"probe passed after {_attempts(attempts)}"
             case ev.BuildSuperseded(service):
                 self.row(service).detail = "newer save: build restarted"
             case ev.BuildFailed(service, message, tail):
