@@ -138,9 +138,11 @@ def build_image(
     labels: dict[str, str] | None = None,
     prepared: PreparedBuild | None = None,
     builder: str | None = None,
+    on_sent: Callable[[], None] = lambda: None,
 ) -> str:
     """Build the service's image as `tag` and return its id; BuildError names the failing
-    step, BuildCancelled says the build stopped because `cancelled` was set."""
+    step, BuildCancelled says the build stopped because `cancelled` was set. `on_sent` is
+    called once the whole context has been sent."""
     prepared = prepared or prepare_build(loaded, service_name)
     chosen = builder_for(client, builder)
     digest = f"{chosen}:{prepared.digest}:{sorted((labels or {}).items())}"
@@ -158,6 +160,7 @@ def build_image(
             on_log=on_log,
             cancelled=cancelled,
             labels=labels,
+            on_sent=on_sent,
         )
         _shared.images[digest] = image
         return image

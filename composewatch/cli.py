@@ -783,7 +783,8 @@ def completion(
     ] = None,
 ) -> None:
     """Print the shell completion script (commands, options, service names)."""
-    from typer.completion import get_completion_script
+    # The script Typer's own --show-completion prints (its module is not re-exported).
+    from typer._completion_shared import get_completion_script
 
     if shell is None:
         named = Path(os.environ.get("SHELL", "")).name

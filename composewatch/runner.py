@@ -68,6 +68,7 @@ __all__ = ["TEMP_SUFFIX", "DockerRunner", "SwapNotUndone", "in_daemon_thread"]
 
 TEMP_SUFFIX = LEFTOVER_SUFFIX  # the name a new container has until it is committed
 LOG_TAIL_LINES = 12
+SUPERSEDED_END_S = 5.0  # the longest a build waits for the one it supersedes to end
 
 T = TypeVar("T")
 
@@ -130,6 +131,7 @@ class DockerRunner:
     stop_policy: StopPolicy
     cache: BuildCache
     _cancel: dict[tuple[str, int], threading.Event] = field(default_factory=dict)
+    _built: dict[str, threading.Event] = field(default_factory=dict)  # set: its last build ended
     _prepared: dict[str, PreparedBuild] = field(default_factory=dict)  # the last hash's walk
     # service -> (container, the HTTP client its image has): found once per container
     _http_clients: dict[str, tuple[str, HttpClient]] = field(default_factory=dict)
@@ -183,12 +185,24 @@ class DockerRunner:
     # building ───────────────────────────────────────────────────────────────────────────
 
     async def build(self, service: str, generation: int, digest: str) -> st.Input:
-        cancelled = threading.Event()
+        # One build of a service on the engine at a time: the one this supersedes was told to
+        # stop; it is let end first, so a storm of saves never queues builds on the engine.
+        cancelled, ended = threading.Event(), threading.Event()
         self._cancel[(service, generation)] = cancelled
+        before, self._built[service] = self._built.get(service), ended
+
+        def work() -> st.Input:
+            try:
+                if before is not None:
+                    before.wait(SUPERSEDED_END_S)
+                if cancelled.is_set():
+                    return st.BuildFailed(service, generation, "superseded")  # stale
+                return self._build(service, generation, digest, cancelled)
+            finally:
+                ended.set()
+
         try:
-            return await in_daemon_thread(
-                lambda: self._build(service, generation, digest, cancelled), f"build-{service}"
-            )
+            return await in_daemon_thread(work, f"build-{service}")
         except asyncio.CancelledError:
             cancelled.set()  # the thread stops at the engine's next line
             raise
@@ -201,7 +215,7 @@ class DockerRunner:
         clock = _StepClock()
 
         def on_log(line: str) -> None:
-            clock.lap_once("context")  # the engine answers once it has the whole context
+            clock.lap_once("context")  # a reused image sends none
             self.ui(ev.BuildLog(service, line))
 
         try:
@@ -217,6 +231,7 @@ class DockerRunner:
                 cancelled=cancelled,
                 prepared=prepared,
                 builder=self.settings.builder,
+                on_sent=lambda: clock.lap_once("context"),
             )
         except BuildCancelled:
             return st.BuildFailed(service, generation, "superseded")  # stale: dropped by step
