@@ -94,7 +94,7 @@ def test_a_storm_of_saves_is_superseded_time_not_a_slow_build_or_context() -> No
 
 
 def test_an_engine_outage_is_waiting_not_a_slow_watcher() -> None:
-    state, said = run(
+    _, said = run(
         serving(),
         (save(at=0.0), 0.05),
         (ContextHashed("web", 1, "d1"), 0.1),
