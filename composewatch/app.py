@@ -17,13 +17,13 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from composewatch import events as ev
 from composewatch import spec_keys
-from composewatch.buildcache import BuildCache
+from composewatch.buildcache import BuildCache, default_cache_dir
 from composewatch.builder import build_image, prepare_build
 from composewatch.compose.model import LoadedProject, Project
 from composewatch.compose.treeload import read_text
@@ -35,6 +35,7 @@ from composewatch.core.deps import dependents_to_recreate, dependents_to_restart
 from composewatch.core.images import ImageFacts, ImageStep, choose_image
 from composewatch.core.plan import Observed, ServicePlan, Step, Wanted, plan_attach, plan_up
 from composewatch.core.reload import plan_reload
+from composewatch.core.storm import STORM_WINDOW_S, WriteStorms
 from composewatch.engine.faults import describe, engine_lost
 from composewatch.errors import BuildError, ComposewatchError
 from composewatch.health import ProbeResult
@@ -56,7 +57,7 @@ from composewatch.spec import (
 from composewatch.spec_project import check_replicas
 from composewatch.stop import StopPolicy
 from composewatch.ui import UI
-from composewatch.watcher import ChangeBatch, watch_changes
+from composewatch.watcher import ChangeBatch, OwnWrites, watch_changes
 
 __all__ = ["DEPENDENCY_TIMEOUT_S", "Interrupted", "Session", "run_up", "selected_services"]
 
@@ -189,6 +190,7 @@ class Session:
     def __post_init__(self) -> None:
         self.targets: list[WatchTarget] = []
         self.scheduler: Scheduler | None = None
+        self.storms = WriteStorms()
         self.stop_policy = StopPolicy(
             self.loaded.project,
             self.settings,
@@ -622,6 +624,7 @@ class Session:
             quiet_ms=self.settings.quiet_ms,
             on_ready=armed.set,
             on_error=lambda message: self.ui(ev.Note(message, "warning")),
+            own=OwnWrites.load([default_cache_dir()]),
         )
         async for batch in _after_checkouts(batches, git_locks(roots)):
             try:
@@ -629,7 +632,34 @@ class Session:
             except Exception as exc:  # one bad batch must not end the watch
                 self.ui(ev.Note(f"a change could not be handled: {exc!r}", "warning"))
 
+    def without_storms(self, batch: ChangeBatch) -> ChangeBatch:
+        """The batch without the files in a write storm (`core.storm`); each storm said once,
+        with the way out."""
+        self.storms, admitted, started = self.storms.after(batch.paths, batch.delivered_at)
+        for path in started:
+            self.ui(ev.Note(self.storm_note(path), "warning"))
+        return replace(batch, paths=admitted)
+
+    def storm_note(self, path: Path) -> str:
+        contexts = [
+            t for t in self.targets if t.context is not None and path.is_relative_to(t.context)
+        ]
+        where = "; ".join(
+            f"add /{path.relative_to(t.context).as_posix()} to {t.context / '.dockerignore'} or "
+            f"set x-composewatch.services.{t.service}.watch: false"
+            for t in contexts
+            if t.context is not None
+        )
+        return (
+            f"{path} changed {self.storms.count(path)} times in {STORM_WINDOW_S:g} s: a file "
+            "written this often is not source (a log?), so its changes no longer start builds "
+            f"while it keeps changing. To keep it out{': ' + where if where else ''}."
+        )
+
     async def on_batch(self, scheduler: Scheduler, batch: ChangeBatch) -> None:
+        batch = self.without_storms(batch)
+        if not batch.paths and not batch.rescan:
+            return
         saved_at = batch.saved_at()
         if self.on_save is not None:
             self.on_save(frozenset(batch.paths))
