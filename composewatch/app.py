@@ -516,7 +516,7 @@ class Session:
                 asyncio.to_thread(self.apply_plan, plan, image)
             )
         except ComposewatchError as exc:
-            self.ui(ev.Unhealthy(name, str(exc)))
+            self.ui(ev.Unhealthy(name, self.runner.explain(name, exc)))
             return None, False, None
         try:
             result = await self.runner.check_health(name, container)

@@ -39,6 +39,7 @@ from composewatch.containers import Engine
 from composewatch.core import state as st
 from composewatch.core.backoff import backoff_delays
 from composewatch.core.plan import LEFTOVER_SUFFIX
+from composewatch.core.ports import explain_port_in_use
 from composewatch.engine.faults import describe, engine_lost
 from composewatch.errors import BuildError, ComposewatchError, EngineError
 from composewatch.health import (
@@ -253,8 +254,15 @@ class DockerRunner:
         except SwapNotUndone:
             raise  # the core rolls back again: the old container may not serve
         except ComposewatchError as exc:
-            return st.SwapFailed(service, generation, str(exc))
+            return st.SwapFailed(service, generation, self.explain(service, exc))
         return st.Swapped(service, generation, new, steps)
+
+    def explain(self, service: str, exc: ComposewatchError) -> str:
+        """A failure's text; a host port in use names the compose file and key."""
+        message = str(exc)
+        model = self.loaded.project.services[service]
+        files = ", ".join(self.loaded.config_files) or "the compose file"
+        return explain_port_in_use(message, service, model, files) or message
 
     def spec_for(self, service: str, image: str, number: int = 1) -> ContainerSpec:
         """Replica `number`'s container to create, with the containers of the services it
