@@ -38,7 +38,7 @@ from composewatch.core.reload import plan_reload
 from composewatch.core.storm import STORM_WINDOW_S, WriteStorms
 from composewatch.engine.faults import describe, engine_lost
 from composewatch.errors import BuildError, ComposewatchError
-from composewatch.health import ProbeResult
+from composewatch.health import ProbeProgress, ProbeResult
 from composewatch.mapping import (
     Action,
     WatchTarget,
@@ -566,23 +566,35 @@ class Session:
             if serving is None or dependency in self.unhealthy:
                 continue  # said already; the dependent starts anyway, and is watched
             if condition.condition == "service_healthy":
-                await self.wait_until(dependency, serving.container, "healthy")
+                await self.wait_until(dependency, serving.container, "healthy", name)
             elif condition.condition == "service_completed_successfully":
-                await self.wait_until(dependency, serving.container, "completed")
+                await self.wait_until(dependency, serving.container, "completed", name)
 
-    async def wait_until(self, dependency: str, container: str, until: str) -> None:
+    async def wait_until(
+        self, dependency: str, container: str, until: str, waiter: str = ""
+    ) -> None:
+        """Poll until the dependency is `until` (healthy, completed); a wait that lasts is
+        said as a probe's is (`ProbeProgress`), so `up` is never silent while it waits."""
         deadline = time.monotonic() + DEPENDENCY_TIMEOUT_S
+        progress = ProbeProgress(dependency, time.monotonic())
         while time.monotonic() < deadline:
             status = await asyncio.to_thread(self.engine.status, container)
-            if until == "healthy" and (status.health == "healthy" or not status.has_healthcheck):
-                return
+            if until == "healthy":
+                met = status.health == "healthy" or not status.has_healthcheck
+                state = f"Docker healthcheck: {status.health}"
+            else:
+                met, state = not status.running, "still running"
+            reason = f"{state}; {waiter or 'a service'} waits until it is {until}"
+            progress, said = progress.after(ProbeResult(met, reason), time.monotonic())
+            if said is not None:
+                self.ui(said)
             if until == "healthy" and status.health == "unhealthy":
                 raise ComposewatchError(f"dependency {dependency} is unhealthy")
-            if until == "completed" and not status.running:
-                if status.exit_code not in (0, None):
-                    raise ComposewatchError(
-                        f"dependency {dependency} exited with code {status.exit_code}"
-                    )
+            if met and status.exit_code not in (0, None) and until == "completed":
+                raise ComposewatchError(
+                    f"dependency {dependency} exited with code {status.exit_code}"
+                )
+            if met:
                 return
             await asyncio.sleep(0.05)
         raise ComposewatchError(
