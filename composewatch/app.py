@@ -64,6 +64,7 @@ __all__ = ["DEPENDENCY_TIMEOUT_S", "Interrupted", "Session", "run_up", "selected
 DEPENDENCY_TIMEOUT_S = 300.0  # how long a dependent waits for its dependency's condition
 CHECKOUT_POLL_S = 0.1  # how often a running `git checkout` (its index.lock) is looked at
 CHECKOUT_MAX_S = 300.0  # a lock older than this is stale (a crashed git): stop waiting
+STORM_CHECK_S = 1.0  # how often stopped write storms are looked for
 
 
 class Interrupted(Exception):
@@ -638,11 +639,26 @@ class Session:
             on_error=lambda message: self.ui(ev.Note(message, "warning")),
             own=OwnWrites.load([default_cache_dir()]),
         )
-        async for batch in _after_checkouts(batches, git_locks(roots)):
-            try:
-                await self.on_batch(scheduler, batch)
-            except Exception as exc:  # one bad batch must not end the watch
-                self.ui(ev.Note(f"a change could not be handled: {exc!r}", "warning"))
+        calm = asyncio.create_task(self.after_storms(scheduler))
+        try:
+            async for batch in _after_checkouts(batches, git_locks(roots)):
+                await self.handle_batch(scheduler, batch)
+        finally:
+            calm.cancel()
+
+    async def handle_batch(self, scheduler: Scheduler, batch: ChangeBatch) -> None:
+        try:
+            await self.on_batch(scheduler, batch)
+        except Exception as exc:  # one bad batch must not end the watch
+            self.ui(ev.Note(f"a change could not be handled: {exc!r}", "warning"))
+
+    async def after_storms(self, scheduler: Scheduler) -> None:
+        """A write storm that has stopped is acted on once, for the file's last state."""
+        while True:
+            await asyncio.sleep(STORM_CHECK_S)
+            self.storms, calmed = self.storms.calmed(time.time())
+            if calmed:
+                await self.handle_batch(scheduler, ChangeBatch(calmed, time.time()))
 
     def without_storms(self, batch: ChangeBatch) -> ChangeBatch:
         """The batch without the files in a write storm (`core.storm`); each storm said once,
@@ -664,8 +680,9 @@ class Session:
         )
         return (
             f"{path} changed {self.storms.count(path)} times in {STORM_WINDOW_S:g} s: a file "
-            "written this often is not source (a log?), so its changes no longer start builds "
-            f"while it keeps changing. To keep it out{': ' + where if where else ''}."
+            "written this often is not source (a log?), so its changes start no build while "
+            "it keeps changing (once it stops, its last state is built). To keep it out"
+            f"{': ' + where if where else ''}."
         )
 
     async def on_batch(self, scheduler: Scheduler, batch: ChangeBatch) -> None:

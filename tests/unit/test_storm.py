@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from composewatch.core.storm import CALM_S, STORM_BATCHES, STORM_WINDOW_S, WriteStorms
+from composewatch.core.storm import CALM_S, STORM_BATCHES, STORM_SPAN_S, WriteStorms
 
 LOG, APP = Path("/p/cw.log"), Path("/p/app.py")
 
@@ -30,21 +30,21 @@ def every(
     ("name", "batches", "acted", "said"),
     [
         # (what, batches as (time, paths), how many batches had LOG acted on, when it is said)
-        ("a log written 3 times a second", every(1 / 3, 30, {LOG}), STORM_BATCHES - 1, [5]),
-        ("a log written 30 times a second", every(1 / 30, 300, {LOG}), STORM_BATCHES - 1, [5]),
+        ("a log written every 0.3 s", every(0.3, 30, {LOG}), 7, [7]),  # said at 2.1 s
+        ("a log written every 30 ms", every(0.03, 300, {LOG}), 67, [67]),  # at 2.01 s
+        ("ten saves 30 ms apart: a burst, the last one acted on", every(0.03, 10, {LOG}), 10, []),
         ("a file saved once a second", every(1.0, 30, {LOG}), 30, []),
-        ("five quick saves, then a pause", every(0.1, 5, {LOG}), 5, []),
         (
             "a storm, calm, then one save: acted on, the storm not said again",
-            [*every(0.2, 10, {LOG}), (2.0 + CALM_S + STORM_WINDOW_S, {LOG})],
-            STORM_BATCHES,
-            [5],
+            [*every(0.3, 12, {LOG}), (3.3 + CALM_S + 0.1, {LOG})],
+            8,
+            [7],
         ),
         (
             "a storm, calm, then a second storm: said once",
-            [*every(0.2, 10, {LOG}), *every(0.2, 10, {LOG}, start=20.0)],
-            2 * (STORM_BATCHES - 1),
-            [5],
+            [*every(0.3, 12, {LOG}), *every(0.3, 12, {LOG}, start=20.0)],
+            14,
+            [7],
         ),
     ],
 )
@@ -57,6 +57,20 @@ def test_storms_by_table(
     assert all(started in ((), (LOG,)) for _, started in out)
 
 
+def test_a_storm_that_stops_is_handed_over_once_for_its_last_state() -> None:
+    storms = WriteStorms()
+    for now, paths in every(0.1, 30, {LOG}):  # 3 s of a log growing ten times a second
+        storms, _, _ = storms.after(paths, now)
+    assert LOG in storms.storming
+    storms, calmed = storms.calmed(2.9 + CALM_S - 0.1)
+    assert calmed == frozenset()
+    storms, calmed = storms.calmed(2.9 + CALM_S)
+    assert calmed == {LOG} and LOG not in storms.storming
+    assert storms.calmed(20.0)[1] == frozenset()  # once
+    storms, admitted, started = storms.after({LOG}, 21.0)
+    assert admitted == {LOG} and started == ()
+
+
 def test_a_storm_does_not_starve_real_saves() -> None:
     # The log is written 10 times a second; the user saves app.py every 2 s meanwhile.
     batches = [
@@ -65,7 +79,10 @@ def test_a_storm_does_not_starve_real_saves() -> None:
     out = feed(batches)
     saves = [admitted for admitted, _ in out if APP in admitted]
     assert len(saves) == 10  # every save acted on
-    assert all(LOG not in admitted for admitted, _ in out[STORM_BATCHES:])
+    kept_up = int(STORM_SPAN_S * 10)  # the log's batches until it has kept up for the span
+    assert all(LOG in admitted for admitted, _ in out[:kept_up])
+    assert all(LOG not in admitted for admitted, _ in out[kept_up:])
+    assert kept_up >= STORM_BATCHES
 
 
 def test_files_changed_together_once_are_no_storm() -> None:
