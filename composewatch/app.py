@@ -35,7 +35,7 @@ from composewatch.core.deps import dependents_to_recreate, dependents_to_restart
 from composewatch.core.images import ImageFacts, ImageStep, choose_image
 from composewatch.core.plan import Observed, ServicePlan, Step, Wanted, plan_attach, plan_up
 from composewatch.core.reload import plan_reload
-from composewatch.core.storm import STORM_WINDOW_S, WriteStorms
+from composewatch.core.storm import WriteStorms
 from composewatch.engine.faults import describe, engine_lost
 from composewatch.errors import BuildError, ComposewatchError
 from composewatch.health import ProbeProgress, ProbeResult
@@ -679,7 +679,8 @@ class Session:
             if t.context is not None
         )
         return (
-            f"{path} changed {self.storms.count(path)} times in {STORM_WINDOW_S:g} s: a file "
+            f"{path} changed {self.storms.count(path)} times in "
+            f"{self.storms.span_s(path):.1f} s: a file "
             "written this often is not source (a log?), so its changes start no build while "
             "it keeps changing (once it stops, its last state is built). To keep it out"
             f"{': ' + where if where else ''}."
