@@ -18,13 +18,13 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from composewatch import events as ev
 from composewatch import spec_keys
-from composewatch.buildcache import BuildCache
+from composewatch.buildcache import BuildCache, default_cache_dir
 from composewatch.builder import build_image, prepare_build
 from composewatch.compose.model import LoadedProject, Project
 from composewatch.compose.treeload import read_text
@@ -37,10 +37,11 @@ from composewatch.core.deps import dependents_to_recreate, dependents_to_restart
 from composewatch.core.images import ImageFacts, ImageStep, choose_image
 from composewatch.core.plan import Observed, ServicePlan, Step, Wanted, plan_attach, plan_up
 from composewatch.core.reload import plan_reload
+from composewatch.core.storm import WriteStorms
 from composewatch.engine.faults import describe, engine_lost
 from composewatch.engine.project import image_created_s
 from composewatch.errors import BuildError, ComposewatchError
-from composewatch.health import ProbeResult
+from composewatch.health import ProbeProgress, ProbeResult
 from composewatch.mapping import (
     WatchTarget,
     initial_sync_rules,
@@ -60,13 +61,14 @@ from composewatch.spec import (
 from composewatch.spec_project import check_replicas
 from composewatch.stop import StopPolicy
 from composewatch.ui import UI
-from composewatch.watcher import ChangeBatch, watch_changes
+from composewatch.watcher import ChangeBatch, OwnWrites, watch_changes
 
 __all__ = ["DEPENDENCY_TIMEOUT_S", "Interrupted", "Session", "run_up", "selected_services"]
 
 DEPENDENCY_TIMEOUT_S = 300.0  # how long a dependent waits for its dependency's condition
 CHECKOUT_POLL_S = 0.1  # how often a running `git checkout` (its index.lock) is looked at
 CHECKOUT_MAX_S = 300.0  # a lock older than this is stale (a crashed git): stop waiting
+STORM_CHECK_S = 1.0  # how often stopped write storms are looked for
 
 
 class Interrupted(Exception):
@@ -193,6 +195,7 @@ class Session:
     def __post_init__(self) -> None:
         self.targets: list[WatchTarget] = []
         self.scheduler: Scheduler | None = None
+        self.storms = WriteStorms()
         self.stop_policy = StopPolicy(
             self.loaded.project,
             self.settings,
@@ -548,7 +551,7 @@ class Session:
                 asyncio.to_thread(self.apply_plan, plan, image)
             )
         except ComposewatchError as exc:
-            self.ui(ev.Unhealthy(name, str(exc)))
+            self.ui(ev.Unhealthy(name, self.runner.explain(name, exc)))
             return None, False, None
         try:
             result = await self.runner.check_health(name, container)
@@ -598,23 +601,35 @@ class Session:
             if serving is None or dependency in self.unhealthy:
                 continue  # said already; the dependent starts anyway, and is watched
             if condition.condition == "service_healthy":
-                await self.wait_until(dependency, serving.container, "healthy")
+                await self.wait_until(dependency, serving.container, "healthy", name)
             elif condition.condition == "service_completed_successfully":
-                await self.wait_until(dependency, serving.container, "completed")
+                await self.wait_until(dependency, serving.container, "completed", name)
 
-    async def wait_until(self, dependency: str, container: str, until: str) -> None:
+    async def wait_until(
+        self, dependency: str, container: str, until: str, waiter: str = ""
+    ) -> None:
+        """Poll until the dependency is `until` (healthy, completed); a wait that lasts is
+        said as a probe's is (`ProbeProgress`), so `up` is never silent while it waits."""
         deadline = time.monotonic() + DEPENDENCY_TIMEOUT_S
+        progress = ProbeProgress(dependency, time.monotonic())
         while time.monotonic() < deadline:
             status = await asyncio.to_thread(self.engine.status, container)
-            if until == "healthy" and (status.health == "healthy" or not status.has_healthcheck):
-                return
+            if until == "healthy":
+                met = status.health == "healthy" or not status.has_healthcheck
+                state = f"Docker healthcheck: {status.health}"
+            else:
+                met, state = not status.running, "still running"
+            reason = f"{state}; {waiter or 'a service'} waits until it is {until}"
+            progress, said = progress.after(ProbeResult(met, reason), time.monotonic())
+            if said is not None:
+                self.ui(said)
             if until == "healthy" and status.health == "unhealthy":
                 raise ComposewatchError(f"dependency {dependency} is unhealthy")
-            if until == "completed" and not status.running:
-                if status.exit_code not in (0, None):
-                    raise ComposewatchError(
-                        f"dependency {dependency} exited with code {status.exit_code}"
-                    )
+            if met and status.exit_code not in (0, None) and until == "completed":
+                raise ComposewatchError(
+                    f"dependency {dependency} exited with code {status.exit_code}"
+                )
+            if met:
                 return
             await asyncio.sleep(0.05)
         raise ComposewatchError(
@@ -657,15 +672,61 @@ class Session:
             quiet_ms=self.settings.quiet_ms,
             on_ready=armed.set,
             on_error=lambda message: self.ui(ev.Note(message, "warning")),
+            own=OwnWrites.load([default_cache_dir()]),
         )
-        burst_quiet_s = 2 * self.settings.quiet_ms / 1000
-        async for batch in _after_checkouts(batches, git_locks(roots), burst_quiet_s=burst_quiet_s):
-            try:
-                await self.on_batch(scheduler, batch)
-            except Exception as exc:  # one bad batch must not end the watch
-                self.ui(ev.Note(f"a change could not be handled: {exc!r}", "warning"))
+        calm = asyncio.create_task(self.after_storms(scheduler))
+        try:
+            burst_quiet_s = 2 * self.settings.quiet_ms / 1000
+            locks = git_locks(roots)
+            async for batch in _after_checkouts(batches, locks, burst_quiet_s=burst_quiet_s):
+                await self.handle_batch(scheduler, batch)
+        finally:
+            calm.cancel()
+
+    async def handle_batch(self, scheduler: Scheduler, batch: ChangeBatch) -> None:
+        try:
+            await self.on_batch(scheduler, batch)
+        except Exception as exc:  # one bad batch must not end the watch
+            self.ui(ev.Note(f"a change could not be handled: {exc!r}", "warning"))
+
+    async def after_storms(self, scheduler: Scheduler) -> None:
+        """A write storm that has stopped is acted on once, for the file's last state."""
+        while True:
+            await asyncio.sleep(STORM_CHECK_S)
+            self.storms, calmed = self.storms.calmed(time.time())
+            if calmed:
+                await self.handle_batch(scheduler, ChangeBatch(calmed, time.time()))
+
+    def without_storms(self, batch: ChangeBatch) -> ChangeBatch:
+        """The batch without the files in a write storm (`core.storm`); each storm said once,
+        with the way out."""
+        self.storms, admitted, started = self.storms.after(batch.paths, batch.delivered_at)
+        for path in started:
+            self.ui(ev.Note(self.storm_note(path), "warning"))
+        return replace(batch, paths=admitted)
+
+    def storm_note(self, path: Path) -> str:
+        contexts = [
+            t for t in self.targets if t.context is not None and path.is_relative_to(t.context)
+        ]
+        where = "; ".join(
+            f"add /{path.relative_to(t.context).as_posix()} to {t.context / '.dockerignore'} or "
+            f"set x-composewatch.services.{t.service}.watch: false"
+            for t in contexts
+            if t.context is not None
+        )
+        return (
+            f"{path} changed {self.storms.count(path)} times in "
+            f"{self.storms.span_s(path):.1f} s: a file "
+            "written this often is not source (a log?), so its changes start no build while "
+            "it keeps changing (once it stops, its last state is built). To keep it out"
+            f"{': ' + where if where else ''}."
+        )
 
     async def on_batch(self, scheduler: Scheduler, batch: ChangeBatch) -> None:
+        batch = self.without_storms(batch)
+        if not batch.paths and not batch.rescan:
+            return
         saved_at = batch.saved_at()
         if self.on_save is not None:
             self.on_save(frozenset(batch.paths))

@@ -197,9 +197,11 @@ def build_image(
     labels: dict[str, str] | None = None,
     prepared: PreparedBuild | None = None,
     builder: str | None = None,
+    on_sent: Callable[[], None] = lambda: None,
 ) -> str:
     """Build the service's image as `tag` and return its id; BuildError names the failing
-    step, BuildCancelled says the build stopped because `cancelled` was set."""
+    step, BuildCancelled says the build stopped because `cancelled` was set. `on_sent` is
+    called once the whole context has been sent."""
     prepared = prepared or prepare_build(loaded, service_name)
     chosen = builder_for(client, builder)
     if chosen is Builder.CLASSIC and prepared.request.needs_session:
@@ -238,6 +240,7 @@ def build_image(
                 cancelled=cancelled,
                 labels=labels,
                 session_services=services,
+                on_sent=on_sent,
             )
         _shared.images[digest] = image
         return image

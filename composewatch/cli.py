@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -38,8 +39,9 @@ if TYPE_CHECKING:
 
 __all__ = ["app", "main"]
 
+PROG_NAME = "composewatch"
 app = typer.Typer(
-    name="composewatch",
+    name=PROG_NAME,
     help="Save a file, get the new code served: fast, health-checked rebuilds for Compose.",
     add_completion=True,
     no_args_is_help=True,
@@ -47,6 +49,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 _stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+INTERRUPTED = 130  # the exit code of a command stopped by Ctrl-C (128 + SIGINT), as a shell's
 
 
 @dataclass(frozen=True)
@@ -255,23 +258,29 @@ def _run_watcher(
         session = Session(loaded, settings, engine, ui, chosen, reload=reload, attach=attach)
         _start_hints(loaded, settings, chosen, engine, ui)
         session.on_save = _command_runner(loaded, settings, engine, session, ui).submit
-        # SIGTERM (`unwatch`, a process manager) stops the watcher as Ctrl-C does; SIGINT is
-        # restored in case a shell started us in the background with it ignored.
+        # SIGTERM (`unwatch`, a process manager) stops the watcher as Ctrl-C does.
         signal.signal(signal.SIGTERM, _interrupted)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _stop_on_ctrl_c()
         try:
             healthy = run_up(session, watch=watch)
         except (KeyboardInterrupt, Interrupted):
             _stderr.print(
                 "stopped watching; the containers keep running (composewatch down stops them)"
             )
-            return
+            raise typer.Exit(INTERRUPTED) from None
     if not healthy:
         raise typer.Exit(1)
 
 
 def _interrupted(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def _stop_on_ctrl_c() -> None:
+    """One rule for the commands that run until stopped (`up`, `watch`, `logs -f`): Ctrl-C
+    stops them, and they exit with 130, even when started with SIGINT ignored (a shell
+    starts a script's background jobs so): what runs on a terminal must stop from it."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _make_ui(
@@ -401,6 +410,7 @@ def _up_detached(
     Engine.connect()  # fail here, in the foreground, when no engine answers
     argv = [*options.argv(project), "up", "--json", *(["--logs"] if logs else []), *services]
     proc = spawn_detached(argv, files)
+    _stop_on_ctrl_c()
     ui = ConsoleUI()
     failed: list[str] = []
 
@@ -458,6 +468,7 @@ def watch(
         )
         return
     ui = ConsoleUI(project=loaded.project.name)
+    _stop_on_ctrl_c()
 
     def on_record(record: dict[str, Any]) -> bool:
         if json_output:
@@ -592,6 +603,8 @@ def logs(
     rows = list_containers(client, loaded.project.name, chosen)
     printer = LogPrinter(make_console(), [r.name for r in rows], loaded.project.name)
     follower = LogFollower(client, loaded.project.name, printer, frozenset(chosen))
+    if follow:
+        _stop_on_ctrl_c()
     follower.show(rows, follow=follow, tail=None if tail == "all" else int(tail))
 
 
@@ -750,6 +763,43 @@ def schema() -> None:
     typer.echo(json.dumps(settings_schema(), indent=2))
 
 
+class Shell(StrEnum):
+    BASH = "bash"
+    ZSH = "zsh"
+    FISH = "fish"
+
+
+@app.command(
+    epilog=_example(
+        "composewatch completion bash > ~/.local/share/bash-completion/completions/composewatch",
+        "composewatch completion zsh > ~/.zfunc/_composewatch",
+        "composewatch completion fish > ~/.config/fish/completions/composewatch.fish",
+    )
+)
+def completion(
+    shell: Annotated[
+        Shell | None,
+        typer.Argument(help="The shell; by default the one $SHELL names.", show_default=False),
+    ] = None,
+) -> None:
+    """Print the shell completion script (commands, options, service names)."""
+    # The script Typer's own --show-completion prints (its module is not re-exported).
+    from typer._completion_shared import get_completion_script
+
+    if shell is None:
+        named = Path(os.environ.get("SHELL", "")).name
+        if named not in Shell.__members__.values():
+            raise InputError(
+                f"completion: $SHELL is {named or 'not set'}; name the shell: "
+                "composewatch completion bash, zsh or fish"
+            )
+        shell = Shell(named)
+    script = get_completion_script(
+        prog_name=PROG_NAME, complete_var=f"_{PROG_NAME.upper()}_COMPLETE", shell=shell.value
+    )
+    typer.echo(script)
+
+
 def _engine() -> Engine:
     from composewatch.containers import Engine
 
@@ -769,4 +819,4 @@ def main() -> None:
         _stderr.print(Text("error: ", style="bold red") + Text(printable(str(exc))))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(INTERRUPTED)

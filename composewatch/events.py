@@ -21,6 +21,8 @@ __all__ = [
     "ImageCaughtUp",
     "Live",
     "Note",
+    "ProbeFailed",
+    "ProbeRecovered",
     "RollbackFailed",
     "RolledBack",
     "ServiceStarted",
@@ -154,6 +156,28 @@ class CheckStarted:
 
 
 @dataclass(frozen=True)
+class ProbeFailed:
+    """The health probe has kept failing: `attempts` over `seconds` since the check began,
+    the last one for `reason`. Said once the failures last a moment, then again about every
+    second while they go on (`first`: the first time in this check)."""
+
+    service: str
+    attempts: int
+    seconds: float
+    reason: str
+    first: bool
+
+
+@dataclass(frozen=True)
+class ProbeRecovered:
+    """The health probe passed after failures were said (ProbeFailed)."""
+
+    service: str
+    attempts: int
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Unhealthy:
     service: str
     reason: str
@@ -224,6 +248,8 @@ Event = (
     | EngineLost
     | EngineReturned
     | CheckStarted
+    | ProbeFailed
+    | ProbeRecovered
     | Unhealthy
     | Live
     | ServiceStarted

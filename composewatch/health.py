@@ -27,9 +27,11 @@ import http.client
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from composewatch import events as ev
 from composewatch.core.probe import (
     CANNOT_RUN,
     FIND_CLIENT,
@@ -39,6 +41,7 @@ from composewatch.core.probe import (
     HttpClient,
     ProbeKind,
     ProbePlan,
+    ProbeProgress,
     ProbeResult,
     ProbeRoute,
     RouteState,
@@ -61,6 +64,7 @@ __all__ = [
     "InContainerGet",
     "ProbeKind",
     "ProbePlan",
+    "ProbeProgress",
     "ProbeResult",
     "ProbeRoute",
     "RouteState",
@@ -148,9 +152,17 @@ class InContainerGet:
         try:
             if client is None:
                 return await self._first_get()
-            code, output = await self.run(client.command(self.url))
+            return await self._get(client)
         except EngineError as exc:  # e.g. the container is not running: the status poll tells
             return ProbeResult(False, f"running the probe inside the container failed: {exc}")
+
+    async def _get(self, client: HttpClient) -> ProbeResult:
+        code, output = await self.run(client.command(self.url))
+        if client.timeout and code in CANNOT_RUN:
+            # The search found a `timeout` this exec could not run: probe without it from now
+            # on rather than fail every attempt the same way.
+            client = self.client = replace(client, timeout=False)
+            code, output = await self.run(client.command(self.url))
         return exec_verdict(client.name, code, output, self.url, self.expected_status)
 
     async def _first_get(self) -> ProbeResult:
@@ -168,8 +180,7 @@ class InContainerGet:
         if found is None:
             return self._no_client()
         self.client = found
-        code, output = await self.run(found.command(self.url))
-        return exec_verdict(found.name, code, output, self.url, self.expected_status)
+        return await self._get(found)
 
     def _no_client(self) -> ProbeResult:
         key = f"x-composewatch.services.{self.service}.health"
@@ -223,15 +234,27 @@ async def wait_until_healthy(
     http_get: Callable[[], Awaitable[ProbeResult]] | None,
     sleep: Callable[[float], Awaitable[None]],
     clock: Callable[[], float] = time.monotonic,
+    service: str = "",
+    report: Callable[[ev.Event], None] = lambda event: None,
 ) -> ProbeResult:
     """Poll until the plan's probe passes, the container dies, or `plan.timeout_s` runs out.
 
     `http_get` performs one HTTP probe (None unless the plan is HTTP); `status` reads the
     container's state. Both are injected so the loop is tested without Docker or sockets.
+    `report` hears what `ProbeProgress` says of the attempts (a probe that keeps failing).
     """
-    deadline = clock() + plan.timeout_s
+    started = clock()
+    deadline = started + plan.timeout_s
+    progress = ProbeProgress(service, started)
     last = ProbeResult(False, "no answer yet")
     attempt = 0
+
+    def attempted(result: ProbeResult) -> None:
+        nonlocal progress
+        progress, said = progress.after(result, clock())
+        if said is not None:
+            report(said)
+
     while True:
         # The container's state is read every few attempts: it is what tells a crash apart
         # from a slow start, and it is the slower call.
@@ -240,10 +263,13 @@ async def wait_until_healthy(
             if not current.running:
                 return ProbeResult(False, f"container exited with code {current.exit_code}", True)
             last = docker_verdict(plan, current) or last
+            if plan.kind is not ProbeKind.HTTP:
+                attempted(last)
             if last.final or (last.ok and plan.kind is not ProbeKind.HTTP):
                 return last
         if plan.kind is ProbeKind.HTTP and http_get is not None:
             last = await http_get()
+            attempted(last)
             if last.ok or last.final:
                 return last
         if clock() >= deadline:

@@ -27,7 +27,10 @@ def _usage(command: Any) -> str:
     for param in command.params:
         if param.param_type_name == "argument":
             name = (param.name or "").upper()
-            parts.append(f"[{name.removesuffix('S')}...]" if param.nargs == -1 else name)
+            if param.nargs == -1:
+                parts.append(f"[{name.removesuffix('S')}...]")
+            else:
+                parts.append(name if param.required else f"[{name}]")
     return " ".join(parts)
 
 
@@ -105,7 +108,8 @@ def render_reference() -> str:
             "",
             "Global options come before the command: `-f FILE`, `-p NAME`, `--profile P`, "
             "`--env-file F`, `--project-directory DIR`, `--version`; "
-            "`--install-completion` sets up shell completion. Every command's `--help` ends "
+            "`composewatch completion bash|zsh|fish` prints the shell completion script "
+            "(`--install-completion` installs it). Every command's `--help` ends "
             "with examples.",
             "",
             *_commands_table(),

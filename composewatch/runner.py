@@ -40,6 +40,7 @@ from composewatch.core import state as st
 from composewatch.core.backoff import backoff_delays
 from composewatch.core.inplace import Copy
 from composewatch.core.plan import LEFTOVER_SUFFIX
+from composewatch.core.ports import explain_port_in_use
 from composewatch.engine.faults import describe, engine_lost
 from composewatch.errors import BuildError, ComposewatchError, EngineError
 from composewatch.health import (
@@ -69,6 +70,7 @@ __all__ = ["TEMP_SUFFIX", "DockerRunner", "SwapNotUndone", "in_daemon_thread"]
 
 TEMP_SUFFIX = LEFTOVER_SUFFIX  # the name a new container has until it is committed
 LOG_TAIL_LINES = 12
+SUPERSEDED_END_S = 5.0  # the longest a build waits for the one it supersedes to end
 
 T = TypeVar("T")
 
@@ -131,6 +133,7 @@ class DockerRunner:
     stop_policy: StopPolicy
     cache: BuildCache
     _cancel: dict[tuple[str, int], threading.Event] = field(default_factory=dict)
+    _built: dict[str, threading.Event] = field(default_factory=dict)  # set: its last build ended
     _prepared: dict[str, PreparedBuild] = field(default_factory=dict)  # the last hash's walk
     # service -> (container, the HTTP client its image has): found once per container
     _http_clients: dict[str, tuple[str, HttpClient]] = field(default_factory=dict)
@@ -188,12 +191,24 @@ class DockerRunner:
     # building ───────────────────────────────────────────────────────────────────────────
 
     async def build(self, service: str, generation: int, digest: str) -> st.Input:
-        cancelled = threading.Event()
+        # One build of a service on the engine at a time: the one this supersedes was told to
+        # stop; it is let end first, so a storm of saves never queues builds on the engine.
+        cancelled, ended = threading.Event(), threading.Event()
         self._cancel[(service, generation)] = cancelled
+        before, self._built[service] = self._built.get(service), ended
+
+        def work() -> st.Input:
+            try:
+                if before is not None:
+                    before.wait(SUPERSEDED_END_S)
+                if cancelled.is_set():
+                    return st.BuildFailed(service, generation, "superseded")  # stale
+                return self._build(service, generation, digest, cancelled)
+            finally:
+                ended.set()
+
         try:
-            return await in_daemon_thread(
-                lambda: self._build(service, generation, digest, cancelled), f"build-{service}"
-            )
+            return await in_daemon_thread(work, f"build-{service}")
         except asyncio.CancelledError:
             cancelled.set()  # the thread stops at the engine's next line
             raise
@@ -206,7 +221,7 @@ class DockerRunner:
         clock = _StepClock()
 
         def on_log(line: str) -> None:
-            clock.lap_once("context")  # the engine answers once it has the whole context
+            clock.lap_once("context")  # a reused image sends none
             self.ui(ev.BuildLog(service, line))
 
         try:
@@ -222,6 +237,7 @@ class DockerRunner:
                 cancelled=cancelled,
                 prepared=prepared,
                 builder=self.settings.builder,
+                on_sent=lambda: clock.lap_once("context"),
             )
         except BuildCancelled:
             return st.BuildFailed(service, generation, "superseded")  # stale: dropped by step
@@ -243,7 +259,7 @@ class DockerRunner:
         except SwapNotUndone:
             raise  # the core rolls back again: the old container may not serve
         except ComposewatchError as exc:
-            return st.SwapFailed(service, generation, str(exc))
+            return st.SwapFailed(service, generation, self.explain(service, exc))
         return st.Swapped(service, generation, new, steps)
 
     def update_in_place(
@@ -261,6 +277,13 @@ class DockerRunner:
         except ComposewatchError as exc:
             return st.UpdateFailed(service, generation, str(exc))
         return st.UpdatedInPlace(service, generation, clock.steps())
+
+    def explain(self, service: str, exc: ComposewatchError) -> str:
+        """A failure's text; a host port in use names the compose file and key."""
+        message = str(exc)
+        model = self.loaded.project.services[service]
+        files = ", ".join(self.loaded.config_files) or "the compose file"
+        return explain_port_in_use(message, service, model, files) or message
 
     def spec_for(self, service: str, image: str, number: int = 1) -> ContainerSpec:
         """Replica `number`'s container to create, with the containers of the services it
@@ -405,7 +428,12 @@ class DockerRunner:
             )
         try:
             return await wait_until_healthy(
-                plan, status=status, http_get=http_get, sleep=asyncio.sleep
+                plan,
+                status=status,
+                http_get=http_get,
+                sleep=asyncio.sleep,
+                service=service,
+                report=self.ui,
             )
         finally:
             if inside is not None and inside.client is not None:

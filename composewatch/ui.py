@@ -186,6 +186,19 @@ def render(event: ev.Event, *, verbose: bool = False) -> str | None:
             return f"[bold green]Docker engine back[/bold green] after {_seconds(down_s)}"
         case ev.Unhealthy(service, reason):
             return f"[bold red]{_safe(service)} unhealthy[/bold red]: {_safe(reason)}"
+        case ev.ProbeFailed(service, attempts, seconds, reason, first):
+            if not first:
+                return None  # the live view and JSON readers follow the count; a log says it once
+            return (
+                f"[bold yellow]{_safe(service)} probe failing[/bold yellow]: "
+                f"{_attempts(attempts)} in {_seconds(seconds)}, the last: {_safe(reason)}; "
+                "still trying"
+            )
+        case ev.ProbeRecovered(service, attempts, seconds):
+            return (
+                f"[bold]{_safe(service)} probe passed[/bold] after {_attempts(attempts)} "
+                f"({_seconds(seconds)})"
+            )
         case ev.Live(service, since_save, timings, how):
             after = f" {_seconds(since_save)} after the save" if since_save is not None else ""
             way = f"{_safe(how)}: " if how else ""
@@ -224,6 +237,10 @@ def render(event: ev.Event, *, verbose: bool = False) -> str | None:
 def _why(why: str) -> str:
     """The Dockerfile line that decided the way, after a dash (nothing when none did)."""
     return f" [dim]- {_safe(why)}[/dim]" if why else ""
+
+
+def _attempts(count: int) -> str:
+    return f"{count} failed attempt{'s' if count != 1 else ''}"
 
 
 def _changed(paths: Sequence[str]) -> str:
@@ -335,6 +352,14 @@ class LiveUI:
             case ev.CheckStarted(service):
                 row = self.row(service)
                 row.state, row.detail = "checking", "new container runs; probing its health"
+            case ev.ProbeFailed(service, attempts, seconds, reason):
+                row = self.row(service)
+                row.state = "checking"
+                row.detail = (
+                    f"probe failing: {_attempts(attempts)} in {seconds:.1f} s, the last: {reason}"
+                )
+            case ev.ProbeRecovered(service, attempts, _):
+                self.row(service).detail = f"probe passed after {_attempts(attempts)}"
             case ev.BuildSuperseded(service):
                 self.row(service).detail = "newer save: build restarted"
             case ev.BuildFailed(service, message, tail):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from watchfiles import Change, awatch
 
 from composewatch.mapping import is_noise
 
-__all__ = ["ChangeBatch", "watch_changes"]
+__all__ = ["ChangeBatch", "OwnWrites", "watch_changes"]
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,45 @@ class ChangeBatch:
         return min(max(mtimes, default=self.delivered_at), self.delivered_at)
 
 
-def _not_noise(_change: Change, path: str) -> bool:
-    return not is_noise(Path(path))
+@dataclass(frozen=True)
+class OwnWrites:
+    """What composewatch writes itself, which is never a save: the files its stdout and
+    stderr go to (`up > cw.log`, `nohup`'s nohup.out), known by device and inode wherever
+    they are and whatever they are called, and its state folders (build cache, watcher
+    logs). In a build context, each line printed would otherwise start a build."""
+
+    files: frozenset[tuple[int, int]] = frozenset()
+    folders: tuple[Path, ...] = ()
+
+    @classmethod
+    def load(cls, folders: Iterable[Path] = (), fds: Iterable[int] = (1, 2)) -> OwnWrites:
+        files = set()
+        for fd in fds:
+            try:
+                info = os.fstat(fd)
+            except OSError:  # closed
+                continue
+            if stat.S_ISREG(info.st_mode):  # a terminal or a pipe is no file in the tree
+                files.add((info.st_dev, info.st_ino))
+        return cls(frozenset(files), tuple(Path(os.path.realpath(f)) for f in folders))
+
+    def __contains__(self, path: Path) -> bool:
+        if any(path.is_relative_to(f) for f in self.folders):
+            return True
+        if not self.files:
+            return False
+        try:
+            info = os.stat(path)
+        except OSError:  # gone: whatever it was, it is no longer ours to write
+            return False
+        return (info.st_dev, info.st_ino) in self.files
+
+
+def _filter(own: OwnWrites) -> Callable[[Change, str], bool]:
+    def keep(_change: Change, path: str) -> bool:
+        return not is_noise(Path(path)) and Path(path) not in own
+
+    return keep
 
 
 async def watch_changes(
@@ -47,6 +85,7 @@ async def watch_changes(
     max_batch_ms: int = 3_000,
     on_error: Callable[[str], None] = lambda message: None,
     restart_delay_s: float = 0.2,
+    own: OwnWrites | None = None,
 ) -> AsyncIterator[ChangeBatch]:
     """Yield the changed paths under `roots` at most `quiet_ms` after the last event.
 
@@ -59,12 +98,16 @@ async def watch_changes(
     The OS watcher can fail (watchfiles gives up on a file name that is not UTF-8, a watched
     folder can vanish): then `on_error` says so, the watches are armed again and a `rescan`
     batch stands for whatever changed in between. The watch never ends on its own.
+
+    `own`: what composewatch writes itself, never handed over (by default: its stdout and
+    stderr, as they are now).
     """
+    keep = _filter(own if own is not None else OwnWrites.load())
     step_ms = max(1, quiet_ms // 2)
     ready = on_ready
     while True:
         existing = [root for root in roots if root.exists()]
-        changes = awatch(*existing, watch_filter=_not_noise, step=step_ms, debounce=max_batch_ms)
+        changes = awatch(*existing, watch_filter=keep, step=step_ms, debounce=max_batch_ms)
         pending = asyncio.ensure_future(anext(changes))
         # The first step of awatch builds its RustNotify, which arms the OS watches
         # synchronously before awaiting its first batch in a thread.

@@ -15,6 +15,7 @@ from enum import StrEnum
 from ipaddress import ip_address
 from typing import Literal
 
+from composewatch import events as ev
 from composewatch.compose.model import PortConfig, Service
 from composewatch.config import HealthSettings
 
@@ -23,11 +24,14 @@ __all__ = [
     "FIND_CLIENT",
     "HTTP_CLIENTS",
     "IN_CONTAINER_TIMEOUT_S",
+    "REPEAT_S",
+    "STALLED_S",
     "UNREACHABLE_BEFORE_SWITCH",
     "ContainerStatus",
     "HttpClient",
     "ProbeKind",
     "ProbePlan",
+    "ProbeProgress",
     "ProbeResult",
     "ProbeRoute",
     "RouteState",
@@ -200,15 +204,18 @@ def passes(status: int, expected_status: int | None) -> bool:
 
 
 # One exec finds the first client and whether `timeout` works (busybox's before 1.30 wanted -t).
-# It looks for an executable file on PATH rather than asking `command -v`: busybox's sh
-# answers that with the applet's name whether or not the applet's link exists, and only a
-# file can be run by a direct exec.
+# Both are looked for as executable files on PATH rather than asked of `command -v` or run by
+# name: busybox's sh answers `command -v` with the applet's name, and runs `timeout` as its
+# own applet, whether or not the applet's link exists, while the probe's direct exec finds
+# only a file. `timeout` is tried by the path the exec will find (the first on PATH), so the
+# check runs exactly the program the probe runs.
 FIND_CLIENT = [
     "sh",
     "-c",
     f"IFS=:; for c in {' '.join(HTTP_CLIENTS)}; do for d in $PATH; do "
-    'if [ -x "$d/$c" ]; then echo "$c"; break 2; fi; done; done; unset IFS; '
-    "timeout 1 true >/dev/null 2>&1 && echo timeout; exit 0",
+    'if [ -x "$d/$c" ]; then echo "$c"; break 2; fi; done; done; '
+    'for d in $PATH; do if [ -x "$d/timeout" ]; then '
+    '"$d/timeout" 1 true >/dev/null 2>&1 && echo timeout; break; fi; done; unset IFS; exit 0',
 ]
 
 
@@ -312,3 +319,38 @@ def docker_verdict(plan: ProbePlan, current: ContainerStatus) -> ProbeResult | N
             return ProbeResult(False, "Docker healthcheck: unhealthy", final=True)
         return ProbeResult(False, f"Docker healthcheck: {current.health}")
     return ProbeResult(True, "running")
+
+
+# A check whose attempts have failed this long is shown (the live view within 2 s); a new
+# container that answers sooner, as most do, says nothing.
+STALLED_S = 1.5
+REPEAT_S = 1.0  # then its attempt count and last reason, this often
+
+
+@dataclass(frozen=True)
+class ProbeProgress:
+    """Pure: what one check's attempts tell the user. Nothing while the container answers
+    within STALLED_S; then a `ProbeFailed` (`first`: printed as a line), again every REPEAT_S
+    for the live view and JSON readers; a `ProbeRecovered` when it passes after that. A check
+    that gives up says so with its verdict (`Unhealthy`, `RolledBack`), not here."""
+
+    service: str
+    started_at: float
+    attempts: int = 0  # attempts that failed so far
+    shown_at: float | None = None  # when the last ProbeFailed was said; None: not yet
+
+    def after(self, result: ProbeResult, now: float) -> tuple[ProbeProgress, ev.Event | None]:
+        elapsed_s = now - self.started_at
+        if result.ok:
+            if self.shown_at is None:
+                return self, None
+            return self, ev.ProbeRecovered(self.service, self.attempts, elapsed_s)
+        progress = replace(self, attempts=self.attempts + 1)
+        if result.final or elapsed_s < STALLED_S:
+            return progress, None
+        if self.shown_at is not None and now - self.shown_at < REPEAT_S:
+            return progress, None
+        failed = ev.ProbeFailed(
+            self.service, progress.attempts, elapsed_s, result.detail, self.shown_at is None
+        )
+        return replace(progress, shown_at=now), failed

@@ -445,6 +445,7 @@ class ServiceState:
     pending_saved_at: float | None = None
     pending_copies: tuple[Copy, ...] = ()
     pending_why: str = ""
+    pending_noticed_at: float | None = None  # when the oldest pending save reached the core
     phase_started_at: float = 0.0
     timings: tuple[tuple[str, float], ...] = ()  # (phase, seconds) of the current round
 
@@ -540,7 +541,7 @@ class _Machine:
         if steps:
             timings = (*timings, *steps)
         elif service.phase not in (Phase.IDLE, Phase.QUEUED):
-            timings = (*timings, (service.phase.value, self.now - service.phase_started_at))
+            timings = (*timings, (_phase_name(service), self.now - service.phase_started_at))
         return self.update(name, phase=phase, phase_started_at=self.now, timings=timings)
 
     def current(self, service: str, generation: int, *phases: Phase) -> bool:
@@ -604,8 +605,11 @@ class _Machine:
 
     # transitions ────────────────────────────────────────────────────────────────────────
 
-    def on_changed(self, change: Changed) -> None:
+    def on_changed(self, change: Changed, noticed_at: float | None = None) -> None:
+        """`noticed_at`: when the change was known (now, for a save the watcher hands over;
+        a dependent's round knows of its dependency's save only once that one is live)."""
         name, service = change.service, self.get(change.service)
+        noticed = self.now if noticed_at is None else noticed_at
         if self.state.stopping:
             return
         match service.phase:
@@ -618,6 +622,7 @@ class _Machine:
                     (),
                     change.copies,
                     change.why,
+                    noticed_at=noticed,
                 )
             case Phase.QUEUED | Phase.BUILDING if service.background:
                 # The image's catch-up is for code already served: the new save goes first,
@@ -634,25 +639,33 @@ class _Machine:
                     (),
                     change.copies,
                     change.why,
+                    noticed_at=noticed,
                 )
                 self.start_queued()
             case Phase.QUEUED | Phase.BUILDING:
                 # The running build is for code that is already stale: stop it, build the newest.
+                timings = service.timings
                 if service.phase is Phase.BUILDING:
                     self.emit(CancelBuild(name, service.generation))
                     self.report(ev.BuildSuperseded(name))
+                    # Its time is the storm's, not a slow build's: kept apart, under its name.
+                    timings = (*timings, ("superseded", self.now - service.phase_started_at))
                 merged = max(Action.REBUILD, change.action)
                 saved_at = _earliest(service.saved_at, change.saved_at)
                 self.update(name, phase=Phase.IDLE)
                 self.state = replace(self.state, queue=_without(self.state.queue, name))
                 why = change.why if change.action is Action.REBUILD else service.why
-                self.begin(
-                    name, merged, service.paths | change.paths, saved_at, service.timings, (), why
-                )
+                self.begin(name, merged, service.paths | change.paths, saved_at, timings, (), why)
                 self.start_queued()
             case _:
                 self.keep_pending(
-                    name, change.action, change.paths, change.saved_at, change.copies, change.why
+                    name,
+                    change.action,
+                    change.paths,
+                    change.saved_at,
+                    change.copies,
+                    change.why,
+                    noticed,
                 )
                 service = self.get(name)
                 idle = service.phase is Phase.IDLE and not self.state.engine_lost
@@ -672,6 +685,7 @@ class _Machine:
         saved_at: float | None,
         copies: tuple[Copy, ...] = (),
         why: str = "",
+        noticed_at: float | None = None,
     ) -> None:
         service = self.get(name)
         pending = merge_actions(service.pending or action, action)
@@ -688,6 +702,24 @@ class _Machine:
                 if saved_at is not None
                 else service.pending_saved_at
             ),
+            pending_noticed_at=_earliest(
+                service.pending_noticed_at, self.now if noticed_at is None else noticed_at
+            ),
+        )
+
+    def begin_pending(self, name: str) -> None:
+        """Start the round of the changes that arrived while the service was busy."""
+        service = self.get(name)
+        assert service.pending is not None and service.pending_saved_at is not None
+        self.begin(
+            name,
+            service.pending,
+            service.pending_paths,
+            service.pending_saved_at,
+            (),
+            service.pending_copies,
+            service.pending_why,
+            noticed_at=service.pending_noticed_at,
         )
 
     def begin(
@@ -699,9 +731,16 @@ class _Machine:
         timings: tuple[tuple[str, float], ...] = (),
         copies: tuple[Copy, ...] = (),
         why: str = "",
+        *,
+        noticed_at: float | None = None,
     ) -> None:
-        if not timings:  # a new round: it starts with noticing the save (event + quiet period)
-            timings = (("detect", max(0.0, self.now - saved_at)),)
+        if not timings:
+            # A new round: it starts with noticing the save (the watcher's event and quiet
+            # period), then whatever it waited for (the round before, the engine's return).
+            noticed = self.now if noticed_at is None else max(saved_at, noticed_at)
+            timings = (("detect", max(0.0, noticed - saved_at)),)
+            if self.now > noticed:
+                timings = (*timings, ("waiting", self.now - noticed))
         serving = self.get(name).serving
         if action is Action.UPDATE and serving is None:
             action, why = Action.REBUILD, "rebuild: no container runs to update in place"
@@ -724,6 +763,7 @@ class _Machine:
                 "pending_saved_at": None,
                 "pending_copies": (),
                 "pending_why": "",
+                "pending_noticed_at": None,
             },
         )
         if action is Action.UPDATE:
@@ -981,7 +1021,8 @@ class _Machine:
         `docker compose up` does (each one as if it had changed)."""
         for dependent, action in self.state.dependents.get(name, ()):
             if dependent in self.state.services:  # only the services this session runs
-                self.on_changed(Changed(dependent, action, frozenset(), saved_at or 0.0))
+                change = Changed(dependent, action, frozenset(), saved_at or 0.0)
+                self.on_changed(change, noticed_at=saved_at)  # it waited for `name`'s round
 
     def finish(self, name: str, outcome: ev.Event | None) -> None:
         """End the round (whatever its outcome), then start what arrived meanwhile."""
@@ -1002,19 +1043,6 @@ class _Machine:
             self.begin_pending(name)
         if was_building:
             self.start_queued()
-
-    def begin_pending(self, name: str) -> None:
-        service = self.get(name)
-        assert service.pending is not None and service.pending_saved_at is not None
-        self.begin(
-            name,
-            service.pending,
-            service.pending_paths,
-            service.pending_saved_at,
-            (),
-            service.pending_copies,
-            service.pending_why,
-        )
 
     def run_settle(self, name: str) -> None:
         """Run again the commit or rollback that failed, before anything else."""
@@ -1070,9 +1098,18 @@ class _Machine:
     def on_engine_lost(self, name: str, effect: Effect, message: str) -> None:
         service = self.get(name)
         if service.action is not None and service.saved_at is not None and not service.background:
-            # The interrupted round runs again once the engine is back.
+            # The interrupted round runs again once the engine is back; its save was noticed
+            # when it was (the outage is waiting, not detecting).
+            detect_s = dict(service.timings).get("detect", 0.0)
+            noticed = service.saved_at + detect_s
             self.keep_pending(
-                name, service.action, service.paths, service.saved_at, service.copies, service.why
+                name,
+                service.action,
+                service.paths,
+                service.saved_at,
+                service.copies,
+                service.why,
+                noticed,
             )
         if isinstance(effect, Swap | CheckHealth):
             self.update(name, settle=self.undo(name))
@@ -1154,6 +1191,16 @@ def _merge_copies(a: tuple[Copy, ...], b: tuple[Copy, ...]) -> tuple[Copy, ...]:
     """Both rounds' files, one copy per container path (the later save's wins)."""
     merged = {copy.dest: copy for copy in (*a, *b)}
     return tuple(merged.values())
+
+
+_SYNC_STEPS = {Action.SYNC: "sync", Action.RESTART: "restart", Action.SYNC_RESTART: "sync+restart"}
+
+
+def _phase_name(service: ServiceState) -> str:
+    """A phase's name in a round's timings: a sync round says what it did."""
+    if service.phase is Phase.SYNCING and service.action is not None:
+        return _SYNC_STEPS.get(service.action, "sync")
+    return service.phase.value
 
 
 def _digest(serving: Serving | None, image: str) -> str | None:

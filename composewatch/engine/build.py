@@ -10,6 +10,9 @@ context as a tar, streamed as it is read.
 
 Cancelling a build (a newer save superseded it) asks the engine to stop the solve
 (`POST /build/cancel?id=`) and closes the response, so nothing keeps running on the engine.
+It works from the moment the request is sent: the engine answers a build's request only once
+the build prints, and a storm of saves would otherwise leave one build per save running on
+the engine (the next build, even the next `up`'s, waits behind them).
 """
 
 from __future__ import annotations
@@ -99,16 +102,19 @@ def run_build(
     cancelled: threading.Event | None = None,
     labels: dict[str, str] | None = None,
     session_services: Sequence[Service] = (),
+    on_sent: Callable[[], None] = lambda: None,
 ) -> str:
     """Build and return the image id; BuildError on failure, BuildCancelled when cancelled.
-    A BuildKit build gets a session offering registry credentials and `session_services`."""
+    A BuildKit build gets a session offering registry credentials and `session_services`.
+    `on_sent` is called once the whole context has been sent (what "context" measures: not
+    the wait for the engine's first line, which a busy engine makes long)."""
     with contextlib.ExitStack() as stack:
         joined = None
         if builder is Builder.BUILDKIT:
             joined = open_build_session(api, request, selection, session_services, stack, on_log)
         image = _run_build(
             api, request, selection, builder=builder, tag=tag, on_log=on_log,
-            cancelled=cancelled, labels=labels, joined=joined,
+            cancelled=cancelled, labels=labels, joined=joined, on_sent=on_sent,
         )  # fmt: skip
         if joined is not None:
             stats = joined.stats
@@ -130,6 +136,7 @@ def _run_build(
     cancelled: threading.Event | None,
     labels: dict[str, str] | None,
     joined: JoinedSession | None,
+    on_sent: Callable[[], None],
 ) -> str:
     build_id = uuid.uuid4().hex
     params: dict[str, str] = {
@@ -144,11 +151,22 @@ def _run_build(
     if builder is Builder.BUILDKIT:
         params["version"] = "2"
         params["buildid"] = build_id
-    body: Iterator[bytes] | bytes = stream_tar(selection)
-    if joined is not None:
+    body: Iterator[bytes] | bytes
+    if joined is not None:  # the engine asks the session for the context as it builds
         params.update(session=joined.id, remote="client-session", dockerfile=joined.dockerfile)
         body = b""
+        on_sent()
+    else:
+        body = _unless(cancelled, stream_tar(selection), on_sent)
     url = f"{api.base_url}/v{api.api_version}/build"
+    finished = threading.Event()
+    answered: list[requests.Response] = []  # the response, once the engine has answered
+    if cancelled is not None:
+        threading.Thread(
+            target=_cancel_when_set,
+            args=(api, answered, build_id, builder, cancelled, finished),
+            daemon=True,
+        ).start()
     try:
         response = api.post(
             url,
@@ -158,32 +176,31 @@ def _run_build(
             stream=True,
             timeout=None,
         )
-    except requests.exceptions.RequestException as exc:
+    except (requests.exceptions.RequestException, BuildCancelled) as exc:
+        finished.set()
         if cancelled is not None and cancelled.is_set():
             raise BuildCancelled(request.service) from None
         if engine_lost(exc):
             raise  # not a failed build: the engine is gone, and the core waits for it
         raise BuildError(request.service, "sending the build context", [str(exc)]) from None
+    answered.append(response)
     if response.status_code >= 400:
+        finished.set()
         message = _error_body(response)
         response.close()
         raise before_build_error(request, message)
-
-    finished = threading.Event()
-    if cancelled is not None:
-        threading.Thread(
-            target=_cancel_when_set,
-            args=(api, response, build_id, builder, cancelled, finished),
-            daemon=True,
-        ).start()
     try:
         if builder is Builder.BUILDKIT:
             image = _follow_buildkit(response, request, on_log)
         else:
             image = _follow_classic(response, request, on_log)
-    except (requests.exceptions.RequestException, OSError, ValueError) as exc:
+    except (requests.exceptions.RequestException, OSError, ValueError, AttributeError) as exc:
+        # (A response closed under its reader, on cancel, can fail in urllib3 with an
+        # AttributeError.)
         if cancelled is not None and cancelled.is_set():
             raise BuildCancelled(request.service) from None
+        if isinstance(exc, AttributeError):
+            raise
         raise BuildError(request.service, "reading the build's progress", [str(exc)]) from None
     except BuildError:
         if cancelled is not None and cancelled.is_set():
@@ -289,14 +306,29 @@ def _follow_classic(
     return image_id
 
 
+def _unless(
+    cancelled: threading.Event | None, chunks: Iterator[bytes], on_sent: Callable[[], None]
+) -> Iterator[bytes]:
+    """The context's chunks, until the build is cancelled: the upload stops there (the
+    engine's build fails on the cut body). `on_sent` once the last chunk is taken."""
+    for chunk in chunks:
+        if cancelled is not None and cancelled.is_set():
+            raise BuildCancelled("")
+        yield chunk
+    on_sent()
+
+
 def _cancel_when_set(
     api: docker.APIClient,
-    response: requests.Response,
+    answered: list[requests.Response],
     build_id: str,
     builder: Builder,
     cancelled: threading.Event,
     finished: threading.Event,
 ) -> None:
+    """Once `cancelled` is set: ask the engine to stop the build (BuildKit knows it by its
+    id from the moment it starts, answered or not), and close the response under its reader
+    as soon as there is one."""
     while not finished.is_set():
         if not cancelled.wait(0.05):
             continue
@@ -310,7 +342,10 @@ def _cancel_when_set(
                     params={"id": build_id},
                     timeout=5,
                 ).close()
-        _shutdown(response)
+        while not answered and not finished.wait(0.05):
+            pass  # the engine has not answered yet: the request's own end comes first
+        if answered:
+            _shutdown(answered[0])
         return
 
 

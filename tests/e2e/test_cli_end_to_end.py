@@ -439,3 +439,49 @@ def test_watch_without_a_watcher_attaches_to_what_runs_and_recreates_nothing(
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)
         cw(root, env, "down")
+
+
+def test_ctrl_c_stops_up_watch_and_logs_follow_with_130_even_with_sigint_ignored(
+    tmp_path: Path, project_name: str
+) -> None:
+    """One rule for the commands that run until stopped: each one was started with SIGINT
+    ignored (as a shell starts a script's background job), and Ctrl-C stops it with 130."""
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "compose.yaml").write_text(
+        "services:\n  talker:\n    image: busybox:latest\n    init: true\n"
+        "    command: [sh, -c, 'echo hello from talker; exec sleep 3600']\n"
+    )
+    env = {
+        **os.environ,
+        "COMPOSE_PROJECT_NAME": project_name,
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+    def started(*args: str, ready: str) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [CLI, *args],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        )
+        read_line(proc, ready, 120)
+        return proc
+
+    def code_after_ctrl_c(proc: subprocess.Popen[str]) -> int:
+        proc.send_signal(signal.SIGINT)
+        try:
+            return proc.wait(timeout=20)
+        finally:
+            proc.kill()
+
+    try:
+        assert code_after_ctrl_c(started("up", ready=r" watching ")) == 130
+        assert code_after_ctrl_c(started("watch", ready=r" watching ")) == 130
+        assert code_after_ctrl_c(started("logs", "-f", ready=r"hello from talker")) == 130
+    finally:
+        cw(root, env, "down")

@@ -177,6 +177,79 @@ def test_an_image_without_an_http_client_gets_one_clear_answer(
 
 
 @pytest.fixture
+def image_without_timeout(project_name: str, docker_client: docker.DockerClient) -> Iterator[str]:
+    """busybox with its timeout link deleted: its sh still runs `timeout` as an applet, a
+    direct exec of `timeout` finds nothing."""
+    dockerfile = f"FROM {BUSYBOX}\nRUN rm /bin/timeout\n"
+    yield from built_image(docker_client, f"{project_name}-notimeout:latest", dockerfile)
+
+
+def test_an_image_without_a_timeout_file_is_probed_healthy_and_a_failing_probe_is_said(
+    tmp_path: Path,
+    project_name: str,
+    docker_client: docker.DockerClient,
+    image_without_timeout: str,
+) -> None:
+    """The search for the client execs the `timeout` the probe would exec: none here, so the
+    probe runs wget bare and the first check is healthy. A probe of a port nothing listens on
+    is said (the reason, the count) within 2 s, then again while it goes on."""
+    engine = Engine(docker_client)
+    compose = f"""
+services:
+  web:
+    image: {image_without_timeout}
+    command: {HTTPD}
+    stop_grace_period: 1s
+  idle:
+    image: {image_without_timeout}
+    command: {HTTPD}
+    stop_grace_period: 1s
+x-composewatch:
+  services:
+    web:
+      health: {{port: 8000, timeout_s: 20}}
+    idle:
+      health: {{port: 8001, timeout_s: 4}}
+"""
+    runner, sink = make_runner(tmp_path, project_name, compose, engine)
+    said_at: list[float] = []
+
+    def heard(event: ev.Event) -> None:
+        said_at.append(time.monotonic())
+        sink(event)
+
+    runner.ui = heard
+    execs: list[list[str]] = []
+    exec_output = engine.exec_output
+
+    def recorded(cid: str, command: list[str]) -> tuple[int, str]:
+        execs.append(command)
+        return exec_output(cid, command)
+
+    engine.exec_output = recorded  # type: ignore[method-assign]
+
+    container = start(runner, "web", image_without_timeout)
+    ok, detail, _, seconds = check(runner, "web", container)
+    assert ok, detail
+    assert detail == "HTTP 200 from http://127.0.0.1:8000/ inside the container"
+    assert runner._http_clients["web"] == (container, HttpClient("wget", timeout=False))
+    assert sink.events == []  # healthy at once: nothing to say
+    assert [c[0] for c in execs] == ["sh", "wget"]  # no exec of a `timeout` it lacks
+    FIGURES["no timeout file, start to healthy"] = f"{seconds * 1000:.0f} ms"
+
+    idle = start(runner, "idle", image_without_timeout)
+    began = time.monotonic()
+    ok, detail, final, seconds = check(runner, "idle", idle)
+    assert not ok and not final and "not healthy after 4 s" in detail
+    failed = [e for e in sink.of(ev.ProbeFailed) if isinstance(e, ev.ProbeFailed)]
+    assert failed and failed[0].first and not any(e.first for e in failed[1:])
+    assert "Connection refused" in failed[0].reason, failed[0].reason
+    assert said_at[0] - began < 2.0
+    assert len(failed) >= 2 and failed[-1].attempts > failed[0].attempts
+    FIGURES["a failing probe, first said after"] = f"{(said_at[0] - began) * 1000:.0f} ms"
+
+
+@pytest.fixture
 def image_without_shell(project_name: str, docker_client: docker.DockerClient) -> Iterator[str]:
     """FROM scratch with busybox's static binary as /bin/httpd and /bin/wget only: no sh."""
     dockerfile = (

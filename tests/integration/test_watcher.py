@@ -7,7 +7,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from composewatch.watcher import ChangeBatch, watch_changes
+from composewatch.watcher import ChangeBatch, OwnWrites, watch_changes
 
 
 async def first_batches(
@@ -92,3 +92,38 @@ def test_a_name_watchfiles_cannot_decode_restarts_the_watch_with_a_rescan(tmp_pa
     batches = asyncio.run(asyncio.wait_for(scenario(), 20))
     assert errors and "watching again" in errors[0]
     assert any(b.rescan for b in batches)
+
+
+def test_what_composewatch_writes_itself_is_never_a_change(tmp_path: Path) -> None:
+    """Its stdout redirected into the tree (`up > cw.log`), by inode, and its state folder;
+    a save beside them is seen."""
+    log = tmp_path / "cw.log"
+    state = tmp_path / "cache"
+    state.mkdir()
+    with log.open("a") as out:
+        own = OwnWrites.load([state], fds=[out.fileno()])
+        armed = asyncio.Event()
+        batches: list[ChangeBatch] = []
+
+        async def collect() -> None:
+            changes = watch_changes([tmp_path], quiet_ms=50, on_ready=armed.set, own=own)
+            async for batch in changes:
+                batches.append(batch)
+
+        async def scenario() -> None:
+            task = asyncio.create_task(collect())
+            await asyncio.wait_for(armed.wait(), 5)
+            for n in range(20):
+                out.write(f"line {n}\n")
+                out.flush()
+                (state / "status.json").write_text(str(n))
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.3)
+            (tmp_path / "app.py").write_text("saved")
+            await asyncio.sleep(0.6)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+        asyncio.run(scenario())
+    seen = set().union(*(b.paths for b in batches))
+    assert seen == {tmp_path / "app.py"}

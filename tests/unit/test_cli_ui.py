@@ -44,6 +44,8 @@ EVERY_EVENT: list[ev.Event] = [
     ev.SyncFailed("web", "no container"),
     ev.RolledBack("web", "HTTP 500"),
     ev.Unhealthy("web", "exited 1"),
+    ev.ProbeFailed("web", 40, 1.52, 'exec: "timeout": executable file not found', True),
+    ev.ProbeRecovered("web", 41, 3.1),
     ev.Live("web", 0.73, (("detect", 0.04), ("building", 0.2))),
     ev.UpdateStarted("web", ("/p/app.py",), "in place: COPY . . at Dockerfile:5"),
     ev.Live("web", 0.41, (("detect", 0.04), ("copy", 0.01), ("restart", 0.3)), "in place"),
@@ -157,6 +159,28 @@ def test_live_view_rows_follow_a_save() -> None:
     console.print(view.render())
     screen = out.getvalue()
     assert "SAVE→LIVE" in screen and "0.73 s" in screen and "http://127.0.0.1:5000/" in screen
+
+
+def test_a_failing_probe_is_one_line_when_piped_and_a_count_in_the_live_view() -> None:
+    console, out = plain_console(width=200)
+    ui = ConsoleUI(console)
+    reason = 'exec: "timeout": executable file not found'
+    for attempts, first in ((30, True), (90, False), (150, False)):
+        ui(ev.ProbeFailed("web", attempts, attempts / 20, reason, first))
+    ui(ev.ProbeRecovered("web", 151, 8.0))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2
+    assert lines[0].endswith(
+        f"web probe failing: 30 failed attempts in 1.50 s, the last: {reason}; still trying"
+    )
+    assert lines[1].endswith("web probe passed after 151 failed attempts (8.00 s)")
+
+    view = LiveUI(["web"], {}, plain_console()[0])
+    view.apply(ev.CheckStarted("web"))
+    view.apply(ev.ProbeFailed("web", 90, 4.5, reason, False))
+    row = view.rows["web"]
+    assert row.state == "checking"
+    assert row.detail == f"probe failing: 90 failed attempts in 4.5 s, the last: {reason}"
 
 
 def test_ps_table() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
+import subprocess
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import cast
@@ -575,3 +576,71 @@ def test_the_live_view_and_doctor_show_the_route(tmp_path: Path) -> None:
         "HTTP from here (at 10.0.0.5, through the engine if that host does not answer): web; "
         "HTTP inside the container, through the engine: worker; HEALTHCHECK or running: db"
     )
+
+
+# `timeout`: the search runs what the probe's exec will run ────────────────────────────────
+
+
+def find_client_in(path: Path, *, shell_has_timeout: bool) -> str:
+    """FIND_CLIENT's script under the local sh, with PATH = `path` only. `shell_has_timeout`
+    gives the shell a `timeout` of its own (busybox's sh runs its applet so, with no file):
+    a direct exec cannot use that one."""
+    prelude = "timeout() { return 0; }; " if shell_has_timeout else ""
+    sh, flag, script = FIND_CLIENT
+    done = subprocess.run(
+        ["/bin/sh", flag, prelude + script],
+        env={"PATH": str(path)},
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    )
+    assert sh == "sh"
+    return done.stdout
+
+
+def executable(path: Path, body: str) -> None:
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(0o755)
+
+
+def test_a_timeout_only_the_shell_has_is_not_used(tmp_path: Path) -> None:
+    executable(tmp_path / "wget", "exit 0")
+    found = parse_found_client(find_client_in(tmp_path, shell_has_timeout=True))
+    assert found == HttpClient("wget", timeout=False)
+
+
+def test_a_timeout_file_that_works_is_used_and_one_that_fails_is_not(tmp_path: Path) -> None:
+    executable(tmp_path / "wget", "exit 0")
+    executable(tmp_path / "timeout", '[ "$1" = 1 ] && exec "$2"')  # runs `true` by PATH
+    executable(tmp_path / "true", "exit 0")
+    assert parse_found_client(find_client_in(tmp_path, shell_has_timeout=False)) == HttpClient(
+        "wget", timeout=True
+    )
+    executable(tmp_path / "timeout", "echo 'usage: timeout -t SECS PROG' >&2; exit 1")  # < 1.30
+    assert parse_found_client(find_client_in(tmp_path, shell_has_timeout=False)) == HttpClient(
+        "wget", timeout=False
+    )
+
+
+TIMEOUT_NOT_FOUND = (
+    126,
+    "OCI runtime exec failed: exec failed: unable to start container process: exec: "
+    '"timeout": executable file not found in $PATH: unknown\r\n',
+)
+
+
+def test_a_timeout_the_exec_cannot_run_is_dropped_after_one_attempt() -> None:
+    ran: list[list[str]] = []
+
+    async def run(command: list[str]) -> tuple[int, str]:
+        ran.append(command)
+        if command == FIND_CLIENT:
+            return 0, "wget\ntimeout\n"
+        return TIMEOUT_NOT_FOUND if command[0] == "timeout" else BUSYBOX_WGET_200
+
+    get = InContainerGet(run, URL, None, service="web")
+    first, second = twice(get)
+    assert first.ok and second.ok
+    assert [c[0] for c in ran] == ["sh", "timeout", "wget", "wget"]
+    assert get.client == HttpClient("wget", timeout=False)
