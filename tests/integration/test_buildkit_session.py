@@ -36,6 +36,24 @@ from composewatch.compose.model import LoadedProject, Project
 from composewatch.errors import BuildContextError, BuildError
 
 
+def run_out(client: docker.DockerClient, image: str, command: list[str]) -> bytes:
+    """What `command` prints in a container of `image`. The engine copies a container's output
+    to its log after `wait` may return, so an empty log is read again for a moment (docker-py's
+    `containers.run` reads it once: an empty answer now and then)."""
+    container = client.containers.create(image, command)
+    try:
+        container.start()
+        container.wait()
+        deadline = time.monotonic() + 5
+        while True:
+            out = container.logs(stdout=True, stderr=False)
+            if out or time.monotonic() > deadline:
+                return bytes(out)
+            time.sleep(0.05)
+    finally:
+        container.remove(force=True)
+
+
 def _need(*tools: str) -> None:
     missing = [t for t in tools if shutil.which(t) is None]
     if missing:
@@ -186,7 +204,7 @@ def test_private_base_image_is_pulled_with_the_docker_config_credentials(
     monkeypatch.setenv("DOCKER_CONFIG", str(_docker_config(tmp_path / "login", login)))
     lines: list[str] = []
     image_id = build_image(docker_client, loaded, "app", tag=tag, on_log=lines.append)
-    out = docker_client.containers.run(image_id, ["cat", "/from"], remove=True)
+    out = run_out(docker_client, image_id, ["cat", "/from"])
     assert out == b"private\n"
     assert not any(registry.password in line for line in lines)
 
@@ -199,8 +217,10 @@ def test_build_secrets_reach_the_mount_and_stay_out_of_the_image(
     context = tmp_path / "app"
     context.mkdir()
     # The build records only the secrets' digests; the test compares them with its own.
+    # ENV makes this test's RUN its own: BuildKit keys a RUN's cache without the secrets'
+    # values, so another run's layer (another value) would otherwise be reused.
     (context / "Dockerfile").write_text(
-        "FROM busybox:latest\n"
+        f"FROM busybox:latest\nENV RUN_OF={tag}\n"
         "RUN --mount=type=secret,id=token --mount=type=secret,id=api_key "
         "sha256sum /run/secrets/token /run/secrets/api_key | cut -d' ' -f1 > /sums && "
         "ls /run/secrets > /listed\n"
@@ -215,8 +235,7 @@ def test_build_secrets_reach_the_mount_and_stay_out_of_the_image(
     check_build_inputs(loaded, ["app"])
     lines: list[str] = []
     image_id = build_image(docker_client, loaded, "app", tag=tag, on_log=lines.append)
-    out = docker_client.containers.run(image_id, ["cat", "/sums", "/listed", "/after"],
-                                       remove=True).decode()  # fmt: skip
+    out = run_out(docker_client, image_id, ["cat", "/sums", "/listed", "/after"]).decode()
     expected = [hashlib.sha256(v.encode()).hexdigest() for v in (file_value, env_value)]
     assert out.split() == [*expected, "api_key", "token", "gone"]
     assert not any(file_value in line or env_value in line for line in lines)
@@ -296,7 +315,7 @@ def test_build_ssh_forwards_the_agent_into_run(
     loaded = _loaded(tag, context, ssh=["default"])
     check_build_inputs(loaded, ["app"])
     image_id = build_image(docker_client, loaded, "app", tag=tag, on_log=lambda _: None)
-    out = docker_client.containers.run(image_id, ["cat", "/agent.txt"], remove=True)
+    out = run_out(docker_client, image_id, ["cat", "/agent.txt"])
     assert out.decode().split() == ["1", comment]
 
 
@@ -332,7 +351,7 @@ def test_build_ssh_key_files_go_through_a_private_agent_stopped_after_the_build(
     check_build_inputs(loaded, ["app"])
     before = _agents_started_for_builds()
     image_id = build_image(docker_client, loaded, "app", tag=tag, on_log=lambda _: None)
-    out = docker_client.containers.run(image_id, ["cat", "/agent.txt"], remove=True)
+    out = run_out(docker_client, image_id, ["cat", "/agent.txt"])
     assert out.decode().split() == ["1", comment]
     assert _agents_started_for_builds() == before  # the private agent is gone
 
@@ -380,10 +399,10 @@ def test_additional_context_directories_reach_copy_mount_and_from(
     helper = f"{project_name}-app-context-shared"
     try:
         image_id = build_image(docker_client, loaded, "app", tag=tag, on_log=lambda _: None)
-        out = docker_client.containers.run(
+        out = run_out(
+            docker_client,
             image_id,
             ["cat", "/copied.txt", "/mounted.txt", "/stage-lib/greeting.txt", "/listed.txt"],
-            remove=True,
         ).decode()
     finally:
         with contextlib.suppress(docker.errors.ImageNotFound):
@@ -440,9 +459,7 @@ def test_a_save_sends_only_the_changed_file_through_the_session(
     (context / "main.txt").write_text("v2\n")
     image_id, second = build()
     assert second.startswith("context: 1 of 23 files sent") and "(3 bytes;" in second, second
-    out = docker_client.containers.run(
-        image_id, ["sh", "-c", "cat /app/main.txt; ls /app"], remove=True
-    ).decode()
+    out = run_out(docker_client, image_id, ["sh", "-c", "cat /app/main.txt; ls /app"]).decode()
     assert out.split() == ["v2", "Dockerfile", "data", "main.txt"]
 
 
@@ -491,15 +508,16 @@ def test_the_session_works_over_a_tcp_engine(
     context = tmp_path / "app"
     context.mkdir()
     (context / "Dockerfile").write_text(
-        "FROM busybox:latest\nRUN --mount=type=secret,id=token cp /run/secrets/token /got\n"
+        f"FROM busybox:latest\nENV RUN_OF={tag}\n"  # this run's RUN, not a cached one
+        "RUN --mount=type=secret,id=token cp /run/secrets/token /got\n"
     )
     loaded = _loaded(tag, context, top_secrets={"token": {"file": str(tmp_path / "token.txt")}},
                      secrets=["token"])  # fmt: skip
     lines: list[str] = []
     image_id = build_image(engine_over_tcp, loaded, "app", tag=tag, on_log=lines.append)
     assert any(line.startswith("context: ") for line in lines), lines  # not a tar
-    out = engine_over_tcp.containers.run(image_id, ["cat", "/got"], remove=True)
-    direct = docker_client.containers.run(image_id, ["cat", "/got"], remove=True)
+    out = run_out(engine_over_tcp, image_id, ["cat", "/got"])
+    direct = run_out(docker_client, image_id, ["cat", "/got"])
     assert (out, direct) == (b"over-tcp", b"over-tcp")
 
 
@@ -523,9 +541,7 @@ def test_the_dockerfile_reaches_the_session_wherever_it_lives(
         build["dockerfile"] = "sub/app.Dockerfile"
     loaded = _loaded(tag, context, **build)
     image_id = build_image(docker_client, loaded, "app", tag=tag, on_log=lambda _: None)
-    out = docker_client.containers.run(
-        image_id, ["sh", "-c", "cat /where; ls -A /app /app/sub"], remove=True
-    ).decode()
+    out = run_out(docker_client, image_id, ["sh", "-c", "cat /where; ls -A /app /app/sub"]).decode()
     # The Dockerfile travels apart from the context: `COPY . .` sees only the context's files.
     expected_sub = ["app.Dockerfile"] if where == "subfolder" else []
     assert out.split() == [where, "/app:", "hello.txt", "sub", "/app/sub:", *expected_sub]
@@ -554,7 +570,7 @@ def test_the_cli_builds_a_private_base_with_a_secret_and_a_context_directory(
     (project / "shared").mkdir(parents=True)
     (project / "shared" / "greeting.txt").write_text("shared hello\n")
     (project / "Dockerfile").write_text(
-        f"FROM {private_base}\n"
+        f"FROM {private_base}\nENV RUN_OF={project}\n"  # this run's RUN, not a cached one
         "RUN --mount=type=secret,id=token sha256sum /run/secrets/token | cut -d' ' -f1 > /sum\n"
         "COPY --from=shared greeting.txt /greeting.txt\n"
     )
@@ -576,8 +592,8 @@ def test_the_cli_builds_a_private_base_with_a_secret_and_a_context_directory(
         )  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr
         assert "cli-token-5d2e" not in done.stdout + done.stderr
-        out = docker_client.containers.run(
-            f"{project_name}-app", ["cat", "/sum", "/greeting.txt"], remove=True
+        out = run_out(
+            docker_client, f"{project_name}-app", ["cat", "/sum", "/greeting.txt"]
         ).decode()
         assert out.split("\n") == [
             hashlib.sha256(b"cli-token-5d2e").hexdigest(),
