@@ -19,6 +19,7 @@ import docker.errors
 import docker.types
 
 from composewatch.compose.model import LoadedProject
+from composewatch.confighash import network_hash, volume_hash
 from composewatch.core.plan import LEFTOVER_SUFFIX
 from composewatch.engine.context import DEFAULT_HOST, Endpoint, load_endpoint, open_client
 from composewatch.engine.parse import (
@@ -428,12 +429,15 @@ def _files_tar(spec: ContainerSpec) -> bytes:
 
 
 def _resource_labels(cfg: dict[str, Any], kind: str, key: str, project: str) -> dict[str, str]:
-    """Compose's labels on a network or volume, so `docker compose down` finds it."""
+    """Compose's labels on a network or volume, so `docker compose down` finds it and
+    `docker compose up` finds it as configured (its config-hash)."""
+    digest = network_hash(cfg) if kind == "network" else volume_hash(cfg)
     return {
         **(cfg.get("labels") or {}),
         _L + kind: key,
         _L + "project": project,
         _L + "version": COMPOSE_VERSION,
+        _L + "config-hash": digest,
     }
 
 
