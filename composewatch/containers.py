@@ -29,7 +29,7 @@ from composewatch.engine.parse import (
     parse_status,
     parse_summary,
 )
-from composewatch.engine.project import exec_output
+from composewatch.engine.project import connect_endpoint, exec_output
 from composewatch.errors import EngineError, EngineUnavailable
 from composewatch.health import ContainerStatus
 from composewatch.neighbours import (
@@ -264,17 +264,7 @@ class Engine:
             cid = self._create({**spec.create_body(), "Image": spec.image_id}, name, spec.platform)
         try:
             for net, endpoint in spec.extra_networks:
-                ipam = endpoint.get("IPAMConfig") or {}
-                self._api.connect_container_to_network(
-                    cid,
-                    net,
-                    aliases=endpoint["Aliases"],
-                    links=endpoint.get("Links"),
-                    ipv4_address=ipam.get("IPv4Address"),
-                    ipv6_address=ipam.get("IPv6Address"),
-                    link_local_ips=ipam.get("LinkLocalIPs"),
-                    driver_opt=endpoint.get("DriverOpts"),
-                )
+                connect_endpoint(self.client, cid, net, endpoint)
             if spec.files:
                 self._api.put_archive(cid, "/", _files_tar(spec))
         except docker.errors.APIError as err:

@@ -61,6 +61,8 @@ def _container(info: dict[str, Any]) -> dict[str, Any]:
     for key in _RANDOM_ORDER_HOST:
         if key in host:
             host[key] = _sorted(host[key])
+    if isinstance(host.get("Ulimits"), list):
+        host["Ulimits"] = sorted(host["Ulimits"], key=lambda u: u["Name"])
     if isinstance(host.get("Mounts"), list):
         host["Mounts"] = sorted(host["Mounts"], key=lambda m: m["Target"])
     labels = dict(config.get("Labels") or {})

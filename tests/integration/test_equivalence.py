@@ -32,7 +32,14 @@ from standin import CASES, STANDIN_DOCKERFILE, standin_images, standin_project
 
 from composewatch.compose.model import LoadedProject
 from composewatch.containers import Engine
-from composewatch.spec import Peer, container_spec, image_name, replica_count, startup_order
+from composewatch.spec import (
+    Peer,
+    container_spec,
+    image_name,
+    network_name,
+    replica_count,
+    startup_order,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -98,7 +105,8 @@ def _view(client: docker.DockerClient, project: str) -> dict[str, Any]:
             **{k: host.get(k) for k in _HOST_KEYS},
             "Binds": sorted(_normalize(host.get("Binds") or [], project, ids)),
             "HostMounts": sorted(host.get("Mounts") or [], key=lambda m: m["Target"]),
-            "ExtraHosts": sorted(host.get("ExtraHosts") or []),  # compose's order is random
+            # compose's order is random; null and [] are not the same value
+            "ExtraHosts": _sorted_or_null(host.get("ExtraHosts")),
             "Ulimits": sorted(host.get("Ulimits") or [], key=lambda u: u["Name"]),
             "Links": sorted(_normalize(host.get("Links") or [], project, ids)),
             "Mounts": sorted(
@@ -126,6 +134,10 @@ def _view(client: docker.DockerClient, project: str) -> dict[str, Any]:
         }
         out[service] = _normalize(view, project, ids)
     return out
+
+
+def _sorted_or_null(value: list[str] | None) -> list[str] | None:
+    return None if value is None else sorted(value)
 
 
 def _labels(labels: dict[str, str], host: dict[str, Any]) -> dict[str, Any]:
@@ -308,13 +320,21 @@ def test_composewatch_creates_what_compose_creates(
         "CW_BACK_NAME": f"{unique}-back",
         "CW_SECRET": "from-the-environment",
     }
-    a, b = new_project_name("eqa"), new_project_name("eqb")
+    # One name for both runs, one after the other: names, and the networks' and volumes'
+    # config-hash (which covers their names), are then comparable as they are.
+    a = b = new_project_name("eq")
     engine = Engine(client)
     built: list[str] = []
     try:
         compose(a, files, "up", "-d", env=env)
         by_compose, ps_compose = _view(client, a), _ps(a, files, env)
         loaded = _load(b, files, env)
+        pools = frozenset(
+            network_name(loaded.project, key)
+            for key, config in (loaded.project.networks or {}).items()
+            if ((config or {}).get("ipam") or {}).get("config")
+        )
+        everything_by_compose = project_view(client, a, pools)
         for name, config in loaded.project.services.items():
             if config.build is not None:  # run the image compose built, under B's name
                 built += [f"{a}-{name}", image_name(loaded.project, name)]
@@ -323,6 +343,7 @@ def test_composewatch_creates_what_compose_creates(
 
         _up_with_composewatch(engine, loaded)
         by_composewatch = _view(client, b)
+        assert differences(everything_by_compose, project_view(client, b, pools)) == []
         assert by_composewatch.keys() == by_compose.keys()
         if fixture == "equivalence-many":  # `scale: 2`: both replicas, under compose's names
             assert {"worker-1", "worker-2"} <= by_compose.keys()
