@@ -17,7 +17,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from composewatch.core.deps import dependents_to_recreate, dependents_to_restart
 from composewatch.core.images import ImageFacts, ImageStep, choose_image
 from composewatch.core.plan import Observed, ServicePlan, Step, Wanted, plan_attach, plan_up
 from composewatch.core.reload import plan_reload
+from composewatch.core.startup import Fact, admit, needs_of
 from composewatch.engine.faults import describe, engine_lost
 from composewatch.errors import BuildError, ComposewatchError
 from composewatch.health import ProbeResult
@@ -61,6 +62,7 @@ from composewatch.watcher import ChangeBatch, watch_changes
 __all__ = ["DEPENDENCY_TIMEOUT_S", "Interrupted", "Session", "run_up", "selected_services"]
 
 DEPENDENCY_TIMEOUT_S = 300.0  # how long a dependent waits for its dependency's condition
+POLL_S = 0.05  # how often a dependency's status is read while someone waits on it
 CHECKOUT_POLL_S = 0.1  # how often a running `git checkout` (its index.lock) is looked at
 CHECKOUT_MAX_S = 300.0  # a lock older than this is stale (a crashed git): stop waiting
 
@@ -414,23 +416,81 @@ class Session:
     async def start_all(
         self, images: dict[str, tuple[str, str | None]], found: list[ContainerInfo]
     ) -> bool:
+        """Start each service as soon as its own depends_on conditions hold, not layer by
+        layer: `core.startup.admit` decides who starts and why the others wait; here only
+        what happened is recorded (containers started, checks ended, engine statuses)."""
         wanted = self.wanted({n: image for n, (image, _) in images.items()})
         plans: dict[str, list[ServicePlan]] = {}
         for plan in plan_up(self.observed(found), wanted, self.start_order()):
             plans.setdefault(plan.service, []).append(plan)
         image_of = {info.id: info.image_id for info in found}
-        healthy = True
-        for layer in startup_order(self.loaded.project):
-            names = [n for n in layer if n in self.services]
-            await asyncio.gather(*(self.wait_for_dependencies(n) for n in names))
-            results = await asyncio.gather(
-                *(self.start_service(plans[n], *images[n], image_of) for n in names)
-            )
-            healthy = all(results) and healthy
-        return healthy
+        needs = needs_of(self.loaded.project, self.services)
+        facts: dict[str, Fact] = {}
+        first: dict[str, str] = {}  # per service, the container whose status is read
+        pending = [n for n in self.start_order() if n in plans]
+        tasks: dict[str, asyncio.Task[bool]] = {}
+        results: dict[str, bool] = {}
+        changed = asyncio.Event()
+
+        def on_made(name: str) -> Callable[[int, str], None]:
+            left = {p.number for p in plans[name]}
+
+            def made(number: int, container: str) -> None:
+                first.setdefault(name, container)
+                left.discard(number)
+                if not left:  # every replica started: `service_started` holds
+                    facts[name] = replace(facts.get(name, Fact()), started_at_s=time.monotonic())
+                    changed.set()
+
+            return made
+
+        poll: tuple[str, ...] = ()
+        try:
+            while pending or tasks:
+                changed.clear()
+                for name in [n for n, task in tasks.items() if task.done()]:
+                    results[name] = tasks.pop(name).result()
+                    fact = facts.get(name, Fact())
+                    started_s = fact.started_at_s or time.monotonic()
+                    facts[name] = replace(fact, found=results[name], started_at_s=started_s)
+                for dep in (d for d in poll if d in first):
+                    status = await asyncio.to_thread(self.engine.status, first[dep])
+                    facts[dep] = replace(facts[dep], status=status)
+                admission = admit(needs, facts, pending, time.monotonic(), DEPENDENCY_TIMEOUT_S)
+                if admission.failed:
+                    raise ComposewatchError(next(iter(admission.failed.values())))
+                for name in admission.start:
+                    pending.remove(name)
+                    task = asyncio.create_task(
+                        self.start_service(plans[name], *images[name], image_of, on_made(name))
+                    )
+                    task.add_done_callback(lambda _: changed.set())
+                    tasks[name] = task
+                poll = admission.poll
+                if admission.start:
+                    continue
+                if not tasks and not poll:  # nothing left that could change a condition
+                    held = "; ".join(f"{n} {why}" for n, why in admission.waiting.items())
+                    raise ComposewatchError(f"services cannot start: {held}")
+                if poll:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(changed.wait(), POLL_S)
+                else:
+                    await changed.wait()
+        except BaseException:
+            for task in tasks.values():
+                task.cancel()
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
+            raise
+        return all(results.values())
 
     async def start_service(
-        self, plans: list[ServicePlan], image: str, digest: str | None, image_of: dict[str, str]
+        self,
+        plans: list[ServicePlan],
+        image: str,
+        digest: str | None,
+        image_of: dict[str, str],
+        on_made: Callable[[int, str], None] | None = None,
     ) -> bool:
         """Start each replica's plan: new ones together, replacements in turn (see
         `replace_in_turn`). Returns whether every replica is healthy.
@@ -444,8 +504,8 @@ class Session:
         replacing = [p for p in plans if p.step is Step.RECREATE]
         others = [p for p in plans if p.step is not Step.RECREATE]
         fresh, replaced = await asyncio.gather(
-            asyncio.gather(*(self.start_one(p, image) for p in others)),
-            self.replace_in_turn(replacing, image),
+            asyncio.gather(*(self.start_one(p, image, on_made) for p in others)),
+            self.replace_in_turn(replacing, image, on_made),
         )
         made = {p.number: (c, ok) for p, (c, ok, _) in zip(others, fresh, strict=True)}
         made.update(replaced)
@@ -465,7 +525,10 @@ class Session:
         return healthy
 
     async def replace_in_turn(
-        self, plans: list[ServicePlan], image: str
+        self,
+        plans: list[ServicePlan],
+        image: str,
+        on_made: Callable[[int, str], None] | None = None,
     ) -> dict[int, tuple[str | None, bool]]:
         """Replacements, as a save's round makes them: one replica at a time, each new
         container found healthy before the next is replaced (the others serve meanwhile);
@@ -478,7 +541,7 @@ class Session:
         healthy = True
         try:
             for plan in plans:
-                container, healthy, old = await self.start_one(plan, image)
+                container, healthy, old = await self.start_one(plan, image, on_made)
                 if container is None or old is None:  # none made: the swap undid itself
                     healthy = False
                     break
@@ -502,10 +565,16 @@ class Session:
             for exchange in reversed(swapped):
                 await asyncio.to_thread(self.runner.rollback, name, exchange)
 
-    async def start_one(self, plan: ServicePlan, image: str) -> tuple[str | None, bool, str | None]:
+    async def start_one(
+        self,
+        plan: ServicePlan,
+        image: str,
+        on_made: Callable[[int, str], None] | None = None,
+    ) -> tuple[str | None, bool, str | None]:
         """One replica: the container made, started or kept (None: none could be made),
         whether it is healthy (when not, it is said), and for a replacement the old
-        container it stopped, left for the caller to remove or start again."""
+        container it stopped, left for the caller to remove or start again. `on_made` is
+        told as soon as the container runs, before its check."""
         name = plan.service
         container: str
         old: str | None
@@ -516,6 +585,8 @@ class Session:
         except ComposewatchError as exc:
             self.ui(ev.Unhealthy(name, str(exc)))
             return None, False, None
+        if on_made is not None:
+            on_made(plan.number, container)
         try:
             result = await self.runner.check_health(name, container)
             if not result.ok and self.runs_to_completion(name):
@@ -556,36 +627,6 @@ class Session:
                 new, _ = self.runner.swap_in(plan.service, image, plan.keep, plan.number)
                 return new, plan.keep
         raise AssertionError(plan.step)
-
-    async def wait_for_dependencies(self, name: str) -> None:
-        """Hold `name` back until each dependency meets its `depends_on` condition."""
-        for dependency, condition in (self.loaded.project.services[name].depends_on or {}).items():
-            serving = self.serving.get(dependency)
-            if serving is None or dependency in self.unhealthy:
-                continue  # said already; the dependent starts anyway, and is watched
-            if condition.condition == "service_healthy":
-                await self.wait_until(dependency, serving.container, "healthy")
-            elif condition.condition == "service_completed_successfully":
-                await self.wait_until(dependency, serving.container, "completed")
-
-    async def wait_until(self, dependency: str, container: str, until: str) -> None:
-        deadline = time.monotonic() + DEPENDENCY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            status = await asyncio.to_thread(self.engine.status, container)
-            if until == "healthy" and (status.health == "healthy" or not status.has_healthcheck):
-                return
-            if until == "healthy" and status.health == "unhealthy":
-                raise ComposewatchError(f"dependency {dependency} is unhealthy")
-            if until == "completed" and not status.running:
-                if status.exit_code not in (0, None):
-                    raise ComposewatchError(
-                        f"dependency {dependency} exited with code {status.exit_code}"
-                    )
-                return
-            await asyncio.sleep(0.05)
-        raise ComposewatchError(
-            f"dependency {dependency} did not become {until} within {DEPENDENCY_TIMEOUT_S:g} s"
-        )
 
     def runs_to_completion(self, name: str) -> bool:
         """A one-shot job: some service waits for it with service_completed_successfully."""
