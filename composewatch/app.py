@@ -470,6 +470,8 @@ class Session:
                 if admission.start:
                     continue
                 if not tasks and not poll:  # nothing left that could change a condition
+                    if not pending:
+                        break
                     held = "; ".join(f"{n} {why}" for n, why in admission.waiting.items())
                     raise ComposewatchError(f"services cannot start: {held}")
                 if poll:
