@@ -17,6 +17,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,12 @@ def run_up(session: Session, *, watch: bool) -> bool:
 
     async def main() -> bool:
         loop = asyncio.get_running_loop()
+        # Engine calls run in threads (`asyncio.to_thread`): every service starting at once
+        # polls its container's status while others create theirs. asyncio's default pool
+        # (cores + 4 threads: 6 on 2 cores) made them queue behind each other; these calls
+        # wait on the engine, not on the CPU, so each service gets its threads.
+        threads = max(32, 4 * len(session.services) + 8)
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=threads, thread_name_prefix="cw"))
         task = asyncio.current_task()
         assert task is not None
         signals = 0
