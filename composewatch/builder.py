@@ -5,7 +5,9 @@ or on request).
 `prepare_build` walks the context once and gives both the tar's member list and the digest
 that lets an unchanged build be skipped; `build_image` sends that same selection. Services
 whose builds are identical (same context, Dockerfile and parameters) share one build: the
-second waits for the first and gets its image under its own tag.
+second waits for the first and gets its image under its own tag. Images carry the labels
+compose gives the images it builds (`compose_image_labels`), which name the service: services
+with the same build get the same image only where compose would too.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from composewatch.core.buildinputs import BuildRequest, parse_build_request
 from composewatch.engine.build import BuildCancelled, Builder, choose_builder, run_build
 from composewatch.engine.buildcontext import ContextSelection, select_context
 from composewatch.errors import BuildContextError, ComposewatchError, EngineError
+from composewatch.spec import COMPOSE_VERSION
 
 __all__ = [
     "BuildCancelled",
@@ -31,6 +34,7 @@ __all__ = [
     "build_image",
     "builder_for",
     "check_build_inputs",
+    "compose_image_labels",
     "prepare_build",
 ]
 
@@ -143,6 +147,7 @@ def build_image(
     step, BuildCancelled says the build stopped because `cancelled` was set."""
     prepared = prepared or prepare_build(loaded, service_name)
     chosen = builder_for(client, builder)
+    labels = {**compose_image_labels(loaded.project.name, service_name, chosen), **(labels or {})}
     digest = f"{chosen}:{prepared.digest}:{sorted((labels or {}).items())}"
     with _shared.lock(digest):
         image = _shared.images.get(digest)
@@ -161,6 +166,19 @@ def build_image(
         )
         _shared.images[digest] = image
         return image
+
+
+def compose_image_labels(project: str, service: str, builder: Builder) -> dict[str, str]:
+    """The labels compose 2.40.3 adds to an image it builds, over the build's own: through
+    BuildKit (its buildx path) the project, service and version; through the classic
+    builder (DOCKER_BUILDKIT=0) only `com.docker.compose.image.builder: classic`."""
+    if builder is Builder.CLASSIC:
+        return {"com.docker.compose.image.builder": "classic"}
+    return {
+        "com.docker.compose.project": project,
+        "com.docker.compose.service": service,
+        "com.docker.compose.version": COMPOSE_VERSION,
+    }
 
 
 def _tag(client: docker.DockerClient, image: str, tag: str) -> bool:
