@@ -17,9 +17,8 @@ import time
 import uuid
 from pathlib import Path
 
+import compose  # type: ignore[import-untyped]
 import docker
-
-import compose
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "otel-shaped" / "compose.yaml"
 COMPOSE = str(Path(compose.__file__).parent / "docker-compose")

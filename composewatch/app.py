@@ -63,6 +63,7 @@ from composewatch.watcher import ChangeBatch, watch_changes
 __all__ = ["DEPENDENCY_TIMEOUT_S", "Interrupted", "Session", "run_up", "selected_services"]
 
 DEPENDENCY_TIMEOUT_S = 300.0  # how long a dependent waits for its dependency's condition
+THREADS = 64  # for engine calls during `up` (see run_up)
 POLL_S = 0.05  # how often a dependency's status is read while someone waits on it
 CHECKOUT_POLL_S = 0.1  # how often a running `git checkout` (its index.lock) is looked at
 CHECKOUT_MAX_S = 300.0  # a lock older than this is stale (a crashed git): stop waiting
@@ -93,9 +94,9 @@ def run_up(session: Session, *, watch: bool) -> bool:
         # Engine calls run in threads (`asyncio.to_thread`): every service starting at once
         # polls its container's status while others create theirs. asyncio's default pool
         # (cores + 4 threads: 6 on 2 cores) made them queue behind each other; these calls
-        # wait on the engine, not on the CPU, so each service gets its threads.
-        threads = max(32, 4 * len(session.services) + 8)
-        loop.set_default_executor(ThreadPoolExecutor(max_workers=threads, thread_name_prefix="cw"))
+        # wait on the engine, not on the CPU, so there are enough for every service (the
+        # pool starts threads only as they are needed).
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="cw"))
         task = asyncio.current_task()
         assert task is not None
         signals = 0

@@ -81,7 +81,11 @@ def admit(
             for dep, condition in needs.get(name, {}).items()
         ]
         failures = [why for held, why in verdicts if held is None]
-        waits = [(dep, why) for dep, (held, why) in zip(needs.get(name, {}), verdicts) if held]
+        waits = [
+            (dep, why)
+            for dep, (held, why) in zip(needs.get(name, {}), verdicts, strict=True)
+            if held
+        ]
         if failures:
             failed[name] = failures[0]
         elif waits:

@@ -109,8 +109,8 @@ def _network(info: dict[str, Any], configured: bool) -> dict[str, Any]:
             {k: v for k, v in pool.items() if k not in ("Subnet", "Gateway")}
             for pool in ipam.get("Config") or []
         ]
-    keys = ("Name", "Scope", "Driver", "EnableIPv6", "Internal", "Attachable", "Ingress")
-    keys += ("ConfigFrom", "ConfigOnly", "Options", "Labels")
+    keys: tuple[str, ...] = ("Name", "Scope", "Driver", "EnableIPv6", "Internal", "Attachable")
+    keys += ("Ingress", "ConfigFrom", "ConfigOnly", "Options", "Labels")
     return {**{k: info.get(k) for k in keys}, "IPAM": ipam}
 
 

@@ -72,7 +72,7 @@ def _tree(client: docker.DockerClient, image: str) -> dict[str, tuple[Any, ...]]
 
 
 def _image_view(client: docker.DockerClient, tag: str) -> dict[str, Any]:
-    info = client.api.inspect_image(tag)
+    info = client.api.inspect_image(tag)  # type: ignore[no-untyped-call]
     config = {k: v for k, v in info["Config"].items() if k not in _PER_BUILD}
     return {
         "RepoTags": sorted(info["RepoTags"]),

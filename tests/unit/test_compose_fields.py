@@ -66,9 +66,7 @@ BOX = {"image": "busybox:latest", "command": None, "entrypoint": None}
 def test_extra_hosts_is_an_empty_list_without_extra_hosts() -> None:
     loaded = _loaded({"a": BOX, "b": {**BOX, "extra_hosts": ["x=1.2.3.4"]}})
     assert container_spec(loaded, "a", "busybox:latest").host_config["ExtraHosts"] == []
-    assert container_spec(loaded, "b", "busybox:latest").host_config["ExtraHosts"] == [
-        "x:1.2.3.4"
-    ]
+    assert container_spec(loaded, "b", "busybox:latest").host_config["ExtraHosts"] == ["x:1.2.3.4"]
 
 
 def test_env_files_are_labelled_as_compose_does() -> None:
