@@ -76,7 +76,8 @@ KEYS: tuple[KeySupport, ...] = (
     KeySupport("cpu_shares", A), KeySupport("cpus", A), KeySupport("cpuset", A),
     KeySupport("credential_spec", W, "Windows engines only"),
     KeySupport("depends_on", A,
-        "start order and conditions; `restart: true` restarts dependents after a swap"),
+        "each service starts once its own conditions hold; `restart: true` restarts "
+        "dependents after a swap"),
     KeySupport("deploy", A),
     KeySupport("deploy.endpoint_mode", W, "Swarm only; compose ignores it too"),
     KeySupport("deploy.labels", W, "Swarm service labels; compose ignores them too"),
