@@ -4,10 +4,12 @@ config-hash, `ExtraHosts` as `[]`, the `--env-file` label, and compose's refusal
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from composewatch.compose import ProjectOptions, load_project
 from composewatch.compose.model import LoadedProject, Project
 from composewatch.confighash import network_hash, volume_hash
 from composewatch.errors import ComposeFileError
@@ -92,3 +94,22 @@ def test_start_interval_is_refused_before_api_1_44() -> None:
     assert raised.value.key == "services.b.healthcheck.start_interval"
     assert START_INTERVAL_REFUSED in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+def test_the_loader_keeps_env_files_absolute_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "compose.yaml").write_text("services:\n  a:\n    image: busybox:latest\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "one.env").write_text("A=1\n")
+    (tmp_path / "sub" / "two.env").write_text("B=2\n")
+    monkeypatch.chdir(tmp_path)
+    options = ProjectOptions(
+        files=("compose.yaml",), env_files=("one.env", "./sub/../sub/two.env"), environ={}
+    )
+    assert load_project(options).env_files == [
+        str(tmp_path / "one.env"),
+        str(tmp_path / "sub" / "two.env"),
+    ]
+    plain = ProjectOptions(files=("compose.yaml",), environ={})
+    assert load_project(plain).env_files == []
