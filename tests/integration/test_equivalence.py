@@ -464,10 +464,12 @@ def test_a_real_world_project_gets_compose_s_containers_networks_and_volumes(
         after = client.containers.list(all=True, filters={"label": f"{_LABEL}={project}"})
         assert {c.id for c in after} == ids
     finally:
-        _remove_made(client, project)
-        for image in images:
-            with contextlib.suppress(docker.errors.ImageNotFound):
-                client.api.remove_image(image)
+        try:
+            _remove_made(client, project)
+        finally:
+            for image in images:
+                with contextlib.suppress(docker.errors.ImageNotFound):
+                    client.api.remove_image(image)
 
 
 def _remove_made(client: docker.DockerClient, project: str) -> None:
