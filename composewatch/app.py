@@ -18,6 +18,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from composewatch.core.deps import dependents_to_recreate, dependents_to_restart
 from composewatch.core.images import ImageFacts, ImageStep, choose_image
 from composewatch.core.plan import Observed, ServicePlan, Step, Wanted, plan_attach, plan_up
 from composewatch.core.reload import plan_reload
+from composewatch.core.startup import Fact, admit, needs_of
 from composewatch.core.storm import WriteStorms
 from composewatch.engine.faults import describe, engine_lost
 from composewatch.engine.project import image_created_s
@@ -66,6 +68,8 @@ from composewatch.watcher import ChangeBatch, OwnWrites, watch_changes
 __all__ = ["DEPENDENCY_TIMEOUT_S", "Interrupted", "Session", "run_up", "selected_services"]
 
 DEPENDENCY_TIMEOUT_S = 300.0  # how long a dependent waits for its dependency's condition
+THREADS = 64  # for engine calls during `up` (see run_up)
+POLL_S = 0.05  # how often a dependency's status is read while someone waits on it
 CHECKOUT_POLL_S = 0.1  # how often a running `git checkout` (its index.lock) is looked at
 CHECKOUT_MAX_S = 300.0  # a lock older than this is stale (a crashed git): stop waiting
 STORM_CHECK_S = 1.0  # how often stopped write storms are looked for
@@ -93,6 +97,12 @@ def run_up(session: Session, *, watch: bool) -> bool:
 
     async def main() -> bool:
         loop = asyncio.get_running_loop()
+        # Engine calls run in threads (`asyncio.to_thread`): every service starting at once
+        # polls its container's status while others create theirs. asyncio's default pool
+        # (cores + 4 threads: 6 on 2 cores) made them queue behind each other; these calls
+        # wait on the engine, not on the CPU, so there are enough for every service (the
+        # pool starts threads only as they are needed).
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="cw"))
         task = asyncio.current_task()
         assert task is not None
         signals = 0
@@ -451,23 +461,122 @@ class Session:
     async def start_all(
         self, images: dict[str, tuple[str, str | None]], found: list[ContainerInfo]
     ) -> bool:
+        """Start each service as soon as its own depends_on conditions hold, not layer by
+        layer: `core.startup.admit` decides who starts and why the others wait; here only
+        what happened is recorded (containers started, checks ended, engine statuses)."""
         wanted = self.wanted({n: image for n, (image, _) in images.items()})
         plans: dict[str, list[ServicePlan]] = {}
         for plan in plan_up(self.observed(found), wanted, self.start_order()):
             plans.setdefault(plan.service, []).append(plan)
         image_of = {info.id: info.image_id for info in found}
-        healthy = True
-        for layer in startup_order(self.loaded.project):
-            names = [n for n in layer if n in self.services]
-            await asyncio.gather(*(self.wait_for_dependencies(n) for n in names))
-            results = await asyncio.gather(
-                *(self.start_service(plans[n], *images[n], image_of) for n in names)
-            )
-            healthy = all(results) and healthy
-        return healthy
+        needs = needs_of(self.loaded.project, self.services)
+        facts: dict[str, Fact] = {}
+        first: dict[str, str] = {}  # per service, the container whose status is read
+        pending = [n for n in self.start_order() if n in plans]
+        tasks: dict[str, asyncio.Task[bool]] = {}
+        results: dict[str, bool] = {}
+        changed = asyncio.Event()
+
+        def on_made(name: str) -> Callable[[int, str], None]:
+            left = {p.number for p in plans[name]}
+
+            def made(number: int, container: str) -> None:
+                first.setdefault(name, container)
+                left.discard(number)
+                if not left:  # every replica started: `service_started` holds
+                    facts[name] = replace(facts.get(name, Fact()), started_at_s=time.monotonic())
+                    changed.set()
+
+            return made
+
+        poll: tuple[str, ...] = ()
+        waits: dict[str, ProbeProgress] = {}
+        try:
+            while pending or tasks:
+                changed.clear()
+                for name in [n for n, task in tasks.items() if task.done()]:
+                    results[name] = tasks.pop(name).result()
+                    fact = facts.get(name, Fact())
+                    started_s = fact.started_at_s or time.monotonic()
+                    facts[name] = replace(fact, found=results[name], started_at_s=started_s)
+                for dep in (d for d in poll if d in first):
+                    status = await asyncio.to_thread(self.engine.status, first[dep])
+                    facts[dep] = replace(facts[dep], status=status)
+                admission = admit(needs, facts, pending, time.monotonic(), DEPENDENCY_TIMEOUT_S)
+                waits = self.say_waits(waits, admission.poll, facts, admission.waiting)
+                if admission.failed:
+                    raise ComposewatchError(next(iter(admission.failed.values())))
+                for name in admission.start:
+                    pending.remove(name)
+                    task = asyncio.create_task(
+                        self.start_service(plans[name], *images[name], image_of, on_made(name))
+                    )
+                    task.add_done_callback(lambda _: changed.set())
+                    tasks[name] = task
+                poll = admission.poll
+                if admission.start:
+                    continue
+                if not tasks and not poll:  # nothing left that could change a condition
+                    if not pending:
+                        break
+                    held = "; ".join(f"{n} {why}" for n, why in admission.waiting.items())
+                    raise ComposewatchError(f"services cannot start: {held}")
+                if poll:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(changed.wait(), POLL_S)
+                else:
+                    await changed.wait()
+        except BaseException:
+            for task in tasks.values():
+                task.cancel()
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
+            raise
+        return all(results.values())
+
+    def say_waits(
+        self,
+        waits: dict[str, ProbeProgress],
+        polled: Sequence[str],
+        facts: dict[str, Fact],
+        waiting: dict[str, str],
+    ) -> dict[str, ProbeProgress]:
+        """A dependency waited on for a while is said as a probe's wait is (`ProbeProgress`),
+        so `up` is never silent while it waits; and once it is no longer waited on."""
+        now = time.monotonic()
+        kept: dict[str, ProbeProgress] = {}
+        for dep in polled:
+            status = facts[dep].status if dep in facts else None
+            state = "not started"
+            if status is not None:
+                state = (
+                    f"Docker healthcheck: {status.health}"
+                    if status.has_healthcheck
+                    else (
+                        "still running"
+                        if status.running
+                        else f"exited with code {status.exit_code}"
+                    )
+                )
+            waiters = ", ".join(n for n, why in waiting.items() if dep in why) or "a service"
+            reason = f"{state}; {waiters} waits for it"
+            progress = waits.get(dep, ProbeProgress(dep, now))
+            kept[dep], said = progress.after(ProbeResult(False, reason), now)
+            if said is not None:
+                self.ui(said)
+        for dep, progress in waits.items():
+            if dep not in kept:
+                _, said = progress.after(ProbeResult(True, "the condition holds"), now)
+                if said is not None:
+                    self.ui(said)
+        return kept
 
     async def start_service(
-        self, plans: list[ServicePlan], image: str, digest: str | None, image_of: dict[str, str]
+        self,
+        plans: list[ServicePlan],
+        image: str,
+        digest: str | None,
+        image_of: dict[str, str],
+        on_made: Callable[[int, str], None] | None = None,
     ) -> bool:
         """Start each replica's plan: new ones together, replacements in turn (see
         `replace_in_turn`). Returns whether every replica is healthy.
@@ -481,8 +590,8 @@ class Session:
         replacing = [p for p in plans if p.step is Step.RECREATE]
         others = [p for p in plans if p.step is not Step.RECREATE]
         fresh, replaced = await asyncio.gather(
-            asyncio.gather(*(self.start_one(p, image) for p in others)),
-            self.replace_in_turn(replacing, image),
+            asyncio.gather(*(self.start_one(p, image, on_made) for p in others)),
+            self.replace_in_turn(replacing, image, on_made),
         )
         made = {p.number: (c, ok) for p, (c, ok, _) in zip(others, fresh, strict=True)}
         made.update(replaced)
@@ -502,7 +611,10 @@ class Session:
         return healthy
 
     async def replace_in_turn(
-        self, plans: list[ServicePlan], image: str
+        self,
+        plans: list[ServicePlan],
+        image: str,
+        on_made: Callable[[int, str], None] | None = None,
     ) -> dict[int, tuple[str | None, bool]]:
         """Replacements, as a save's round makes them: one replica at a time, each new
         container found healthy before the next is replaced (the others serve meanwhile);
@@ -515,7 +627,7 @@ class Session:
         healthy = True
         try:
             for plan in plans:
-                container, healthy, old = await self.start_one(plan, image)
+                container, healthy, old = await self.start_one(plan, image, on_made)
                 if container is None or old is None:  # none made: the swap undid itself
                     healthy = False
                     break
@@ -539,10 +651,16 @@ class Session:
             for exchange in reversed(swapped):
                 await asyncio.to_thread(self.runner.rollback, name, exchange)
 
-    async def start_one(self, plan: ServicePlan, image: str) -> tuple[str | None, bool, str | None]:
+    async def start_one(
+        self,
+        plan: ServicePlan,
+        image: str,
+        on_made: Callable[[int, str], None] | None = None,
+    ) -> tuple[str | None, bool, str | None]:
         """One replica: the container made, started or kept (None: none could be made),
         whether it is healthy (when not, it is said), and for a replacement the old
-        container it stopped, left for the caller to remove or start again."""
+        container it stopped, left for the caller to remove or start again. `on_made` is
+        told as soon as the container runs, before its check."""
         name = plan.service
         container: str
         old: str | None
@@ -553,6 +671,8 @@ class Session:
         except ComposewatchError as exc:
             self.ui(ev.Unhealthy(name, self.runner.explain(name, exc)))
             return None, False, None
+        if on_made is not None:
+            on_made(plan.number, container)
         try:
             result = await self.runner.check_health(name, container)
             if not result.ok and self.runs_to_completion(name):
@@ -593,48 +713,6 @@ class Session:
                 new, _ = self.runner.swap_in(plan.service, image, plan.keep, plan.number)
                 return new, plan.keep
         raise AssertionError(plan.step)
-
-    async def wait_for_dependencies(self, name: str) -> None:
-        """Hold `name` back until each dependency meets its `depends_on` condition."""
-        for dependency, condition in (self.loaded.project.services[name].depends_on or {}).items():
-            serving = self.serving.get(dependency)
-            if serving is None or dependency in self.unhealthy:
-                continue  # said already; the dependent starts anyway, and is watched
-            if condition.condition == "service_healthy":
-                await self.wait_until(dependency, serving.container, "healthy", name)
-            elif condition.condition == "service_completed_successfully":
-                await self.wait_until(dependency, serving.container, "completed", name)
-
-    async def wait_until(
-        self, dependency: str, container: str, until: str, waiter: str = ""
-    ) -> None:
-        """Poll until the dependency is `until` (healthy, completed); a wait that lasts is
-        said as a probe's is (`ProbeProgress`), so `up` is never silent while it waits."""
-        deadline = time.monotonic() + DEPENDENCY_TIMEOUT_S
-        progress = ProbeProgress(dependency, time.monotonic())
-        while time.monotonic() < deadline:
-            status = await asyncio.to_thread(self.engine.status, container)
-            if until == "healthy":
-                met = status.health == "healthy" or not status.has_healthcheck
-                state = f"Docker healthcheck: {status.health}"
-            else:
-                met, state = not status.running, "still running"
-            reason = f"{state}; {waiter or 'a service'} waits until it is {until}"
-            progress, said = progress.after(ProbeResult(met, reason), time.monotonic())
-            if said is not None:
-                self.ui(said)
-            if until == "healthy" and status.health == "unhealthy":
-                raise ComposewatchError(f"dependency {dependency} is unhealthy")
-            if met and status.exit_code not in (0, None) and until == "completed":
-                raise ComposewatchError(
-                    f"dependency {dependency} exited with code {status.exit_code}"
-                )
-            if met:
-                return
-            await asyncio.sleep(0.05)
-        raise ComposewatchError(
-            f"dependency {dependency} did not become {until} within {DEPENDENCY_TIMEOUT_S:g} s"
-        )
 
     def runs_to_completion(self, name: str) -> bool:
         """A one-shot job: some service waits for it with service_completed_successfully."""

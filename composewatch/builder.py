@@ -9,7 +9,9 @@ second waits for the first and gets its image under its own tag.
 
 What a BuildKit build needs from its session beyond credentials and the context comes from
 here (`session_services`: the build's secrets and ssh agents), and each `additional_contexts`
-directory is built first into an image of its files, which the Dockerfile then names.
+directory is built first into an image of its files, which the Dockerfile then names. Images
+carry the labels compose gives the images it builds (`compose_image_labels`), which name the
+service: services with the same build get the same image only where compose would too.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from composewatch.engine.buildcontext import ContextSelection, select_context
 from composewatch.engine.session import Service
 from composewatch.engine.sshagent import agent_sockets, check_ssh_entry
 from composewatch.errors import BuildContextError, ComposewatchError, EngineError
+from composewatch.spec import COMPOSE_VERSION
 
 __all__ = [
     "BuildCancelled",
@@ -42,6 +45,7 @@ __all__ = [
     "build_image",
     "builder_for",
     "check_build_inputs",
+    "compose_image_labels",
     "prepare_build",
     "session_services",
 ]
@@ -212,6 +216,7 @@ def build_image(
             "classic), and only BuildKit takes build secrets and ssh agents. Way out: unset "
             "DOCKER_BUILDKIT or set the builder to auto."
         )
+    labels = {**compose_image_labels(loaded.project.name, service_name, chosen), **(labels or {})}
     digest = f"{chosen}:{prepared.digest}:{sorted((labels or {}).items())}"
     with _shared.lock(digest):
         image = _shared.images.get(digest)
@@ -268,6 +273,19 @@ def session_services(request: BuildRequest, environment: dict[str, str]) -> Iter
         if agents:
             services.append(ssh_service(agents))
         yield services
+
+
+def compose_image_labels(project: str, service: str, builder: Builder) -> dict[str, str]:
+    """The labels compose 2.40.3 adds to an image it builds, over the build's own: through
+    BuildKit (its buildx path) the project, service and version; through the classic
+    builder (DOCKER_BUILDKIT=0) only `com.docker.compose.image.builder: classic`."""
+    if builder is Builder.CLASSIC:
+        return {"com.docker.compose.image.builder": "classic"}
+    return {
+        "com.docker.compose.project": project,
+        "com.docker.compose.service": service,
+        "com.docker.compose.version": COMPOSE_VERSION,
+    }
 
 
 def _tag(client: docker.DockerClient, image: str, tag: str) -> bool:

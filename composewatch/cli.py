@@ -239,6 +239,8 @@ def _run_watcher(
     chosen = selected_services(loaded, requested)
     check_build_inputs(loaded, chosen)
     engine = Engine.connect()
+    if not attach:  # attaching creates nothing
+        _check_engine_features(loaded, chosen, engine)
     project = loaded.project.name
     detached = os.environ.get("COMPOSEWATCH_DETACHED") == "1"
     files = WatcherFiles.of(project)
@@ -270,6 +272,13 @@ def _run_watcher(
             raise typer.Exit(INTERRUPTED) from None
     if not healthy:
         raise typer.Exit(1)
+
+
+def _check_engine_features(loaded: LoadedProject, services: list[str], engine: Engine) -> None:
+    from composewatch.spec_project import check_engine_features
+
+    file = ", ".join(loaded.config_files) or None
+    check_engine_features(loaded.project, services, engine.client.api.api_version, file)
 
 
 def _interrupted(signum: int, frame: object) -> None:
@@ -394,6 +403,7 @@ def _command_runner(
 def _up_detached(
     options: GlobalOptions, loaded: LoadedProject, services: list[str], *, logs: bool
 ) -> None:
+    from composewatch.app import selected_services
     from composewatch.background import (
         WatcherFiles,
         follow_log,
@@ -407,7 +417,8 @@ def _up_detached(
     project = loaded.project.name
     files = WatcherFiles.of(project)
     refuse_second_watcher(files, project)
-    Engine.connect()  # fail here, in the foreground, when no engine answers
+    # Fail here, in the foreground, when no engine answers or it cannot run the project.
+    _check_engine_features(loaded, selected_services(loaded, services), Engine.connect())
     argv = [*options.argv(project), "up", "--json", *(["--logs"] if logs else []), *services]
     proc = spawn_detached(argv, files)
     _stop_on_ctrl_c()

@@ -5,16 +5,22 @@ deploy.replicas, depends_on and profiles. `marshal_service` writes a service exa
 does (compose-go's field order and `omitempty` rules, sorted map keys, escaped <, > and &,
 Go's float widths, no `x-*` keys). Matching the hash lets composewatch adopt containers
 `docker compose up` made and lets `docker compose up` adopt ours.
+
+Networks and volumes carry the label too (compose's NetworkHash / VolumeHash): Go's
+`json.Marshal` of the compose-go `NetworkConfig` / `VolumeConfig` as loaded (`name` filled in,
+`ipam` always written since Go's `omitempty` never drops a struct, labels compose adds itself
+left out as they are `json:"-"`). A volume without a driver is hashed as driver `local`.
 """
 
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from composewatch.compose.model import Service
-from composewatch.compose.render import marshal_service
+from composewatch.compose.render import marshal_service, marshal_struct
 
-__all__ = ["service_hash"]
+__all__ = ["network_hash", "service_hash", "volume_hash"]
 
 _CLEARED = ("build", "pull_policy", "scale", "depends_on", "profiles")
 
@@ -29,3 +35,18 @@ def service_hash(service: Service) -> str:
     if isinstance(data.get("deploy"), dict):
         data["deploy"] = {k: v for k, v in data["deploy"].items() if k != "replicas"}
     return hashlib.sha256(marshal_service(data).encode()).hexdigest()
+
+
+def network_hash(config: dict[str, Any]) -> str:
+    """The `com.docker.compose.config-hash` compose writes on the network it creates."""
+    return _sha256(marshal_struct(config, "NetworkConfig"))
+
+
+def volume_hash(config: dict[str, Any]) -> str:
+    """The `com.docker.compose.config-hash` compose writes on the volume it creates."""
+    driven = {**config, "driver": config.get("driver") or "local"}
+    return _sha256(marshal_struct(driven, "VolumeConfig"))
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

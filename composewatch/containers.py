@@ -19,6 +19,7 @@ import docker.errors
 import docker.types
 
 from composewatch.compose.model import LoadedProject
+from composewatch.confighash import network_hash, volume_hash
 from composewatch.core.inplace import Copy
 from composewatch.core.ownership import Owner
 from composewatch.core.plan import LEFTOVER_SUFFIX
@@ -31,7 +32,7 @@ from composewatch.engine.parse import (
     parse_status,
     parse_summary,
 )
-from composewatch.engine.project import exec_output
+from composewatch.engine.project import connect_endpoint, exec_output
 from composewatch.engine.synccopy import container_owner, sync_archive
 from composewatch.errors import EngineError, EngineUnavailable
 from composewatch.health import ContainerStatus
@@ -298,17 +299,7 @@ class Engine:
             cid = self._create({**spec.create_body(), "Image": spec.image_id}, name, spec.platform)
         try:
             for net, endpoint in spec.extra_networks:
-                ipam = endpoint.get("IPAMConfig") or {}
-                self._api.connect_container_to_network(
-                    cid,
-                    net,
-                    aliases=endpoint["Aliases"],
-                    links=endpoint.get("Links"),
-                    ipv4_address=ipam.get("IPv4Address"),
-                    ipv6_address=ipam.get("IPv6Address"),
-                    link_local_ips=ipam.get("LinkLocalIPs"),
-                    driver_opt=endpoint.get("DriverOpts"),
-                )
+                connect_endpoint(self.client, cid, net, endpoint)
             if spec.files:
                 self._api.put_archive(cid, "/", _files_tar(spec))
         except docker.errors.APIError as err:
@@ -463,12 +454,15 @@ def _files_tar(spec: ContainerSpec) -> bytes:
 
 
 def _resource_labels(cfg: dict[str, Any], kind: str, key: str, project: str) -> dict[str, str]:
-    """Compose's labels on a network or volume, so `docker compose down` finds it."""
+    """Compose's labels on a network or volume, so `docker compose down` finds it and
+    `docker compose up` finds it as configured (its config-hash)."""
+    digest = network_hash(cfg) if kind == "network" else volume_hash(cfg)
     return {
         **(cfg.get("labels") or {}),
         _L + kind: key,
         _L + "project": project,
         _L + "version": COMPOSE_VERSION,
+        _L + "config-hash": digest,
     }
 
 

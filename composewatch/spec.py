@@ -124,6 +124,8 @@ def _labels(loaded: LoadedProject, name: str, number: int, image_id: str | None)
             _L + "depends_on": deps,
         }
     )
+    if loaded.env_files:  # --env-file, as compose labels it (absolute paths, comma-joined)
+        labels[_L + "project.environment_file"] = ",".join(loaded.env_files)
     if image_id:
         labels[_L + "image"] = image_id
     return labels
@@ -298,7 +300,8 @@ def _host_config(
         "DnsSearch": extra.get("dns_search"),
         "DnsOptions": extra.get("dns_opt"),
         # The canonical form writes extra hosts as "host=ip"; the engine wants "host:ip".
-        "ExtraHosts": [h.replace("=", ":", 1) for h in service.extra_hosts or []] or None,
+        # Always a list, `[]` when none, as compose sends it.
+        "ExtraHosts": [h.replace("=", ":", 1) for h in service.extra_hosts or []],
         "SecurityOpt": security,
         "Sysctls": extra.get("sysctls"),
         "StorageOpt": extra.get("storage_opt"),

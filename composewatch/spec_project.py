@@ -6,7 +6,14 @@ from composewatch.compose.model import Project, Service
 from composewatch.errors import ComposeFileError
 from composewatch.spec_keys import unsupported
 
-__all__ = ["MAX_REPLICAS", "check_replicas", "replica_count", "startup_order", "unsupported_keys"]
+__all__ = [
+    "MAX_REPLICAS",
+    "check_engine_features",
+    "check_replicas",
+    "replica_count",
+    "startup_order",
+    "unsupported_keys",
+]
 
 # Each replica is a container started at `up` and swapped on every save: far beyond this, a
 # number is a typo or a hostile file, not a dev loop.
@@ -40,6 +47,32 @@ def check_replicas(project: Project, services: list[str], file: str | None = Non
                 "service, each started at `up` and swapped on every save; lower it",
                 file=file,
                 key=f"services.{name}.{key}",
+            )
+
+
+# compose's words (pkg/compose/convert.go, v2.40.3), refused below API 1.44 (Engine 25).
+START_INTERVAL_REFUSED = (
+    "can't set healthcheck.start_interval as feature require Docker Engine v25 or later"
+)
+
+
+def check_engine_features(
+    project: Project, services: list[str], api_version: str, file: str | None = None
+) -> None:
+    """Refuse, before anything runs, what `docker compose up` refuses on this engine:
+    `healthcheck.start_interval` before Engine API 1.44 (compose makes the network, then
+    fails creating the first such container; composewatch makes nothing)."""
+    major, _, minor = api_version.partition(".")
+    if (int(major), int(minor or 0)) >= (1, 44):
+        return
+    for name in services:
+        check = project.services[name].healthcheck
+        if check is not None and check.start_interval is not None:
+            raise ComposeFileError(
+                f"{START_INTERVAL_REFUSED} (this engine speaks API {api_version}), as "
+                "`docker compose up` says; remove the key or use a newer engine",
+                file=file,
+                key=f"services.{name}.healthcheck.start_interval",
             )
 
 

@@ -185,4 +185,8 @@ def _load_project(options: ProjectOptions) -> LoadedProject:
         config_files=[str(f) for f in files],
         environment=env,
         extensions=extensions,
+        # Made absolute as compose does (filepath.Abs against the current directory).
+        env_files=[
+            os.path.abspath(Path(options.working_dir or os.getcwd(), f)) for f in options.env_files
+        ],
     )

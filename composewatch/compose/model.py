@@ -210,6 +210,7 @@ class LoadedProject(BaseModel):
     working_dir: str  # the project directory (directory of the first compose file)
     config_files: list[str]  # absolute paths, in -f order
     environment: dict[str, str]  # the environment used for interpolation (.env + os.environ)
+    env_files: list[str] = Field(default_factory=list)  # --env-file, absolute, in order
     extensions: dict[str, Any] = Field(default_factory=dict)  # top-level x-* keys, interpolated
     # the values this project's errors must not show (compose/redaction.py); set by the loader
     _redaction: Redaction = PrivateAttr(default_factory=Redaction)

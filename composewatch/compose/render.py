@@ -28,6 +28,7 @@ __all__ = [
     "encode_yaml",
     "go_format_float",
     "marshal_service",
+    "marshal_struct",
     "render_config",
 ]
 
@@ -167,6 +168,11 @@ def marshal_service(service: dict[str, Any]) -> str:
     """Go's `json.Marshal` of a compose-go `ServiceConfig` given as the loader's dict
     (what compose hashes for `com.docker.compose.config-hash`)."""
     return _compact_json(shape_struct(service, "ServiceConfig", "json"))
+
+
+def marshal_struct(value: dict[str, Any], struct: str) -> str:
+    """Go's `json.Marshal` of another compose-go struct (`NetworkConfig`, `VolumeConfig`)."""
+    return _compact_json(shape_struct(value, struct, "json"))
 
 
 def encode_json(value: Any) -> str:

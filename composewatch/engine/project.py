@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import docker
 import docker.errors
@@ -239,6 +240,19 @@ def _exit_code(api: docker.APIClient, exec_id: str, wait_s: float = 1.0) -> int 
         if time.monotonic() >= deadline:
             return None
         time.sleep(0.02)
+
+
+def connect_endpoint(
+    client: docker.DockerClient, cid: str, network: str, endpoint: dict[str, Any]
+) -> None:
+    """Connect the container to `network` with the endpoint settings as given, as compose
+    sends them: docker-py's `connect_container_to_network` drops an empty `IPAMConfig`,
+    which the engine then keeps as null where compose's container has `{}`."""
+    api = client.api
+    url = f"{api.base_url}/v{api.api_version}/networks/{quote(network, safe='')}/connect"
+    response = api.post(url, json={"Container": cid, "EndpointConfig": endpoint})
+    if response.status_code >= 400:
+        raise docker.errors.APIError(response.text.strip(), response=response)
 
 
 def inspect_row(client: docker.DockerClient, cid: str) -> ContainerRow | None:

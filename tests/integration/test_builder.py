@@ -238,6 +238,8 @@ def test_additional_contexts_naming_images_are_applied(
 def test_services_sharing_one_build_configuration_are_built_once(
     docker_client: docker.DockerClient, project_name: str, tmp_path: Path
 ) -> None:
+    """With the classic builder, whose images compose labels alike for every service (through
+    BuildKit compose labels each with its service, so each service gets its own image)."""
     (tmp_path / "Dockerfile").write_text(f"FROM busybox:latest\nRUN echo {project_name}\n")
     shared = {"context": str(tmp_path)}
     project = Project.model_validate(
@@ -252,7 +254,7 @@ def test_services_sharing_one_build_configuration_are_built_once(
     def build(service: str) -> None:
         results[service] = build_image(
             docker_client, loaded, service, tag=f"{project_name}-{service}",
-            on_log=logs[service].append,
+            on_log=logs[service].append, builder="classic",
         )  # fmt: skip
 
     threads = [threading.Thread(target=build, args=(s,)) for s in ("a", "b")]

@@ -11,8 +11,13 @@ as they are.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
+import os
 import socket
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +26,20 @@ import docker.errors
 import pytest
 import yaml
 from conftest import remove_project
-from cwhelpers import FIXTURES, compose, load, new_project_name
+from cwhelpers import COMPOSE, FIXTURES, compose, load, new_project_name
+from inspectview import differences, leaves, project_view
+from standin import CASES, STANDIN_DOCKERFILE, standin_images, standin_project
 
 from composewatch.compose.model import LoadedProject
 from composewatch.containers import Engine
-from composewatch.spec import Peer, container_spec, image_name, replica_count, startup_order
+from composewatch.spec import (
+    Peer,
+    container_spec,
+    image_name,
+    network_name,
+    replica_count,
+    startup_order,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -91,7 +105,8 @@ def _view(client: docker.DockerClient, project: str) -> dict[str, Any]:
             **{k: host.get(k) for k in _HOST_KEYS},
             "Binds": sorted(_normalize(host.get("Binds") or [], project, ids)),
             "HostMounts": sorted(host.get("Mounts") or [], key=lambda m: m["Target"]),
-            "ExtraHosts": sorted(host.get("ExtraHosts") or []),  # compose's order is random
+            # compose's order is random; null and [] are not the same value
+            "ExtraHosts": _sorted_or_null(host.get("ExtraHosts")),
             "Ulimits": sorted(host.get("Ulimits") or [], key=lambda u: u["Name"]),
             "Links": sorted(_normalize(host.get("Links") or [], project, ids)),
             "Mounts": sorted(
@@ -119,6 +134,10 @@ def _view(client: docker.DockerClient, project: str) -> dict[str, Any]:
         }
         out[service] = _normalize(view, project, ids)
     return out
+
+
+def _sorted_or_null(value: list[str] | None) -> list[str] | None:
+    return None if value is None else sorted(value)
 
 
 def _labels(labels: dict[str, str], host: dict[str, Any]) -> dict[str, Any]:
@@ -301,13 +320,21 @@ def test_composewatch_creates_what_compose_creates(
         "CW_BACK_NAME": f"{unique}-back",
         "CW_SECRET": "from-the-environment",
     }
-    a, b = new_project_name("eqa"), new_project_name("eqb")
+    # One name for both runs, one after the other: names, and the networks' and volumes'
+    # config-hash (which covers their names), are then comparable as they are.
+    a = b = new_project_name("eq")
     engine = Engine(client)
     built: list[str] = []
     try:
         compose(a, files, "up", "-d", env=env)
         by_compose, ps_compose = _view(client, a), _ps(a, files, env)
         loaded = _load(b, files, env)
+        pools = frozenset(
+            network_name(loaded.project, key)
+            for key, config in (loaded.project.networks or {}).items()
+            if ((config or {}).get("ipam") or {}).get("config")
+        )
+        everything_by_compose = project_view(client, a, pools)
         for name, config in loaded.project.services.items():
             if config.build is not None:  # run the image compose built, under B's name
                 built += [f"{a}-{name}", image_name(loaded.project, name)]
@@ -316,6 +343,7 @@ def test_composewatch_creates_what_compose_creates(
 
         _up_with_composewatch(engine, loaded)
         by_composewatch = _view(client, b)
+        assert differences(everything_by_compose, project_view(client, b, pools)) == []
         assert by_composewatch.keys() == by_compose.keys()
         if fixture == "equivalence-many":  # `scale: 2`: both replicas, under compose's names
             assert {"worker-1", "worker-2"} <= by_compose.keys()
@@ -371,3 +399,88 @@ def test_a_retagged_name_still_runs_the_chosen_image(client: docker.DockerClient
         remove_project(project)
         with contextlib.suppress(docker.errors.ImageNotFound):
             client.api.remove_image(f"{project}-app")
+
+
+# --- real-world projects (tests/corpus) -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def standin(docker_client: docker.DockerClient) -> Iterator[str]:
+    """The stand-in image every image name of the corpus cases is tagged with."""
+    tag = f"{new_project_name('standin')}:latest"
+    docker_client.images.build(
+        fileobj=io.BytesIO(STANDIN_DOCKERFILE.encode()), tag=tag, rm=True, forcerm=True
+    )
+    try:
+        yield tag
+    finally:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            docker_client.api.remove_image(tag, force=True)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args, capture_output=True, text=True, timeout=300, check=False, env=dict(os.environ)
+    )
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_real_world_project_gets_compose_s_containers_networks_and_volumes(
+    client: docker.DockerClient, standin: str, case: str, tmp_path: Path
+) -> None:
+    """The same file, the same project name, once `docker compose up -d --no-build` and once
+    `composewatch up --no-watch`: every field of every container, network and volume equal
+    (standin.py says what is rewritten for both; inspectview.py what is normalised)."""
+    project = new_project_name("eqc")
+    file = standin_project(case, tmp_path, project, standin)
+    env_file = tmp_path / "flags.env"  # --env-file: compose labels every container with it
+    env_file.write_text("CW_UNUSED=1\n")
+    flags = ["-p", project, "-f", str(file), "--env-file", str(env_file)]
+    pools = frozenset(
+        str(config.get("name") or f"{project}_{key}")
+        for key, config in (json.loads(file.read_text()).get("networks") or {}).items()
+        if (config.get("ipam") or {}).get("config")
+    )
+    images = standin_images(tmp_path)
+    try:
+        for image in images:
+            client.api.tag(standin, image)
+        made = _cli(COMPOSE, *flags, "up", "-d", "--no-build")
+        assert made.returncode == 0, made.stderr
+        by_compose = project_view(client, project, pools)
+        _remove_made(client, project)
+
+        made = _cli(sys.executable, "-m", "composewatch", *flags, "up", "--no-watch")
+        assert made.returncode in (0, 1), made.stderr  # 1: a service found unhealthy
+        by_composewatch = project_view(client, project, pools)
+        assert differences(by_compose, by_composewatch) == [], made.stdout + made.stderr
+        assert len(leaves(by_compose)) > 100  # the view holds what it should
+
+        ids = {
+            c.id for c in client.containers.list(all=True, filters={"label": f"{_LABEL}={project}"})
+        }
+        adopted = _cli(COMPOSE, *flags, "up", "-d", "--no-build")  # nothing to recreate
+        assert adopted.returncode == 0, adopted.stderr
+        after = client.containers.list(all=True, filters={"label": f"{_LABEL}={project}"})
+        assert {c.id for c in after} == ids
+    finally:
+        try:
+            _remove_made(client, project)
+        finally:
+            for image in images:
+                with contextlib.suppress(docker.errors.ImageNotFound):
+                    client.api.remove_image(image)
+
+
+def _remove_made(client: docker.DockerClient, project: str) -> None:
+    """The project's containers, networks and volumes (it builds no image: --no-build)."""
+    label = {"label": f"{_LABEL}={project}"}
+    for summary in client.api.containers(all=True, filters=label):
+        with contextlib.suppress(docker.errors.NotFound):
+            client.api.remove_container(summary["Id"], force=True, v=True)
+    for network in client.api.networks(filters=label):
+        with contextlib.suppress(docker.errors.NotFound):
+            client.api.remove_network(network["Id"])
+    for volume in client.api.volumes(filters=label).get("Volumes") or []:
+        with contextlib.suppress(docker.errors.NotFound):
+            client.api.remove_volume(volume["Name"], force=True)

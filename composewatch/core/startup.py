@@ -1,0 +1,132 @@
+"""Which services `up` may start now, and why the others wait (pure).
+
+Each service starts as soon as its own `depends_on` conditions hold, as compose starts each
+service in its own goroutine waiting only on its dependencies (`waitDependencies`): a service
+whose dependency is started does not wait for a slow health check elsewhere in the project.
+
+Compose's conditions, read from what the shell observed of each dependency (`Fact`):
+
+- `service_started`: every container of the dependency was started;
+- `service_healthy`: its container's HEALTHCHECK reports healthy (one without a HEALTHCHECK
+  counts as healthy once started);
+- `service_completed_successfully`: its container exited with code 0.
+
+A dependency `up` does not bring up (not selected, scaled to 0) holds no one back; nor does
+one whose own start or check failed (that was said, and the dependent starts anyway and is
+watched). A dependency found healthy by composewatch's check that the engine then calls
+unhealthy, or that exits non-zero, fails its dependents' start, as compose's "dependency
+failed to start"; so does one not meeting its condition within `timeout_s` of its start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from composewatch.compose.model import Project
+from composewatch.core.probe import ContainerStatus
+
+__all__ = ["Admission", "Fact", "admit", "needs_of"]
+
+STARTED = "service_started"
+HEALTHY = "service_healthy"
+COMPLETED = "service_completed_successfully"
+
+
+@dataclass(frozen=True)
+class Fact:
+    """What the shell knows of one service being brought up."""
+
+    started_at_s: float | None = None  # when all its containers were started (None: not yet)
+    found: bool | None = None  # composewatch's check: None still running, True/False its verdict
+    status: ContainerStatus | None = None  # its first container, as last read from the engine
+
+
+@dataclass(frozen=True)
+class Admission:
+    start: tuple[str, ...] = ()  # may start now, in the order given
+    waiting: dict[str, str] = field(default_factory=dict)  # service -> the condition it waits on
+    failed: dict[str, str] = field(default_factory=dict)  # service -> why it cannot start
+    poll: tuple[str, ...] = ()  # dependencies whose engine status decides someone waiting
+
+
+def needs_of(project: Project, services: Collection[str]) -> dict[str, dict[str, str]]:
+    """Per service brought up, its dependencies (only those brought up) and their conditions."""
+    return {
+        name: {
+            dep: condition.condition or STARTED
+            for dep, condition in (project.services[name].depends_on or {}).items()
+            if dep in services
+        }
+        for name in services
+    }
+
+
+def admit(
+    needs: Mapping[str, Mapping[str, str]],
+    facts: Mapping[str, Fact],
+    pending: Sequence[str],
+    now_s: float,
+    timeout_s: float,
+) -> Admission:
+    """Which of `pending` may start now; for the others, the first unmet condition (waiting)
+    or the reason they never will (failed); and which dependencies to read again."""
+    start: list[str] = []
+    waiting: dict[str, str] = {}
+    failed: dict[str, str] = {}
+    poll: list[str] = []
+    for name in pending:
+        verdicts = [
+            _verdict(dep, condition, facts.get(dep, Fact()), now_s, timeout_s)
+            for dep, condition in needs.get(name, {}).items()
+        ]
+        failures = [why for held, why in verdicts if held is None]
+        waits = [
+            (dep, why)
+            for dep, (held, why) in zip(needs.get(name, {}), verdicts, strict=True)
+            if held
+        ]
+        if failures:
+            failed[name] = failures[0]
+        elif waits:
+            waiting[name] = waits[0][1]
+            poll += [
+                dep
+                for dep, _ in waits
+                if facts.get(dep, Fact()).started_at_s is not None and dep not in poll
+            ]
+        else:
+            start.append(name)
+    return Admission(tuple(start), waiting, failed, tuple(poll))
+
+
+def _verdict(
+    dep: str, condition: str, fact: Fact, now_s: float, timeout_s: float
+) -> tuple[bool | None, str]:
+    """(False, "") when the condition holds, (True, why) while it may still come to hold,
+    (None, why) when it never will."""
+    if fact.found is False:
+        return False, ""  # its failure was said; the dependent starts anyway
+    if fact.started_at_s is None:
+        return True, f"waits for {dep} to start"
+    if condition == STARTED:
+        return False, ""
+    status = fact.status
+    if condition == COMPLETED:
+        if status is not None and not status.running and status.exit_code is not None:
+            if status.exit_code == 0:
+                return False, ""
+            if fact.found:
+                return None, f"dependency {dep} exited with code {status.exit_code}"
+        held = True, f"waits for {dep} to complete"
+        until = "completed"
+    else:
+        if status is not None and (status.health == "healthy" or not status.has_healthcheck):
+            return False, ""
+        if status is not None and status.health == "unhealthy" and fact.found:
+            return None, f"dependency {dep} is unhealthy"
+        held = True, f"waits for {dep} to be healthy"
+        until = "healthy"
+    if now_s - fact.started_at_s > timeout_s:
+        return None, f"dependency {dep} did not become {until} within {timeout_s:g} s"
+    return held

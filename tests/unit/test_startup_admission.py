@@ -1,0 +1,139 @@
+"""core.startup.admit by table: each service starts as soon as its own dependencies' conditions
+hold, and the others say what they wait on (or why they never will start)."""
+
+from __future__ import annotations
+
+import pytest
+
+from composewatch.compose.model import Project
+from composewatch.core.probe import ContainerStatus
+from composewatch.core.startup import Admission, Fact, admit, needs_of
+
+S, H, C = "service_started", "service_healthy", "service_completed_successfully"
+
+# otel-demo's shape, shortened: a slow database, a quick cache, a one-shot migration.
+NEEDS = {
+    "db": {},
+    "cache": {},
+    "migrate": {"db": H},
+    "api": {"db": H, "migrate": C},
+    "web": {"cache": S},
+    "worker": {"cache": H},
+}
+ORDER = ["db", "cache", "migrate", "api", "web", "worker"]
+
+
+def running(health: str | None = None) -> ContainerStatus:
+    return ContainerStatus(True, None, health, health is not None)
+
+
+def exited(code: int) -> ContainerStatus:
+    return ContainerStatus(False, code, None, False)
+
+
+def started(status: ContainerStatus | None = None, found: bool | None = None) -> Fact:
+    return Fact(started_at_s=10.0, found=found, status=status)
+
+
+CASES: list[tuple[str, dict[str, Fact], list[str], Admission]] = [
+    (
+        "nothing started: those without dependencies start together",
+        {},
+        ORDER,
+        Admission(
+            ("db", "cache"),
+            {
+                "migrate": "waits for db to start",
+                "api": "waits for db to start",
+                "web": "waits for cache to start",
+                "worker": "waits for cache to start",
+            },
+        ),
+    ),
+    (
+        "cache started, db still starting: web goes, not held by db's health check",
+        {"db": started(running("starting")), "cache": started(running())},
+        ORDER[2:],
+        Admission(
+            ("web", "worker"),  # cache has no HEALTHCHECK: healthy once started
+            {"migrate": "waits for db to be healthy", "api": "waits for db to be healthy"},
+            poll=("db",),
+        ),
+    ),
+    (
+        "db healthy: migrate goes; api waits for migrate to complete",
+        {"db": started(running("healthy")), "migrate": started(running(), found=True)},
+        ["api"],
+        Admission((), {"api": "waits for migrate to complete"}, poll=("migrate",)),
+    ),
+    (
+        "migrate exited 0: api goes",
+        {"db": started(running("healthy")), "migrate": started(exited(0), found=True)},
+        ["api"],
+        Admission(("api",)),
+    ),
+    (
+        "migrate found failing (said already): api starts anyway, and is watched",
+        {"db": started(running("healthy")), "migrate": started(exited(3), found=False)},
+        ["api"],
+        Admission(("api",)),
+    ),
+    (
+        "migrate passed its check, then exited 3: api fails as compose's dependency failed",
+        {"db": started(running("healthy")), "migrate": started(exited(3), found=True)},
+        ["api"],
+        Admission(failed={"api": "dependency migrate exited with code 3"}),
+    ),
+    (
+        "db found healthy, then unhealthy: its dependents fail",
+        {"db": started(running("unhealthy"), found=True)},
+        ["migrate"],
+        Admission(failed={"migrate": "dependency db is unhealthy"}),
+    ),
+    (
+        "db unhealthy while its own check goes on: wait for that check's verdict",
+        {"db": started(running("unhealthy"))},
+        ["migrate"],
+        Admission((), {"migrate": "waits for db to be healthy"}, poll=("db",)),
+    ),
+    (
+        "started but not read yet: wait, and read it",
+        {"db": started()},
+        ["migrate"],
+        Admission((), {"migrate": "waits for db to be healthy"}, poll=("db",)),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("facts", "pending", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_admission(facts: dict[str, Fact], pending: list[str], expected: Admission) -> None:
+    assert admit(NEEDS, facts, pending, now_s=20.0, timeout_s=300.0) == expected
+
+
+def test_a_condition_not_met_in_time_fails_the_dependent() -> None:
+    facts = {"db": started(running("starting"))}
+    assert admit(NEEDS, facts, ["migrate"], now_s=309.0, timeout_s=300.0).waiting
+    late = admit(NEEDS, facts, ["migrate"], now_s=311.0, timeout_s=300.0)
+    assert late.failed == {"migrate": "dependency db did not become healthy within 300 s"}
+
+
+def test_needs_leave_out_dependencies_not_brought_up() -> None:
+    project = Project.model_validate(
+        {
+            "name": "p",
+            "services": {
+                "db": {"image": "x"},
+                "tool": {"image": "x"},
+                "api": {
+                    "image": "x",
+                    "depends_on": {
+                        "db": {"condition": H, "required": True},
+                        "tool": {"condition": S, "required": False},
+                    },
+                },
+            },
+        }
+    )
+    assert needs_of(project, ["db", "api"]) == {"db": {}, "api": {"db": H}}
