@@ -558,7 +558,8 @@ class Session:
                     )
                 )
             waiters = ", ".join(n for n, why in waiting.items() if dep in why) or "a service"
-            reason = f"{state}; {waiters} waits for it"
+            until = "healthy" if status is not None and status.has_healthcheck else "completed"
+            reason = f"{state}; {waiters} waits until it is {until}"
             progress = waits.get(dep, ProbeProgress(dep, now))
             kept[dep], said = progress.after(ProbeResult(False, reason), now)
             if said is not None:

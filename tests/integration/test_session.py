@@ -298,7 +298,7 @@ def test_a_service_unhealthy_at_up_is_replaced_by_the_next_save(
 ) -> None:
     """What `up` left unhealthy is what serves under compose's name: the fix's swap replaces
     it there (no name clash), and the watch goes on meanwhile."""
-    project = copy_fixture("two-services")
+    project = rebuild_on_save(copy_fixture("two-services"))  # a swap, under the same name
     require_health_page(project, timeout_s=2)
     recorder = Recorder()
 
