@@ -285,11 +285,8 @@ def _watch_ignore(path: KeyPath, value: Any) -> str | None:
         return None
     try:
         parse_ignore(value, "develop.watch ignore")
-    except IgnoreSyntaxError:
-        return (
-            f"{format_path(path)}: syntax error in pattern {value!r} (a `[` class or `\\` "
-            "escape is incomplete)"
-        )
+    except IgnoreSyntaxError as exc:
+        return f"{format_path(path)}: {exc.describe()}"
     return None
 
 

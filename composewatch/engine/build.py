@@ -27,11 +27,12 @@ import docker
 import docker.errors
 import requests
 
+from composewatch.compose.textfile import read_input_bytes
 from composewatch.core.buildinputs import BuildRequest
 from composewatch.engine.buildcontext import ContextSelection, stream_tar
 from composewatch.engine.faults import engine_lost
 from composewatch.engine.trace import BuildProgress, TraceError, parse_trace_aux
-from composewatch.errors import BuildError, EngineError
+from composewatch.errors import BuildError, ComposeFileError, EngineError
 
 __all__ = ["BuildCancelled", "Builder", "choose_builder", "run_build"]
 
@@ -332,9 +333,9 @@ def _syntax_directive(request: BuildRequest) -> str | None:
         text = (
             request.dockerfile_inline
             if request.dockerfile_inline is not None
-            else request.dockerfile_path.read_text(errors="replace")
+            else read_input_bytes(request.dockerfile_path).decode("utf-8", "replace")
         )
-    except OSError:
+    except ComposeFileError:  # unreadable, special or huge: the build itself says so
         return None
     for line in text.splitlines():
         stripped = line.strip()
