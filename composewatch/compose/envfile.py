@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dotenv.parser import parse_stream
 
-from composewatch.compose.interpolation import InterpolationError, substitute
+from composewatch.compose.interpolation import InterpolationError, expansion_budget, substitute
 from composewatch.compose.redaction import note_value
 from composewatch.compose.textfile import read_input
 from composewatch.errors import ComposeFileError
@@ -67,6 +67,18 @@ def parse_env(
         found = lookup(name)
         return found if found is not None else out.get(name)
 
+    with expansion_budget():
+        _parse_bindings(text, lookup, resolve, out, file)
+    return out
+
+
+def _parse_bindings(
+    text: str,
+    lookup: Callable[[str], str | None],
+    resolve: Callable[[str], str | None],
+    out: dict[str, str],
+    file: str | None,
+) -> None:
     for binding in parse_stream(io.StringIO(text)):
         if binding.error:
             raise ComposeFileError(
@@ -93,7 +105,6 @@ def parse_env(
                 file=file,
                 line=binding.original.line,
             ) from None
-    return out
 
 
 def load_env_file(
