@@ -4,6 +4,7 @@ short syntaxes in long form. Paths are made absolute against the project directo
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -23,9 +24,12 @@ from composewatch.compose.textfile import read_input
 from composewatch.compose.yamlload import parse_documents
 from composewatch.errors import ComposeFileError
 
-__all__ = ["MAX_INCLUDES", "load_model", "read_text"]
+__all__ = ["MAX_INCLUDED_LOADS", "MAX_INCLUDES", "load_model", "read_text"]
 
 MAX_INCLUDES = 32  # files including one another in a chain (each level is a recursion)
+# Included files loaded in all, counting a file each time it is included: files that include
+# both files of the next level (a diamond) double the loads per level (2^22 at depth 22).
+MAX_INCLUDED_LOADS = 256
 
 _BOOL = {"true": True, "false": False, "y": True, "yes": True, "on": True}
 _BOOL |= {"n": False, "no": False, "off": False}
@@ -116,13 +120,29 @@ def _with_file(exc: ComposeFileError, file: Path) -> ComposeFileError:
     return ComposeFileError(exc.reason, file=file, key=exc.key, line=exc.line, column=exc.column)
 
 
+class _Counter:
+    """Included files loaded so far in one project load (shared by the nested loaders)."""
+
+    def __init__(self) -> None:
+        self.loads = 0
+
+
 class _Loader:
     """One load of a project (or of an included project)."""
 
-    def __init__(self, working_dir: Path, env: Mapping[str, str], chain: tuple[str, ...]):
+    def __init__(
+        self,
+        working_dir: Path,
+        env: Mapping[str, str],
+        chain: tuple[str, ...],
+        counter: _Counter | None = None,
+    ):
         self.working_dir = working_dir
         self.env = env
         self.chain = chain
+        self.counter = counter or _Counter()
+        # `extends: {file: ...}` reads a file once per loader, however many services name it
+        self._extended: dict[Path, dict[str, Any]] = {}
 
     def load(self, files: Sequence[Path]) -> dict[str, Any]:
         model: dict[str, Any] = {}
@@ -160,6 +180,11 @@ class _Loader:
         return result
 
     def _load_for_extends(self, file: Path) -> dict[str, Any]:
+        if file not in self._extended:
+            self._extended[file] = self._read_for_extends(file)
+        return copy.deepcopy(self._extended[file])  # the caller merges into what it gets
+
+    def _read_for_extends(self, file: Path) -> dict[str, Any]:
         model: dict[str, Any] = {}
         for doc in parse_documents(read_text(file), file):
             tree, resets = self._prepare(doc, file)
@@ -201,7 +226,18 @@ class _Loader:
                 if env_file != "/dev/null":
                     path = Path(os.path.normpath(self.working_dir / env_file))
                     load_env_file(path, env_lookup(self.env), from_files)
-            loader = _Loader(directory, {**self.env, **from_files}, (*self.chain, str(file)))
+            self.counter.loads += 1
+            if self.counter.loads > MAX_INCLUDED_LOADS:
+                raise ComposeFileError(
+                    f"includes load more than {MAX_INCLUDED_LOADS} files in all (a file "
+                    "included more than once counts each time: do files include the same "
+                    "files over and over?)",
+                    file=file,
+                    key="include",
+                )
+            loader = _Loader(
+                directory, {**self.env, **from_files}, (*self.chain, str(file)), self.counter
+            )
             imported = loader.load(files)
             _import_resources(imported, tree)
 
