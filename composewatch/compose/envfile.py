@@ -68,8 +68,45 @@ def parse_env(
         return found if found is not None else out.get(name)
 
     with expansion_budget():
-        _parse_bindings(text, lookup, resolve, out, file)
+        simple = _simple_lines(text)
+        if simple is None:
+            _parse_bindings(text, lookup, resolve, out, file)
+        else:
+            _bind_simple(simple, resolve, out, file)
     return out
+
+
+# A line python-dotenv reads as written: a plain name, "=", and a value with no quote,
+# space, comment or backslash (python-dotenv's tokenizer took 2.8 s for 100,000 such lines).
+_SIMPLE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=([^\s'\"#\\]*)")
+
+
+def _simple_lines(text: str) -> list[tuple[int, str, str]] | None:
+    """(line, name, value) of each binding when every line is simple, blank or a comment;
+    None as soon as one is not (python-dotenv reads the whole file then)."""
+    bindings: list[tuple[int, str, str]] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        match = _SIMPLE.fullmatch(line)
+        if match is not None:
+            bindings.append((number, match[1], match[2]))
+        elif line.strip(" \t") and not line.lstrip(" \t").startswith("#"):
+            return None
+    return bindings
+
+
+def _bind_simple(
+    bindings: list[tuple[int, str, str]],
+    resolve: Callable[[str], str | None],
+    out: dict[str, str],
+    file: str | None,
+) -> None:
+    for number, name, value in bindings:
+        try:
+            out[name] = substitute(value, resolve)
+        except InterpolationError as exc:
+            raise ComposeFileError(
+                f"in the value of {name}: {exc.summary}", file=file, line=number
+            ) from None
 
 
 def _parse_bindings(

@@ -129,6 +129,8 @@ def parse_timestamp(text: str) -> GoTime | None:
 
 
 def _resolve(text: str) -> _Parsed:
+    if text.isdigit() and text.isascii() and len(text) < 19 and (text[0] != "0" or text == "0"):
+        return _Parsed(_INT, int(text))  # the common case, first: decimal, within int64
     if text in _MAP_TAGS:
         return _Parsed(_MAP_TAGS[text], None)
     first = text[:1]
