@@ -63,17 +63,22 @@ class PathTable(Generic[T]):
         """The value of the first pattern `path` matches, or None."""
         frontier = [self._root]
         for part in path:
-            key = part if isinstance(part, str) else str(part)
+            key = part if part.__class__ is str else str(part)
             following = []
             for node in frontier:
-                child = node.children.get(key)
+                children = node.children
+                child = children.get(key)
                 if child is not None:
                     following.append(child)
-                star = node.children.get("*")
-                if star is not None and key != "*":
-                    following.append(star)
+                if key != "*":
+                    star = children.get("*")
+                    if star is not None:
+                        following.append(star)
             if not following:
                 return None
             frontier = following
-        found = [node.value for node in frontier if node.value is not None]
-        return min(found, key=lambda item: item[0])[1] if found else None
+        if len(frontier) == 1:
+            found = frontier[0].value
+            return None if found is None else found[1]
+        values = [node.value for node in frontier if node.value is not None]
+        return min(values, key=lambda item: item[0])[1] if values else None
