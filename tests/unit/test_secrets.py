@@ -72,8 +72,7 @@ FIELDS: dict[str, str] = {
     + f"x-composewatch:\n  commands:\n    - {{ext: .py, re: '({REF}', run: 'true'}}\n",
     "commands-service": SERVICE
     + f"x-composewatch:\n  commands:\n    - {{ext: .py, run: 'true', service: '{REF}'}}\n",
-    "commands-glob": SERVICE
-    + f"x-composewatch:\n  commands:\n    - {{ext: '{REF}', run: ''}}\n",
+    "commands-glob": SERVICE + f"x-composewatch:\n  commands:\n    - {{ext: '{REF}', run: ''}}\n",
     "settings-builder": SERVICE + f"x-composewatch:\n  builder: '{REF}'\n",
     "settings-quiet": SERVICE + f"x-composewatch:\n  quiet_ms: '{REF}'\n",
     "settings-unknown": SERVICE + f"x-composewatch:\n  commands: '{REF}'\n",
