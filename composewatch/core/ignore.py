@@ -194,7 +194,11 @@ class IgnoreRules:
     def with_exceptions(self, *paths: str) -> IgnoreRules:
         """These rules plus `!path` for each path they exclude: the docker CLI always sends
         the Dockerfile and the ignore file, whatever the rules say."""
-        extra = [_compile(go_clean(p), True, "(always sent)", 0) for p in paths if self.excluded(p)]
+        extra: list[IgnoreRule] = []
+        for path in paths:
+            parsed = _new("!" + path, "(always sent)", 0) if self.excluded(path) else None
+            if parsed is not None:  # IgnoreSyntaxError for a name moby refuses too
+                extra.append(_compile(*parsed, "(always sent)", 0))
         return IgnoreRules(self.rules + tuple(extra), self.source) if extra else self
 
 

@@ -177,7 +177,10 @@ def select_context(request: BuildRequest) -> ContextSelection:
         digest.update(b"\0dockerfile\0" + content)
 
     # Always sent: the ignore file and the Dockerfile (the engine reads both).
-    rules_in_force = rules.with_exceptions(_IGNORE, name) if inside else rules
+    try:
+        rules_in_force = rules.with_exceptions(_IGNORE, name) if inside else rules
+    except IgnoreSyntaxError as exc:  # a Dockerfile named `Dock[erfile`, excluded
+        raise BuildContextError(ignore_error_text(exc)) from None
     members = list(walk_context(context, rules_in_force))
     if extra:
         # The ignore file sent names the in-memory Dockerfile, so the engine leaves it out of
