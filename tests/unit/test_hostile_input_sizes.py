@@ -122,3 +122,17 @@ def test_includes_shaped_like_a_diamond_are_refused(tmp_path: Path) -> None:
     output = _refused(_project(tmp_path, files), "config")
     assert "includes load more than 256 files in all" in output, output
     assert time.monotonic() - started < 10
+
+
+def test_a_big_env_file_reads_fast_or_is_refused_clearly(tmp_path: Path) -> None:
+    from composewatch.compose.envfile import MAX_DOTENV_LINES, parse_env
+
+    # plain lines, quoted or not, skip python-dotenv's tokenizer: 4 MiB of them in about 1 s
+    plain = "".join(f"A{n}=\"x y\"\nB{n}='$z'\nC{n}=${{A{n}}}\n" for n in range(20_000))
+    values = parse_env(plain, lambda name: None)
+    assert values["A7"] == "x y" and values["B7"] == "$z" and values["C7"] == "x y"
+    # lines that need it are bounded, by line count, with a clear error naming the file
+    export = "".join(f"export A{n}=x\n" for n in range(MAX_DOTENV_LINES + 1))
+    root = _project(tmp_path, {".env": export})
+    output = _refused(root, "config")
+    assert ".env: has 30,002 lines" in output and "at most 30,000" in output, output
