@@ -12,7 +12,7 @@ from typing import Any
 
 from composewatch.compose.canonical import canonical, set_defaults
 from composewatch.compose.envfile import env_lookup, load_env_file
-from composewatch.compose.extends import apply_extends
+from composewatch.compose.extends import Resolved, apply_extends
 from composewatch.compose.interpolation import interpolate_tree
 from composewatch.compose.merge import apply_resets, enforce_unicity, merge, strip_tags
 from composewatch.compose.normalize import go_string
@@ -143,6 +143,7 @@ class _Loader:
         self.counter = counter or _Counter()
         # `extends: {file: ...}` reads a file once per loader, however many services name it
         self._extended: dict[Path, dict[str, Any]] = {}
+        self._resolved: Resolved = {}  # services of other files, their `extends` applied
 
     def load(self, files: Sequence[Path]) -> dict[str, Any]:
         model: dict[str, Any] = {}
@@ -171,7 +172,7 @@ class _Loader:
         if "include" in tree:
             self._include(tree, file)
         apply_resets(model, resets)
-        apply_extends(tree, file, self._load_for_extends, resets)
+        apply_extends(tree, file, self._load_for_extends, resets, self._resolved)
         merged: dict[str, Any] = enforce_unicity(merge(model, tree))
         # after the merge, as compose does: a type clash reads "cannot override <key>"
         validate_file(tree, str(file))
