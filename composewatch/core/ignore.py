@@ -32,10 +32,11 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 import re2
+
+from composewatch.core.globs import Kind, go_refuses, translate, valid_glob
 
 __all__ = [
     "MAX_LINE_BYTES",
@@ -55,7 +56,6 @@ MAX_UNICODE_CLASSES = 256  # `\p`/`\P` in one pattern (RE2 compiles 256 in about
 MAX_REGEXP_CHARS = 500_000  # regular expression text per file (about 1 s of RE2 compiling)
 
 _BOM = "\ufeff"
-_ESCAPE = set(".+()$")
 # Go's unicode.IsSpace, which strings.TrimSpace trims (Python's str.strip() trims more).
 _GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(
     chr(c) for c in range(0x2000, 0x200B)
@@ -89,13 +89,6 @@ class IgnoreSyntaxError(ValueError):
         return self.reason.startswith((SYNTAX_ERROR, TOO_LONG, "illegal exclusion"))
 
 
-class _Kind(Enum):
-    EXACT = "exact"
-    PREFIX = "prefix"  # "foo**": any path starting with "foo"
-    SUFFIX = "suffix"  # "**foo": any path ending with "foo"
-    REGEXP = "regexp"
-
-
 @dataclass(frozen=True)
 class IgnoreRule:
     """One pattern of an ignore file, compiled; `source:line` says where it was written."""
@@ -104,16 +97,16 @@ class IgnoreRule:
     exclusion: bool  # a "!" rule: matching files are sent after all
     source: str
     line: int
-    _kind: _Kind = field(repr=False, compare=False)
+    _kind: Kind = field(repr=False, compare=False)
     _regexp: Any = field(repr=False, compare=False)  # a compiled RE2 pattern, or None
 
     def matches(self, path: str) -> bool:
         """Whether `path` (slash-separated, relative to the context) matches this pattern."""
-        if self._kind is _Kind.EXACT:
+        if self._kind is Kind.EXACT:
             return path == self.pattern
-        if self._kind is _Kind.PREFIX:
+        if self._kind is Kind.PREFIX:
             return path.startswith(self.pattern[:-2])
-        if self._kind is _Kind.SUFFIX:
+        if self._kind is Kind.SUFFIX:
             suffix = self._suffix
             return path.endswith(suffix) or (suffix.startswith("/") and path == suffix[1:])
         assert self._regexp is not None
@@ -270,7 +263,7 @@ def _new(pattern: str, source: str, number: int) -> tuple[str, bool] | None:
         if len(pattern) == 1:
             raise IgnoreSyntaxError(source, number, "", 'illegal exclusion pattern: "!"')
         pattern = pattern[1:]
-    if not _valid_glob(pattern):
+    if not valid_glob(pattern):
         raise IgnoreSyntaxError(source, number, ("!" if exclusion else "") + pattern)
     return pattern, exclusion
 
@@ -312,10 +305,10 @@ def _compile(
 ) -> IgnoreRule:
     """Pattern.compile: the pattern (cleaned, valid for `filepath.Match`) as a rule."""
     shown = ("!" if exclusion else "") + pattern
-    kind, regexp = _translate(pattern)
+    kind, regexp = translate(pattern)
     compiled = None
-    if kind is _Kind.REGEXP:
-        if _go_refuses(regexp):
+    if kind is Kind.REGEXP:
+        if go_refuses(regexp):
             raise IgnoreSyntaxError(source, line, shown)
         if regexp.count("\\p") + regexp.count("\\P") > MAX_UNICODE_CLASSES:
             raise IgnoreSyntaxError(
@@ -337,134 +330,3 @@ def _compile(
         except UnicodeError:  # a lone surrogate (from YAML "\ud800"): not UTF-8
             raise IgnoreSyntaxError(source, line, shown) from None
     return IgnoreRule(pattern, exclusion, source, line, kind, compiled)
-
-
-def _go_refuses(regexp: str) -> bool:
-    """Whether Go's regexp parser refuses what RE2 accepts: `\\C` (any byte), outside a class
-    and outside `\\Q...\\E` (inside a class RE2 refuses it too)."""
-    i, n = 0, len(regexp)
-    while i < n:
-        if regexp.startswith("\\Q", i):
-            end = regexp.find("\\E", i + 2)
-            if end < 0:
-                return False
-            i = end + 2
-        elif regexp.startswith("\\C", i):
-            return True
-        elif regexp[i] == "\\":
-            i += 2
-        elif regexp[i] == "[":
-            i = _class_end(regexp, i)
-        else:
-            i += 1
-    return False
-
-
-def _class_end(regexp: str, i: int) -> int:
-    """The index after the class opened at `i`, as Go's parseClass reads it: `]` first is a
-    member, `[:name:]` is one item, `\\` escapes."""
-    n = len(regexp)
-    i += 2 if regexp.startswith("[^", i) else 1
-    first = True
-    while i < n and (regexp[i] != "]" or first):
-        first = False
-        if regexp.startswith("[:", i) and (end := regexp.find(":]", i + 2)) >= 0:
-            i = end + 2
-        else:
-            i += 2 if regexp[i] == "\\" else 1
-    return i + 1
-
-
-def _translate(pattern: str) -> tuple[_Kind, str]:
-    """moby's Pattern.compile: the match kind and, for REGEXP, the regular expression."""
-    out = ["^"]
-    kind = _Kind.EXACT
-    # Go's text/scanner, which moby walks the pattern with, skips a leading byte-order mark:
-    # on a line after the first (where ReadAll keeps it) it drops out of the regexp alone.
-    i, n, index = (1 if pattern.startswith(_BOM) else 0), len(pattern), 0
-    while i < n:
-        ch = pattern[i]
-        i += 1
-        if ch == "*":
-            if i < n and pattern[i] == "*":
-                i += 1
-                if i < n and pattern[i] == "/":  # "**/" is "**"
-                    i += 1
-                if i >= n:  # "**" at the end matches everything below
-                    if kind is _Kind.EXACT:
-                        kind = _Kind.PREFIX
-                    else:
-                        out.append(".*")
-                        kind = _Kind.REGEXP
-                else:
-                    out.append("(.*/)?")
-                    kind = _Kind.REGEXP
-                if index == 0:
-                    kind = _Kind.SUFFIX
-            else:
-                out.append("[^/]*")
-                kind = _Kind.REGEXP
-        elif ch == "?":
-            out.append("[^/]")
-            kind = _Kind.REGEXP
-        elif ch in _ESCAPE:
-            out.append("\\" + ch)
-        elif ch == "\\":
-            if i < n:
-                out.append("\\" + pattern[i])
-                i += 1
-                kind = _Kind.REGEXP
-            else:
-                out.append("\\\\")
-        elif ch in "[]":
-            out.append(ch)
-            kind = _Kind.REGEXP
-        else:
-            out.append(ch)
-        index += 1
-    out.append("$")
-    return kind, "".join(out)
-
-
-def _valid_glob(pattern: str) -> bool:
-    """Go's filepath.Match syntax check: escapes complete, character classes well formed."""
-    i, n = 0, len(pattern)
-    while i < n:
-        ch = pattern[i]
-        if ch == "\\":
-            if i + 1 >= n:
-                return False
-            i += 2
-        elif ch == "[":
-            i += 1
-            if i < n and pattern[i] == "^":
-                i += 1
-            ranges = 0
-            while True:
-                if i < n and pattern[i] == "]" and ranges > 0:
-                    i += 1
-                    break
-                i = _class_char(pattern, i)
-                if i < 0:
-                    return False
-                if i < n and pattern[i] == "-":
-                    i = _class_char(pattern, i + 1)
-                    if i < 0:
-                        return False
-                ranges += 1
-        else:
-            i += 1
-    return True
-
-
-def _class_char(pattern: str, i: int) -> int:
-    """Index after one (possibly escaped) character of a class, or -1 (Go's getEsc)."""
-    n = len(pattern)
-    if i >= n or pattern[i] in "-]":
-        return -1
-    if pattern[i] == "\\":
-        i += 1
-        if i >= n:
-            return -1
-    i += 1
-    return i if i < n else -1
