@@ -20,9 +20,10 @@ translation backtracks (12 `**/` segments against a deep path took 8.5 s). Each 
 is compiled once into the very regular expression moby builds, and matched with RE2, the
 engine Go's `regexp` is modelled on: linear in the length of the path and of the pattern.
 RE2 and Go's parser agree on that regular expression but for `\C` (any byte: RE2 takes it,
-Go refuses it), checked here. RE2 compiles a Unicode class (`\pL`) into UTF-8 automata,
-slowly (a 64 KiB line of them takes seconds where Go takes none), so a file's patterns are
-bounded: MAX_UNICODE_CLASSES per pattern, MAX_REGEXP_CHARS of regular expression per file.
+Go refuses it), checked in `core/globs.py`. RE2 compiles a Unicode class (`\pL`) into UTF-8
+automata, slowly (a 64 KiB line of them takes seconds where Go takes none), so a file's
+patterns are bounded: MAX_UNICODE_CLASSES per pattern, MAX_REGEXP_CHARS of regular expression
+per file.
 
 Pure: text in, decisions out; reading the files is `composewatch.context`'s job.
 """
