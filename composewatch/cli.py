@@ -24,6 +24,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from composewatch import hiding
 from composewatch.compose import ProjectOptions, load_project, render_config
 from composewatch.compose.model import LoadedProject
 from composewatch.config import SETTINGS_KEY, Settings, parse_settings, settings_schema
@@ -822,12 +823,13 @@ def main() -> None:
 
     Typer (standalone) already turns usage errors into exit code 2 with a message.
     """
-    try:
-        app()
-    except ComposewatchError as exc:
-        from composewatch.ui import printable
+    with hiding.session():  # every value a load notes stays out of every error printed
+        try:
+            app()
+        except ComposewatchError as exc:
+            from composewatch.ui import printable
 
-        _stderr.print(Text("error: ", style="bold red") + Text(printable(str(exc))))
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(INTERRUPTED)
+            _stderr.print(Text("error: ", style="bold red") + Text(printable(str(exc))))
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            sys.exit(INTERRUPTED)

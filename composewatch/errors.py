@@ -12,13 +12,16 @@
 
 Every message is one paragraph a user can act on: it names the file and the key. Messages
 quote file names, keys and values from outside, so `str()` of any of these errors shows
-control characters (terminal escape sequences, bidi overrides) as `\x1b`-style escapes.
+control characters (terminal escape sequences, bidi overrides) as `\x1b`-style escapes, and,
+while a command runs, no value of a variable (`composewatch/hiding.py`): each is `${NAME}`.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from pathlib import Path
+
+from composewatch.hiding import hide
 
 __all__ = [
     "BuildContextError",
@@ -50,7 +53,8 @@ class ComposewatchError(Exception):
     exit_code = 1
 
     def __str__(self) -> str:
-        return printable(super().__str__())
+        # no variable's value, whichever layer raised it (composewatch/hiding.py)
+        return printable(hide(super().__str__()))
 
 
 class EngineError(ComposewatchError):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from composewatch.compose.model import LoadedProject, PortConfig, Project, Service
+from composewatch.compose.textfile import read_input_bytes
 from composewatch.compose.units import parse_duration
 from composewatch.confighash import service_hash
 from composewatch.errors import ComposeFileError, EngineError
@@ -240,8 +241,14 @@ def _security_opts(loaded: LoadedProject, name: str) -> tuple[list[str] | None, 
         if key == "seccomp" and value not in ("unconfined", "builtin"):
             path = Path(loaded.working_dir, value)
             try:
-                profile = json.loads(path.read_text())
-            except (OSError, ValueError) as exc:
+                profile = json.loads(read_input_bytes(path))
+            except ComposeFileError as exc:
+                raise ComposeFileError(
+                    f"opening seccomp profile ({value}) failed: {exc.reason}",
+                    file=loaded.config_files[0],
+                    key=f"services.{name}.security_opt",
+                ) from None
+            except ValueError as exc:
                 raise ComposeFileError(
                     f"opening seccomp profile ({value}) failed: {exc}",
                     file=loaded.config_files[0],

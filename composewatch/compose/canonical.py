@@ -9,7 +9,7 @@ import posixpath
 from collections.abc import Callable
 from typing import Any
 
-from composewatch.compose.paths import KeyPath, format_path, matches
+from composewatch.compose.paths import KeyPath, PathTable, format_path
 from composewatch.compose.schema import unreadable
 from composewatch.compose.shortsyntax import ShortSyntaxError, parse_port, parse_volume
 from composewatch.errors import ComposeFileError
@@ -182,13 +182,16 @@ _TRANSFORMERS: dict[str, Transformer] = {
 }
 
 
+_TRANSFORMER_TABLE = PathTable(_TRANSFORMERS)
+
+
 def _transform(value: Any, path: KeyPath) -> Any:
-    for pattern, transformer in _TRANSFORMERS.items():
-        if matches(path, pattern):
-            try:
-                return transformer(value, path)
-            except (TypeError, ValueError, AttributeError, KeyError, IndexError):
-                raise unreadable(value, path) from None
+    transformer = _TRANSFORMER_TABLE.lookup(path)
+    if transformer is not None:
+        try:
+            return transformer(value, path)
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError):
+            raise unreadable(value, path) from None
     if isinstance(value, dict):
         return _transform_mapping(value, path)
     if isinstance(value, list):
@@ -201,8 +204,9 @@ def _transform_mapping(value: dict[str, Any], path: KeyPath) -> dict[str, Any]:
 
 
 def canonical(doc: dict[str, Any]) -> dict[str, Any]:
-    """`doc` with every short syntax expanded to its long form."""
-    return _transform_mapping(doc, ())
+    """`doc` with every short syntax expanded to its long form (top-level `x-*` extensions,
+    which no short syntax lies in, as they are: they may hold 240,000 nodes)."""
+    return {k: v if k.startswith("x-") else _transform(v, (k,)) for k, v in doc.items()}
 
 
 def _default_port(entry: Any) -> Any:

@@ -12,12 +12,19 @@ from composewatch.compose.merge import apply_resets, merge_value
 from composewatch.compose.paths import KeyPath
 from composewatch.errors import ComposeFileError
 
-__all__ = ["MAX_EXTENDS", "FileLoader", "apply_extends"]
+__all__ = ["MAX_EXTENDS", "FileLoader", "Resolved", "apply_extends"]
 
 MAX_EXTENDS = 64  # services extending one another in a chain (each level is a recursion)
 
 # Loads a compose file for `extends.file`: its canonical, path-resolved tree.
 FileLoader = Callable[[Path], dict[str, Any]]
+
+
+# A service of another file, resolved (its own `extends` applied), by (file, service): many
+# services extending one base through a chain of files resolved that chain once each
+# (2,000 services over a 60-file chain took 17 s). Safe to share: a base resolves the same
+# whoever extends it, and a cycle through it would have been found when it was resolved.
+Resolved = dict[tuple[str, str], Any]
 
 
 def _extend(
@@ -27,6 +34,7 @@ def _extend(
     load_file: FileLoader,
     resets: list[KeyPath],
     chain: tuple[tuple[str, str], ...],
+    resolved: Resolved,
 ) -> Any:
     service = services.get(name)
     if not isinstance(service, dict) or "extends" not in service:
@@ -68,7 +76,13 @@ def _extend(
     if link in chain:
         trail = " -> ".join(f"{s} ({f})" for f, s in (*chain, link))
         raise ComposeFileError(f"extends cycle detected: {trail}", file=file)
-    base = _extend(ref, base_services, base_file, load_file, [], (*chain, link))
+    key = (str(base_file), ref)
+    if base_services is not services and key in resolved:
+        base = resolved[key]
+    else:
+        base = _extend(ref, base_services, base_file, load_file, [], (*chain, link), resolved)
+        if base_services is not services:
+            resolved[key] = base
     if base is None:
         return service
     source = copy.deepcopy(base)
@@ -81,11 +95,17 @@ def _extend(
 
 
 def apply_extends(
-    doc: dict[str, Any], file: Path, load_file: FileLoader, resets: list[KeyPath]
+    doc: dict[str, Any],
+    file: Path,
+    load_file: FileLoader,
+    resets: list[KeyPath],
+    resolved: Resolved | None = None,
 ) -> None:
-    """Resolve every `extends` in `doc` (in place)."""
+    """Resolve every `extends` in `doc` (in place); `resolved` may be shared by the calls of
+    one load."""
     services = doc.get("services")
     if not isinstance(services, dict):
         return
+    shared: Resolved = {} if resolved is None else resolved
     for name in list(services):
-        _extend(name, services, file, load_file, resets, ())
+        _extend(name, services, file, load_file, resets, (), shared)

@@ -4,21 +4,38 @@
 Missing variables become "" (compose warns). Errors carry the dotted key path. Errors never
 show a variable's value: the message of `${X:?message}` is shown as written, unsubstituted.
 Defaults nest at most MAX_NESTING levels deep.
+
+Expansion is bounded: variables that double each other (`A1=${A0}${A0}`, 59 lines of a
+1.6 KB `.env`) would grow to 2^59 times the first value. One substituted value may reach
+MAX_VALUE_CHARS characters, and all the values substituted in one load MAX_TOTAL_CHARS
+(`expansion_budget`); past either, the error names the file and the variable or key.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from composewatch.compose.redaction import noting
 from composewatch.compose.scalars import GoTime
 from composewatch.errors import ComposeFileError
 
-__all__ = ["MAX_NESTING", "InterpolationError", "interpolate_tree", "substitute"]
+__all__ = [
+    "MAX_NESTING",
+    "MAX_TOTAL_CHARS",
+    "MAX_VALUE_CHARS",
+    "InterpolationError",
+    "expansion_budget",
+    "interpolate_tree",
+    "substitute",
+]
 
 MAX_NESTING = 32
+MAX_VALUE_CHARS = 4 << 20  # one value once substituted: as large as an input file may be
+MAX_TOTAL_CHARS = 64 << 20  # every value substituted in one load, together
 
 Lookup = Callable[[str], str | None]
 
@@ -82,13 +99,58 @@ def _braced(expr: str, lookup: Lookup, template: str, depth: int) -> str:
     return value or ""
 
 
+class _Budget:
+    """What one load may still substitute, in characters."""
+
+    def __init__(self) -> None:
+        self.left = MAX_TOTAL_CHARS
+
+    def spend(self, chars: int) -> None:
+        self.left -= chars
+        if self.left < 0:
+            message = (
+                f"substituted variables grow past {MAX_TOTAL_CHARS:,} characters in all "
+                "(do variables expand one another over and over?)"
+            )
+            raise InterpolationError(message)
+
+
+_BUDGET: ContextVar[_Budget | None] = ContextVar("composewatch_expansion", default=None)
+
+
+@contextmanager
+def expansion_budget() -> Iterator[None]:
+    """One budget of MAX_TOTAL_CHARS for every substitution inside the block (the active
+    one, when a block is already open: a load shares one across all its files)."""
+    if _BUDGET.get() is not None:
+        yield
+        return
+    token = _BUDGET.set(_Budget())
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
+
+def _too_long() -> InterpolationError:
+    return InterpolationError(
+        f"the value grows past {MAX_VALUE_CHARS:,} characters once its variables are "
+        "substituted (do variables expand one another over and over?)"
+    )
+
+
 def substitute(template: str, lookup: Lookup, depth: int = 0) -> str:
     """`template` with every variable reference replaced."""
     if depth > MAX_NESTING:
         raise InterpolationError(f"variables nested more than {MAX_NESTING} levels deep")
+    if "$" not in template:
+        return template
     out: list[str] = []
+    size = 0  # of `out`, checked as it grows: a doubling chain stops at the limit
     i = 0
     while i < len(template):
+        if size > MAX_VALUE_CHARS:
+            raise _too_long()
         char = template[i]
         if char != "$" or i + 1 >= len(template):
             out.append(char)
@@ -102,15 +164,25 @@ def substitute(template: str, lookup: Lookup, depth: int = 0) -> str:
             end = _closing_brace(template, i + 1)
             if end < 0:
                 raise _invalid(template)
-            out.append(_braced(template[i + 2 : end], lookup, template, depth))
+            piece = _braced(template[i + 2 : end], lookup, template, depth)
+            out.append(piece)
+            size += len(piece)
             i = end + 1
         elif (match := _NAME.match(template, i + 1)) is not None:
-            out.append(lookup(match.group()) or "")
+            piece = lookup(match.group()) or ""
+            out.append(piece)
+            size += len(piece)
             i = match.end()
         else:
             out.append(char)
             i += 1
-    return "".join(out)
+    if size > MAX_VALUE_CHARS:
+        raise _too_long()
+    result = "".join(out)
+    budget = _BUDGET.get()
+    if depth == 0 and budget is not None:
+        budget.spend(len(result))
+    return result
 
 
 def _format_path(path: tuple[str | int, ...]) -> str:
@@ -141,9 +213,11 @@ def interpolate_tree(
         ]
     if not isinstance(value, str) or isinstance(value, GoTime):  # Go leaves a time.Time as is
         return value
+    if "$" not in value:
+        return cast(path, value) if cast is not None else value
     key = _format_path(path)
     try:
-        result = substitute(value, noting(env.get, key) if "$" in value else env.get)
+        result = substitute(value, noting(env.get, key))
     except InterpolationError as exc:
         raise ComposeFileError(
             f"error while interpolating {key}: {exc}", file=file, key=key

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from functools import cmp_to_key
 from typing import Any, Literal
 
+from composewatch.compose.scalars import GoNumError, go_parse_int
+
 __all__ = ["Format", "GoFloat", "shape_document", "shape_struct", "yaml_key_order"]
 
 Format = Literal["json", "yaml"]
@@ -232,8 +234,11 @@ def _scalar(value: Any, kind: str) -> Any:
         return GoFloat(float(value), 32 if kind == "float32" else 64)
     if kind == "bytes" and value is not None:
         return str(value)
-    if kind == "int" and isinstance(value, str) and value.lstrip("-").isdigit():
-        return int(value)
+    if kind == "int" and isinstance(value, str):
+        try:
+            return go_parse_int(value)  # digits counted first: never Python's digit limit
+        except GoNumError:
+            return value
     return value
 
 

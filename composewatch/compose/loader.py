@@ -16,7 +16,7 @@ from composewatch.compose.files import (
     load_environment,
     pick_project_name,
 )
-from composewatch.compose.interpolation import interpolate_tree
+from composewatch.compose.interpolation import expansion_budget, interpolate_tree
 from composewatch.compose.model import LoadedProject, Project
 from composewatch.compose.normalize import (
     normalize_resource,
@@ -135,7 +135,7 @@ def _inputs(options: ProjectOptions) -> tuple[list[Path], dict[str, str], str]:
 def load_project(options: ProjectOptions) -> LoadedProject:
     """Load a compose project as `docker compose config` would; raises ComposeFileError,
     whose message names the variables whose values it would otherwise show."""
-    with redacting() as redaction:
+    with redacting() as redaction, expansion_budget():
         try:
             loaded = _load_project(options)
         except ComposewatchError as exc:

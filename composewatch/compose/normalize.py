@@ -8,8 +8,9 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from composewatch.compose.paths import KeyPath, format_path, matches
+from composewatch.compose.paths import KeyPath, PathTable, format_path
 from composewatch.compose.render import go_format_float
+from composewatch.compose.scalars import GoNumError, go_atoi, go_parse_float, go_parse_int
 from composewatch.compose.schema import unreadable
 from composewatch.compose.shellwords import CommandLineError, parse_command_line
 from composewatch.compose.units import UnitError, format_duration, parse_duration, parse_size
@@ -106,7 +107,9 @@ _FLOAT32_MAX = 3.4028234663852886e38
 def _float(value: Any, path: KeyPath) -> Any:
     """A `cpus` value, as compose holds it: a float32 (`0.333333333` is 0.33333334)."""
     try:
-        number = float(value)
+        number = go_parse_float(value) if isinstance(value, str) else float(value)
+    except GoNumError as exc:
+        raise ComposeFileError(str(exc), key=format_path(path)) from None
     except (TypeError, ValueError):
         raise ComposeFileError(f"invalid number {value!r}", key=format_path(path)) from None
     if not math.isfinite(number) or abs(number) > _FLOAT32_MAX:
@@ -243,6 +246,7 @@ _FIELDS: dict[str, Normalizer] = {
     "mem_limit": _size,
     "mem_reservation": _size,
     "memswap_limit": _size,
+    "mem_swappiness": _size,
     "shm_size": _size,
     "build.shm_size": _size,
     "volumes.*.tmpfs.size": _size,
@@ -266,8 +270,15 @@ _FIELDS: dict[str, Normalizer] = {
     "tmpfs": _strings,
     "ulimits.*": lambda v, p: v["single"] if isinstance(v, dict) and "single" in v else v,
     "pull_policy": lambda v, p: "missing" if v == "if_not_present" else v,
-    "deploy.resources.reservations.devices.*.count": lambda v, p: -1 if v == "all" else int(v),
-    "gpus.*.count": lambda v, p: -1 if v == "all" else int(v),
+    "deploy.resources.reservations.devices.*.count": lambda v, p: _count(v),
+    "blkio_config.weight": lambda v, p: _no_string(v, p, "uint16"),
+    "blkio_config.weight_device.*.weight": lambda v, p: _no_string(v, p, "uint16"),
+    "deploy.resources.limits.pids": lambda v, p: _int64(v, p),
+    "deploy.resources.reservations.pids": lambda v, p: _int64(v, p),
+    "deploy.resources.reservations.generic_resources.*.discrete_resource_spec.value": (
+        lambda v, p: _int64(v, p)
+    ),
+    "gpus.*.count": lambda v, p: _count(v),
     "dns": _strings,
     "dns_search": _strings,
     "build.cache_from": _strings,
@@ -295,14 +306,43 @@ _FIELDS: dict[str, Normalizer] = {
 }
 
 
+_FIELD_TABLE = PathTable(_FIELDS)
+
+
+def _no_string(value: Any, path: KeyPath, go_type: str) -> Any:
+    """A field compose decodes into a plain Go integer: a string (`${VAR}`, of any length)
+    is refused as compose's decoder refuses it, before anything converts it."""
+    if isinstance(value, str):
+        raise ComposeFileError(
+            f"expected type '{go_type}', got unconvertible type 'string'", key=format_path(path)
+        )
+    return value
+
+
+def _int64(value: Any, path: KeyPath) -> Any:
+    """A field compose reads with strconv.ParseInt when it is a string."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return go_parse_int(value)
+    except GoNumError as exc:
+        raise ComposeFileError(str(exc), key=format_path(path)) from None
+
+
+def _count(value: Any) -> int:
+    """A device request's count: "all" is -1; a string is read as Go's Atoi reads it."""
+    if value == "all":
+        return -1
+    return go_atoi(value) if isinstance(value, str) else int(value)
+
+
 def _walk(value: Any, path: KeyPath) -> Any:
-    for pattern, normalizer in _FIELDS.items():
-        if matches(path[2:], pattern):
-            try:
-                value = normalizer(value, path)
-            except (TypeError, ValueError, AttributeError, KeyError, IndexError):
-                raise unreadable(value, path) from None
-            break
+    normalizer = _FIELD_TABLE.lookup(path[2:])
+    if normalizer is not None:
+        try:
+            value = normalizer(value, path)
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError):
+            raise unreadable(value, path) from None
     if isinstance(value, dict):
         # `x-*` keys stay: compose prints them in YAML (its JSON leaves them out)
         return {k: _walk(v, (*path, k)) for k, v in value.items()}

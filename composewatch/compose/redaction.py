@@ -14,34 +14,42 @@ every message), nor are compose's own `COMPOSE_*` settings (project name, files,
 
 from __future__ import annotations
 
-import json
+import functools
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from composewatch.errors import ComposeFileError, ComposewatchError
+from composewatch.hiding import MIN_CHARS, Values, remember
 
 __all__ = ["MIN_LENGTH", "Redaction", "note_substitution", "note_value", "noting", "redacting"]
 
-MIN_LENGTH = 4
+MIN_LENGTH = MIN_CHARS
 _WORDS = re.compile(r"[^\W_]+")  # runs of letters and digits
 _MIN_PIECE = 3
-_WORD = r"(?<![^\W_]){}(?![^\W_])"  # a whole word, not part of a longer one
 
 
-def _replace(text: str, names: dict[str, str], shape: str) -> str:
-    """`text` with each key of `names` (as `shape` places it in a regex) as `${NAME}`."""
+def _replace(text: str, values: Values) -> str:
+    """`text` with each of `values` as `${NAME}` (literal matching: a regular expression
+    made of the values took minutes to compile for a few values of megabytes)."""
+    return values.replace(text)
+
+
+def _replace_words(text: str, names: dict[str, str]) -> str:
+    """`text` with each whole run of letters and digits that is a key of `names` as
+    `${NAME}` (not a part of a longer run)."""
     if not names:
         return text
-    ordered = sorted(names, key=len, reverse=True)
-    pattern = re.compile("|".join(shape.format(re.escape(v)) for v in ordered))
-    return pattern.sub(lambda m: "${" + names[m.group()] + "}", text)
+    return _WORDS.sub(
+        lambda m: "${" + names[m.group()] + "}" if m.group() in names else m.group(), text
+    )
 
 
-def _forms(value: str) -> set[str]:
-    """The ways a message may quote `value`: as is, in repr() and in JSON."""
-    return {value, repr(value)[1:-1], json.dumps(value)[1:-1]}
+@functools.lru_cache(maxsize=256)
+def _pieces(value: str) -> tuple[str, ...]:
+    """The words of a value a parser may quote alone (computed once per value)."""
+    return tuple(dict.fromkeys(p for p in _WORDS.findall(value) if len(p) >= _MIN_PIECE))
 
 
 def _hidden(name: str, value: str) -> bool:
@@ -52,10 +60,10 @@ class Redaction:
     """The values to keep out of messages, by the variable they belong to."""
 
     def __init__(self) -> None:
-        self._names: dict[str, str] = {}  # a quoted form of a value -> its variable
+        self._names = Values()  # each quoted form of a value -> its variable
         self._keys: dict[str, set[str]] = {}  # key path -> variables substituted there
         self._values: dict[str, str] = {}  # variable -> value
-        self._substituted: dict[str, str] = {}  # a quoted form of a substituted value -> name
+        self._substituted = Values()  # each quoted form of a substituted value -> its name
 
     def __eq__(self, other: object) -> bool:
         # by content: two loads of one unchanged project compare equal
@@ -66,19 +74,19 @@ class Redaction:
     __hash__ = None  # type: ignore[assignment]  # mutable
 
     def add(self, name: str, value: str) -> None:
-        if not _hidden(name, value):
+        # each substitution notes its variable again: quote a (large) value's forms once
+        if not _hidden(name, value) or self._values.get(name) == value:
             return
         self._values[name] = value
-        for form in _forms(value):
-            self._names.setdefault(form, name)
+        self._names.add(name, value)
+        remember(name, value)  # hidden in later errors too, whichever layer raises them
 
     def add_substitution(self, key: str, name: str, value: str) -> None:
         """`name` (with `value`) was substituted into the value at `key`."""
         self.add(name, value)
         if _hidden(name, value):
             self._keys.setdefault(key, set()).add(name)
-            for form in _forms(value):
-                self._substituted.setdefault(form, name)
+            self._substituted.add(name, value)
 
     def _near(self, key: str | None, *, strict: bool = False) -> dict[str, str]:
         """Words of the values substituted in the entry `key` lies in (`strict`: at, above or
@@ -90,15 +98,14 @@ class Redaction:
             if not (_nested(path, key) if strict else _related(path, key)):
                 continue
             for name in names:
-                for piece in _WORDS.findall(self._values[name]):
-                    if len(piece) >= _MIN_PIECE:
-                        pieces.setdefault(piece, name)
+                for piece in _pieces(self._values[name]):
+                    pieces.setdefault(piece, name)
         return pieces
 
     def apply(self, text: str, key: str | None = None) -> str:
         """`text` with each noted value (and, near `key`, each word of one) as `${NAME}`."""
-        text = _replace(text, self._names, "{}")
-        return _replace(text, self._near(key), _WORD)
+        text = _replace(text, self._names)
+        return _replace_words(text, self._near(key))
 
     def _file(self, file: str | None, key: str | None) -> str | None:
         """A file name built from a substituted variable (`extends: {file: ${DIR}/x.yml}`)
@@ -106,8 +113,8 @@ class Redaction:
         which they would garble (`APP=shop` and `/home/me/shop/compose.yaml`)."""
         if file is None:
             return None
-        file = _replace(file, self._substituted, "{}")
-        return _replace(file, self._near(key, strict=True), _WORD)
+        file = _replace(file, self._substituted)
+        return _replace_words(file, self._near(key, strict=True))
 
     def scrub(self, exc: ComposewatchError) -> ComposewatchError:
         """`exc`, or a copy of it, whose message shows no noted value."""

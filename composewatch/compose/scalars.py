@@ -16,7 +16,11 @@ __all__ = [
     "BASE60",
     "OLD_BOOLS",
     "STR",
+    "GoNumError",
     "GoTime",
+    "go_atoi",
+    "go_parse_float",
+    "go_parse_int",
     "parse_float",
     "parse_int",
     "parse_timestamp",
@@ -125,6 +129,8 @@ def parse_timestamp(text: str) -> GoTime | None:
 
 
 def _resolve(text: str) -> _Parsed:
+    if text.isdigit() and text.isascii() and len(text) < 19 and (text[0] != "0" or text == "0"):
+        return _Parsed(_INT, int(text))  # the common case, first: decimal, within int64
     if text in _MAP_TAGS:
         return _Parsed(_MAP_TAGS[text], None)
     first = text[:1]
@@ -167,3 +173,56 @@ def parse_float(text: str) -> float | None:
     if parsed.tag == _INT and isinstance(parsed.value, int):
         return float(parsed.value)  # `!!float 1`: go-yaml turns the integer into a float
     return parsed.value if parsed.tag == _FLOAT and isinstance(parsed.value, float) else None
+
+
+class GoNumError(ValueError):
+    """Go's strconv.NumError: `strconv.ParseInt: parsing "x": invalid syntax`. The value is
+    quoted whole, as compose quotes it: a shortened one would escape the redaction of
+    variable values, which replaces whole values."""
+
+    def __init__(self, func: str, text: str, reason: str) -> None:
+        super().__init__(f"strconv.{func}: parsing {_go_quote(text)}: {reason}")
+
+
+def _go_quote(text: str) -> str:
+    """strconv.Quote for printable text (enough for a message)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_DECIMAL = re.compile(r"[+-]?[0-9]+")
+# float32's largest value plus half its last step: from here Go rounds to infinity
+_FLOAT32_OVERFLOW = 3.4028235677973366e38
+
+
+def go_parse_int(text: str, bits: int = 64, func: str = "ParseInt") -> int:
+    """strconv.ParseInt(text, 10, bits): an optional sign and ASCII digits, in range. The
+    digits are checked and counted before `int()` ever sees them (Python refuses to convert
+    more than 4,300 digits, and Go's answer is "value out of range" anyway)."""
+    if not _DECIMAL.fullmatch(text):
+        raise GoNumError(func, text, "invalid syntax")
+    limit = 1 << (bits - 1)
+    digits = text.lstrip("+-").lstrip("0")
+    if len(digits) > 20:
+        raise GoNumError(func, text, "value out of range")
+    number = int(text)
+    if not -limit <= number < limit:
+        raise GoNumError(func, text, "value out of range")
+    return number
+
+
+def go_atoi(text: str) -> int:
+    """strconv.Atoi (an `int` of 64 bits, as on every platform compose ships for)."""
+    return go_parse_int(text, 64, "Atoi")
+
+
+def go_parse_float(text: str, bits: int = 64) -> float:
+    """strconv.ParseFloat(text, bits) for decimal texts and inf/nan; a finite text beyond the
+    type's range is "value out of range" (Python would say inf)."""
+    if not _GO_FLOAT.fullmatch(text):
+        raise GoNumError("ParseFloat", text, "invalid syntax")
+    value = float(text)
+    if math.isinf(value) and "inf" not in text.lower():
+        raise GoNumError("ParseFloat", text, "value out of range")
+    if bits == 32 and not math.isinf(value) and abs(value) >= _FLOAT32_OVERFLOW:
+        raise GoNumError("ParseFloat", text, "value out of range")
+    return value

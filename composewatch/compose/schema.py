@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from composewatch.compose.paths import KeyPath, format_path, matches
+from composewatch.compose.paths import KeyPath, PathTable, format_path, matches
 from composewatch.compose.scalars import GoTime
 from composewatch.compose.schema_tables import (
     ENUMS,
@@ -285,11 +285,8 @@ def _watch_ignore(path: KeyPath, value: Any) -> str | None:
         return None
     try:
         parse_ignore(value, "develop.watch ignore")
-    except IgnoreSyntaxError:
-        return (
-            f"{format_path(path)}: syntax error in pattern {value!r} (a `[` class or `\\` "
-            "escape is incomplete)"
-        )
+    except IgnoreSyntaxError as exc:
+        return f"{format_path(path)}: {exc.describe()}"
     return None
 
 
@@ -312,13 +309,16 @@ _MODEL_CHECKS: dict[str, Callable[[KeyPath, Any], str | None]] = {
 }
 
 
+_MODEL_CHECK_TABLE = PathTable(_MODEL_CHECKS)
+
+
 def _check_model(node: Any, path: KeyPath, file: str) -> None:
-    for pattern, check in _MODEL_CHECKS.items():
-        if matches(path, pattern):
-            message = check(path, node)
-            if message:
-                raise ComposeFileError(message, file=file, key=format_path(path))
-            return
+    check = _MODEL_CHECK_TABLE.lookup(path)
+    if check is not None:
+        message = check(path, node)
+        if message:
+            raise ComposeFileError(message, file=file, key=format_path(path))
+        return
     if isinstance(node, dict):
         for key, value in node.items():
             _check_model(value, (*path, key), file)
@@ -330,4 +330,6 @@ def _check_model(node: Any, path: KeyPath, file: str) -> None:
 def validate_model(model: dict[str, Any], file: str) -> None:
     """Raise ComposeFileError on the combinations compose rejects in a merged model
     (`external` with other keys, exclusive attributes, bad host IPs, blank watch paths)."""
-    _check_model(model, (), file)
+    for key, value in model.items():
+        if not key.startswith("x-"):  # no check lies in an extension
+            _check_model(value, (key,), file)

@@ -1,6 +1,7 @@
-"""Reading an input file (compose file, `.env`, `--env-file`, `env_file`): regular files
-only, checked before opening so a FIFO or a device never blocks or streams; bounded in size;
-UTF-8, with the position of an invalid byte (never the bytes themselves) in the error."""
+"""Reading an input file (compose file, `.env`, `--env-file`, `env_file`, `.dockerignore`,
+`<Dockerfile>.dockerignore`, a Dockerfile read whole, a seccomp profile): regular files only,
+checked before opening so a FIFO or a device never blocks or streams; bounded in size; UTF-8,
+with the position of an invalid byte (never the bytes themselves) in the error."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from composewatch.errors import ComposeFileError
 
-__all__ = ["MAX_INPUT_BYTES", "read_input"]
+__all__ = ["MAX_INPUT_BYTES", "read_input", "read_input_bytes"]
 
 MAX_INPUT_BYTES = 4 << 20  # the largest compose or env file read; real ones are a few KiB
 
@@ -42,9 +43,10 @@ def _decode(data: bytes, path: Path, encoding: str) -> str:
         ) from None
 
 
-def read_input(path: Path, *, encoding: str = "utf-8") -> str:
-    """The text of an input file. The file type is checked before opening, so a FIFO or a
-    device never blocks or streams; files over MAX_INPUT_BYTES are refused."""
+def read_input_bytes(path: Path) -> bytes:
+    """The bytes of an input file. The file type is checked before opening, so a FIFO or a
+    device never blocks or streams; files over MAX_INPUT_BYTES are refused (ComposeFileError,
+    whose `reason` callers may reword under their own error type)."""
     try:
         mode = os.stat(path).st_mode
         kind = _not_regular(mode)
@@ -68,4 +70,9 @@ def read_input(path: Path, *, encoding: str = "utf-8") -> str:
             "files that big",
             file=path,
         )
-    return _decode(data, path, encoding)
+    return data
+
+
+def read_input(path: Path, *, encoding: str = "utf-8") -> str:
+    """The text of an input file (`read_input_bytes`, decoded)."""
+    return _decode(read_input_bytes(path), path, encoding)

@@ -4,65 +4,94 @@ short syntaxes in long form. Paths are made absolute against the project directo
 
 from __future__ import annotations
 
+import copy
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from composewatch.compose.canonical import canonical, set_defaults
 from composewatch.compose.envfile import env_lookup, load_env_file
-from composewatch.compose.extends import apply_extends
+from composewatch.compose.extends import Resolved, apply_extends
 from composewatch.compose.interpolation import interpolate_tree
 from composewatch.compose.merge import apply_resets, enforce_unicity, merge, strip_tags
 from composewatch.compose.normalize import go_string
-from composewatch.compose.paths import KeyPath, format_path, matches
+from composewatch.compose.paths import KeyPath, PathTable, format_path
 from composewatch.compose.resolve import resolve_paths
+from composewatch.compose.scalars import go_atoi, go_parse_float, go_parse_int
 from composewatch.compose.schema import check_unique, validate_file, validate_model
 from composewatch.compose.textfile import read_input
 from composewatch.compose.yamlload import parse_documents
 from composewatch.errors import ComposeFileError
 
-__all__ = ["MAX_INCLUDES", "load_model", "read_text"]
+__all__ = ["MAX_INCLUDED_LOADS", "MAX_INCLUDES", "load_model", "read_text"]
 
 MAX_INCLUDES = 32  # files including one another in a chain (each level is a recursion)
+# Included files loaded in all, counting a file each time it is included: files that include
+# both files of the next level (a diamond) double the loads per level (2^22 at depth 22).
+MAX_INCLUDED_LOADS = 256
 
 _BOOL = {"true": True, "false": False, "y": True, "yes": True, "on": True}
 _BOOL |= {"n": False, "no": False, "off": False}
-_CASTS: dict[str, type] = {
-    "services.*.cpu_count": int, "services.*.cpu_percent": float, "services.*.cpu_period": int,
-    "services.*.cpu_quota": int, "services.*.cpu_rt_period": int,
-    "services.*.cpu_rt_runtime": int, "services.*.cpus": float, "services.*.cpu_shares": int,
-    "services.*.init": bool, "services.*.depends_on.*.required": bool,
-    "services.*.attach": bool, "services.*.build.privileged": bool,
-    "services.*.deploy.update_config.max_failure_ratio": float,
-    "services.*.deploy.rollback_config.max_failure_ratio": float,
-    "services.*.depends_on.*.restart": bool, "services.*.deploy.replicas": int,
-    "services.*.healthcheck.retries": int, "services.*.healthcheck.disable": bool,
-    "services.*.oom_kill_disable": bool, "services.*.oom_score_adj": int,
-    "services.*.pids_limit": int, "services.*.ports.*.target": int,
-    "services.*.privileged": bool, "services.*.read_only": bool, "services.*.scale": int,
-    "services.*.stdin_open": bool, "services.*.tty": bool, "services.*.ulimits.*": int,
-    "services.*.ulimits.*.hard": int, "services.*.ulimits.*.soft": int,
-    "services.*.volumes.*.read_only": bool, "services.*.volumes.*.volume.nocopy": bool,
-    "networks.*.external": bool, "networks.*.internal": bool, "networks.*.attachable": bool,
-    "networks.*.enable_ipv4": bool, "networks.*.enable_ipv6": bool,
-    "volumes.*.external": bool, "secrets.*.external": bool, "configs.*.external": bool,
-}  # fmt: skip
+
+
+def _to_bool(value: str) -> bool:
+    if value.lower() not in _BOOL:
+        raise ValueError(f"invalid boolean: {value}")
+    return _BOOL[value.lower()]
+
+
+_INT, _INT64 = go_atoi, go_parse_int  # compose-go's toInt (strconv.Atoi), toInt64 (ParseInt)
+
+
+def _float64(value: str) -> float:
+    return go_parse_float(value, 64)
+
+
+def _float32(value: str) -> float:
+    return go_parse_float(value, 32)
+
+
+# compose-go v2.9.1's interpolateTypeCastMapping (loader/interpolate.go), cast for cast
+_CASTS: PathTable[Callable[[str], Any]] = PathTable({
+    "services.*.cpu_count": _INT64, "services.*.cpu_percent": _float64,
+    "services.*.cpu_period": _INT64, "services.*.cpu_quota": _INT64,
+    "services.*.cpu_rt_period": _INT64, "services.*.cpu_rt_runtime": _INT64,
+    "services.*.cpus": _float32, "services.*.cpu_shares": _INT64,
+    "services.*.init": _to_bool, "services.*.depends_on.*.required": _to_bool,
+    "services.*.depends_on.*.restart": _to_bool, "services.*.deploy.replicas": _INT,
+    "services.*.deploy.update_config.parallelism": _INT,
+    "services.*.deploy.update_config.max_failure_ratio": _float64,
+    "services.*.deploy.rollback_config.parallelism": _INT,
+    "services.*.deploy.rollback_config.max_failure_ratio": _float64,
+    "services.*.deploy.restart_policy.max_attempts": _INT,
+    "services.*.deploy.placement.max_replicas_per_node": _INT,
+    "services.*.healthcheck.retries": _INT, "services.*.healthcheck.disable": _to_bool,
+    "services.*.oom_kill_disable": _to_bool, "services.*.oom_score_adj": _INT64,
+    "services.*.pids_limit": _INT64, "services.*.ports.*.target": _INT,
+    "services.*.privileged": _to_bool, "services.*.read_only": _to_bool,
+    "services.*.scale": _INT, "services.*.stdin_open": _to_bool, "services.*.tty": _to_bool,
+    "services.*.ulimits.*": _INT, "services.*.ulimits.*.hard": _INT,
+    "services.*.ulimits.*.soft": _INT, "services.*.volumes.*.read_only": _to_bool,
+    "services.*.volumes.*.volume.nocopy": _to_bool, "services.*.attach": _to_bool,
+    "services.*.build.privileged": _to_bool,
+    "networks.*.external": _to_bool, "networks.*.internal": _to_bool,
+    "networks.*.attachable": _to_bool, "networks.*.enable_ipv4": _to_bool,
+    "networks.*.enable_ipv6": _to_bool, "volumes.*.external": _to_bool,
+    "secrets.*.external": _to_bool, "configs.*.external": _to_bool,
+})  # fmt: skip
 
 
 def _cast(path: KeyPath, value: str) -> Any:
-    for pattern, kind in _CASTS.items():
-        if matches(path, pattern):
-            try:
-                if kind is bool:
-                    return _BOOL[value.lower()]
-                return kind(value)
-            except (KeyError, ValueError):
-                raise ComposeFileError(
-                    f"failed to cast to expected type: invalid {kind.__name__}: {value}",
-                    key=format_path(path),
-                ) from None
-    return value
+    cast = _CASTS.lookup(path)
+    if cast is None:
+        return value
+    try:
+        return cast(value)
+    except ValueError as exc:
+        raise ComposeFileError(
+            f"failed to cast to expected type: {exc}", key=format_path(path)
+        ) from None
 
 
 def read_text(path: Path) -> str:
@@ -91,13 +120,30 @@ def _with_file(exc: ComposeFileError, file: Path) -> ComposeFileError:
     return ComposeFileError(exc.reason, file=file, key=exc.key, line=exc.line, column=exc.column)
 
 
+class _Counter:
+    """Included files loaded so far in one project load (shared by the nested loaders)."""
+
+    def __init__(self) -> None:
+        self.loads = 0
+
+
 class _Loader:
     """One load of a project (or of an included project)."""
 
-    def __init__(self, working_dir: Path, env: Mapping[str, str], chain: tuple[str, ...]):
+    def __init__(
+        self,
+        working_dir: Path,
+        env: Mapping[str, str],
+        chain: tuple[str, ...],
+        counter: _Counter | None = None,
+    ):
         self.working_dir = working_dir
         self.env = env
         self.chain = chain
+        self.counter = counter or _Counter()
+        # `extends: {file: ...}` reads a file once per loader, however many services name it
+        self._extended: dict[Path, dict[str, Any]] = {}
+        self._resolved: Resolved = {}  # services of other files, their `extends` applied
 
     def load(self, files: Sequence[Path]) -> dict[str, Any]:
         model: dict[str, Any] = {}
@@ -126,7 +172,7 @@ class _Loader:
         if "include" in tree:
             self._include(tree, file)
         apply_resets(model, resets)
-        apply_extends(tree, file, self._load_for_extends, resets)
+        apply_extends(tree, file, self._load_for_extends, resets, self._resolved)
         merged: dict[str, Any] = enforce_unicity(merge(model, tree))
         # after the merge, as compose does: a type clash reads "cannot override <key>"
         validate_file(tree, str(file))
@@ -135,6 +181,11 @@ class _Loader:
         return result
 
     def _load_for_extends(self, file: Path) -> dict[str, Any]:
+        if file not in self._extended:
+            self._extended[file] = self._read_for_extends(file)
+        return copy.deepcopy(self._extended[file])  # the caller merges into what it gets
+
+    def _read_for_extends(self, file: Path) -> dict[str, Any]:
         model: dict[str, Any] = {}
         for doc in parse_documents(read_text(file), file):
             tree, resets = self._prepare(doc, file)
@@ -176,7 +227,18 @@ class _Loader:
                 if env_file != "/dev/null":
                     path = Path(os.path.normpath(self.working_dir / env_file))
                     load_env_file(path, env_lookup(self.env), from_files)
-            loader = _Loader(directory, {**self.env, **from_files}, (*self.chain, str(file)))
+            self.counter.loads += 1
+            if self.counter.loads > MAX_INCLUDED_LOADS:
+                raise ComposeFileError(
+                    f"includes load more than {MAX_INCLUDED_LOADS} files in all (a file "
+                    "included more than once counts each time: do files include the same "
+                    "files over and over?)",
+                    file=file,
+                    key="include",
+                )
+            loader = _Loader(
+                directory, {**self.env, **from_files}, (*self.chain, str(file)), self.counter
+            )
             imported = loader.load(files)
             _import_resources(imported, tree)
 

@@ -3,8 +3,11 @@ docker's `units.RAMInBytes`)."""
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal
+
+from composewatch.compose.scalars import GoNumError
 
 __all__ = ["UnitError", "format_duration", "parse_duration", "parse_size"]
 
@@ -95,4 +98,6 @@ def parse_size(value: str | int | float) -> int:
     if match is None:
         raise UnitError(f"invalid size: '{value}'")
     number, unit = match.groups()
+    if math.isinf(float(number)):  # Go's ParseFloat refuses it (and its digits are unbounded)
+        raise UnitError(str(GoNumError("ParseFloat", number, "value out of range")))
     return int(Decimal(number) * _SIZE_UNITS[unit.lower()])

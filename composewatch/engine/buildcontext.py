@@ -30,14 +30,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from composewatch.compose.model import BuildConfig
+from composewatch.compose.textfile import read_input_bytes
 from composewatch.core.buildinputs import BuildRequest
 from composewatch.core.dockerfile import apply_named_images
-from composewatch.core.ignore import IgnoreRules, IgnoreSyntaxError, MatchInfo, parse_ignore
-from composewatch.errors import BuildContextError
+from composewatch.core.ignore import (
+    SYNTAX_ERROR,
+    IgnoreRules,
+    IgnoreSyntaxError,
+    MatchInfo,
+    parse_ignore,
+)
+from composewatch.errors import BuildContextError, ComposeFileError
 
 __all__ = [
     "ContextSelection",
     "Member",
+    "ignore_error_text",
     "load_ignore_rules",
     "select_context",
     "stream_tar",
@@ -92,9 +100,21 @@ def load_dockerfile_text(build: BuildConfig) -> str | None:
     if path is None:
         return build.dockerfile_inline
     try:
-        return path.read_text()
-    except OSError:
+        return read_input_bytes(path).decode("utf-8", "replace")
+    except ComposeFileError:
         return None
+
+
+def ignore_error_text(exc: IgnoreSyntaxError) -> str:
+    """One paragraph for a refused ignore file: where, moby's words, and why."""
+    text = f"{exc.source}, line {exc.line}: {exc.describe()}"
+    if exc.reason == SYNTAX_ERROR:
+        text += (
+            " (Go's filepath.Match or regexp refuses it: an incomplete `[` class or `\\` "
+            "escape, a reversed range like [b-a], an unknown class or escape like [[:foo:]], "
+            "\\pX or \\y)"
+        )
+    return text + ("; docker build refuses it too" if exc.moby_refuses else "")
 
 
 def load_ignore_rules(context: Path, dockerfile: Path | None) -> tuple[IgnoreRules, bytes]:
@@ -102,19 +122,18 @@ def load_ignore_rules(context: Path, dockerfile: Path | None) -> tuple[IgnoreRul
     candidates = [Path(f"{dockerfile}{_IGNORE}")] if dockerfile is not None else []
     candidates.append(context / _IGNORE)
     for candidate in candidates:
+        if not candidate.exists():  # a dangling link too: moby reads no file then either
+            continue
         try:
-            if not candidate.is_file():
-                continue
-            data = candidate.read_bytes()
-        except OSError as exc:
-            raise BuildContextError(f"{candidate}: cannot read the ignore file: {exc}") from None
+            data = read_input_bytes(candidate)
+        except ComposeFileError as exc:
+            raise BuildContextError(
+                f"{candidate}: cannot read the ignore file: {exc.reason}"
+            ) from None
         try:
             return parse_ignore(data, str(candidate)), data
         except IgnoreSyntaxError as exc:
-            raise BuildContextError(
-                f"{exc.source}, line {exc.line}: syntax error in pattern {exc.pattern!r} "
-                "(a `[` class or `\\` escape is incomplete); the engine would refuse it too"
-            ) from None
+            raise BuildContextError(ignore_error_text(exc)) from None
     return IgnoreRules(), b""
 
 
@@ -158,7 +177,10 @@ def select_context(request: BuildRequest) -> ContextSelection:
         digest.update(b"\0dockerfile\0" + content)
 
     # Always sent: the ignore file and the Dockerfile (the engine reads both).
-    rules_in_force = rules.with_exceptions(_IGNORE, name) if inside else rules
+    try:
+        rules_in_force = rules.with_exceptions(_IGNORE, name) if inside else rules
+    except IgnoreSyntaxError as exc:  # a Dockerfile named `Dock[erfile`, excluded
+        raise BuildContextError(ignore_error_text(exc)) from None
     members = list(walk_context(context, rules_in_force))
     if extra:
         # The ignore file sent names the in-memory Dockerfile, so the engine leaves it out of
@@ -278,9 +300,9 @@ def _relative(path: Path, context: Path) -> Path | None:
 def _read(path: Path | None, where: str) -> bytes:
     assert path is not None
     try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise BuildContextError(f"{where}.dockerfile: cannot read {path}: {exc}") from None
+        return read_input_bytes(path)
+    except ComposeFileError as exc:
+        raise BuildContextError(f"{where}.dockerfile: cannot read {path}: {exc.reason}") from None
 
 
 def _memory_member(name: str, data: bytes) -> Member:

@@ -8,10 +8,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from composewatch.compose.textfile import read_input_bytes
 from composewatch.core.buildinputs import BuildRequest
 from composewatch.engine.attachables import credentials_for
 from composewatch.engine.session import GrpcError
-from composewatch.errors import BuildError
+from composewatch.errors import BuildError, ComposeFileError
 
 __all__ = ["before_build_error", "registry_hint", "syntax_failure"]
 
@@ -83,8 +84,8 @@ _HEREDOC = re.compile(r"^\s*(RUN|COPY|ADD)\b.*<<-?[\"']?\w+", re.IGNORECASE)
 
 def _read_text(path: Path) -> str | None:
     try:
-        return path.read_text(errors="replace")
-    except OSError:
+        return read_input_bytes(path).decode("utf-8", "replace")
+    except ComposeFileError:  # unreadable, special or huge: the build itself says so
         return None
 
 

@@ -31,8 +31,9 @@ from urllib.parse import urlsplit
 import docker
 import docker.tls
 
+from composewatch.compose.textfile import read_input_bytes
 from composewatch.engine.sshconn import open_ssh_client
-from composewatch.errors import EngineContextError
+from composewatch.errors import ComposeFileError, EngineContextError
 
 __all__ = [
     "DEFAULT_HOST",
@@ -135,8 +136,10 @@ def load_endpoint(env: Mapping[str, str] | None = None) -> Endpoint:
     current: str | None = None
     if not env.get("DOCKER_HOST") and not env.get("DOCKER_CONTEXT") and config_file.is_file():
         try:
-            config = json.loads(config_file.read_text())
-        except (OSError, ValueError) as err:
+            config = json.loads(read_input_bytes(config_file))
+        except ComposeFileError as err:  # special or over 4 MiB: never read
+            raise EngineContextError(f"{config_file}: {err.reason}; fix or remove it") from None
+        except ValueError as err:
             raise EngineContextError(
                 f"{config_file}: not readable as JSON ({err}); fix or remove it"
             ) from None
@@ -158,8 +161,10 @@ def load_endpoint(env: Mapping[str, str] | None = None) -> Endpoint:
             "`docker context use NAME`; composewatch does not fall back to the default socket."
         )
     try:
-        meta = json.loads(meta_file.read_text())
-    except (OSError, ValueError) as err:
+        meta = json.loads(read_input_bytes(meta_file))
+    except ComposeFileError as err:
+        raise EngineContextError(f"{meta_file}: {err.reason}") from None
+    except ValueError as err:
         raise EngineContextError(f"{meta_file}: not readable as JSON ({err})") from None
     tls_dir = directory / "contexts" / "tls" / context_id / "docker"
     endpoint = parse_context_meta(

@@ -110,3 +110,11 @@ def test_matching_is_linear_not_backtracking() -> None:
     started = time.perf_counter()
     assert not rules.excluded(path)
     assert time.perf_counter() - started < 2.0
+
+
+def test_always_sent_names_moby_refuses_are_syntax_errors_not_tracebacks() -> None:
+    # the docker CLI adds "!<Dockerfile>"; a name `filepath.Match` refuses fails the build
+    rules = parse_ignore("*\n", ".dockerignore")
+    with pytest.raises(IgnoreSyntaxError):
+        rules.with_exceptions("Dock[erfile")
+    assert not rules.with_exceptions("Dockerfile.{dev}").excluded("Dockerfile.{dev}")

@@ -66,6 +66,16 @@ FIELDS: dict[str, str] = {
     + f"x-composewatch:\n  services:\n    web:\n      health: {{path: '{REF}'}}\n",
     "health-timeout": SERVICE
     + f"x-composewatch:\n  services:\n    web:\n      health: {{timeout_s: '{REF}'}}\n",
+    # x-composewatch settings are checked after the load (cli._settings): an error there
+    # quotes the interpolated value, and the one redaction (composewatch/hiding.py) hides it
+    "commands-re": SERVICE
+    + f"x-composewatch:\n  commands:\n    - {{ext: .py, re: '({REF}', run: 'true'}}\n",
+    "commands-service": SERVICE
+    + f"x-composewatch:\n  commands:\n    - {{ext: .py, run: 'true', service: '{REF}'}}\n",
+    "commands-glob": SERVICE + f"x-composewatch:\n  commands:\n    - {{ext: '{REF}', run: ''}}\n",
+    "settings-builder": SERVICE + f"x-composewatch:\n  builder: '{REF}'\n",
+    "settings-quiet": SERVICE + f"x-composewatch:\n  quiet_ms: '{REF}'\n",
+    "settings-unknown": SERVICE + f"x-composewatch:\n  commands: '{REF}'\n",
 }
 # Valid for `config` (which prints the resolved model, secrets included, as compose does);
 # `up` checks them before touching anything.
