@@ -50,9 +50,11 @@ EDGES = ("docker", "requests", "asyncio", "subprocess", "tarfile", "http", "watc
 PURE_LAYERS = (
     "composewatch.core",  # the decisions
     "composewatch.engine.parse",  # pure parsers of engine JSON
-    "composewatch.compose.model",  # the compose data model, and the two helpers it is made of
+    "composewatch.compose.model",  # the compose data model, and the helpers it is made of
     "composewatch.compose.layout",
     "composewatch.compose.redaction",
+    "composewatch.compose.scalars",  # Go's number parsing, as compose casts values
+    "composewatch.hiding",  # the values an error must never show (text in, text out)
     "composewatch.config",  # the settings model
     "composewatch.events",  # past-tense facts
     "composewatch.errors",
