@@ -202,6 +202,10 @@ class Proxy:
     def down(self) -> None:
         with self._lock:
             if self._listener is not None:
+                # shutdown first: a close alone leaves the thread blocked in accept() with the
+                # socket, and it may still take the next connection (an engine "down" that is not)
+                with _quiet():
+                    self._listener.shutdown(socket.SHUT_RDWR)
                 self._listener.close()
                 self._listener = None
             for conn in self._conns:

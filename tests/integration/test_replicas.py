@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import docker
-from composeedit import rebuild_on_save
 from test_session import Recorder, fetch, make_session, watching
 
 from composewatch import events as ev
@@ -36,9 +35,15 @@ x-composewatch:
 
 def replicated(copy_fixture: Callable[[str], Path], extra: str = "") -> Path:
     project = copy_fixture("two-services")
+    # The swap, replica by replica: in-place updates off (kept as text: tests edit the file).
+    settings = "x-composewatch:\n  in_place: false\n"
+    if "x-composewatch:\n" in extra:
+        extra = extra.replace("x-composewatch:\n", settings)
+    else:
+        extra += settings
     (project / "compose.yaml").write_text(COMPOSE + extra)
     (project / "web" / "www" / "health.html").write_text("ok")
-    return rebuild_on_save(project)  # the swap, replica by replica
+    return project
 
 
 def replicas(client: docker.DockerClient, project: str) -> dict[str, tuple[str, bool]]:
