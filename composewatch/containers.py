@@ -199,10 +199,17 @@ class Engine:
             raise EngineError(f"{' '.join(command)!r} exited with {code}: {output.strip()[-300:]}")
 
     def restart(self, cid: str, timeout_s: float) -> None:
+        """Stop and start the container in one call (the engine does both, no round trip
+        between); its neighbour entries are forgotten first and written once it runs again,
+        as for a stop and a start."""
+        forget_neighbours(self._neighbours_of(cid))
         try:
             self._api.restart(cid, timeout=math.ceil(timeout_s))
         except docker.errors.APIError as err:
             raise _failed(f"restarting container {cid[:12]}", err) from err
+        if self._local and can_refresh():
+            self._started[cid] = self._neighbours(cid)
+            refresh_neighbours(self._started[cid])
 
     def ignores_sigterm(self, cid: str) -> bool:
         """True when the container's PID 1 has no SIGTERM handler, so `stop` waits the full

@@ -271,8 +271,7 @@ class DockerRunner:
         try:
             self.engine.update_files(container, copies)
             clock.lap("copy")
-            self.engine.stop(container, self.stop_policy.timeout_s(service, container))
-            self.engine.start(container)
+            self.engine.restart(container, self.stop_policy.timeout_s(service, container))
             clock.lap("restart")
         except ComposewatchError as exc:
             return st.UpdateFailed(service, generation, str(exc))
