@@ -171,7 +171,7 @@ def _meta(args: argparse.Namespace, wall_s: float, code: tuple[str, str]) -> dic
 def legend(args: argparse.Namespace) -> list[str]:
     return [
         "latency: from just before the write to the first HTTP answer carrying the new marker "
-        f"(polled every 5 ms on 127.0.0.1, 1 s timeout, {args.deadline_s:g} s deadline per "
+        f"(polled every 20 ms on 127.0.0.1, 1 s timeout, {args.deadline_s:g} s deadline per "
         "save).",
         "gated poller: no request while the target service has a container created but not "
         "yet started and none running (the docker-proxy window, where a connection stalls 1 s "

@@ -88,7 +88,7 @@ def poll(
     *,
     start: float,
     deadline_s: float = 60.0,
-    interval_s: float = 0.005,
+    interval_s: float = 0.02,
     timeout_s: float = 1.0,
     max_requests: int = 20_000,
     settle_s: float = 1.5,

@@ -121,6 +121,7 @@ class ScriptFloor(Tool):
                 "POST /build?version=2 (BuildKit) instead of running `docker build`"
             )
         for service in project.host_port:
+            _label_after_from(project.context(service) / "Dockerfile", f"{LABEL}={project.project}")
             self._replace(service)
 
     def _build(self, service: str) -> list[tuple[str, float]]:
@@ -132,7 +133,10 @@ class ScriptFloor(Tool):
         # The classic builder, as the issue's floor: DOCKER_BUILDKIT=0 (the CLI would otherwise
         # want buildx, and fall back to the classic builder with a warning without it).
         env = {**os.environ, "DOCKER_BUILDKIT": "0"}
-        cmd = ["docker", "build", "-q", "--label", f"{LABEL}={p.project}"]
+        # The label is in the Dockerfile, after FROM (`start`), as the reference harness puts
+        # it: `--label` makes the classic builder commit one more step on every build, a cost
+        # of the harness that only the floor would pay.
+        cmd = ["docker", "build", "-q"]
         _run([*cmd, "-t", p.image(service), str(p.context(service))], env=env)
         return [("build", time.monotonic() - began)]
 
@@ -193,6 +197,16 @@ class ScriptFloor(Tool):
             _run(["docker", "rm", "-f", *ids], check=False)
         remove_images(self.p.project)
         self.notes += self.errors
+
+
+def _label_after_from(dockerfile: Path, label: str) -> None:
+    """`LABEL label` right after the first FROM: cached with the base, so no build pays for it."""
+    lines = dockerfile.read_text().splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.lstrip().upper().startswith("FROM "):
+            lines.insert(i + 1, f"LABEL {label}\n")
+            break
+    dockerfile.write_text("".join(lines))
 
 
 class _Watcher(Tool):
