@@ -27,6 +27,7 @@ class Save:
     sent_to_live: int | None = None  # relay bytes to the engine, write -> Live
     quiet_sent: int | None = None  # relay bytes in the second before the write
     session: list[str] = field(default_factory=list)  # composewatch's "context: ..." lines
+    said: list[str] = field(default_factory=list)  # the tool's error lines, if any
 
 
 @dataclass
@@ -122,6 +123,12 @@ def render(
         )
     sessions = sorted({line for c in cells for s in c.saves for line in s.session})
     lines += [f"- composewatch's session said: {line}" for line in sessions]
+    for c in cells:
+        said = sorted({line for s in c.saves for line in s.said})
+        lines += [
+            f"- {c.tool} on {c.engine} said (not a failure unless a save was not served): {x}"
+            for x in said
+        ]
     lines += [f"- {line}" for line in extra]
     for c in cells:
         lines += [f"- note ({c.tool}, {c.engine}): {n[:500]}" for n in c.notes]

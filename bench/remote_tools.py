@@ -217,9 +217,11 @@ class ComposeWatchRun(_Watcher):
         return time.monotonic() - self.last_line >= QUIET_S
 
     def describe(self, save: Save) -> None:
-        said = [line for line in self.lines[self.mark :] if "rror" in line]
-        if said:
-            save.how = said[-1]
+        # compose logs e.g. "http2: server: error reading preface from client dummy-1" and
+        # still serves: kept as what it said, with the date and time cut off.
+        save.said += [
+            x[20:] if x[:4].isdigit() else x for x in self.lines[self.mark :] if "rror" in x
+        ]
 
     def stop(self) -> None:
         self._end()
