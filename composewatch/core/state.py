@@ -614,16 +614,7 @@ class _Machine:
             return
         match service.phase:
             case Phase.IDLE if not self.state.engine_lost and service.settle is None:
-                self.begin(
-                    name,
-                    change.action,
-                    change.paths,
-                    change.saved_at,
-                    (),
-                    change.copies,
-                    change.why,
-                    noticed_at=noticed,
-                )
+                self.begin_change(change, noticed)
             case Phase.QUEUED | Phase.BUILDING if service.background:
                 # The image's catch-up is for code already served: the new save goes first,
                 # and brings its own catch-up (or a build) with it.
@@ -631,16 +622,7 @@ class _Machine:
                     self.emit(CancelBuild(name, service.generation))
                 self.update(name, phase=Phase.IDLE)
                 self.state = replace(self.state, queue=_without(self.state.queue, name))
-                self.begin(
-                    name,
-                    change.action,
-                    change.paths,
-                    change.saved_at,
-                    (),
-                    change.copies,
-                    change.why,
-                    noticed_at=noticed,
-                )
+                self.begin_change(change, noticed)
                 self.start_queued()
             case Phase.QUEUED | Phase.BUILDING:
                 # The running build is for code that is already stale: stop it, build the newest.
@@ -671,6 +653,19 @@ class _Machine:
                 idle = service.phase is Phase.IDLE and not self.state.engine_lost
                 if idle and service.settle is not None:  # it failed last time: try it again
                     self.run_settle(name)
+
+    def begin_change(self, change: Changed, noticed_at: float) -> None:
+        """A round for this change alone (its files, and why it takes its way)."""
+        self.begin(
+            change.service,
+            change.action,
+            change.paths,
+            change.saved_at,
+            (),
+            change.copies,
+            change.why,
+            noticed_at=noticed_at,
+        )
 
     def on_rescaled(self, event: Rescaled) -> None:
         wanted = {**self.state.replicas, event.service: event.replicas}
