@@ -68,7 +68,7 @@ def _tree(client: docker.DockerClient, image: str) -> dict[str, tuple[Any, ...]]
                     )
             return tree
     finally:
-        client.api.remove_container(container, force=True)
+        client.api.remove_container(container, v=True, force=True)  # VOLUME: anonymous
 
 
 def _image_view(client: docker.DockerClient, tag: str) -> dict[str, Any]:
