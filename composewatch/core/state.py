@@ -730,18 +730,8 @@ class _Machine:
         noticed_at: float | None = None,
     ) -> None:
         if not timings:
-            # A new round: it starts with noticing the save (the watcher's event and quiet
-            # period), then whatever it waited for (the round before, the engine's return).
-            noticed = self.now if noticed_at is None else max(saved_at, noticed_at)
-            timings = (("detect", max(0.0, noticed - saved_at)),)
-            if self.now > noticed:
-                timings = (*timings, ("waiting", self.now - noticed))
-        serving = self.get(name).serving
-        if action is Action.UPDATE and serving is None:
-            action, why = Action.REBUILD, "rebuild: no container runs to update in place"
-        if action is Action.RECREATE and self.get(name).behind:
-            # The image lacks the in-place updates the container holds: build it first.
-            action, why = Action.REBUILD, "rebuild: the image has not caught up with the container"
+            timings = _opening_timings(saved_at, noticed_at, self.now)
+        action, why = self.way(name, action, why)
         service = self.update(
             name,
             **{
@@ -766,12 +756,7 @@ class _Machine:
             self.report(ev.UpdateStarted(name, _shown(paths), why))
             self.update_replica(name)
         elif action is Action.REBUILD:
-            if len(self.state.building()) >= self.state.max_parallel_builds:
-                self.update(name, phase=Phase.QUEUED, phase_started_at=self.now)
-                self.state = replace(self.state, queue=(*self.state.queue, name))
-                self.report(ev.BuildQueued(name, tuple(self.state.building())))
-                return
-            self.start_build(name)
+            self.build_or_queue(name)
         elif action is Action.RECREATE:
             if service.serving is None:
                 self.finish(name, ev.SwapFailed(name, "no container serves this service yet"))
@@ -789,6 +774,26 @@ class _Machine:
             self.emit(
                 SyncFiles(name, service.generation, service.serving.containers, sync_paths, restart)
             )
+
+    def way(self, name: str, action: Action, why: str) -> tuple[Action, str]:
+        """The way a round goes: an update without a container, or a recreate while the image
+        lags the container's in-place updates, builds instead."""
+        service = self.get(name)
+        if action is Action.UPDATE and service.serving is None:
+            return Action.REBUILD, "rebuild: no container runs to update in place"
+        if action is Action.RECREATE and service.behind:
+            return Action.REBUILD, "rebuild: the image has not caught up with the container"
+        return action, why
+
+    def build_or_queue(self, name: str) -> None:
+        """Build now, or wait for a build slot (a save's wait is said; a catch-up's is not)."""
+        if len(self.state.building()) < self.state.max_parallel_builds:
+            self.start_build(name)
+            return
+        self.update(name, phase=Phase.QUEUED, phase_started_at=self.now)
+        self.state = replace(self.state, queue=(*self.state.queue, name))
+        if not self.get(name).background:
+            self.report(ev.BuildQueued(name, tuple(self.state.building())))
 
     def start_build(self, name: str) -> None:
         service = self.enter(name, Phase.BUILDING)
@@ -894,11 +899,7 @@ class _Machine:
             background=True,
             why="the image catches up with the container",
         )
-        if len(self.state.building()) >= self.state.max_parallel_builds:
-            self.update(name, phase=Phase.QUEUED, phase_started_at=self.now)
-            self.state = replace(self.state, queue=(*self.state.queue, name))
-            return
-        self.start_build(name)
+        self.build_or_queue(name)
 
     def restore(self, name: str, outcome: ev.Event) -> None:
         """An in-place update did not come up healthy: put back containers of the image that
@@ -1166,6 +1167,18 @@ _PHASE_OF: dict[type, tuple[Phase, ...]] = {
     Commit: (Phase.COMMITTING,),
     Rollback: (Phase.ROLLING_BACK,),
 }
+
+
+def _opening_timings(
+    saved_at: float, noticed_at: float | None, now: float
+) -> tuple[tuple[str, float], ...]:
+    """A new round starts with noticing the save (the watcher's event and quiet period), then
+    whatever it waited for (the round before, the engine's return)."""
+    noticed = now if noticed_at is None else max(saved_at, noticed_at)
+    timings: tuple[tuple[str, float], ...] = (("detect", max(0.0, noticed - saved_at)),)
+    if now > noticed:
+        timings = (*timings, ("waiting", now - noticed))
+    return timings
 
 
 _HOW = {
