@@ -147,6 +147,8 @@ def render(event: ev.Event, *, verbose: bool = False) -> str | None:
                 f"[bold]{_safe(service)}[/bold] waits for a build slot "
                 f"({_safe(', '.join(waiting_for))})"
             )
+        case ev.Held(service, reason):
+            return f"[dim]{_safe(service)} {_safe(reason)}[/dim]"
         case ev.BuildLog(service, text):
             return f"[dim]{_safe(service)} | {_safe(text)}[/dim]" if verbose else None
         case ev.BuildFinished(service, seconds):
@@ -184,8 +186,9 @@ def render(event: ev.Event, *, verbose: bool = False) -> str | None:
             )
         case ev.EngineReturned(down_s):
             return f"[bold green]Docker engine back[/bold green] after {_seconds(down_s)}"
-        case ev.Unhealthy(service, reason):
-            return f"[bold red]{_safe(service)} unhealthy[/bold red]: {_safe(reason)}"
+        case ev.Unhealthy(service, reason, tail):
+            body = "".join(f"\n    {_safe(t)}" for t in tail)
+            return f"[bold red]{_safe(service)} unhealthy[/bold red]: {_safe(reason)}{body}"
         case ev.ProbeFailed(service, attempts, seconds, reason, first):
             if not first:
                 return None  # the live view and JSON readers follow the count; a log says it once
@@ -341,6 +344,9 @@ class LiveUI:
                 row = self.row(service)
                 row.state = "waiting"
                 row.detail = f"build slot busy ({', '.join(waiting_for)})"
+            case ev.Held(service, reason):
+                row = self.row(service)
+                row.state, row.detail = "waiting", reason
             case ev.BuildLog(service, text):
                 self.row(service).detail = text.strip()[-60:]
             case ev.BuildFinished(service, _) | ev.BuildUnchanged(service):
