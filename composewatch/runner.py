@@ -39,9 +39,10 @@ from composewatch.containers import Engine
 from composewatch.core import state as st
 from composewatch.core.backoff import backoff_delays
 from composewatch.core.inplace import Copy
-from composewatch.core.plan import LEFTOVER_SUFFIX
+from composewatch.core.plan import LEFTOVER_SUFFIX, Step
 from composewatch.core.ports import explain_port_in_use
 from composewatch.engine.faults import describe, engine_lost
+from composewatch.engine.waits import ContainerEvents
 from composewatch.errors import BuildError, ComposewatchError, EngineError
 from composewatch.health import (
     ContainerStatus,
@@ -140,6 +141,8 @@ class DockerRunner:
     # Services whose check found the engine's host unreachable (said once; later checks go
     # through the engine directly).
     _host_unreachable: set[str] = field(default_factory=set)
+    # Observes the services `up` brings up (again, after the engine came back).
+    observe_up: Callable[[tuple[str, ...]], Awaitable[st.UpRequested]] | None = None
 
     def report(self, event: ev.Event) -> None:
         self.ui(event)
@@ -172,8 +175,19 @@ class DockerRunner:
                 return await asyncio.to_thread(
                     self.update_in_place, service, generation, container, copies
                 )
-            case st.CheckHealth(service, generation, container):
-                return await self.check(service, generation, container)
+            case st.CheckHealth(service, generation, container, number):
+                return await self.check(service, generation, container, number)
+            case st.PullImage(service, generation, tag):
+                image = await in_daemon_thread(lambda: self.engine.ensure_image(tag), f"pull-{tag}")
+                return st.ImageReady(service, generation, image)
+            case st.StartReplica():
+                return await asyncio.to_thread(self.start_replica, effect)
+            case st.WatchStatus():
+                status = await in_daemon_thread(lambda: self.watch_status(effect), "status")
+                return st.StatusRead(effect.service, status)
+            case st.ObserveUp(services):
+                assert self.observe_up is not None
+                return await self.observe_up(services)
             case st.Commit(service, generation, exchanges):
                 for exchange in exchanges:
                     await asyncio.to_thread(self.commit, service, exchange)
@@ -383,23 +397,62 @@ class DockerRunner:
 
     # health ─────────────────────────────────────────────────────────────────────────────
 
-    async def check(self, service: str, generation: int, container: str) -> st.Input:
+    async def check(
+        self, service: str, generation: int, container: str, number: int = 1
+    ) -> st.Input:
         result = await self.check_health(service, container)
         if result.ok:
-            return st.Healthy(service, generation)
-        reason, tail = await asyncio.to_thread(self.why_unhealthy, container, result)
-        return st.Unhealthy(service, generation, reason, tail)
+            return st.Healthy(service, generation, number)
+        status = await asyncio.to_thread(self.engine.status, container)
+        reason, tail = await asyncio.to_thread(self.why_unhealthy, container, result, status)
+        return st.Unhealthy(service, generation, reason, tail, number, status.exit_code)
 
-    def why_unhealthy(self, container: str, result: ProbeResult) -> tuple[str, tuple[str, ...]]:
+    def why_unhealthy(
+        self, container: str, result: ProbeResult, status: ContainerStatus | None = None
+    ) -> tuple[str, tuple[str, ...]]:
         """The probe's verdict, or the exit code when the container has died meanwhile, and
         the container's last log lines."""
-        status = self.engine.status(container)
+        status = status or self.engine.status(container)
         reason = result.detail
         if not status.running and status.exit_code is not None:
             reason = f"container exited with code {status.exit_code}"
         elif status.health == "unhealthy":
             reason = f"Docker healthcheck: unhealthy ({result.detail})"
         return reason, self.engine.logs_tail(container, LOG_TAIL_LINES)
+
+    # up ─────────────────────────────────────────────────────────────────────────────────
+
+    def start_replica(self, effect: st.StartReplica) -> st.Input:
+        """`up` where nothing is replaced: carry the plan's step out; no decisions."""
+        service, generation, number = effect.service, effect.generation, effect.number
+        try:
+            for leftover in effect.remove:
+                self.engine.remove(leftover)
+            if effect.step is Step.CREATE or effect.keep is None:
+                container = self.engine.create(self.spec_for(service, effect.image, number))
+                self.engine.start(container)
+            else:
+                container = effect.keep
+                if effect.step is Step.START:
+                    self.engine.start(container)
+        except ComposewatchError as exc:
+            message = self.explain(service, exc)
+            return st.ReplicaStarted(service, generation, number, None, message)
+        return st.ReplicaStarted(service, generation, number, container)
+
+    def watch_status(self, effect: st.WatchStatus) -> ContainerStatus:
+        """The container's status once it differs from what the core knows, or once the
+        engine said something about it, or after `timeout_s`."""
+        with ContainerEvents(self.engine.client, effect.container) as events:
+            status = self.engine.status(effect.container)
+            if status != effect.known:
+                return status
+            events.wait(effect.timeout_s)
+        return self.engine.status(effect.container)
+
+    def keep_walk(self, service: str, prepared: PreparedBuild) -> None:
+        """The context walk `up` made to choose the image: its build reuses it."""
+        self._prepared[service] = prepared
 
     async def check_health(self, service: str, container: str | None) -> ProbeResult:
         if container is None:

@@ -39,6 +39,7 @@ __all__ = [
     "SyncFailed",
     "Synced",
     "Unhealthy",
+    "UpAsked",
     "UpRequest",
     "UpRequested",
     "UpdateFailed",
@@ -96,12 +97,19 @@ class UpRequest:
 
 
 @dataclass(frozen=True)
+class UpAsked:
+    """`up` brings these services up: they are observed first (`ObserveUp`); a dependent
+    waits at most `timeout_s` for its dependency's condition."""
+
+    services: tuple[str, ...]
+    timeout_s: float = 300.0
+
+
+@dataclass(frozen=True)
 class UpRequested:
-    """`up` brings these services up (in start order); a dependent waits at most
-    `timeout_s` for its dependency's condition."""
+    """What `up` observed of the services it brings up (in start order)."""
 
     requests: tuple[UpRequest, ...]
-    timeout_s: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -279,6 +287,7 @@ Input = (
     Changed
     | Rescaled
     | Started
+    | UpAsked
     | UpRequested
     | Result
     | EffectFailed

@@ -13,13 +13,13 @@ Compose's conditions, read from what the shell observed of each dependency (`Fac
 
 A dependency `up` does not bring up (not selected, scaled to 0) holds no one back; nor does
 one whose own start or check failed (that was said, and the dependent starts anyway and is
-watched).
+watched). A dependency found healthy by composewatch's check that the engine then calls
+unhealthy, or that exits non-zero, fails its dependents' start, as compose's "dependency
+failed to start"; so does one not meeting its condition within `timeout_s` of its start.
 
 The same admission decides which queued builds take the free build slots (oldest first), and
 holds everything while the engine is lost or a service's commit or rollback is still owed, so
-`up` and a save wait for the same reasons, said in the same words. A dependency found healthy by composewatch's check that the engine then calls
-unhealthy, or that exits non-zero, fails its dependents' start, as compose's "dependency
-failed to start"; so does one not meeting its condition within `timeout_s` of its start.
+`up` and a save wait for the same reasons, said in the same words.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ together, or rolls back every replica it swapped.
 What serves each service (containers, image, context digest) lives here and changes only
 through `step`: `up`'s round (`UpRequested`: `plan_up` decides, replicas start or swap, each
 is checked, then committed) or `Started` (attach), then each committed swap. What may build or
-start next, and why the others wait, is `core.startup.admit`, asked after every step. The executor is told which
-container to check, commit or roll back; it keeps nothing.
+start next, and why the others wait, is `core.startup.admit`, asked after every step. The
+executor is told which container to check, commit or roll back; it keeps nothing.
 
 Every effect the executor runs ends in a result, and an exception is a result too
 (`EffectFailed`): a failed build frees its slot, a failed swap or check is rolled back, a failed
@@ -84,9 +84,10 @@ from composewatch.core.inputs import (
     Stopping,
     SwapFailed,
     Swapped,
-    SyncFailed,
     Synced,
+    SyncFailed,
     Unhealthy,
+    UpAsked,
     UpdatedInPlace,
     UpdateFailed,
     UpRequest,
@@ -139,6 +140,7 @@ __all__ = [
     "SyncFiles",
     "Synced",
     "Unhealthy",
+    "UpAsked",
     "UpRequest",
     "UpRequested",
     "UpStart",

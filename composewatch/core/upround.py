@@ -42,6 +42,7 @@ from composewatch.core.inputs import (
     ReplicaStarted,
     StatusRead,
     Unhealthy,
+    UpAsked,
     UpRequest,
     UpRequested,
 )
@@ -62,6 +63,9 @@ class UpStarts(Base):
     def handle_up(self, event: Input) -> bool:
         """`up`'s own inputs, and the results of a round `up` runs (False: not `up`'s)."""
         match event:
+            case UpAsked(services, timeout_s) if not self.state.stopping:
+                self.state = replace(self.state, redo=services, timeout_s=timeout_s)
+                self.emit(ObserveUp(services))
             case UpRequested():
                 self.on_up_requested(event)
             case ImageReady() if self.current(event.service, event.generation, Phase.PULLING):
@@ -126,7 +130,6 @@ class UpStarts(Base):
         self.state = replace(
             self.state,
             starting={**self.state.starting, **{r.service: UpStart(r) for r in event.requests}},
-            timeout_s=event.timeout_s,
             redo=tuple(n for n in self.state.redo if n not in names),
         )
         for request in event.requests:
@@ -347,6 +350,9 @@ class UpStarts(Base):
                 self.emit(WatchEngine())
             elif isinstance(effect, ObserveUp):
                 self.emit(WatchEngine())  # gone again: observed once it is back
+            if isinstance(effect, ObserveUp):
+                redo = (*self.state.redo, *(n for n in effect.services if n not in self.state.redo))
+                self.state = replace(self.state, redo=redo)
             return
         if isinstance(effect, WatchStatus | ObserveUp):
             name = effect.service if isinstance(effect, WatchStatus) else effect.services[0]
@@ -390,10 +396,11 @@ class UpRound(UpStarts):
             self.say_held(name, why)
         self.say_waits(admission)
         stuck = all(self.get(n).phase is Phase.HELD for n in self.state.starting)
-        if held and stuck and not admission.start and not admission.poll:
-            if not self.state.engine_lost:  # nothing left that could change a condition
-                why = "; ".join(f"{n} {w}" for n, w in admission.waiting.items())
-                self.fail_up(held[0], f"services cannot start: {why}")
+        lost = self.state.engine_lost
+        if held and stuck and not admission.start and not admission.poll and not lost:
+            # Nothing is left that could change a condition.
+            why = "; ".join(f"{n} {w}" for n, w in admission.waiting.items())
+            self.fail_up(held[0], f"services cannot start: {why}")
 
     def say_held(self, name: str, why: str) -> None:
         start = self.state.starting.get(name)

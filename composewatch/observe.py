@@ -1,0 +1,115 @@
+"""What `up` observes before the core decides: the project's containers, and per service the
+facts `choose_image` decides from (the context digest, the image the tag names, the build
+cache, the running containers). Observation only: `choose_image` and `plan_up` decide, the
+first here (it needs no more than these facts), the second in the core once the image is
+ready. The result is one `UpRequested` input."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from composewatch.buildcache import BuildCache
+from composewatch.builder import prepare_build
+from composewatch.compose.model import LoadedProject
+from composewatch.containers import ContainerInfo, Engine
+from composewatch.core import state as st
+from composewatch.core.images import ImageFacts, choose_image
+from composewatch.core.plan import Observed
+from composewatch.core.startup import COMPLETED, needs_of
+from composewatch.runner import DockerRunner, in_daemon_thread
+from composewatch.spec import config_hash, image_name, replica_count, startup_order
+
+__all__ = ["UpObserver", "observed_of", "start_order"]
+
+
+def observed_of(found: list[ContainerInfo], services: Sequence[str]) -> dict[str, list[Observed]]:
+    observed: dict[str, list[Observed]] = {}
+    for info in found:
+        if info.service in services:
+            observed.setdefault(info.service, []).append(
+                Observed(
+                    info.id,
+                    info.name,
+                    info.status == "running",
+                    info.config_hash,
+                    info.image_id,
+                    info.number,
+                )
+            )
+    return observed
+
+
+def start_order(loaded: LoadedProject, services: Sequence[str]) -> list[str]:
+    layers = startup_order(loaded.project)
+    return [n for layer in layers for n in layer if n in services]
+
+
+@dataclass
+class UpObserver:
+    """Observes the services `up` brings up, and says what it found as one input."""
+
+    loaded: LoadedProject
+    engine: Engine
+    runner: DockerRunner
+    services: list[str]  # all those `up` brings up (their depends_on are among them)
+
+    @property
+    def cache(self) -> BuildCache:
+        return self.runner.cache
+
+    async def __call__(self, services: tuple[str, ...]) -> st.UpRequested:
+        found = await asyncio.to_thread(self.engine.observe, self.loaded.project.name)
+        await asyncio.to_thread(self.engine.ensure_networks, self.loaded)
+        await asyncio.to_thread(self.engine.ensure_volumes, self.loaded)
+        needs = needs_of(self.loaded.project, self.services)
+        completes = {d for n in self.services for d, c in needs[n].items() if c == COMPLETED}
+        order = [n for n in start_order(self.loaded, self.services) if n in services]
+        # Each context is walked in its own daemon thread: a large one takes a while, and
+        # Ctrl-C must not wait for it.
+        requests = await asyncio.gather(
+            *(
+                in_daemon_thread(
+                    lambda n=name: self.request(n, found, needs[n], n in completes),  # type: ignore[misc]
+                    f"observe-{name}",
+                )
+                for name in order
+            )
+        )
+        return st.UpRequested(tuple(requests))
+
+    def request(
+        self, name: str, found: list[ContainerInfo], needs: dict[str, str], completes: bool
+    ) -> st.UpRequest:
+        service = self.loaded.project.services[name]
+        tag = image_name(self.loaded.project, name)
+        prepared = prepare_build(self.loaded, name) if service.build is not None else None
+        digest = prepared.digest if prepared is not None else None
+        if prepared is not None:
+            self.runner.keep_walk(name, prepared)
+        current = self.engine.image_id(tag) if service.build is not None else None
+        running = [i for i in found if i.service == name and i.status == "running"]
+        choice = choose_image(
+            ImageFacts(
+                has_build=service.build is not None,
+                tagged=current,
+                cached_for_digest=self.cache.image_for(name, digest) if digest else None,
+                built_by_us=self.cache.built(name, current),
+                running_as_configured=any(
+                    i.image_id == current and i.config_hash == config_hash(service) for i in running
+                ),
+            )
+        )
+        return st.UpRequest(
+            name,
+            choice,
+            tuple(observed_of(found, [name]).get(name, [])),
+            config_hash(service),
+            replica_count(service),
+            tag,
+            digest,
+            fallback=running[0].image_id if running else None,
+            needs=tuple(needs.items()),
+            completes=completes,
+        )
