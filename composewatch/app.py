@@ -206,7 +206,7 @@ class Session:
             self.loaded,
             self.settings,
             self.engine,
-            self.ui,
+            lambda event: self.ui(event),  # the session's sink, even when swapped later
             self.stop_policy,
             BuildCache.load(self.loaded.project.name),
         )
