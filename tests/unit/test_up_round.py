@@ -97,6 +97,7 @@ def test_a_dependency_is_read_from_engine_events_and_its_result_releases_the_wai
     ]
     run(st.StatusRead("db", STARTING), at=2.6)
     (failed,) = run.said(ev.ProbeFailed)
+    assert isinstance(failed, ev.ProbeFailed)
     assert failed.reason == "Docker healthcheck: starting; api waits until it is healthy"
     # The engine says healthy: api starts in that very step, not on a clock's next tick.
     assert run(st.StatusRead("db", HEALTHY), at=3.0) == [
@@ -246,9 +247,11 @@ def test_an_unhealthy_container_is_said_in_the_same_words_at_up_and_after_a_save
     reason: str, tail: tuple[str, ...], code: int | None
 ) -> None:
     result = st.Unhealthy("web", 1, reason, tail, 1, code)
-    (at_up,) = [e for e in through_up(result) if isinstance(e, ev.Unhealthy)]
-    (at_save,) = [e for e in through_a_save(result) if isinstance(e, ev.RolledBack)]
-    assert (at_up.reason, at_up.log_tail) == (at_save.reason, at_save.log_tail) == (reason, tail)
+    at_up = [e for e in through_up(result) if isinstance(e, ev.Unhealthy)]
+    at_save = [e for e in through_a_save(result) if isinstance(e, ev.RolledBack)]
+    assert len(at_up) == len(at_save) == 1
+    said = {(at_up[0].reason, at_up[0].log_tail), (at_save[0].reason, at_save[0].log_tail)}
+    assert said == {(reason, tail)}
 
 
 def test_a_build_error_is_said_in_the_same_words_at_up_and_after_a_save() -> None:
