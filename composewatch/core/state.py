@@ -96,7 +96,9 @@ from composewatch.core.inputs import (
 from composewatch.core.phases import Phase, ProjectState, ServiceState, UpStart
 from composewatch.core.settle import Outages, Settle
 from composewatch.core.swaps import InPlace, Swaps
-from composewatch.core.upround import UpRound
+from composewatch.core.upreplicas import UpReplicas
+from composewatch.core.upround import UpImages
+from composewatch.core.upwaits import UpAdmission, UpEnds
 
 # The round's public vocabulary, in one place for the shell (`st.Changed`, `st.Swap`, ...).
 __all__ = [
@@ -162,7 +164,9 @@ def step(state: ProjectState, event: Input, now: float) -> tuple[ProjectState, l
     return machine.state, machine.effects
 
 
-class _Machine(UpRound, Outages, Settle, InPlace, Swaps, Begin, Changes):
+class _Machine(
+    UpImages, UpReplicas, UpEnds, UpAdmission, Outages, Settle, InPlace, Swaps, Begin, Changes
+):
     """One step: an input dispatched to its handler (a result of superseded work, of an older
     generation or phase, is stale and dropped)."""
 
