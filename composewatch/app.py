@@ -17,42 +17,26 @@ import contextlib
 import math
 import os
 import signal
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from composewatch import events as ev
 from composewatch import spec_keys
 from composewatch.buildcache import BuildCache, default_cache_dir
 from composewatch.compose.model import LoadedProject, Project
-from composewatch.compose.treeload import read_text
-from composewatch.compose.yamlload import parse_documents
 from composewatch.config import Settings
 from composewatch.containers import Engine
 from composewatch.core import state as st
 from composewatch.core.action import Action
 from composewatch.core.deps import dependents_to_recreate, dependents_to_restart
-from composewatch.core.plan import Wanted, plan_attach
-from composewatch.core.reload import plan_reload
-from composewatch.core.storm import WriteStorms
-from composewatch.engine.faults import describe
-from composewatch.engine.project import image_created_s
 from composewatch.errors import ComposewatchError
-from composewatch.mapping import (
-    WatchTarget,
-    initial_sync_rules,
-    load_initial_sync,
-    load_watch_targets,
-    map_changes,
-    watch_roots,
-)
-from composewatch.observe import UpObserver, observed_of, start_order
+from composewatch.observe import UpObserver
 from composewatch.runner import DockerRunner
+from composewatch.saves import Saves
 from composewatch.scheduler import Scheduler
-from composewatch.spec import config_hash, replica_count
-from composewatch.spec_project import check_replicas
+from composewatch.spec import replica_count
 from composewatch.stop import StopPolicy
 from composewatch.ui import UI
 from composewatch.watcher import ChangeBatch, OwnWrites, watch_changes
@@ -63,7 +47,6 @@ DEPENDENCY_TIMEOUT_S = 300.0  # how long a dependent waits for its dependency's 
 THREADS = 64  # for engine calls during `up` (see run_up)
 CHECKOUT_POLL_S = 0.1  # how often a running `git checkout` (its index.lock) is looked at
 CHECKOUT_MAX_S = 300.0  # a lock older than this is stale (a crashed git): stop waiting
-STORM_CHECK_S = 1.0  # how often stopped write storms are looked for
 
 
 class Interrupted(Exception):
@@ -126,28 +109,6 @@ def run_up(session: Session, *, watch: bool) -> bool:
     return asyncio.run(main())
 
 
-def load_env_file_paths(loaded: LoadedProject) -> set[Path]:
-    """The files whose edit changes the resolved project besides the compose files: the
-    project's `.env` and every service's `env_file` (read from the compose files as written,
-    since the loaded model has them merged into `environment` already)."""
-    project_dir = Path(loaded.working_dir)
-    found = {project_dir / ".env"}
-    for file in loaded.config_files:
-        try:
-            documents = parse_documents(read_text(Path(file)), file)
-        except (ComposewatchError, OSError):
-            continue  # the reload reports a broken file; here it only means "watch less"
-        for doc in documents:
-            services = doc.get("services") if isinstance(doc, dict) else None
-            for service in (services or {}).values() if isinstance(services, dict) else ():
-                entries = service.get("env_file") if isinstance(service, dict) else None
-                for entry in entries if isinstance(entries, list) else [entries]:
-                    path = entry.get("path") if isinstance(entry, dict) else entry
-                    if isinstance(path, str) and path and "$" not in path:
-                        found.add(Path(os.path.normpath(project_dir / path)))
-    return found
-
-
 def git_locks(roots: Sequence[Path]) -> set[Path]:
     """The `index.lock` of each git repository holding a watched root: present while a
     `git checkout` (or rebase, merge, stash) rewrites the work tree."""
@@ -193,9 +154,8 @@ class Session:
     attach: bool = False
 
     def __post_init__(self) -> None:
-        self.targets: list[WatchTarget] = []
+        self.saves = Saves(self)
         self.scheduler: Scheduler | None = None
-        self.storms = WriteStorms()
         self.stop_policy = StopPolicy(
             self.loaded.project,
             self.settings,
@@ -210,7 +170,8 @@ class Session:
             self.stop_policy,
             BuildCache.load(self.loaded.project.name),
         )
-        self.runner.observe_up = UpObserver(self.loaded, self.engine, self.runner, self.services)
+        self.observer = UpObserver(self.loaded, self.engine, self.runner, self.services)
+        self.runner.observe_up = self.observer
 
     # up ─────────────────────────────────────────────────────────────────────────────────
 
@@ -244,8 +205,8 @@ class Session:
                 for task in running:
                     task.cancel()
                 await asyncio.gather(*running, return_exceptions=True)
-        self.targets = self.watch_targets()
-        roots = self.watch_roots()
+        self.saves.targets = self.saves.watch_targets()
+        roots = self.saves.watch_roots()
         try:
             return await self.watch_while_up(scheduler, roots, asyncio.Event())
         except BaseExceptionGroup as group:
@@ -259,8 +220,8 @@ class Session:
             group.create_task(self.feed(scheduler, roots, armed))
             await armed.wait()
             healthy = await self.bring_up(scheduler, lambda: group.create_task(scheduler.run()))
-            await self.initial_sync(scheduler)
-            services = tuple(t.service for t in self.targets)
+            await self.saves.initial_sync(scheduler)
+            services = tuple(t.service for t in self.saves.targets)
             self.ui(ev.Watching(tuple(str(r) for r in roots), services))
         return healthy
 
@@ -268,13 +229,14 @@ class Session:
         """`up`'s rounds, through the core as a save's: what serves goes into the core's
         state before the scheduler (`start`) sees any save made meanwhile. Returns whether
         every service is healthy; raises when `up` cannot go on."""
+        self.warn_unsupported()
         if self.attach:
-            healthy = await asyncio.to_thread(self.attach_running)
+            attach, learn = self.observer.attach, self.stop_policy.learn
+            self.serving, healthy = await asyncio.to_thread(attach, self.ui, learn)
             for name, serving in self.serving.items():
                 scheduler.handle(st.Started(name, serving))
             start()
             return healthy
-        self.warn_unsupported()
         scheduler.handle(st.UpAsked(tuple(self.services), DEPENDENCY_TIMEOUT_S))
         start()
         await scheduler.until(lambda state: state.up_done)
@@ -282,92 +244,16 @@ class Session:
             raise ComposewatchError(scheduler.state.up_error)
         return not scheduler.state.unhealthy
 
-    async def initial_sync(self, scheduler: Scheduler) -> None:
-        """compose's `initial_sync`: the files of such a rule modified since the serving
-        image was made are synced, through the core as a save's sync is, before any save
-        (see `mapping.load_initial_sync`)."""
-        for target in self.targets:
-            serving = scheduler.state.service(target.service).serving
-            if serving is None or not initial_sync_rules(target):
-                continue
-            service = self.loaded.project.services[target.service]
-            binds = [Path(v.source) for v in service.volumes or () if v.type == "bind" and v.source]
-            try:
-                created_s = await asyncio.to_thread(
-                    image_created_s, self.engine.client, serving.image
-                )
-                # An image gone meanwhile tells no time: everything is synced.
-                paths = await asyncio.to_thread(load_initial_sync, target, created_s or 0.0, binds)
-            except Exception as exc:  # the watch starts anyway, and saves sync as usual
-                skipped = f"{target.service}: initial_sync skipped: {describe(exc)}"
-                self.ui(ev.Note(skipped, "warning"))
-                continue
-            if paths:
-                self.ui(
-                    ev.Note(
-                        f"{target.service}: initial_sync: {len(paths)} file(s) changed since "
-                        "its image was made, synced before the first save"
-                    )
-                )
-                scheduler.submit(st.Changed(target.service, Action.SYNC, paths, time.time()))
-
     def warn_unsupported(self) -> None:
         """Exactly one warning per key the container will not have, naming the service."""
         for name in self.services:
             for line in spec_keys.warnings(name, self.loaded.project.services[name]):
                 self.ui(ev.Note(line, "warning"))
 
-    def attach_running(self) -> bool:
-        """Serve what runs, as it is: observe, let `plan_attach` decide, record. Raises when
-        nothing of the project runs (there is nothing to watch)."""
-        self.warn_unsupported()
-        found = self.engine.observe(self.loaded.project.name)
-        images = {i.id: i.image_id for i in found}
-        services = self.loaded.project.services
-        wanted = {
-            n: Wanted(config_hash(services[n]), "", replica_count(services[n]))
-            for n in self.services
-        }
-        order = start_order(self.loaded, self.services)
-        for plan in plan_attach(observed_of(found, self.services), wanted, order):
-            if not plan.containers:
-                self.ui(ev.Note(f"{plan.service}: {plan.cause}", "warning"))
-                continue
-            first, *rest = plan.containers
-            image = images[first]
-            digest = self.runner.cache.digest_of(plan.service, image)
-            self.serving[plan.service] = st.Serving(first, image, digest, tuple(rest))
-            if not plan.current:
-                self.ui(ev.Note(f"{plan.service}: {plan.cause}", "warning"))
-            count = len(plan.containers)
-            self.ui(ev.ServiceStarted(plan.service, first[:12], True, 0.0, count))
-            for container in plan.containers:
-                self.stop_policy.learn(plan.service, container)
-        if not self.serving:
-            raise ComposewatchError(
-                f"nothing of project {self.loaded.project.name} runs, so there is nothing to "
-                "watch: `composewatch up` builds and starts it, then watches"
-            )
-        return len(self.serving) == len(self.services)
-
-    # watch ──────────────────────────────────────────────────────────────────────────────
-
-    def watch_targets(self) -> list[WatchTarget]:
-        watched = [n for n in self.services if self.settings.for_service(n).watch]
-        targets = load_watch_targets(self.loaded, self.settings.updates_in_place)
-        return [t for t in targets if t.service in watched]
-
-    def reload_triggers(self) -> set[Path]:
-        """The files whose edit reloads the project: compose files, `.env`, `env_file`s."""
-        if self.reload is None:
-            return set()
-        return {Path(f) for f in self.loaded.config_files} | load_env_file_paths(self.loaded)
-
-    def watch_roots(self) -> list[Path]:
-        """The build contexts and rules, plus the folders of the files that reload the
-        project when it can be reloaded."""
-        extra = [WatchTarget("", f.parent, None) for f in self.reload_triggers()]
-        return watch_roots([*self.targets, *(t for t in extra if t.context and t.context.is_dir())])
+    def reloaded(self, new: LoadedProject) -> None:
+        """The compose files changed (`Saves.apply_new_config`): what runs next reads them."""
+        self.loaded = self.runner.loaded = new
+        self.stop_policy.project = new.project
 
     async def feed(self, scheduler: Scheduler, roots: list[Path], armed: asyncio.Event) -> None:
         """Map each batch of changed files to services and hand the changes to the scheduler.
@@ -380,106 +266,14 @@ class Session:
             on_error=lambda message: self.ui(ev.Note(message, "warning")),
             own=OwnWrites.load([default_cache_dir()]),
         )
-        calm = asyncio.create_task(self.after_storms(scheduler))
+        calm = asyncio.create_task(self.saves.after_storms(scheduler))
         try:
             burst_quiet_s = 2 * self.settings.quiet_ms / 1000
             locks = git_locks(roots)
             async for batch in _after_checkouts(batches, locks, burst_quiet_s=burst_quiet_s):
-                await self.handle_batch(scheduler, batch)
+                await self.saves.handle_batch(scheduler, batch)
         finally:
             calm.cancel()
-
-    async def handle_batch(self, scheduler: Scheduler, batch: ChangeBatch) -> None:
-        try:
-            await self.on_batch(scheduler, batch)
-        except Exception as exc:  # one bad batch must not end the watch
-            self.ui(ev.Note(f"a change could not be handled: {exc!r}", "warning"))
-
-    async def after_storms(self, scheduler: Scheduler) -> None:
-        """A write storm that has stopped is acted on once, for the file's last state."""
-        while True:
-            await asyncio.sleep(STORM_CHECK_S)
-            self.storms, calmed = self.storms.calmed(time.time())
-            if calmed:
-                await self.handle_batch(scheduler, ChangeBatch(calmed, time.time()))
-
-    def without_storms(self, batch: ChangeBatch) -> ChangeBatch:
-        """The batch without the files in a write storm (`core.storm`); each storm said once,
-        with the way out."""
-        self.storms, admitted, started = self.storms.after(batch.paths, batch.delivered_at)
-        for path in started:
-            self.ui(ev.Note(self.storm_note(path), "warning"))
-        return replace(batch, paths=admitted)
-
-    def storm_note(self, path: Path) -> str:
-        contexts = [
-            t for t in self.targets if t.context is not None and path.is_relative_to(t.context)
-        ]
-        where = "; ".join(
-            f"add /{path.relative_to(t.context).as_posix()} to {t.context / '.dockerignore'} or "
-            f"set x-composewatch.services.{t.service}.watch: false"
-            for t in contexts
-            if t.context is not None
-        )
-        return (
-            f"{path} changed {self.storms.count(path)} times in "
-            f"{self.storms.span_s(path):.1f} s: a file "
-            "written this often is not source (a log?), so its changes start no build while "
-            "it keeps changing (once it stops, its last state is built). To keep it out"
-            f"{': ' + where if where else ''}."
-        )
-
-    async def on_batch(self, scheduler: Scheduler, batch: ChangeBatch) -> None:
-        batch = self.without_storms(batch)
-        if not batch.paths and not batch.rescan:
-            return
-        saved_at = batch.saved_at()
-        if self.on_save is not None:
-            self.on_save(frozenset(batch.paths))
-        if batch.rescan:  # changes went unseen: every build is checked (its digest decides)
-            for target in self.targets:
-                if target.context is not None:
-                    scheduler.submit(
-                        st.Changed(target.service, Action.REBUILD, frozenset(), saved_at)
-                    )
-        if batch.paths & self.reload_triggers():
-            await self.apply_new_config(scheduler, saved_at)
-        for service, change in map_changes(batch.paths, self.targets).items():
-            changed = st.Changed(
-                service, change.action, change.paths, saved_at, change.copies, change.why
-            )
-            scheduler.submit(changed)
-
-    async def apply_new_config(self, scheduler: Scheduler, saved_at: float) -> None:
-        """A compose file, `.env` or `env_file` changed: reload the project and rebuild or
-        recreate the services whose resolved configuration changed. A broken file changes
-        nothing: the running configuration stays until it is fixed."""
-        assert self.reload is not None
-        try:
-            new = await asyncio.to_thread(self.reload)
-            kept = [name for name in self.services if name in new.project.services]
-            check_replicas(new.project, kept, ", ".join(new.config_files) or None)
-        except Exception as exc:  # whatever the file holds, the watch goes on
-            message = str(exc) if isinstance(exc, ComposewatchError) else repr(exc)
-            self.ui(
-                ev.Note(f"changes not applied, the project runs as it was: {message}", "warning")
-            )
-            return
-        plans = plan_reload(self.loaded.project, new.project, self.services)
-        self.loaded = self.runner.loaded = new
-        self.stop_policy.project = new.project
-        self.targets = self.watch_targets()
-        files = frozenset(Path(f) for f in new.config_files)
-        for plan in plans:
-            if plan.action is None:
-                self.ui(ev.Note(f"{plan.service}: {plan.cause}"))
-                continue
-            what = "rebuilding" if plan.action is Action.REBUILD else "recreating"
-            self.ui(ev.Note(f"{plan.service}: {plan.cause}, {what}"))
-            if plan.replicas is not None:
-                scheduler.submit(st.Rescaled(plan.service, plan.replicas, saved_at))
-            else:
-                scheduler.submit(st.Changed(plan.service, plan.action, files, saved_at))
 
 
 def _cause(group: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -2,24 +2,28 @@
 facts `choose_image` decides from (the context digest, the image the tag names, the build
 cache, the running containers). Observation only: `choose_image` and `plan_up` decide, the
 first here (it needs no more than these facts), the second in the core once the image is
-ready. The result is one `UpRequested` input."""
+ready. The result is one `UpRequested` input. `watch` (attach) observes here too, and
+`plan_attach` decides what serves."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from composewatch import events as ev
 from composewatch.buildcache import BuildCache
 from composewatch.builder import prepare_build
 from composewatch.compose.model import LoadedProject
 from composewatch.containers import ContainerInfo, Engine
 from composewatch.core import state as st
 from composewatch.core.images import ImageFacts, choose_image
-from composewatch.core.plan import Observed
+from composewatch.core.plan import Observed, Wanted, plan_attach
 from composewatch.core.startup import COMPLETED, needs_of
+from composewatch.errors import ComposewatchError
 from composewatch.runner import DockerRunner, in_daemon_thread
 from composewatch.spec import config_hash, image_name, replica_count, startup_order
+from composewatch.ui import UI
 
 __all__ = ["UpObserver", "observed_of", "start_order"]
 
@@ -113,3 +117,38 @@ class UpObserver:
             needs=tuple(needs.items()),
             completes=completes,
         )
+
+    def attach(
+        self, ui: UI, learn: Callable[[str, str], object]
+    ) -> tuple[dict[str, st.Serving], bool]:
+        """`watch`: serve what runs, as it is: observe, let `plan_attach` decide. Returns what
+        serves each service, and whether every one has something running. Raises when
+        nothing of the project runs (there is nothing to watch)."""
+        found = self.engine.observe(self.loaded.project.name)
+        images = {i.id: i.image_id for i in found}
+        services = self.loaded.project.services
+        wanted = {
+            n: Wanted(config_hash(services[n]), "", replica_count(services[n]))
+            for n in self.services
+        }
+        order = start_order(self.loaded, self.services)
+        serving: dict[str, st.Serving] = {}
+        for plan in plan_attach(observed_of(found, self.services), wanted, order):
+            if not plan.containers:
+                ui(ev.Note(f"{plan.service}: {plan.cause}", "warning"))
+                continue
+            first, *rest = plan.containers
+            digest = self.cache.digest_of(plan.service, images[first])
+            serving[plan.service] = st.Serving(first, images[first], digest, tuple(rest))
+            if not plan.current:
+                ui(ev.Note(f"{plan.service}: {plan.cause}", "warning"))
+            count = len(plan.containers)
+            ui(ev.ServiceStarted(plan.service, first[:12], True, 0.0, count))
+            for container in plan.containers:
+                learn(plan.service, container)
+        if not serving:
+            raise ComposewatchError(
+                f"nothing of project {self.loaded.project.name} runs, so there is nothing to "
+                "watch: `composewatch up` builds and starts it, then watches"
+            )
+        return serving, len(serving) == len(self.services)
