@@ -175,8 +175,10 @@ class Outages(Base):
                 self.run_settle(name)
             elif service.pending is not None and service.pending_saved_at is not None:
                 self.begin_pending(name)
-        if self.state.redo:
-            self.emit(ObserveUp(self.state.redo))
+        # Observed again once nothing is owed: a commit or rollback left by the outage first.
+        ready = tuple(n for n in self.state.redo if self.get(n).settle is None)
+        if ready:
+            self.emit(ObserveUp(ready))
 
     def on_stopping(self) -> None:
         self.state = replace(self.state, stopping=True, queue=())

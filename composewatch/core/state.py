@@ -219,7 +219,7 @@ class _Machine(
                 self.roll_back(event.service, self.unhealthy_event(event))
             case Committed() if self.current(event.service, event.generation, Phase.COMMITTING):
                 done = self.get(event.service)
-                brought_up = event.service in self.state.starting
+                brought_up = event.service in (*self.state.starting, *self.state.redo)
                 self.update(event.service, settle=None)
                 self.finish(event.service, done.outcome)  # a restore reports why
                 if not brought_up:  # `up` starts every service itself, in its order

@@ -11,6 +11,7 @@ from composewatch.core.effects import (
     CheckHealth,
     Commit,
     Exchange,
+    ObserveUp,
     Serving,
     StartReplica,
 )
@@ -106,6 +107,9 @@ class UpReplicas(Base):
     def after_round(self, name: str, outcome: ev.Event | None) -> None:
         start = self.state.starting.get(name)
         if start is None:
+            owed = self.get(name).settle is not None
+            if name in self.state.redo and not owed and not self.state.engine_lost:
+                self.emit(ObserveUp((name,)))  # what the outage left is settled: observe
             return
         if self.state.stopping:
             self.end_up(name, False)
@@ -122,7 +126,10 @@ class UpReplicas(Base):
             for p in start.plans
         }
         ordered = [containers[n] for n in sorted(containers)]
-        if not ordered or any(c is None for c in ordered) or self.state.stopping:
+        if not ordered:  # scaled to 0: nothing to start
+            self.end_up(name, True)
+            return
+        if any(c is None for c in ordered) or self.state.stopping:
             self.end_up(name, False)  # a replica has no container at all: the next `up` makes it
             return
         first, *rest = [c for c in ordered if c is not None]

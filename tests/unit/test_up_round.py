@@ -212,6 +212,25 @@ def test_the_engine_lost_during_up_is_waited_for_and_the_service_observed_again(
     assert run(st.EngineReturned(2.0, frozenset())) == [st.ObserveUp(("web",))]
 
 
+def test_what_an_outage_interrupted_is_put_back_before_the_service_is_observed_again() -> None:
+    old = (Observed("old-1", "p-web-1", True, "hash-old", "sha256:web", 1),)
+    run = Run()
+    run(st.UpRequested((request("web", REUSE, observed=old),)))
+    run(st.Swapped("web", 1, "new-1"))
+    check = st.CheckHealth("web", 1, "new-1")
+    run(st.EffectFailed(check, "the Docker engine does not answer", engine_lost=True))
+    undo = st.Rollback("web", 1, (st.Exchange(1, "new-1", "old-1"),))
+    assert run(st.EngineReturned(1.0, frozenset({"old-1"}))) == [undo]
+    assert run(st.RolledBack("web", 1)) == [st.ObserveUp(("web",))]
+    assert not run.state.up_done
+
+
+def test_a_service_scaled_to_0_has_nothing_to_start() -> None:
+    run = Run()
+    run(st.UpRequested((request("web", REUSE, replicas=0),)))
+    assert run.state.up_done and not run.state.unhealthy
+
+
 # ── same failure, same words: through `up` and through a save ─────────────────────────────
 
 FAILURES = [
