@@ -195,12 +195,12 @@ class UpAdmission(Base):
         self.emit(WatchStatus(dep, container, fact.status, max(MIN_READ_S, wait_s)))
 
     def first_container(self, name: str) -> str | None:
-        serving = self.get(name).serving
-        if serving is not None:
-            return serving.container
+        """The container whose status decides: the first one `up` made or kept (a replaced
+        one is stopped), else what serves."""
         start = self.state.starting.get(name)
         made = [c for _, c in sorted(start.made.items()) if c] if start is not None else []
-        return made[0] if made else None
+        serving = self.get(name).serving
+        return made[0] if made else serving.container if serving is not None else None
 
 
 def _wait_reason(dep: str, status: ContainerStatus | None, waiting: dict[str, str]) -> str:

@@ -172,6 +172,17 @@ def test_replacing_replicas_go_as_a_save_and_all_go_back_when_one_is_unhealthy()
     assert run.state.service("web").serving == st.Serving("old-1", "sha256:web", None, ("old-2",))
 
 
+def test_a_replaced_dependency_is_read_on_its_new_container_not_the_stopped_one() -> None:
+    old = (Observed("db-old", "p-db-1", True, "hash-old", "sha256:db", 1),)
+    run = Run()
+    run(st.UpRequested((request("db", observed=old), request("api", needs=(("db", H),)))))
+    run(st.ImageReady("db", 1, "sha256:db"))
+    assert run(st.Swapped("db", 1, "db-new")) == [
+        st.CheckHealth("db", 1, "db-new"),
+        st.WatchStatus("db", "db-new", None, STALLED_S),
+    ]
+
+
 def test_a_dependency_that_fails_after_its_check_stops_up_as_compose_does() -> None:
     run = Run()
     run(st.UpRequested((request("db"), request("api", needs=(("db", H),)))))
