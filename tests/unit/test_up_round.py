@@ -177,6 +177,7 @@ def test_a_replaced_dependency_is_read_on_its_new_container_not_the_stopped_one(
     run = Run()
     run(st.UpRequested((request("db", observed=old), request("api", needs=(("db", H),)))))
     run(st.ImageReady("db", 1, "sha256:db"))
+    run(st.ImageReady("api", 1, "sha256:api"))
     assert run(st.Swapped("db", 1, "db-new")) == [
         st.CheckHealth("db", 1, "db-new"),
         st.WatchStatus("db", "db-new", None, STALLED_S),
