@@ -15,7 +15,7 @@ from pathlib import Path
 from composewatch import events as ev
 from composewatch.core.inplace import Copy
 from composewatch.core.plan import Step
-from composewatch.core.probe import ContainerStatus
+from composewatch.core.progress import ContainerStatus
 
 __all__ = [
     "CancelBuild",

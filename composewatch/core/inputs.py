@@ -15,7 +15,7 @@ from composewatch.core.effects import Effect, Serving, Steps
 from composewatch.core.images import ImageChoice
 from composewatch.core.inplace import Copy
 from composewatch.core.plan import Observed
-from composewatch.core.probe import ContainerStatus
+from composewatch.core.progress import ContainerStatus
 
 __all__ = [
     "BuildFailed",

@@ -13,7 +13,7 @@ from composewatch.core.effects import Commit, Exchange, Rollback, Serving
 from composewatch.core.inplace import Copy
 from composewatch.core.inputs import UpRequest
 from composewatch.core.plan import ServicePlan
-from composewatch.core.probe import ProbeProgress
+from composewatch.core.progress import ProbeProgress
 from composewatch.core.startup import Fact
 
 __all__ = ["ROUND_RESET", "Phase", "ProjectState", "ServiceState", "UpStart"]

@@ -26,9 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from composewatch.compose.model import Project
-from composewatch.core.probe import ContainerStatus
+from composewatch.core.progress import ContainerStatus
+
+if TYPE_CHECKING:
+    from composewatch.compose.model import Project
 
 __all__ = ["Admission", "Fact", "admit", "needs_of"]
 

@@ -25,7 +25,13 @@ from composewatch.core.inputs import (
 from composewatch.core.machine import Base
 from composewatch.core.phases import ROUND_RESET, Phase
 from composewatch.core.plan import Step
-from composewatch.core.probe import REPEAT_S, STALLED_S, ContainerStatus, ProbeProgress, ProbeResult
+from composewatch.core.progress import (
+    REPEAT_S,
+    STALLED_S,
+    ContainerStatus,
+    ProbeProgress,
+    ProbeResult,
+)
 from composewatch.core.startup import Admission, Fact, admit
 
 __all__ = ["UpAdmission", "UpEnds"]
