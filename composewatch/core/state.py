@@ -157,9 +157,12 @@ __all__ = [
 
 def step(state: ProjectState, event: Input, now: float) -> tuple[ProjectState, list[Effect]]:
     """Pure: the new state and the effects to run, given one input at time `now`; then the
-    admission says what of `up` may start now, and why the rest waits."""
+    admission (`core.startup.admit`) says what may build or start now, and why the rest
+    waits."""
     machine = _Machine(state, now)
     machine.handle(event)
+    if not machine.state.stopping and not machine.state.engine_lost:
+        machine.start_queued()  # the free build slots (most steps have given them already)
     machine.admit_up()
     return machine.state, machine.effects
 
