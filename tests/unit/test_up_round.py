@@ -309,3 +309,51 @@ def test_a_lost_engine_is_said_in_the_same_words_at_up_and_after_a_save() -> Non
     save(st.Swapped("web", 1, "new"))
     save(st.EffectFailed(st.CheckHealth("web", 1, "new"), message, engine_lost=True))
     assert run.said(ev.EngineLost) == save.said(ev.EngineLost) == [ev.EngineLost(message)]
+
+
+# ── through the real scheduler, with a scripted executor ──────────────────────────────────
+
+
+def test_up_through_the_scheduler_starts_each_service_once_its_conditions_hold() -> None:
+    import asyncio
+
+    from fakes import FakeClock, FakeRunner
+
+    from composewatch.scheduler import Scheduler
+
+    requests = (request("db"), request("api", needs=(("db", H),)), request("web", REUSE))
+
+    def script(effect: st.Effect) -> st.Input | None:
+        match effect:
+            case st.ObserveUp():
+                return st.UpRequested(requests)
+            case st.PullImage(service, generation):
+                return st.ImageReady(service, generation, f"sha256:{service}")
+            case st.StartReplica(service, generation, number=number):
+                return st.ReplicaStarted(service, generation, number, f"{service}-1")
+            case st.CheckHealth(service, generation, number=number):
+                return st.Healthy(service, generation, number)
+            case st.Commit(service, generation):
+                return st.Committed(service, generation)
+            case st.WatchStatus(service):
+                return st.StatusRead(service, HEALTHY)
+        return None
+
+    runner = FakeRunner(script)
+    scheduler = Scheduler(runner, max_parallel_builds=2, clock=FakeClock())
+
+    async def up() -> None:
+        scheduler.handle(st.UpAsked(("db", "api", "web")))
+        task = asyncio.create_task(scheduler.run())
+        await asyncio.wait_for(scheduler.until(lambda s: s.up_done), 5)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(up())
+    started = [e.service for e in runner.sink.events if isinstance(e, ev.ServiceStarted)]
+    assert sorted(started) == ["api", "db", "web"]
+    (api,) = [e for e in runner.ran if isinstance(e, st.StartReplica) and e.service == "api"]
+    assert runner.ran.index(api) > min(
+        i for i, e in enumerate(runner.ran) if isinstance(e, st.WatchStatus)
+    )  # api started only once db's status was read
+    assert scheduler.state.up_error is None and not scheduler.state.unhealthy
