@@ -39,10 +39,9 @@ from composewatch.containers import Engine
 from composewatch.core import state as st
 from composewatch.core.backoff import backoff_delays
 from composewatch.core.inplace import Copy
-from composewatch.core.plan import LEFTOVER_SUFFIX, Step
+from composewatch.core.plan import LEFTOVER_SUFFIX
 from composewatch.core.ports import explain_port_in_use
 from composewatch.engine.faults import describe, engine_lost
-from composewatch.engine.waits import ContainerEvents
 from composewatch.errors import BuildError, ComposewatchError, EngineError
 from composewatch.health import (
     ContainerStatus,
@@ -66,6 +65,7 @@ from composewatch.spec import (
 )
 from composewatch.stop import StopPolicy
 from composewatch.ui import UI
+from composewatch.upsteps import UpSteps
 
 __all__ = ["TEMP_SUFFIX", "DockerRunner", "SwapNotUndone", "in_daemon_thread"]
 
@@ -177,14 +177,9 @@ class DockerRunner:
                 )
             case st.CheckHealth(service, generation, container, number):
                 return await self.check(service, generation, container, number)
-            case st.PullImage(service, generation, tag):
-                image = await in_daemon_thread(lambda: self.engine.ensure_image(tag), f"pull-{tag}")
-                return st.ImageReady(service, generation, image)
-            case st.StartReplica():
-                return await asyncio.to_thread(self.start_replica, effect)
-            case st.WatchStatus():
-                status = await in_daemon_thread(lambda: self.watch_status(effect), "status")
-                return st.StatusRead(effect.service, status)
+            case st.PullImage() | st.StartReplica() | st.WatchStatus():
+                steps = UpSteps(self.engine, self.spec_for, self.explain)
+                return await in_daemon_thread(lambda: steps.run(effect), f"up-{effect.service}")
             case st.ObserveUp(services):
                 assert self.observe_up is not None
                 return await self.observe_up(services)
@@ -421,34 +416,6 @@ class DockerRunner:
         return reason, self.engine.logs_tail(container, LOG_TAIL_LINES)
 
     # up ─────────────────────────────────────────────────────────────────────────────────
-
-    def start_replica(self, effect: st.StartReplica) -> st.Input:
-        """`up` where nothing is replaced: carry the plan's step out; no decisions."""
-        service, generation, number = effect.service, effect.generation, effect.number
-        try:
-            for leftover in effect.remove:
-                self.engine.remove(leftover)
-            if effect.step is Step.CREATE or effect.keep is None:
-                container = self.engine.create(self.spec_for(service, effect.image, number))
-                self.engine.start(container)
-            else:
-                container = effect.keep
-                if effect.step is Step.START:
-                    self.engine.start(container)
-        except ComposewatchError as exc:
-            message = self.explain(service, exc)
-            return st.ReplicaStarted(service, generation, number, None, message)
-        return st.ReplicaStarted(service, generation, number, container)
-
-    def watch_status(self, effect: st.WatchStatus) -> ContainerStatus:
-        """The container's status once it differs from what the core knows, or once the
-        engine said something about it, or after `timeout_s`."""
-        with ContainerEvents(self.engine.client, effect.container) as events:
-            status = self.engine.status(effect.container)
-            if status != effect.known:
-                return status
-            events.wait(effect.timeout_s)
-        return self.engine.status(effect.container)
 
     def keep_walk(self, service: str, prepared: PreparedBuild) -> None:
         """The context walk `up` made to choose the image: its build reuses it."""

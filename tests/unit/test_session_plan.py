@@ -15,6 +15,7 @@ from composewatch.config import SETTINGS_KEY, parse_settings
 from composewatch.core import state as st
 from composewatch.core.plan import Step
 from composewatch.ui import render as render_event
+from composewatch.upsteps import UpSteps
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "two-services"
 
@@ -29,7 +30,8 @@ def session(engine: FakeEngine) -> Session:
 
 def test_each_step_does_only_what_the_plan_says() -> None:
     engine = FakeEngine()
-    run = session(engine).runner
+    runner = session(engine).runner
+    run = UpSteps(engine, runner.spec_for, runner.explain)  # type: ignore[arg-type]
     leftover = engine.add("p-web-1_cw-new")
     stopped = engine.add("p-web-1", running=False)
     start = st.StartReplica("web", 1, Step.START, "sha256:i", stopped, 1, (leftover,))
