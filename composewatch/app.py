@@ -26,12 +26,10 @@ from typing import Any
 from composewatch import events as ev
 from composewatch import spec_keys
 from composewatch.buildcache import BuildCache, default_cache_dir
-from composewatch.builder import build_image, prepare_build
 from composewatch.compose.model import LoadedProject, Project
 from composewatch.compose.treeload import read_text
 from composewatch.compose.yamlload import parse_documents
 from composewatch.config import Settings
-from composewatch.containers import ContainerInfo, Engine
 from composewatch.core import state as st
 from composewatch.core.action import Action
 from composewatch.core.deps import dependents_to_recreate, dependents_to_restart
@@ -40,6 +38,9 @@ from composewatch.core.plan import Observed, ServicePlan, Step, Wanted, plan_att
 from composewatch.core.reload import plan_reload
 from composewatch.core.startup import Fact, admit, needs_of
 from composewatch.core.storm import WriteStorms
+from composewatch.engine.builder import build_image, prepare_build
+from composewatch.engine.containers import ContainerInfo, Engine
+from composewatch.engine.executor import DockerRunner, in_daemon_thread
 from composewatch.engine.faults import describe, engine_lost
 from composewatch.engine.project import image_created_s
 from composewatch.errors import BuildError, ComposewatchError
@@ -52,7 +53,6 @@ from composewatch.mapping import (
     map_changes,
     watch_roots,
 )
-from composewatch.runner import DockerRunner, in_daemon_thread
 from composewatch.scheduler import Scheduler
 from composewatch.spec import (
     config_hash,

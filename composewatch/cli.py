@@ -32,8 +32,8 @@ from composewatch.errors import ComposewatchError, InputError
 
 if TYPE_CHECKING:
     from composewatch.app import Session
-    from composewatch.containers import Engine
     from composewatch.core.commands import CommandRule
+    from composewatch.engine.containers import Engine
     from composewatch.engine.project import ContainerRow
     from composewatch.gaze import CommandRunner
     from composewatch.ui import UI
@@ -232,8 +232,8 @@ def _run_watcher(
 
     from composewatch.app import Interrupted, Session, run_up, selected_services
     from composewatch.background import StatusRecorder, WatcherFiles, hold_lock
-    from composewatch.builder import check_build_inputs
-    from composewatch.containers import Engine
+    from composewatch.engine.builder import check_build_inputs
+    from composewatch.engine.containers import Engine
     from composewatch.hints import HintingUI
     from composewatch.ui import LiveUI
 
@@ -412,7 +412,7 @@ def _up_detached(
         refuse_second_watcher,
         spawn_detached,
     )
-    from composewatch.containers import Engine
+    from composewatch.engine.containers import Engine
     from composewatch.ui import ConsoleUI
 
     project = loaded.project.name
@@ -553,7 +553,7 @@ def unwatch(ctx: typer.Context) -> None:
 def down(ctx: typer.Context) -> None:
     """Stop the watcher, then stop and remove the project's containers and networks."""
     from composewatch.background import WatcherFiles, stop_watcher
-    from composewatch.containers import Engine
+    from composewatch.engine.containers import Engine
 
     loaded = ctx.obj.load()
     engine = Engine.connect()
@@ -629,7 +629,7 @@ def build(
     """Build the services' images (tagged as compose tags them), without starting anything."""
     import time
 
-    from composewatch.builder import build_image, check_build_inputs
+    from composewatch.engine.builder import build_image, check_build_inputs
     from composewatch.spec import image_name
     from composewatch.ui import printable
 
@@ -813,7 +813,7 @@ def completion(
 
 
 def _engine() -> Engine:
-    from composewatch.containers import Engine
+    from composewatch.engine.containers import Engine
 
     return Engine.connect()
 

@@ -20,11 +20,11 @@ from composewatch.compose.model import LoadedProject
 from composewatch.config import Settings
 from composewatch.engine.buildcontext import load_dockerfile_text
 from composewatch.engine.context import Endpoint, load_endpoint, open_client
+from composewatch.engine.neighbours import can_refresh
 from composewatch.engine.project import engine_facts, missing_images, published_host_ports
 from composewatch.errors import EngineContextError
 from composewatch.health import ProbeKind, ProbePlan, ProbeRoute, choose_probe
 from composewatch.mapping import is_noise, load_watch_targets, watch_roots
-from composewatch.neighbours import can_refresh
 
 __all__ = [
     "Check",

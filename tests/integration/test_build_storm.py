@@ -18,9 +18,9 @@ from fakes import ListSink
 from composewatch.buildcache import BuildCache
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.config import SETTINGS_KEY, parse_settings
-from composewatch.containers import Engine
 from composewatch.core import state as st
-from composewatch.runner import DockerRunner
+from composewatch.engine.containers import Engine
+from composewatch.engine.executor import DockerRunner
 from composewatch.stop import StopPolicy
 
 STORM = 60  # saves, 30 ms apart: each one supersedes the build of the one before

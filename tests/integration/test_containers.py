@@ -16,12 +16,12 @@ import pytest
 from cwhelpers import id_of
 
 from composewatch.buildcache import BuildCache
-from composewatch.builder import build_image
 from composewatch.compose.model import LoadedProject, Project
 from composewatch.config import Settings
-from composewatch.containers import Engine
 from composewatch.core.state import Exchange
-from composewatch.runner import DockerRunner
+from composewatch.engine.builder import build_image
+from composewatch.engine.containers import Engine
+from composewatch.engine.executor import DockerRunner
 from composewatch.spec import config_hash, container_spec, image_name
 from composewatch.stop import StopPolicy
 

@@ -28,8 +28,8 @@ from test_session import Recorder, fetch, make_session, served, watching, write_
 from composewatch import events as ev
 from composewatch import state as st
 from composewatch.app import Session
-from composewatch.containers import Engine
-from composewatch.runner import DockerRunner
+from composewatch.engine.containers import Engine
+from composewatch.engine.executor import DockerRunner
 
 FIGURES: dict[str, str] = {}
 WEB = "http://127.0.0.1:18002/"

@@ -29,10 +29,10 @@ from composewatch import events as ev
 from composewatch.buildcache import BuildCache
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.config import SETTINGS_KEY, parse_settings
-from composewatch.containers import Engine
+from composewatch.engine.containers import Engine
 from composewatch.engine.context import Endpoint
+from composewatch.engine.executor import DockerRunner
 from composewatch.health import HttpClient, ProbeRoute, choose_probe, exec_verdict
-from composewatch.runner import DockerRunner
 from composewatch.stop import StopPolicy
 
 BUSYBOX = "busybox:latest"

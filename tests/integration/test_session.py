@@ -24,7 +24,7 @@ from composewatch import events as ev
 from composewatch.app import Session, selected_services
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.config import SETTINGS_KEY, parse_settings
-from composewatch.containers import Engine
+from composewatch.engine.containers import Engine
 
 
 class Recorder:

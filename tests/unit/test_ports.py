@@ -13,11 +13,11 @@ from composewatch.buildcache import BuildCache
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.compose.model import Service
 from composewatch.config import parse_settings
-from composewatch.containers import Engine
 from composewatch.core import state as st
 from composewatch.core.ports import explain_port_in_use, port_in_use
+from composewatch.engine.containers import Engine
+from composewatch.engine.executor import DockerRunner
 from composewatch.errors import EngineError
-from composewatch.runner import DockerRunner
 from composewatch.stop import StopPolicy
 
 ALLOCATED = (

@@ -14,10 +14,10 @@ from composewatch import state as st
 from composewatch.buildcache import BuildCache
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.config import SETTINGS_KEY, parse_settings
-from composewatch.containers import Engine
+from composewatch.engine.containers import Engine
+from composewatch.engine.executor import DockerRunner
 from composewatch.errors import EngineError
 from composewatch.health import ProbeResult
-from composewatch.runner import DockerRunner
 from composewatch.stop import StopPolicy
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "two-services"
@@ -126,7 +126,7 @@ def test_a_check_on_a_container_that_exits_says_so(
 
 
 def test_a_daemon_thread_hands_back_its_result_or_its_exception() -> None:
-    from composewatch.runner import in_daemon_thread
+    from composewatch.engine.executor import in_daemon_thread
 
     def boom() -> int:
         raise KeyError("gone")

@@ -27,20 +27,20 @@ from typing import TypeVar
 
 from composewatch import events as ev
 from composewatch.buildcache import BuildCache
-from composewatch.builder import (
-    BuildCancelled,
-    PreparedBuild,
-    build_image,
-    prepare_build,
-)
 from composewatch.compose.model import LoadedProject
 from composewatch.config import Settings
-from composewatch.containers import Engine
 from composewatch.core import state as st
 from composewatch.core.backoff import backoff_delays
 from composewatch.core.inplace import Copy
 from composewatch.core.plan import LEFTOVER_SUFFIX
 from composewatch.core.ports import explain_port_in_use
+from composewatch.engine.builder import (
+    BuildCancelled,
+    PreparedBuild,
+    build_image,
+    prepare_build,
+)
+from composewatch.engine.containers import Engine
 from composewatch.engine.faults import describe, engine_lost
 from composewatch.errors import BuildError, ComposewatchError, EngineError
 from composewatch.health import (

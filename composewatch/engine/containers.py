@@ -25,6 +25,12 @@ from composewatch.core.ownership import Owner
 from composewatch.core.plan import LEFTOVER_SUFFIX
 from composewatch.engine.archive import copy_tar, deleted, parse_owner
 from composewatch.engine.context import DEFAULT_HOST, Endpoint, load_endpoint, open_client
+from composewatch.engine.neighbours import (
+    Neighbour,
+    can_refresh,
+    forget_neighbours,
+    refresh_neighbours,
+)
 from composewatch.engine.parse import (
     ContainerInfo,
     parse_name,
@@ -36,12 +42,6 @@ from composewatch.engine.project import connect_endpoint, exec_output
 from composewatch.engine.synccopy import container_owner, sync_archive
 from composewatch.errors import EngineError, EngineUnavailable
 from composewatch.health import ContainerStatus
-from composewatch.neighbours import (
-    Neighbour,
-    can_refresh,
-    forget_neighbours,
-    refresh_neighbours,
-)
 from composewatch.spec import (
     COMPOSE_VERSION,
     ContainerSpec,
