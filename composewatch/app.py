@@ -838,7 +838,7 @@ class Session:
                 ev.Note(f"changes not applied, the project runs as it was: {message}", "warning")
             )
             return
-        plans = plan_reload(self.loaded.project, new.project, self.services)
+        plans = plan_reload(self.loaded.project, new.project, self.services, config_hash)
         self.loaded = self.runner.loaded = new
         self.stop_policy.project = new.project
         self.targets = self.watch_targets()

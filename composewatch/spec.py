@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from composewatch.compose.model import LoadedProject, PortConfig, Project, Service
+from composewatch.compose.model import LABEL, LoadedProject, PortConfig, Project, Service
 from composewatch.compose.textfile import read_input_bytes
 from composewatch.compose.units import parse_duration
 from composewatch.confighash import service_hash
+from composewatch.core.scale import replica_count
 from composewatch.errors import ComposeFileError, EngineError
 from composewatch.spec_files import InjectedFile, file_mounts, injected_files
-from composewatch.spec_project import replica_count, startup_order, unsupported_keys
+from composewatch.spec_project import startup_order, unsupported_keys
 from composewatch.spec_resources import resources
 from composewatch.spec_volumes import byte_count, volume_binds_and_mounts, volume_name
 
@@ -40,7 +41,6 @@ __all__ = [
 ]
 
 COMPOSE_VERSION = "2.40.3"  # written in com.docker.compose.version, as the compose we mimic
-_L = "com.docker.compose."
 
 
 _SERVICE_PREFIX = "service:"
@@ -114,21 +114,21 @@ def _labels(loaded: LoadedProject, name: str, number: int, image_id: str | None)
     # Compose's own labels win over the service's, as in compose's mergeLabels.
     labels.update(
         {
-            _L + "project": project.name,
-            _L + "service": name,
-            _L + "version": COMPOSE_VERSION,
-            _L + "project.working_dir": loaded.working_dir,
-            _L + "project.config_files": ",".join(loaded.config_files),
-            _L + "oneoff": "False",
-            _L + "config-hash": config_hash(service),
-            _L + "container-number": str(number),
-            _L + "depends_on": deps,
+            LABEL + "project": project.name,
+            LABEL + "service": name,
+            LABEL + "version": COMPOSE_VERSION,
+            LABEL + "project.working_dir": loaded.working_dir,
+            LABEL + "project.config_files": ",".join(loaded.config_files),
+            LABEL + "oneoff": "False",
+            LABEL + "config-hash": config_hash(service),
+            LABEL + "container-number": str(number),
+            LABEL + "depends_on": deps,
         }
     )
     if loaded.env_files:  # --env-file, as compose labels it (absolute paths, comma-joined)
-        labels[_L + "project.environment_file"] = ",".join(loaded.env_files)
+        labels[LABEL + "project.environment_file"] = ",".join(loaded.env_files)
     if image_id:
-        labels[_L + "image"] = image_id
+        labels[LABEL + "image"] = image_id
     return labels
 
 

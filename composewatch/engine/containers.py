@@ -18,7 +18,7 @@ import docker
 import docker.errors
 import docker.types
 
-from composewatch.compose.model import LoadedProject
+from composewatch.compose.model import LABEL, LoadedProject
 from composewatch.confighash import network_hash, volume_hash
 from composewatch.core.inplace import Copy
 from composewatch.core.ownership import Owner
@@ -52,7 +52,6 @@ from composewatch.spec import (
 
 __all__ = ["ContainerInfo", "Engine"]
 
-_L = "com.docker.compose."
 _SIGTERM_BIT = 1 << (15 - 1)  # SigCgt is a mask where signal n is bit n-1
 _SIGNAL_FORWARDERS = frozenset({"docker-init", "tini", "tini-static"})
 
@@ -94,7 +93,7 @@ class Engine:
 
     def observe(self, project_name: str) -> list[ContainerInfo]:
         """The project's service containers (not one-offs)."""
-        filters = {"label": [f"{_L}project={project_name}", f"{_L}oneoff=False"]}
+        filters = {"label": [f"{LABEL}project={project_name}", f"{LABEL}oneoff=False"]}
         summaries = self._api.containers(all=True, filters=filters)
         return [parse_summary(s) for s in summaries]
 
@@ -411,7 +410,7 @@ class Engine:
     def down(self, project_name: str, *, volumes: bool = False) -> None:
         """Like `docker compose down`: stop and remove the project's containers (one-offs
         too) and its networks; its volumes only with `volumes=True`."""
-        label = {"label": f"{_L}project={project_name}"}
+        label = {"label": f"{LABEL}project={project_name}"}
         summaries = self._api.containers(all=True, filters=label)
         threads = [threading.Thread(target=self._stop_remove, args=(s["Id"],)) for s in summaries]
         for thread in threads:
@@ -466,10 +465,10 @@ def _resource_labels(cfg: dict[str, Any], kind: str, key: str, project: str) -> 
     digest = network_hash(cfg) if kind == "network" else volume_hash(cfg)
     return {
         **(cfg.get("labels") or {}),
-        _L + kind: key,
-        _L + "project": project,
-        _L + "version": COMPOSE_VERSION,
-        _L + "config-hash": digest,
+        LABEL + kind: key,
+        LABEL + "project": project,
+        LABEL + "version": COMPOSE_VERSION,
+        LABEL + "config-hash": digest,
     }
 
 

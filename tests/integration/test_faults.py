@@ -26,8 +26,8 @@ from cwhelpers import id_of
 from test_session import Recorder, fetch, make_session, served, watching, write_page
 
 from composewatch import events as ev
-from composewatch import state as st
 from composewatch.app import Session
+from composewatch.core import state as st
 from composewatch.engine.containers import Engine
 from composewatch.engine.executor import DockerRunner
 

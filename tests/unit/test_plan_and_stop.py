@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from composewatch.plan import Attach, Observed, Wanted, plan_attach, plan_up, render_plan
+from composewatch.core.plan import Attach, Observed, Wanted, plan_attach, plan_up, render_plan
 from composewatch.stop import choose_stop_timeout
 
 

@@ -10,10 +10,10 @@ from typing import cast
 import pytest
 from fakes import FakeEngine, ListSink
 
-from composewatch import state as st
 from composewatch.buildcache import BuildCache
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.config import SETTINGS_KEY, parse_settings
+from composewatch.core import state as st
 from composewatch.engine.containers import Engine
 from composewatch.engine.executor import DockerRunner
 from composewatch.errors import EngineError

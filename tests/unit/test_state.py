@@ -10,7 +10,7 @@ from pathlib import Path
 
 from composewatch import events as ev
 from composewatch.core.action import Action
-from composewatch.state import (
+from composewatch.core.state import (
     BuildFailed,
     BuildSucceeded,
     CancelBuild,
