@@ -37,11 +37,14 @@ from composewatch.core.plan import Observed, ServicePlan, Step, Wanted, plan_att
 from composewatch.core.reload import plan_reload
 from composewatch.core.startup import Fact, admit, needs_of
 from composewatch.core.storm import WriteStorms
+from composewatch.core.sync import plan_sync
 from composewatch.engine.builder import build_image, prepare_build
 from composewatch.engine.containers import ContainerInfo, Engine
-from composewatch.engine.executor import DockerRunner, in_daemon_thread
+from composewatch.engine.executor import DockerRunner
 from composewatch.engine.faults import describe, engine_lost
 from composewatch.engine.project import image_created_s
+from composewatch.engine.steps import in_daemon_thread
+from composewatch.engine.stopsignal import StopSignals
 from composewatch.errors import BuildError, ComposewatchError
 from composewatch.health import ProbeProgress, ProbeResult
 from composewatch.mapping import (
@@ -60,7 +63,6 @@ from composewatch.spec import (
     startup_order,
 )
 from composewatch.spec_project import check_replicas
-from composewatch.stop import StopPolicy
 from composewatch.ui import UI
 from composewatch.watcher import ChangeBatch, OwnWrites, after_checkouts, git_locks, watch_changes
 
@@ -191,11 +193,8 @@ class Session:
         self.targets: list[WatchTarget] = []
         self.scheduler: Scheduler | None = None
         self.storms = WriteStorms()
-        self.stop_policy = StopPolicy(
-            self.loaded.project,
-            self.settings,
-            self.engine.ignores_sigterm,
-            lambda message: self.ui(ev.Note(message)),
+        self.stop_policy = StopSignals(
+            self.engine.ignores_sigterm, lambda message: self.ui(ev.Note(message))
         )
         self.runner = DockerRunner(
             self.loaded,
@@ -301,7 +300,12 @@ class Session:
                         "its image was made, synced before the first save"
                     )
                 )
-                scheduler.submit(st.Changed(target.service, Action.SYNC, paths, time.time()))
+                copies, commands = plan_sync(paths, target.rules)
+                scheduler.submit(
+                    st.Changed(
+                        target.service, Action.SYNC, paths, time.time(), copies, commands=commands
+                    )
+                )
 
     async def bring_up(self) -> bool:
         self.warn_unsupported()
@@ -435,7 +439,7 @@ class Session:
             count = len(plan.containers)
             self.ui(ev.ServiceStarted(plan.service, first[:12], True, 0.0, count))
             for container in plan.containers:
-                self.stop_policy.learn(plan.service, container)
+                self.stop_policy.observe(plan.service, container)
         if not self.serving:
             raise ComposewatchError(
                 f"nothing of project {self.loaded.project.name} runs, so there is nothing to "
@@ -673,7 +677,7 @@ class Session:
         if not result.ok:
             self.ui(ev.Unhealthy(name, result.detail))
             return container, False, old
-        await asyncio.to_thread(self.stop_policy.learn, name, container)
+        await asyncio.to_thread(self.stop_policy.observe, name, container)
         return container, True, old
 
     def apply_plan(self, plan: ServicePlan, image: str) -> tuple[str, str | None]:
@@ -804,7 +808,13 @@ class Session:
             await self.apply_new_config(scheduler, saved_at)
         for service, change in map_changes(batch.paths, self.targets).items():
             changed = st.Changed(
-                service, change.action, change.paths, saved_at, change.copies, change.why
+                service,
+                change.action,
+                change.paths,
+                saved_at,
+                change.copies,
+                change.why,
+                change.commands,
             )
             scheduler.submit(changed)
 
@@ -825,7 +835,6 @@ class Session:
             return
         plans = plan_reload(self.loaded.project, new.project, self.services, config_hash)
         self.loaded = self.runner.loaded = new
-        self.stop_policy.project = new.project
         self.targets = self.watch_targets()
         files = frozenset(Path(f) for f in new.config_files)
         for plan in plans:

@@ -697,7 +697,7 @@ def _service_containers(
 def _stop_timeout(engine: Engine, row: ContainerRow, given_s: int | None) -> float:
     """-t, else the container's stop_grace_period, else 0 for a PID 1 that ignores SIGTERM
     (it would only be killed after the wait), else compose's 10 s."""
-    from composewatch.stop import choose_stop_timeout
+    from composewatch.core.stop import choose_stop_timeout
 
     if given_s is not None:
         return float(given_s)
