@@ -235,7 +235,7 @@ def _run_watcher(
     from composewatch.engine.builder import check_build_inputs
     from composewatch.engine.containers import Engine
     from composewatch.hints import HintingUI
-    from composewatch.ui import LiveUI
+    from composewatch.liveview import LiveUI
 
     chosen = selected_services(loaded, requested)
     check_build_inputs(loaded, chosen)
@@ -304,7 +304,9 @@ def _make_ui(
 ) -> UI:
     """JSON lines when asked; the live view on a terminal; plain lines otherwise (and with
     build or container logs, which do not fit in a table)."""
-    from composewatch.ui import ConsoleUI, JsonUI, LiveUI, make_console
+    from composewatch.jsonui import JsonUI
+    from composewatch.liveview import LiveUI
+    from composewatch.ui import ConsoleUI, make_console
 
     console = make_console()
     if json_output:
