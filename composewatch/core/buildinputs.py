@@ -173,12 +173,7 @@ def parse_build_request(project: Project, service: str, config_file: str) -> Bui
         )
 
     platform = _platform(model.model_extra or {}, extra, where)
-    shm_size: int | None = None
-    if build.shm_size is not None:
-        try:
-            shm_size = parse_size(build.shm_size)
-        except UnitError as exc:
-            raise BuildContextError(f"{where}.shm_size: {exc}") from None
+    shm_size = _shm_size(build.shm_size, where)
     return BuildRequest(
         service=service,
         context=Path(build.context),
@@ -216,6 +211,15 @@ def _platform(service_extra: dict[str, Any], extra: dict[str, Any], where: str) 
             "loaded into the local image store; set the service's `platform` to the one to run."
         )
     return platform
+
+
+def _shm_size(value: int | str | None, where: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_size(value)
+    except UnitError as exc:
+        raise BuildContextError(f"{where}.shm_size: {exc}") from None
 
 
 def _cache_from(entries: list[str], where: str) -> tuple[str, ...]:
