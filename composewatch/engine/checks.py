@@ -13,6 +13,7 @@ from composewatch import events as ev
 from composewatch.compose.model import LoadedProject
 from composewatch.config import Settings
 from composewatch.core import state as st
+from composewatch.core.probe import unhealthy_reason
 from composewatch.engine.containers import Engine
 from composewatch.health import (
     ContainerStatus,
@@ -56,12 +57,7 @@ class HealthChecks:
     def why_unhealthy(self, container: str, result: ProbeResult) -> tuple[str, tuple[str, ...]]:
         """The probe's verdict, or the exit code when the container has died meanwhile, and
         the container's last log lines."""
-        status = self.engine.status(container)
-        reason = result.detail
-        if not status.running and status.exit_code is not None:
-            reason = f"container exited with code {status.exit_code}"
-        elif status.health == "unhealthy":
-            reason = f"Docker healthcheck: unhealthy ({result.detail})"
+        reason = unhealthy_reason(result.detail, self.engine.status(container))
         return reason, self.engine.logs_tail(container, LOG_TAIL_LINES)
 
     async def check_health(
