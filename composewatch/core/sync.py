@@ -10,9 +10,12 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from composewatch.compose.model import WatchRule
 from composewatch.core.inplace import Copy
+
+if TYPE_CHECKING:  # the state machine imports SyncCommand: it need not load the compose model
+    from composewatch.compose.model import WatchRule
 
 __all__ = ["SyncCommand", "merge_commands", "plan_sync", "split_copies", "sync_destinations"]
 
