@@ -46,9 +46,10 @@ class DockerRunner:
     cache: BuildCache
 
     def __post_init__(self) -> None:
-        self.builds = Builds(self.settings, self.engine, self.ui, self.cache)
+        # The parts report through `report`, so a UI set on the runner later reaches them too.
+        self.builds = Builds(self.settings, self.engine, self.report, self.cache)
         self.swaps = Swaps(self.settings, self.engine, self.signals)
-        self.checks = HealthChecks(self.settings, self.engine, self.ui)
+        self.checks = HealthChecks(self.settings, self.engine, self.report)
 
     def report(self, event: ev.Event) -> None:
         self.ui(event)
