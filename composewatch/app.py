@@ -13,11 +13,9 @@ once; what it interrupts, the next `up` recognises and cleans (see `plan`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import math
 import os
 import signal
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,26 +25,24 @@ from composewatch import spec_keys
 from composewatch.buildcache import BuildCache, default_cache_dir
 from composewatch.compose.model import LoadedProject, Project
 from composewatch.config import Settings
-from composewatch.containers import Engine
 from composewatch.core import state as st
 from composewatch.core.action import Action
 from composewatch.core.deps import dependents_to_recreate, dependents_to_restart
+from composewatch.engine.containers import Engine
+from composewatch.engine.executor import DockerRunner
+from composewatch.engine.stopsignal import StopSignals
 from composewatch.errors import ComposewatchError
 from composewatch.observe import UpObserver
-from composewatch.runner import DockerRunner
 from composewatch.saves import Saves
 from composewatch.scheduler import Scheduler
 from composewatch.spec import replica_count
-from composewatch.stop import StopPolicy
 from composewatch.ui import UI
-from composewatch.watcher import ChangeBatch, OwnWrites, watch_changes
+from composewatch.watcher import OwnWrites, after_checkouts, git_locks, watch_changes
 
 __all__ = ["DEPENDENCY_TIMEOUT_S", "Interrupted", "Session", "run_up", "selected_services"]
 
 DEPENDENCY_TIMEOUT_S = 300.0  # how long a dependent waits for its dependency's condition
 THREADS = 64  # for engine calls during `up` (see run_up)
-CHECKOUT_POLL_S = 0.1  # how often a running `git checkout` (its index.lock) is looked at
-CHECKOUT_MAX_S = 300.0  # a lock older than this is stale (a crashed git): stop waiting
 
 
 class Interrupted(Exception):
@@ -109,18 +105,6 @@ def run_up(session: Session, *, watch: bool) -> bool:
     return asyncio.run(main())
 
 
-def git_locks(roots: Sequence[Path]) -> set[Path]:
-    """The `index.lock` of each git repository holding a watched root: present while a
-    `git checkout` (or rebase, merge, stash) rewrites the work tree."""
-    locks = set()
-    for root in roots:
-        for folder in (root, *root.parents):
-            if (folder / ".git").is_dir():
-                locks.add(folder / ".git" / "index.lock")
-                break
-    return locks
-
-
 def selected_services(loaded: LoadedProject, requested: Sequence[str]) -> list[str]:
     """The requested services plus everything they depend on (all services when none), but
     those scaled to 0 replicas, which compose runs no container of."""
@@ -156,11 +140,8 @@ class Session:
     def __post_init__(self) -> None:
         self.saves = Saves(self)
         self.scheduler: Scheduler | None = None
-        self.stop_policy = StopPolicy(
-            self.loaded.project,
-            self.settings,
-            self.engine.ignores_sigterm,
-            lambda message: self.ui(ev.Note(message)),
+        self.stop_policy = StopSignals(
+            self.engine.ignores_sigterm, lambda message: self.ui(ev.Note(message))
         )
         self.runner = DockerRunner(
             self.loaded,
@@ -231,7 +212,7 @@ class Session:
         every service is healthy; raises when `up` cannot go on."""
         self.warn_unsupported()
         if self.attach:
-            attach, learn = self.observer.attach, self.stop_policy.learn
+            attach, learn = self.observer.attach, self.stop_policy.observe
             self.serving, healthy = await asyncio.to_thread(attach, self.ui, learn)
             for name, serving in self.serving.items():
                 scheduler.handle(st.Started(name, serving))
@@ -253,7 +234,6 @@ class Session:
     def reloaded(self, new: LoadedProject) -> None:
         """The compose files changed (`Saves.apply_new_config`): what runs next reads them."""
         self.loaded = self.runner.loaded = new
-        self.stop_policy.project = new.project
 
     async def feed(self, scheduler: Scheduler, roots: list[Path], armed: asyncio.Event) -> None:
         """Map each batch of changed files to services and hand the changes to the scheduler.
@@ -270,7 +250,7 @@ class Session:
         try:
             burst_quiet_s = 2 * self.settings.quiet_ms / 1000
             locks = git_locks(roots)
-            async for batch in _after_checkouts(batches, locks, burst_quiet_s=burst_quiet_s):
+            async for batch in after_checkouts(batches, locks, burst_quiet_s=burst_quiet_s):
                 await self.saves.handle_batch(scheduler, batch)
         finally:
             calm.cancel()
@@ -285,77 +265,3 @@ def _cause(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 def _run(scheduler: Scheduler) -> asyncio.Task[None]:
     return asyncio.create_task(scheduler.run())
-
-
-async def _after_checkouts(
-    batches: AsyncIterator[ChangeBatch],
-    locks: set[Path],
-    settle_s: float = 0.2,
-    burst_quiet_s: float = 0.0,
-) -> AsyncIterator[ChangeBatch]:
-    """Pass batches on, except while a git checkout runs (an `index.lock` exists): then its
-    batches are merged, and handed over once the lock has gone and no batch came for
-    `settle_s` (the watcher still holds the last files git wrote), so a branch switch of
-    thousands of files gives one build per service, of the checked-out state.
-
-    A batch that comes less than `burst_quiet_s` after the one before is a burst (an editor's
-    "save all", a formatter, an agent): it is merged with those that follow until the burst
-    pauses for `burst_quiet_s`, so the burst's saves go as one round, not one stale restart or
-    build after another. The first batch of a burst is never held: a lone save goes at once."""
-    queue: asyncio.Queue[ChangeBatch] = asyncio.Queue()
-    loop = asyncio.get_running_loop()
-    previous_at = -math.inf
-
-    async def read() -> None:
-        async for batch in batches:
-            queue.put_nowait(batch)
-
-    reader = asyncio.create_task(read())
-    try:
-        while (batch := await _next(queue, reader)) is not None:
-            waited_s = 0.0
-            while any(lock.exists() for lock in locks) and waited_s < CHECKOUT_MAX_S:
-                await asyncio.sleep(CHECKOUT_POLL_S)
-                waited_s += CHECKOUT_POLL_S
-                while not queue.empty():
-                    batch = _merge(batch, queue.get_nowait())
-            if waited_s:
-                with contextlib.suppress(TimeoutError):
-                    while True:
-                        late = await asyncio.wait_for(queue.get(), settle_s)
-                        batch = _merge(batch, late)
-            arrived_at = loop.time()
-            if arrived_at - previous_at < burst_quiet_s:
-                with contextlib.suppress(TimeoutError):
-                    while True:
-                        batch = _merge(batch, await asyncio.wait_for(queue.get(), burst_quiet_s))
-                        arrived_at = loop.time()
-            previous_at = arrived_at
-            while not queue.empty():
-                batch = _merge(batch, queue.get_nowait())
-            yield batch
-    finally:
-        reader.cancel()
-        await asyncio.gather(reader, return_exceptions=True)
-
-
-async def _next(
-    queue: asyncio.Queue[ChangeBatch], reader: asyncio.Task[None]
-) -> ChangeBatch | None:
-    """The next batch; None once the watcher has ended (what ended it is raised)."""
-    getter = asyncio.ensure_future(queue.get())
-    try:
-        await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        if not getter.done():
-            getter.cancel()
-    if getter.done() and not getter.cancelled():
-        return getter.result()
-    if not queue.empty():
-        return queue.get_nowait()
-    reader.result()  # the watcher ended: raise what ended it
-    return None
-
-
-def _merge(a: ChangeBatch, b: ChangeBatch) -> ChangeBatch:
-    return ChangeBatch(a.paths | b.paths, max(a.delivered_at, b.delivered_at), a.rescan or b.rescan)

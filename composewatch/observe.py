@@ -13,15 +13,16 @@ from dataclasses import dataclass
 
 from composewatch import events as ev
 from composewatch.buildcache import BuildCache
-from composewatch.builder import prepare_build
 from composewatch.compose.model import LoadedProject
-from composewatch.containers import ContainerInfo, Engine
 from composewatch.core import state as st
 from composewatch.core.images import ImageFacts, choose_image
 from composewatch.core.plan import Observed, Wanted, plan_attach
 from composewatch.core.startup import COMPLETED, needs_of
+from composewatch.engine.builder import prepare_build
+from composewatch.engine.containers import ContainerInfo, Engine
+from composewatch.engine.executor import DockerRunner
+from composewatch.engine.steps import in_daemon_thread
 from composewatch.errors import ComposewatchError
-from composewatch.runner import DockerRunner, in_daemon_thread
 from composewatch.spec import config_hash, image_name, replica_count, startup_order
 from composewatch.ui import UI
 
@@ -91,7 +92,7 @@ class UpObserver:
         prepared = prepare_build(self.loaded, name) if service.build is not None else None
         digest = prepared.digest if prepared is not None else None
         if prepared is not None:
-            self.runner.keep_walk(name, prepared)
+            self.runner.builds.keep_walk(name, prepared)
         current = self.engine.image_id(tag) if service.build is not None else None
         running = [i for i in found if i.service == name and i.status == "running"]
         choice = choose_image(

@@ -22,6 +22,7 @@ from composewatch.core import state as st
 from composewatch.core.action import Action
 from composewatch.core.reload import plan_reload
 from composewatch.core.storm import WriteStorms
+from composewatch.core.sync import plan_sync
 from composewatch.engine.faults import describe
 from composewatch.engine.project import image_created_s
 from composewatch.errors import ComposewatchError
@@ -34,6 +35,7 @@ from composewatch.mapping import (
     watch_roots,
 )
 from composewatch.scheduler import Scheduler
+from composewatch.spec import config_hash
 from composewatch.spec_project import check_replicas
 from composewatch.watcher import ChangeBatch
 
@@ -113,26 +115,8 @@ class Saves:
         with the way out."""
         self.storms, admitted, started = self.storms.after(batch.paths, batch.delivered_at)
         for path in started:
-            self.session.ui(ev.Note(self.storm_note(path), "warning"))
+            self.session.ui(ev.Note(storm_note(self.storms, self.targets, path), "warning"))
         return replace(batch, paths=admitted)
-
-    def storm_note(self, path: Path) -> str:
-        contexts = [
-            t for t in self.targets if t.context is not None and path.is_relative_to(t.context)
-        ]
-        where = "; ".join(
-            f"add /{path.relative_to(t.context).as_posix()} to {t.context / '.dockerignore'} or "
-            f"set x-composewatch.services.{t.service}.watch: false"
-            for t in contexts
-            if t.context is not None
-        )
-        return (
-            f"{path} changed {self.storms.count(path)} times in "
-            f"{self.storms.span_s(path):.1f} s: a file "
-            "written this often is not source (a log?), so its changes start no build while "
-            "it keeps changing (once it stops, its last state is built). To keep it out"
-            f"{': ' + where if where else ''}."
-        )
 
     async def on_batch(self, scheduler: Scheduler, batch: ChangeBatch) -> None:
         batch = self.without_storms(batch)
@@ -151,7 +135,13 @@ class Saves:
             await self.apply_new_config(scheduler, saved_at)
         for service, change in map_changes(batch.paths, self.targets).items():
             changed = st.Changed(
-                service, change.action, change.paths, saved_at, change.copies, change.why
+                service,
+                change.action,
+                change.paths,
+                saved_at,
+                change.copies,
+                change.why,
+                change.commands,
             )
             scheduler.submit(changed)
 
@@ -170,7 +160,9 @@ class Saves:
                 ev.Note(f"changes not applied, the project runs as it was: {message}", "warning")
             )
             return
-        plans = plan_reload(self.session.loaded.project, new.project, self.session.services)
+        plans = plan_reload(
+            self.session.loaded.project, new.project, self.session.services, config_hash
+        )
         self.session.reloaded(new)
         self.targets = self.watch_targets()
         files = frozenset(Path(f) for f in new.config_files)
@@ -212,4 +204,27 @@ class Saves:
                         "its image was made, synced before the first save"
                     )
                 )
-                scheduler.submit(st.Changed(target.service, Action.SYNC, paths, time.time()))
+                copies, commands = plan_sync(paths, target.rules)
+                scheduler.submit(
+                    st.Changed(
+                        target.service, Action.SYNC, paths, time.time(), copies, commands=commands
+                    )
+                )
+
+
+def storm_note(storms: WriteStorms, targets: list[WatchTarget], path: Path) -> str:
+    """What a write storm is said with: the file, how often, and how to keep it out."""
+    contexts = [t for t in targets if t.context is not None and path.is_relative_to(t.context)]
+    where = "; ".join(
+        f"add /{path.relative_to(t.context).as_posix()} to {t.context / '.dockerignore'} or "
+        f"set x-composewatch.services.{t.service}.watch: false"
+        for t in contexts
+        if t.context is not None
+    )
+    return (
+        f"{path} changed {storms.count(path)} times in "
+        f"{storms.span_s(path):.1f} s: a file "
+        "written this often is not source (a log?), so its changes start no build while "
+        "it keeps changing (once it stops, its last state is built). To keep it out"
+        f"{': ' + where if where else ''}."
+    )

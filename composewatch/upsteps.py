@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from composewatch.containers import Engine
 from composewatch.core import state as st
 from composewatch.core.plan import Step
+from composewatch.engine.containers import Engine
 from composewatch.engine.waits import ContainerEvents
 from composewatch.errors import ComposewatchError
 from composewatch.health import ContainerStatus

@@ -20,6 +20,7 @@ from composewatch.core.machine import (
     without,
 )
 from composewatch.core.phases import ROUND_RESET, Phase
+from composewatch.core.sync import SyncCommand, merge_commands
 
 __all__ = ["Begin", "Changes"]
 
@@ -70,6 +71,7 @@ class Changes(Base):
                     change.copies,
                     change.why,
                     noticed,
+                    change.commands,
                 )
                 service = self.get(name)
                 idle = service.phase is Phase.IDLE and not self.state.engine_lost
@@ -87,6 +89,7 @@ class Changes(Base):
             change.copies,
             change.why,
             noticed_at=noticed_at,
+            commands=change.commands,
         )
 
     def on_rescaled(self, event: Rescaled) -> None:
@@ -103,6 +106,7 @@ class Changes(Base):
         copies: tuple[Copy, ...] = (),
         why: str = "",
         noticed_at: float | None = None,
+        commands: tuple[SyncCommand, ...] = (),
     ) -> None:
         service = self.get(name)
         pending = merge_actions(service.pending or action, action)
@@ -113,6 +117,7 @@ class Changes(Base):
             if action is pending or not service.pending_why
             else service.pending_why,
             pending_copies=merge_copies(service.pending_copies, copies),
+            pending_commands=merge_commands(service.pending_commands, commands),
             pending_paths=service.pending_paths | paths,
             pending_saved_at=(
                 earliest(service.pending_saved_at, saved_at)
@@ -137,6 +142,7 @@ class Changes(Base):
             service.pending_copies,
             service.pending_why,
             noticed_at=service.pending_noticed_at,
+            commands=service.pending_commands,
         )
 
 
@@ -154,6 +160,7 @@ class Begin(Base):
         why: str = "",
         *,
         noticed_at: float | None = None,
+        commands: tuple[SyncCommand, ...] = (),
     ) -> None:
         if not timings:
             timings = opening_timings(saved_at, noticed_at, self.now)
@@ -168,11 +175,13 @@ class Begin(Base):
                 "saved_at": saved_at,
                 "timings": timings,
                 "copies": copies,
+                "commands": commands,
                 "why": why,
                 "pending": None,
                 "pending_paths": frozenset(),
                 "pending_saved_at": None,
                 "pending_copies": (),
+                "pending_commands": (),
                 "pending_why": "",
                 "pending_noticed_at": None,
             },
@@ -196,10 +205,10 @@ class Begin(Base):
                 return
             restart = action in (Action.RESTART, Action.SYNC_RESTART)
             self.enter(name, Phase.SYNCING)
-            sync_paths = frozenset() if action is Action.RESTART else paths
-            self.emit(
-                SyncFiles(name, service.generation, service.serving.containers, sync_paths, restart)
-            )
+            # A restart-only round copies no file and runs no command.
+            copies, commands = ((), ()) if action is Action.RESTART else (copies, commands)
+            containers = service.serving.containers
+            self.emit(SyncFiles(name, service.generation, containers, copies, commands, restart))
 
     def way(self, name: str, action: Action, why: str) -> tuple[Action, str]:
         """The way a round goes: an update without a container, or a recreate while the image

@@ -10,12 +10,12 @@ engine's events).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from composewatch import events as ev
 from composewatch.core.inplace import Copy
 from composewatch.core.plan import Step
 from composewatch.core.progress import ContainerStatus
+from composewatch.core.sync import SyncCommand
 
 __all__ = [
     "CancelBuild",
@@ -139,13 +139,15 @@ class UpdateInPlace:
 
 @dataclass(frozen=True)
 class SyncFiles:
-    """Copy the changed files into each of `containers` (every replica), then restart them
-    when asked."""
+    """Mirror each copy's host file at its container path in each of `containers` (every
+    replica; a missing host file is deleted there), run `commands`, then restart them when
+    asked."""
 
     service: str
     generation: int
     containers: tuple[str, ...]
-    paths: frozenset[Path]
+    copies: tuple[Copy, ...]
+    commands: tuple[SyncCommand, ...]
     restart: bool
 
 

@@ -16,6 +16,7 @@ from composewatch.core.images import ImageChoice
 from composewatch.core.inplace import Copy
 from composewatch.core.plan import Observed
 from composewatch.core.progress import ContainerStatus
+from composewatch.core.sync import SyncCommand
 
 __all__ = [
     "BuildFailed",
@@ -49,9 +50,9 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Changed:
-    """A save concerns the service. For an in-place update (`Action.UPDATE`), `copies` say
-    which container paths mirror which saved files; `why` names the Dockerfile line that
-    decided the way (in place or rebuild)."""
+    """A save concerns the service. For an in-place update (`Action.UPDATE`) or a sync,
+    `copies` say which container paths mirror which saved files (a sync's `commands` run
+    after them); `why` names the Dockerfile line that decided the way (in place or rebuild)."""
 
     service: str
     action: Action
@@ -59,6 +60,7 @@ class Changed:
     saved_at: float
     copies: tuple[Copy, ...] = ()
     why: str = ""
+    commands: tuple[SyncCommand, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from composewatch.core.phases import Phase, ProjectState, ServiceState, UpStart
 
 if TYPE_CHECKING:
     from composewatch.core.inputs import Changed, EffectFailed, Healthy, ReplicaStarted
+    from composewatch.core.sync import SyncCommand
 
 __all__ = ["PHASE_OF", "Base"]
 
@@ -91,6 +92,7 @@ class Base:
             copies: tuple[Copy, ...] = (),
             why: str = "",
             noticed_at: float | None = None,
+            commands: tuple[SyncCommand, ...] = (),
         ) -> None: ...
         def begin(
             self,
@@ -103,6 +105,7 @@ class Base:
             why: str = "",
             *,
             noticed_at: float | None = None,
+            commands: tuple[SyncCommand, ...] = (),
         ) -> None: ...
         def begin_pending(self, name: str) -> None: ...
         def build_or_queue(self, name: str) -> None: ...

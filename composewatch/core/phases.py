@@ -15,6 +15,7 @@ from composewatch.core.inputs import UpRequest
 from composewatch.core.plan import ServicePlan
 from composewatch.core.progress import ProbeProgress
 from composewatch.core.startup import Fact
+from composewatch.core.sync import SyncCommand
 
 __all__ = ["ROUND_RESET", "Phase", "ProjectState", "ServiceState", "UpStart"]
 
@@ -49,7 +50,8 @@ class ServiceState:
     exchanged: tuple[Exchange, ...] = ()  # replicas swapped and found healthy this round
     numbers: tuple[int, ...] = ()  # the replicas the round swaps (none: 1..N, all of them)
     outcome: ev.Event | None = None  # reported when the current rollback is done
-    copies: tuple[Copy, ...] = ()  # the current in-place round's files
+    copies: tuple[Copy, ...] = ()  # the current in-place or sync round's files
+    commands: tuple[SyncCommand, ...] = ()  # the current sync round's commands
     why: str = ""  # why the current round takes its way (in place or rebuild)
     updated: int = 0  # replicas updated in place and found healthy this round
     restoring: bool = False  # the round puts back the image that served (in place failed)
@@ -60,6 +62,7 @@ class ServiceState:
     pending_paths: frozenset[Path] = frozenset()
     pending_saved_at: float | None = None
     pending_copies: tuple[Copy, ...] = ()
+    pending_commands: tuple[SyncCommand, ...] = ()
     pending_why: str = ""
     pending_noticed_at: float | None = None  # when the oldest pending save reached the core
     phase_started_at: float = 0.0
@@ -141,6 +144,7 @@ ROUND_RESET: dict[str, object] = {
     "outcome": None,
     "timings": (),
     "copies": (),
+    "commands": (),
     "why": "",
     "updated": 0,
     "restoring": False,

@@ -49,6 +49,7 @@ __all__ = [
     "parse_exec_status",
     "parse_found_client",
     "passes",
+    "unhealthy_reason",
 ]
 
 
@@ -102,6 +103,16 @@ class ProbePlan:
             return f"GET {self.in_container_url} inside the container, through the engine"
         published = f"GET {self.path} on published port of {self.container_port}/tcp"
         return published + (", through the engine if unreachable" if self.fallback else "")
+
+
+def unhealthy_reason(detail: str, status: ContainerStatus) -> str:
+    """Why a new container was not healthy, for the rollback: its exit code when it has died
+    meanwhile, Docker's HEALTHCHECK verdict when that said unhealthy, else the probe's."""
+    if not status.running and status.exit_code is not None:
+        return f"container exited with code {status.exit_code}"
+    if status.health == "unhealthy":
+        return f"Docker healthcheck: unhealthy ({detail})"
+    return detail
 
 
 def choose_probe(

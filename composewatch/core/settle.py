@@ -139,6 +139,7 @@ class Outages(Base):
                 service.copies,
                 service.why,
                 noticed,
+                service.commands,
             )
         if isinstance(effect, Swap | CheckHealth) and service.phase is not Phase.STARTING:
             self.update(name, settle=self.undo(name))

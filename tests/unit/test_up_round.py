@@ -126,7 +126,7 @@ def test_a_save_made_during_up_waits_for_the_round_then_goes() -> None:
     assert run(st.Changed("web", Action.RESTART, frozenset(), 0.2), at=0.2) == []
     run(st.ReplicaStarted("web", 1, 1, "web-1"))
     run(st.Healthy("web", 1))
-    restart = st.SyncFiles("web", 2, ("web-1",), frozenset(), True)
+    restart = st.SyncFiles("web", 2, ("web-1",), (), (), True)
     assert run(st.Committed("web", 1), at=1.0) == [restart]
 
 
