@@ -18,6 +18,7 @@ __all__ = [
     "EngineLost",
     "EngineReturned",
     "Event",
+    "Held",
     "ImageCaughtUp",
     "Live",
     "Note",
@@ -68,6 +69,15 @@ class ImageCaughtUp:
 class BuildQueued:
     service: str
     waiting_for: tuple[str, ...]  # the services holding the build slots
+
+
+@dataclass(frozen=True)
+class Held:
+    """The service waits before it starts (`up`): `reason` says for what (a dependency's
+    condition, the engine's return)."""
+
+    service: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -181,6 +191,7 @@ class ProbeRecovered:
 class Unhealthy:
     service: str
     reason: str
+    log_tail: tuple[str, ...] = ()  # the container's last log lines (as a rollback shows)
 
 
 @dataclass(frozen=True)
@@ -235,6 +246,7 @@ Event = (
     | UpdateStarted
     | ImageCaughtUp
     | BuildQueued
+    | Held
     | BuildLog
     | BuildFinished
     | BuildSuperseded

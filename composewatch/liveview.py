@@ -79,6 +79,9 @@ class LiveRows:
                 row = self.row(service)
                 row.state = "waiting"
                 row.detail = f"build slot busy ({', '.join(waiting_for)})"
+            case ev.Held(service, reason):
+                row = self.row(service)
+                row.state, row.detail = "waiting", reason
             case ev.BuildLog(service, text):
                 self.row(service).detail = text.strip()[-60:]
             case ev.BuildFinished(service, _) | ev.BuildUnchanged(service):

@@ -27,18 +27,29 @@ from composewatch.core.state import (
     EffectFailed,
     HashContext,
     Input,
+    ObserveUp,
     ProjectState,
+    PullImage,
     Report,
     StartBuild,
     Stopping,
     WatchEngine,
+    WatchStatus,
     step,
 )
 
 __all__ = ["EffectRunner", "Scheduler"]
 
 # Effects whose work may be dropped at once on stop: they change nothing that serves.
-_ABANDONABLE = (HashContext, StartBuild, CheckHealth, WatchEngine)
+_ABANDONABLE = (
+    HashContext,
+    StartBuild,
+    CheckHealth,
+    WatchEngine,
+    PullImage,
+    WatchStatus,
+    ObserveUp,
+)
 
 
 class EffectRunner(Protocol):
@@ -73,6 +84,7 @@ class Scheduler:
         self.state = state or ProjectState(max_parallel_builds=max_parallel_builds)
         self.inbox: asyncio.Queue[Input] = asyncio.Queue()
         self._tasks: dict[asyncio.Task[None], Effect] = {}
+        self._stepped = asyncio.Event()
         self.effects_raised = 0  # how many effects ended in an exception (for the figures)
 
     def submit(self, event: Input) -> None:
@@ -92,6 +104,7 @@ class Scheduler:
 
     def handle(self, event: Input) -> None:
         self.state, effects = step(self.state, event, self.clock())
+        self._stepped.set()
         for effect in effects:
             if isinstance(effect, Report | CancelBuild):
                 self._run_now(effect)
@@ -99,6 +112,13 @@ class Scheduler:
                 task = asyncio.create_task(self._execute(effect))
                 self._tasks[task] = effect
                 task.add_done_callback(self._forget)
+
+    async def until(self, done: Callable[[ProjectState], bool]) -> None:
+        """Wait until the state is `done` (e.g. `up` has brought every service up); steps
+        are taken by `run`, in another task."""
+        while not done(self.state):
+            self._stepped.clear()
+            await self._stepped.wait()
 
     async def idle(self) -> None:
         """Wait until no effect is running and no input is waiting (for tests and `--once`)."""

@@ -152,6 +152,8 @@ def _round_line(event: ev.Event, verbose: bool) -> str | None:
                 f"[bold]{escaped(service)}[/bold] waits for a build slot "
                 f"({escaped(', '.join(waiting_for))})"
             )
+        case ev.Held(service, reason):
+            return f"[dim]{escaped(service)} {escaped(reason)}[/dim]"
         case ev.BuildLog(service, text):
             return f"[dim]{escaped(service)} | {escaped(text)}[/dim]" if verbose else None
         case ev.BuildFinished(service, seconds):
@@ -208,8 +210,9 @@ def _failure_line(event: ev.Event, verbose: bool) -> str | None:
             )
         case ev.EngineReturned(down_s):
             return f"[bold green]Docker engine back[/bold green] after {seconds_text(down_s)}"
-        case ev.Unhealthy(service, reason):
-            return f"[bold red]{escaped(service)} unhealthy[/bold red]: {escaped(reason)}"
+        case ev.Unhealthy(service, reason, tail):
+            body = "".join(f"\n    {escaped(t)}" for t in tail)
+            return f"[bold red]{escaped(service)} unhealthy[/bold red]: {escaped(reason)}{body}"
     return None
 
 

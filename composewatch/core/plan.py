@@ -2,7 +2,8 @@
 
 Observe → plan → execute, as compose's reconcile does: every operation carries its cause, and
 the plan renders as text so tests assert on it without Docker (golden text, as compose's
-`reconcile_test.go`). The executor (`Session.apply_plan`) carries no decision logic.
+`reconcile_test.go`). The core runs the plan (`core.upround`); the executor carries no
+decision logic.
 
 A service with replicas (`scale`, `deploy.replicas`) is planned replica by replica, each
 replica number on its own (`<project>-<service>-<n>`, compose's container-number label);

@@ -16,21 +16,29 @@ one whose own start or check failed (that was said, and the dependent starts any
 watched). A dependency found healthy by composewatch's check that the engine then calls
 unhealthy, or that exits non-zero, fails its dependents' start, as compose's "dependency
 failed to start"; so does one not meeting its condition within `timeout_s` of its start.
+
+The same admission decides which queued builds take the free build slots (oldest first), and
+holds everything while the engine is lost or a service's commit or rollback is still owed, so
+`up` and a save wait for the same reasons, said in the same words.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from composewatch.compose.model import Project
-from composewatch.core.probe import ContainerStatus
+from composewatch.core.progress import ContainerStatus
+
+if TYPE_CHECKING:
+    from composewatch.compose.model import Project
 
 __all__ = ["Admission", "Fact", "admit", "needs_of"]
 
 STARTED = "service_started"
 HEALTHY = "service_healthy"
 COMPLETED = "service_completed_successfully"
+OWED = "waits for its commit or rollback to be run again"
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,7 @@ class Admission:
     waiting: dict[str, str] = field(default_factory=dict)  # service -> the condition it waits on
     failed: dict[str, str] = field(default_factory=dict)  # service -> why it cannot start
     poll: tuple[str, ...] = ()  # dependencies whose engine status decides someone waiting
+    build: tuple[str, ...] = ()  # queued builds that may take a slot now, oldest first
 
 
 def needs_of(project: Project, services: Collection[str]) -> dict[str, dict[str, str]]:
@@ -68,14 +77,27 @@ def admit(
     pending: Sequence[str],
     now_s: float,
     timeout_s: float,
+    *,
+    queued: Sequence[str] = (),
+    building: Sequence[str] = (),
+    max_builds: int = 1,
+    owed: Collection[str] = (),
+    engine_lost: bool = False,
 ) -> Admission:
     """Which of `pending` may start now; for the others, the first unmet condition (waiting)
-    or the reason they never will (failed); and which dependencies to read again."""
+    or the reason they never will (failed); which dependencies to read again; and which of
+    `queued` may build while `building` hold slots (of `max_builds`)."""
+    if engine_lost:
+        held = dict.fromkeys([*queued, *pending], "waits for the Docker engine to return")
+        return Admission(waiting=held)
+    build, waiting = _admit_builds(queued, building, max_builds, owed)
     start: list[str] = []
-    waiting: dict[str, str] = {}
     failed: dict[str, str] = {}
     poll: list[str] = []
     for name in pending:
+        if name in owed:
+            waiting[name] = OWED
+            continue
         verdicts = [
             _verdict(dep, condition, facts.get(dep, Fact()), now_s, timeout_s)
             for dep, condition in needs.get(name, {}).items()
@@ -97,7 +119,18 @@ def admit(
             ]
         else:
             start.append(name)
-    return Admission(tuple(start), waiting, failed, tuple(poll))
+    return Admission(tuple(start), waiting, failed, tuple(poll), build)
+
+
+def _admit_builds(
+    queued: Sequence[str], building: Sequence[str], max_builds: int, owed: Collection[str]
+) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The queued builds that take the free slots (oldest first), and why the others wait."""
+    free = max(0, max_builds - len(building))
+    build = tuple(n for n in queued if n not in owed)[:free]
+    busy = ", ".join([*building, *build])
+    waiting = {n: OWED if n in owed else f"build slot busy ({busy})" for n in queued}
+    return build, {n: why for n, why in waiting.items() if n not in build}
 
 
 def _verdict(

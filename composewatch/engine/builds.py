@@ -39,6 +39,10 @@ class Builds:
         if flag is not None:
             flag.set()
 
+    def keep_walk(self, service: str, prepared: PreparedBuild) -> None:
+        """A walk made elsewhere (`up`, to choose the image): the build reuses it."""
+        self._prepared[service] = prepared
+
     async def hash_context(self, loaded: LoadedProject, service: str, generation: int) -> st.Input:
         # A large context takes a while: never block the exit.
         prepared = await in_daemon_thread(lambda: prepare_build(loaded, service), f"hash-{service}")

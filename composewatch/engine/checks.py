@@ -46,18 +46,26 @@ class HealthChecks:
     _host_unreachable: set[str] = field(default_factory=set)
 
     async def check(
-        self, loaded: LoadedProject, service: str, generation: int, container: str
+        self,
+        loaded: LoadedProject,
+        service: str,
+        generation: int,
+        container: str,
+        number: int = 1,
     ) -> st.Input:
         result = await self.check_health(loaded, service, container)
         if result.ok:
-            return st.Healthy(service, generation)
-        reason, tail = await asyncio.to_thread(self.why_unhealthy, container, result)
-        return st.Unhealthy(service, generation, reason, tail)
+            return st.Healthy(service, generation, number)
+        status = await asyncio.to_thread(self.engine.status, container)
+        reason, tail = await asyncio.to_thread(self.why_unhealthy, container, result, status)
+        return st.Unhealthy(service, generation, reason, tail, number, status.exit_code)
 
-    def why_unhealthy(self, container: str, result: ProbeResult) -> tuple[str, tuple[str, ...]]:
+    def why_unhealthy(
+        self, container: str, result: ProbeResult, status: ContainerStatus | None = None
+    ) -> tuple[str, tuple[str, ...]]:
         """The probe's verdict, or the exit code when the container has died meanwhile, and
         the container's last log lines."""
-        reason = unhealthy_reason(result.detail, self.engine.status(container))
+        reason = unhealthy_reason(result.detail, status or self.engine.status(container))
         return reason, self.engine.logs_tail(container, LOG_TAIL_LINES)
 
     async def check_health(

@@ -4,13 +4,15 @@ An executor with no decision logic and no memory of what serves: each effect say
 container to check, commit or roll back (the core's state knows). It returns what happened;
 what it raises, the scheduler hands to the core as `EffectFailed` (`failure` says whether the
 engine itself went away). Its parts: builds (engine/builds.py), the swap transaction
-(engine/swaps.py), health checks (engine/checks.py); files and the engine's return are here.
+(engine/swaps.py), health checks (engine/checks.py), `up`'s starts where nothing is replaced
+(upsteps.py); files and the engine's return are here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from composewatch import events as ev
@@ -25,13 +27,14 @@ from composewatch.engine.builds import Builds
 from composewatch.engine.checks import HealthChecks
 from composewatch.engine.containers import Engine
 from composewatch.engine.faults import describe, engine_lost
-from composewatch.engine.steps import StepClock
+from composewatch.engine.steps import StepClock, in_daemon_thread
 from composewatch.engine.stopsignal import StopSignals
 from composewatch.engine.swaps import Swaps
 from composewatch.errors import ComposewatchError
 from composewatch.health import ProbeResult
 from composewatch.spec import ContainerSpec
 from composewatch.ui import UI
+from composewatch.upsteps import UpSteps
 
 __all__ = ["DockerRunner"]
 
@@ -44,6 +47,7 @@ class DockerRunner:
     ui: UI
     signals: StopSignals
     cache: BuildCache
+    observe_up: Callable[[tuple[str, ...]], Awaitable[st.UpRequested]] | None = None
 
     def __post_init__(self) -> None:
         # The parts report through `report`, so a UI set on the runner later reaches them too.
@@ -74,8 +78,13 @@ class DockerRunner:
                 return await asyncio.to_thread(
                     self.update_in_place, service, generation, container, copies
                 )
-            case st.CheckHealth(service, generation, container):
-                return await self.check(service, generation, container)
+            case st.CheckHealth(service, generation, container, number):
+                return await self.check(service, generation, container, number)
+            case st.PullImage() | st.StartReplica() | st.WatchStatus():
+                steps = UpSteps(self.engine, self.spec_for, self.explain)
+                return await in_daemon_thread(lambda: steps.run(effect), f"up-{effect.service}")
+            case st.ObserveUp(services) if self.observe_up is not None:
+                return await self.observe_up(services)  # `up` observes again
             case st.Commit(service, generation, exchanges):
                 for exchange in exchanges:
                     await asyncio.to_thread(self.commit, service, exchange)
@@ -114,8 +123,10 @@ class DockerRunner:
     def rollback(self, service: str, exchange: st.Exchange) -> None:
         self.swaps.rollback(self.loaded, service, exchange)
 
-    async def check(self, service: str, generation: int, container: str) -> st.Input:
-        return await self.checks.check(self.loaded, service, generation, container)
+    async def check(
+        self, service: str, generation: int, container: str, number: int = 1
+    ) -> st.Input:
+        return await self.checks.check(self.loaded, service, generation, container, number)
 
     async def check_health(self, service: str, container: str | None) -> ProbeResult:
         return await self.checks.check_health(self.loaded, service, container)

@@ -153,10 +153,12 @@ def test_effects_that_raise_leave_no_service_stuck(
     session = make_session(project, project_name, recorder)
     flaky = Flaky(session.runner, every=4)
     session.runner.run = flaky.run  # type: ignore[method-assign]
+    flaky.enabled = False  # `up` runs through the same executor: it starts clean
     saves = 15
 
     async def scenario() -> None:
         async with watching(session, recorder):
+            flaky.enabled = True
             for i in range(saves):
                 write_page(project, "web", f"v{i}")
                 write_page(project, "api", f"a{i}")

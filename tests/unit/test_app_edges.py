@@ -8,8 +8,8 @@ import os
 import signal
 from pathlib import Path
 
-from composewatch.app import load_env_file_paths
 from composewatch.compose import ProjectOptions, load_project
+from composewatch.saves import load_env_file_paths
 from composewatch.watcher import git_locks
 
 

@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 EVERY_EVENT: list[ev.Event] = [
     ev.BuildStarted("web", ("/p/app.py",)),
     ev.BuildQueued("web", ("api", "worker")),
+    ev.Held("web", "waits for db to be healthy"),
     ev.BuildLog("web", "Step 1/3"),
     ev.BuildFinished("web", 0.21),
     ev.BuildSuperseded("web"),
@@ -42,7 +43,7 @@ EVERY_EVENT: list[ev.Event] = [
     ev.SwapFailed("web", "port taken"),
     ev.SyncFailed("web", "no container"),
     ev.RolledBack("web", "HTTP 500"),
-    ev.Unhealthy("web", "exited 1"),
+    ev.Unhealthy("web", "exited 1", ("Traceback", "boom")),
     ev.ProbeFailed("web", 40, 1.52, 'exec: "timeout": executable file not found', True),
     ev.ProbeRecovered("web", 41, 3.1),
     ev.Live("web", 0.73, (("detect", 0.04), ("building", 0.2))),
@@ -135,6 +136,11 @@ def test_live_view_rows_follow_a_save() -> None:
         ["web", "api"], {"web": "http://127.0.0.1:5000/"}, console, {"web": "api (healthy)"}
     )
     assert view.rows["web"].detail == "waits for api (healthy)"
+    view.apply(ev.Held("web", "waits for api to be healthy"))  # at `up`, as a save's wait
+    assert (view.rows["web"].state, view.rows["web"].detail) == (
+        "waiting",
+        "waits for api to be healthy",
+    )
     view.apply(ev.BuildQueued("web", ("api",)))
     assert (view.rows["web"].state, view.rows["web"].detail) == (
         "waiting",

@@ -124,7 +124,7 @@ def test_a_check_on_a_container_that_exits_says_so(
     new, _ = runner.swap_in("web", "sha256:new", old)
     engine.containers[new].update(running=False, exit=3, logs=("bye",))
     result = asyncio.run(runner.check("web", 1, new))
-    assert result == st.Unhealthy("web", 1, "container exited with code 3", ("bye",))
+    assert result == st.Unhealthy("web", 1, "container exited with code 3", ("bye",), 1, 3)
 
 
 def test_a_daemon_thread_hands_back_its_result_or_its_exception() -> None:

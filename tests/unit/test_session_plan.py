@@ -1,4 +1,4 @@
-"""`Session.apply_plan` carries a plan out with no decisions (fake engine), and the console
+"""The executor carries `up`'s plan out with no decisions (fake engine), and the console
 renders the loop's new events (rollback reasons with log lines, the engine coming and going)."""
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from composewatch import events as ev
 from composewatch.app import Session
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.config import SETTINGS_KEY, parse_settings
-from composewatch.core.plan import Removal, ServicePlan, Step
+from composewatch.core import state as st
+from composewatch.core.plan import Step
 from composewatch.ui import render as render_event
+from composewatch.upsteps import UpSteps
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "two-services"
 
@@ -28,24 +30,24 @@ def session(engine: FakeEngine) -> Session:
 
 def test_each_step_does_only_what_the_plan_says() -> None:
     engine = FakeEngine()
-    run = session(engine)
+    runner = session(engine).runner
+    run = UpSteps(engine, runner.spec_for, runner.explain)  # type: ignore[arg-type]
     leftover = engine.add("p-web-1_cw-new")
     stopped = engine.add("p-web-1", running=False)
-    plan = ServicePlan("web", Step.START, stopped, "stopped", (Removal(leftover, "left"),))
-    assert run.apply_plan(plan, "sha256:i") == (stopped, None)
+    start = st.StartReplica("web", 1, Step.START, "sha256:i", stopped, 1, (leftover,))
+    assert run.start_replica(start) == st.ReplicaStarted("web", 1, 1, stopped)
     assert engine.names() == {"p-web-1": True}
     assert [c[0] for c in engine.calls] == ["remove", "start"]
 
     engine.calls.clear()
-    created, old = run.apply_plan(ServicePlan("api", Step.CREATE, None, "none"), "sha256:i")
-    assert old is None and engine.names()["p-api-1"] is True
+    made = run.start_replica(st.StartReplica("api", 2, Step.CREATE, "sha256:i", None))
+    assert isinstance(made, st.ReplicaStarted) and made.container is not None
+    assert engine.names()["p-api-1"] is True
     assert [c[0] for c in engine.calls] == ["create", "start"]
 
     engine.calls.clear()
-    new, old = run.apply_plan(ServicePlan("web", Step.RECREATE, stopped, "changed"), "sha256:j")
-    assert old == stopped and engine.containers[new]["name"] == "p-web-1_cw-new"
-    engine.calls.clear()
-    assert run.apply_plan(ServicePlan("api", Step.ADOPT, created, "same"), "x") == (created, None)
+    adopted = run.start_replica(st.StartReplica("api", 3, Step.ADOPT, "x", made.container))
+    assert adopted == st.ReplicaStarted("api", 3, 1, made.container)
     assert engine.calls == []
 
 

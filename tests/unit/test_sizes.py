@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "composewatch"
 MODULE_LINES, CLASS_LINES, FUNCTION_LINES = 400, 150, 60
 
 #: Being split by other work right now (issue 17): removed from here as each one lands.
-BEING_SPLIT = {"core/state.py", "app.py", "cli.py"}
+BEING_SPLIT = {"cli.py"}
 #: Generated tables, exempt by nature (none is over today; listed so the rule is explicit).
 GENERATED = {"compose/schema_tables.py"}
 

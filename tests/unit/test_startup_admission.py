@@ -137,3 +137,60 @@ def test_needs_leave_out_dependencies_not_brought_up() -> None:
         }
     )
     assert needs_of(project, ["db", "api"]) == {"db": {}, "api": {"db": H}}
+
+
+BUILDS: list[tuple[str, dict[str, object], Admission]] = [
+    (
+        "free slots go to the oldest queued builds; the rest say who holds the slots",
+        {"queued": ["api", "web", "worker"], "building": ["db"], "max_builds": 3},
+        Admission(
+            waiting={"worker": "build slot busy (db, api, web)"},
+            build=("api", "web"),
+        ),
+    ),
+    (
+        "no slot free: every queued build waits",
+        {"queued": ["web"], "building": ["api"], "max_builds": 1},
+        Admission(waiting={"web": "build slot busy (api)"}),
+    ),
+    (
+        "a commit or rollback still owed holds its service, build or start",
+        {"queued": ["web"], "owed": ["web", "db"], "max_builds": 2},
+        Admission(
+            ("cache",),
+            {
+                "web": "waits for its commit or rollback to be run again",
+                "db": "waits for its commit or rollback to be run again",
+            },
+        ),
+    ),
+    (
+        "a lost engine holds everything, builds and starts",
+        {"queued": ["web"], "max_builds": 2, "engine_lost": True},
+        Admission(
+            waiting={
+                "web": "waits for the Docker engine to return",
+                "db": "waits for the Docker engine to return",
+                "cache": "waits for the Docker engine to return",
+            }
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("given", "expected"), [c[1:] for c in BUILDS], ids=[c[0] for c in BUILDS])
+def test_builds_and_holds_by_the_same_admission(
+    given: dict[str, object], expected: Admission
+) -> None:
+    pending = ["db", "cache"] if given.get("owed") or given.get("engine_lost") else []
+    admission = admit(NEEDS, {}, pending, now_s=0.0, timeout_s=300.0, **given)  # type: ignore[arg-type]
+    assert admission == expected
+
+
+def test_a_dependencys_result_releases_what_waits_on_it() -> None:
+    pending = ["migrate", "api"]
+    waiting = admit(NEEDS, {"db": started(running("starting"))}, pending, 20.0, 300.0)
+    assert waiting.start == () and set(waiting.waiting) == {"migrate", "api"}
+    released = admit(NEEDS, {"db": started(running("healthy"))}, pending, 20.1, 300.0)
+    assert released.start == ("migrate",)
+    assert released.waiting == {"api": "waits for migrate to start"}

@@ -1,0 +1,63 @@
+"""The executor's part of `up` where nothing is replaced: pull an image, start (or create and
+start) a replica, read a dependency's status when the engine says it changed. No decisions:
+each effect says what to do."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from composewatch.core import state as st
+from composewatch.core.plan import Step
+from composewatch.engine.containers import Engine
+from composewatch.engine.waits import ContainerEvents
+from composewatch.errors import ComposewatchError
+from composewatch.health import ContainerStatus
+from composewatch.spec import ContainerSpec
+
+__all__ = ["UpSteps"]
+
+
+@dataclass
+class UpSteps:
+    engine: Engine
+    spec_for: Callable[[str, str, int], ContainerSpec]  # replica n's container, as compose's
+    explain: Callable[[str, ComposewatchError], str]  # a failure's text, naming file and key
+
+    def run(self, effect: st.PullImage | st.StartReplica | st.WatchStatus) -> st.Input:
+        """Carry the effect out (in a thread: each waits on the engine)."""
+        match effect:
+            case st.PullImage(service, generation, tag):
+                return st.ImageReady(service, generation, self.engine.ensure_image(tag))
+            case st.StartReplica():
+                return self.start_replica(effect)
+            case st.WatchStatus():
+                return st.StatusRead(effect.service, self.watch_status(effect))
+
+    def start_replica(self, effect: st.StartReplica) -> st.Input:
+        """`up` where nothing is replaced: carry the plan's step out; no decisions."""
+        service, generation, number = effect.service, effect.generation, effect.number
+        try:
+            for leftover in effect.remove:
+                self.engine.remove(leftover)
+            if effect.step is Step.CREATE or effect.keep is None:
+                container = self.engine.create(self.spec_for(service, effect.image, number))
+                self.engine.start(container)
+            else:
+                container = effect.keep
+                if effect.step is Step.START:
+                    self.engine.start(container)
+        except ComposewatchError as exc:
+            message = self.explain(service, exc)
+            return st.ReplicaStarted(service, generation, number, None, message)
+        return st.ReplicaStarted(service, generation, number, container)
+
+    def watch_status(self, effect: st.WatchStatus) -> ContainerStatus:
+        """The container's status once it differs from what the core knows, or once the
+        engine said something about it, or after `timeout_s`."""
+        with ContainerEvents(self.engine.client, effect.container) as events:
+            status = self.engine.status(effect.container)
+            if status != effect.known:
+                return status
+            events.wait(effect.timeout_s)
+        return self.engine.status(effect.container)
