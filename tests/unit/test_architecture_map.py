@@ -87,7 +87,9 @@ def test_a_missing_path_is_seen(tmp_path: Path) -> None:
 
 
 def test_a_name_not_defined_where_the_table_says_is_seen() -> None:
-    source = "def admit():\n    pass\nclass Begin:\n    def way(self):\n        pass\nKEYS: int = 1\n"
+    source = (
+        "def admit():\n    pass\nclass Begin:\n    def way(self):\n        pass\nKEYS: int = 1\n"
+    )
     assert undefined(source, ["admit", "Begin.way", "KEYS"]) == []
     assert undefined(source, ["way", "Begin.admit", "plan_up", "Other.way"]) == [
         "way",
