@@ -26,9 +26,7 @@ from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Protocol
 
 from rich.console import Console, Group, RenderableType
-from rich.live import Live
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
 from composewatch import events as ev
@@ -298,6 +296,10 @@ class LiveUI:
         }
         self.messages: list[tuple[str, str]] = []  # (time, rich markup): errors and hints
         self.header = "starting"
+        # rich's Live and Table load only for the live view (a piped or --json watcher idles
+        # without them: issue 15 point 8).
+        from rich.live import Live
+
         self._live = Live(
             self.render(), console=self.console, refresh_per_second=4, transient=False
         )
@@ -416,6 +418,8 @@ class LiveUI:
         del self.messages[:-8]
 
     def render(self) -> RenderableType:
+        from rich.table import Table
+
         table = Table(expand=False, show_edge=False, pad_edge=False, box=None)
         width = max((len(name) for name in self.rows), default=7)
         # The short columns never shrink; the long ones wrap in what is left.

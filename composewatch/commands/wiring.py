@@ -49,6 +49,7 @@ def run_watcher(
     from composewatch.builder import check_build_inputs
     from composewatch.containers import Engine
     from composewatch.hints import HintingUI
+    from composewatch.memory import TrimWhenSettled
     from composewatch.ui import LiveUI
 
     chosen = selected_services(loaded, requested)
@@ -67,6 +68,7 @@ def run_watcher(
             stack.enter_context(ui.inner)
         if watch:
             ui = StatusRecorder(ui, files)
+        ui = TrimWhenSettled(ui)
         if logs:
             from composewatch.logs import LogFollower
 
