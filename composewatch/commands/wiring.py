@@ -7,6 +7,7 @@ import os
 import signal
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from composewatch.commands.common import (
 
 if TYPE_CHECKING:
     from composewatch.app import Session
+    from composewatch.background import WatcherFiles
     from composewatch.compose.model import LoadedProject
     from composewatch.config import Settings
     from composewatch.containers import Engine
@@ -45,11 +47,10 @@ def run_watcher(
     import contextlib
 
     from composewatch.app import Interrupted, Session, run_up, selected_services
-    from composewatch.background import StatusRecorder, WatcherFiles, hold_lock
+    from composewatch.background import WatcherFiles, hold_lock
     from composewatch.builder import check_build_inputs
     from composewatch.containers import Engine
     from composewatch.hints import HintingUI
-    from composewatch.memory import TrimWhenSettled
     from composewatch.ui import LiveUI
 
     chosen = selected_services(loaded, requested)
@@ -66,16 +67,11 @@ def run_watcher(
             stack.enter_context(hold_lock(files, project, detached=detached))
         if isinstance(ui.inner, LiveUI):
             stack.enter_context(ui.inner)
-        if watch:
-            ui = StatusRecorder(ui, files)
-        ui = TrimWhenSettled(ui)
+        hints = partial(start_hints, loaded, settings, chosen, engine)
+        ui = around_session(ui, files if watch else None, hints)
         if logs:
-            from composewatch.logs import LogFollower
-
-            follower = LogFollower(engine.client, project, ui.log, frozenset(chosen))
-            follower.follow_new_containers(since=datetime.now(UTC))
+            follow_logs(engine, project, ui, chosen)
         session = Session(loaded, settings, engine, ui, chosen, reload=reload, attach=attach)
-        start_hints(loaded, settings, chosen, engine, ui)
         session.on_save = command_runner(loaded, engine, session, ui).submit
         # SIGTERM (`unwatch`, a process manager) stops the watcher as Ctrl-C does.
         signal.signal(signal.SIGTERM, interrupted)
@@ -89,6 +85,30 @@ def run_watcher(
             raise typer.Exit(INTERRUPTED) from None
     if not healthy:
         raise typer.Exit(1)
+
+
+def around_session(ui: Any, files: WatcherFiles | None, hints: Callable[[Any], None]) -> Any:
+    """The UI the session talks to: the status file (when watching, `files`), the heap
+    trimmed when work settles, and the startup hints once `up` is done (reading the build
+    contexts must not take CPU from the startup; without a watch, at once)."""
+    from composewatch.background import StatusRecorder
+    from composewatch.memory import TrimWhenSettled
+
+    if files is not None:
+        ui = StatusRecorder(ui, files)
+    ui = TrimWhenSettled(ui)
+    if files is None:
+        hints(ui)
+        return ui
+    return AfterStartup(ui, partial(hints, ui))
+
+
+def follow_logs(engine: Engine, project: str, ui: Any, services: list[str]) -> None:
+    """`up --logs`: the output of each container started from now on, through the UI."""
+    from composewatch.logs import LogFollower
+
+    follower = LogFollower(engine.client, project, ui.log, frozenset(services))
+    follower.follow_new_containers(since=datetime.now(UTC))
 
 
 def check_engine_features(loaded: LoadedProject, services: list[str], engine: Engine) -> None:
@@ -159,12 +179,28 @@ def health_shown(loaded: LoadedProject, settings: Settings, name: str, engine: E
     return plan.describe()
 
 
+class AfterStartup:
+    """Passes every event on; runs `then` once, when `up` says it is watching."""
+
+    def __init__(self, inner: Any, then: Callable[[], None]) -> None:
+        self.inner = inner
+        self._then: Callable[[], None] | None = then
+
+    def __call__(self, event: Any) -> None:
+        self.inner(event)
+        if self._then is not None and type(event).__name__ == "Watching":
+            then, self._then = self._then, None
+            then()
+
+    def __getattr__(self, name: str) -> Any:  # log(), __enter__ of the inner UI
+        return getattr(self.inner, name)
+
+
 def start_hints(
     loaded: LoadedProject, settings: Settings, services: list[str], engine: Engine, ui: Any
 ) -> None:
-    """Once, off the startup path: a big build context, a service judged only by running."""
+    """Once, on a thread of its own: a big build context, a service judged only by running."""
     import threading
-    from functools import partial
 
     from composewatch import events as ev
     from composewatch.engine.project import image_config
