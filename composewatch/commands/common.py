@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from composewatch.compose import ProjectOptions
     from composewatch.compose.model import LoadedProject
     from composewatch.config import Settings
-    from composewatch.containers import Engine
+    from composewatch.engine.containers import Engine
 
 PROG_NAME = "composewatch"
 app = typer.Typer(
@@ -112,6 +112,6 @@ def stop_on_ctrl_c() -> None:
 
 
 def connect() -> Engine:
-    from composewatch.containers import Engine
+    from composewatch.engine.containers import Engine
 
     return Engine.connect()

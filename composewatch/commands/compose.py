@@ -25,7 +25,7 @@ from composewatch.commands.common import (
 from composewatch.errors import InputError
 
 if TYPE_CHECKING:
-    from composewatch.containers import Engine
+    from composewatch.engine.containers import Engine
     from composewatch.engine.project import ContainerRow
 
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 def down(ctx: typer.Context) -> None:
     """Stop the watcher, then stop and remove the project's containers and networks."""
     from composewatch.background import WatcherFiles, stop_watcher
-    from composewatch.containers import Engine
+    from composewatch.engine.containers import Engine
 
     loaded = ctx.obj.load()
     engine = Engine.connect()
@@ -109,7 +109,7 @@ def build(
     """Build the services' images (tagged as compose tags them), without starting anything."""
     import time
 
-    from composewatch.builder import build_image, check_build_inputs
+    from composewatch.engine.builder import build_image, check_build_inputs
     from composewatch.spec import image_name
     from composewatch.ui import printable
 
@@ -177,7 +177,7 @@ def _service_containers(
 def _stop_timeout(engine: Engine, row: ContainerRow, given_s: int | None) -> float:
     """-t, else the container's stop_grace_period, else 0 for a PID 1 that ignores SIGTERM
     (it would only be killed after the wait), else compose's 10 s."""
-    from composewatch.stop import choose_stop_timeout
+    from composewatch.core.stop import choose_stop_timeout
 
     if given_s is not None:
         return float(given_s)

@@ -90,7 +90,7 @@ def _up_detached(
         refuse_second_watcher,
         spawn_detached,
     )
-    from composewatch.containers import Engine
+    from composewatch.engine.containers import Engine
     from composewatch.ui import ConsoleUI
 
     project = loaded.project.name

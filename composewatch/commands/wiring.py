@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from composewatch.background import WatcherFiles
     from composewatch.compose.model import LoadedProject
     from composewatch.config import Settings
-    from composewatch.containers import Engine
     from composewatch.core.commands import CommandRule
+    from composewatch.engine.containers import Engine
     from composewatch.gaze import CommandRunner
     from composewatch.ui import UI
 
@@ -48,10 +48,9 @@ def run_watcher(
 
     from composewatch.app import Interrupted, Session, run_up, selected_services
     from composewatch.background import WatcherFiles, hold_lock
-    from composewatch.builder import check_build_inputs
-    from composewatch.containers import Engine
+    from composewatch.engine.builder import check_build_inputs
+    from composewatch.engine.containers import Engine
     from composewatch.hints import HintingUI
-    from composewatch.ui import LiveUI
 
     chosen = selected_services(loaded, requested)
     check_build_inputs(loaded, chosen)
@@ -65,8 +64,8 @@ def run_watcher(
     with contextlib.ExitStack() as stack:
         if watch:
             stack.enter_context(hold_lock(files, project, detached=detached))
-        if isinstance(ui.inner, LiveUI):
-            stack.enter_context(ui.inner)
+        if isinstance(ui.inner, contextlib.AbstractContextManager):  # the live view draws
+            stack.enter_context(ui.inner)  # while it is entered; the others print as they go
         hints = partial(start_hints, loaded, settings, chosen, engine)
         ui = around_session(ui, files if watch else None, hints)
         if logs:
@@ -129,7 +128,9 @@ def make_ui(
 ) -> UI:
     """JSON lines when asked; the live view on a terminal; plain lines otherwise (and with
     build or container logs, which do not fit in a table)."""
-    from composewatch.ui import ConsoleUI, JsonUI, LiveUI, make_console
+    from composewatch.jsonui import JsonUI
+    from composewatch.liveview import LiveUI
+    from composewatch.ui import ConsoleUI, make_console
 
     console = make_console()
     if json_output:

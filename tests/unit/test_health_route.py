@@ -20,8 +20,10 @@ from composewatch.buildcache import BuildCache
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.compose.model import Service
 from composewatch.config import SETTINGS_KEY, HealthSettings, parse_settings
-from composewatch.containers import Engine
+from composewatch.engine.containers import Engine
 from composewatch.engine.context import Endpoint
+from composewatch.engine.executor import DockerRunner
+from composewatch.engine.stopsignal import StopSignals
 from composewatch.errors import ConfigError, EngineError
 from composewatch.health import (
     FIND_CLIENT,
@@ -43,8 +45,6 @@ from composewatch.health import (
     routed_get,
     wait_until_healthy,
 )
-from composewatch.runner import DockerRunner
-from composewatch.stop import StopPolicy
 
 HOST, ENGINE = ProbeRoute.HOST, ProbeRoute.ENGINE
 URL = "http://127.0.0.1:8000/"
@@ -465,7 +465,7 @@ def make_runner(tmp_path: Path, engine: FakeEngine) -> tuple[DockerRunner, ListS
     settings = parse_settings(
         loaded.extensions.get(SETTINGS_KEY), file="compose.yaml", service_names={"web", "worker"}
     )
-    policy = StopPolicy(loaded.project, settings, engine.ignores_sigterm, lambda _: None)
+    policy = StopSignals(engine.ignores_sigterm, lambda _: None)
     sink = ListSink()
     runner = DockerRunner(
         loaded, settings, cast(Engine, engine), sink, policy, BuildCache(tmp_path / "c.json", {})
@@ -504,7 +504,8 @@ def test_a_local_published_port_makes_no_exec(
         engine, "published_url", lambda c, port, path: f"http://127.0.0.1:8080{path}"
     )
     monkeypatch.setattr(
-        "composewatch.runner.http_probe", lambda url, expected: ProbeResult(True, "HTTP 200")
+        "composewatch.engine.checks.http_probe",
+        lambda url, expected: ProbeResult(True, "HTTP 200"),
     )
     assert asyncio.run(runner.check_health("web", cid)).ok
     assert not any(m == "exec_output" for m, _ in engine.calls)
@@ -530,7 +531,7 @@ def test_an_unreachable_remote_host_moves_the_check_inside_with_one_note(
         tried.append(url)
         return ProbeResult(False, f"{url}: TimeoutError", unreachable=True)
 
-    monkeypatch.setattr("composewatch.runner.http_probe", unreachable)
+    monkeypatch.setattr("composewatch.engine.checks.http_probe", unreachable)
     for _ in range(2):  # two checks (two saves): the note is said once
         result = asyncio.run(runner.check_health("web", cid))
         assert result.ok and "inside the container" in result.detail
