@@ -547,7 +547,7 @@ def test_an_unreachable_remote_host_moves_the_check_inside_with_one_note(
 
 
 def test_the_live_view_and_doctor_show_the_route(tmp_path: Path) -> None:
-    from composewatch.cli import _health_shown
+    from composewatch.commands.wiring import health_shown as _health_shown
     from composewatch.doctor import judge_probes
 
     engine = FakeEngine()
