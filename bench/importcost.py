@@ -31,7 +31,10 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("rich console", ("rich.console", "rich.text")),
     ("watchfiles (+anyio)", ("watchfiles",)),
     ("core state machine", ("composewatch.core.state",)),
-    ("engine, build, session (+h2)", ("composewatch.engine.builder", "composewatch.engine.containers")),
+    (
+        "engine, build, session (+h2)",
+        ("composewatch.engine.builder", "composewatch.engine.containers"),
+    ),
     ("the rest of app + cli", ("composewatch.app", "composewatch.cli")),
 )
 
