@@ -21,8 +21,8 @@ from composewatch.compose import ProjectOptions, load_project
 from composewatch.compose.model import Service
 from composewatch.config import SETTINGS_KEY, HealthSettings, parse_settings
 from composewatch.containers import Engine
-from composewatch.engine.context import Endpoint
 from composewatch.core.probe import FOUND_MARK
+from composewatch.engine.context import Endpoint
 from composewatch.errors import ConfigError, EngineError
 from composewatch.health import (
     UNREACHABLE_BEFORE_SWITCH,
@@ -424,6 +424,7 @@ def test_a_client_found_here_that_the_exec_cannot_run_is_not_searched_for_again(
     get = get_with(run)
     first, second = twice(get)
     assert not first.ok and not first.final and "executable file not found" in first.detail
+    assert second == first
     assert [c[0] for c in run.ran] == ["sh", "wget", "wget"]
 
 
