@@ -230,8 +230,8 @@ class _Spares:
     def _dial_spare(self) -> None:
         try:
             spare = _Dialled(self._argv, self._target)
-        except EngineUnavailable:
-            return  # no ssh client: the next take says so
+        except (EngineUnavailable, OSError):
+            return  # no ssh client, no process left: the next take dials and says why
         with self._lock:
             keep = not self._closed and not self._ready
             if keep:
