@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,12 +25,10 @@ from typing import Any
 from composewatch import events as ev
 from composewatch import spec_keys
 from composewatch.buildcache import BuildCache, default_cache_dir
-from composewatch.builder import build_image, prepare_build
 from composewatch.compose.model import LoadedProject, Project
 from composewatch.compose.treeload import read_text
 from composewatch.compose.yamlload import parse_documents
 from composewatch.config import Settings
-from composewatch.containers import ContainerInfo, Engine
 from composewatch.core import state as st
 from composewatch.core.action import Action
 from composewatch.core.deps import dependents_to_recreate, dependents_to_restart
@@ -40,8 +37,14 @@ from composewatch.core.plan import Observed, ServicePlan, Step, Wanted, plan_att
 from composewatch.core.reload import plan_reload
 from composewatch.core.startup import Fact, admit, needs_of
 from composewatch.core.storm import WriteStorms
+from composewatch.core.sync import plan_sync
+from composewatch.engine.builder import build_image, prepare_build
+from composewatch.engine.containers import ContainerInfo, Engine
+from composewatch.engine.executor import DockerRunner
 from composewatch.engine.faults import describe, engine_lost
 from composewatch.engine.project import image_created_s
+from composewatch.engine.steps import in_daemon_thread
+from composewatch.engine.stopsignal import StopSignals
 from composewatch.errors import BuildError, ComposewatchError
 from composewatch.health import ProbeProgress, ProbeResult
 from composewatch.mapping import (
@@ -52,7 +55,6 @@ from composewatch.mapping import (
     map_changes,
     watch_roots,
 )
-from composewatch.runner import DockerRunner, in_daemon_thread
 from composewatch.scheduler import Scheduler
 from composewatch.spec import (
     config_hash,
@@ -61,17 +63,14 @@ from composewatch.spec import (
     startup_order,
 )
 from composewatch.spec_project import check_replicas
-from composewatch.stop import StopPolicy
 from composewatch.ui import UI
-from composewatch.watcher import ChangeBatch, OwnWrites, watch_changes
+from composewatch.watcher import ChangeBatch, OwnWrites, after_checkouts, git_locks, watch_changes
 
 __all__ = ["DEPENDENCY_TIMEOUT_S", "Interrupted", "Session", "run_up", "selected_services"]
 
 DEPENDENCY_TIMEOUT_S = 300.0  # how long a dependent waits for its dependency's condition
 THREADS = 64  # for engine calls during `up` (see run_up)
 POLL_S = 0.05  # how often a dependency's status is read while someone waits on it
-CHECKOUT_POLL_S = 0.1  # how often a running `git checkout` (its index.lock) is looked at
-CHECKOUT_MAX_S = 300.0  # a lock older than this is stale (a crashed git): stop waiting
 STORM_CHECK_S = 1.0  # how often stopped write storms are looked for
 
 
@@ -157,18 +156,6 @@ def load_env_file_paths(loaded: LoadedProject) -> set[Path]:
     return found
 
 
-def git_locks(roots: Sequence[Path]) -> set[Path]:
-    """The `index.lock` of each git repository holding a watched root: present while a
-    `git checkout` (or rebase, merge, stash) rewrites the work tree."""
-    locks = set()
-    for root in roots:
-        for folder in (root, *root.parents):
-            if (folder / ".git").is_dir():
-                locks.add(folder / ".git" / "index.lock")
-                break
-    return locks
-
-
 def selected_services(loaded: LoadedProject, requested: Sequence[str]) -> list[str]:
     """The requested services plus everything they depend on (all services when none), but
     those scaled to 0 replicas, which compose runs no container of."""
@@ -206,11 +193,8 @@ class Session:
         self.targets: list[WatchTarget] = []
         self.scheduler: Scheduler | None = None
         self.storms = WriteStorms()
-        self.stop_policy = StopPolicy(
-            self.loaded.project,
-            self.settings,
-            self.engine.ignores_sigterm,
-            lambda message: self.ui(ev.Note(message)),
+        self.stop_policy = StopSignals(
+            self.engine.ignores_sigterm, lambda message: self.ui(ev.Note(message))
         )
         self.runner = DockerRunner(
             self.loaded,
@@ -316,7 +300,12 @@ class Session:
                         "its image was made, synced before the first save"
                     )
                 )
-                scheduler.submit(st.Changed(target.service, Action.SYNC, paths, time.time()))
+                copies, commands = plan_sync(paths, target.rules)
+                scheduler.submit(
+                    st.Changed(
+                        target.service, Action.SYNC, paths, time.time(), copies, commands=commands
+                    )
+                )
 
     async def bring_up(self) -> bool:
         self.warn_unsupported()
@@ -450,7 +439,7 @@ class Session:
             count = len(plan.containers)
             self.ui(ev.ServiceStarted(plan.service, first[:12], True, 0.0, count))
             for container in plan.containers:
-                self.stop_policy.learn(plan.service, container)
+                self.stop_policy.observe(plan.service, container)
         if not self.serving:
             raise ComposewatchError(
                 f"nothing of project {self.loaded.project.name} runs, so there is nothing to "
@@ -688,7 +677,7 @@ class Session:
         if not result.ok:
             self.ui(ev.Unhealthy(name, result.detail))
             return container, False, old
-        await asyncio.to_thread(self.stop_policy.learn, name, container)
+        await asyncio.to_thread(self.stop_policy.observe, name, container)
         return container, True, old
 
     def apply_plan(self, plan: ServicePlan, image: str) -> tuple[str, str | None]:
@@ -757,7 +746,7 @@ class Session:
         try:
             burst_quiet_s = 2 * self.settings.quiet_ms / 1000
             locks = git_locks(roots)
-            async for batch in _after_checkouts(batches, locks, burst_quiet_s=burst_quiet_s):
+            async for batch in after_checkouts(batches, locks, burst_quiet_s=burst_quiet_s):
                 await self.handle_batch(scheduler, batch)
         finally:
             calm.cancel()
@@ -819,7 +808,13 @@ class Session:
             await self.apply_new_config(scheduler, saved_at)
         for service, change in map_changes(batch.paths, self.targets).items():
             changed = st.Changed(
-                service, change.action, change.paths, saved_at, change.copies, change.why
+                service,
+                change.action,
+                change.paths,
+                saved_at,
+                change.copies,
+                change.why,
+                change.commands,
             )
             scheduler.submit(changed)
 
@@ -838,9 +833,8 @@ class Session:
                 ev.Note(f"changes not applied, the project runs as it was: {message}", "warning")
             )
             return
-        plans = plan_reload(self.loaded.project, new.project, self.services)
+        plans = plan_reload(self.loaded.project, new.project, self.services, config_hash)
         self.loaded = self.runner.loaded = new
-        self.stop_policy.project = new.project
         self.targets = self.watch_targets()
         files = frozenset(Path(f) for f in new.config_files)
         for plan in plans:
@@ -872,77 +866,3 @@ async def _finish_even_if_cancelled(work: Any) -> Any:
         with contextlib.suppress(Exception):  # the cancellation is what the caller hears
             await task
         raise
-
-
-async def _after_checkouts(
-    batches: AsyncIterator[ChangeBatch],
-    locks: set[Path],
-    settle_s: float = 0.2,
-    burst_quiet_s: float = 0.0,
-) -> AsyncIterator[ChangeBatch]:
-    """Pass batches on, except while a git checkout runs (an `index.lock` exists): then its
-    batches are merged, and handed over once the lock has gone and no batch came for
-    `settle_s` (the watcher still holds the last files git wrote), so a branch switch of
-    thousands of files gives one build per service, of the checked-out state.
-
-    A batch that comes less than `burst_quiet_s` after the one before is a burst (an editor's
-    "save all", a formatter, an agent): it is merged with those that follow until the burst
-    pauses for `burst_quiet_s`, so the burst's saves go as one round, not one stale restart or
-    build after another. The first batch of a burst is never held: a lone save goes at once."""
-    queue: asyncio.Queue[ChangeBatch] = asyncio.Queue()
-    loop = asyncio.get_running_loop()
-    previous_at = -math.inf
-
-    async def read() -> None:
-        async for batch in batches:
-            queue.put_nowait(batch)
-
-    reader = asyncio.create_task(read())
-    try:
-        while (batch := await _next(queue, reader)) is not None:
-            waited_s = 0.0
-            while any(lock.exists() for lock in locks) and waited_s < CHECKOUT_MAX_S:
-                await asyncio.sleep(CHECKOUT_POLL_S)
-                waited_s += CHECKOUT_POLL_S
-                while not queue.empty():
-                    batch = _merge(batch, queue.get_nowait())
-            if waited_s:
-                with contextlib.suppress(TimeoutError):
-                    while True:
-                        late = await asyncio.wait_for(queue.get(), settle_s)
-                        batch = _merge(batch, late)
-            arrived_at = loop.time()
-            if arrived_at - previous_at < burst_quiet_s:
-                with contextlib.suppress(TimeoutError):
-                    while True:
-                        batch = _merge(batch, await asyncio.wait_for(queue.get(), burst_quiet_s))
-                        arrived_at = loop.time()
-            previous_at = arrived_at
-            while not queue.empty():
-                batch = _merge(batch, queue.get_nowait())
-            yield batch
-    finally:
-        reader.cancel()
-        await asyncio.gather(reader, return_exceptions=True)
-
-
-async def _next(
-    queue: asyncio.Queue[ChangeBatch], reader: asyncio.Task[None]
-) -> ChangeBatch | None:
-    """The next batch; None once the watcher has ended (what ended it is raised)."""
-    getter = asyncio.ensure_future(queue.get())
-    try:
-        await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        if not getter.done():
-            getter.cancel()
-    if getter.done() and not getter.cancelled():
-        return getter.result()
-    if not queue.empty():
-        return queue.get_nowait()
-    reader.result()  # the watcher ended: raise what ended it
-    return None
-
-
-def _merge(a: ChangeBatch, b: ChangeBatch) -> ChangeBatch:
-    return ChangeBatch(a.paths | b.paths, max(a.delivered_at, b.delivered_at), a.rescan or b.rescan)

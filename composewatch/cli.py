@@ -32,8 +32,8 @@ from composewatch.errors import ComposewatchError, InputError
 
 if TYPE_CHECKING:
     from composewatch.app import Session
-    from composewatch.containers import Engine
     from composewatch.core.commands import CommandRule
+    from composewatch.engine.containers import Engine
     from composewatch.engine.project import ContainerRow
     from composewatch.gaze import CommandRunner
     from composewatch.ui import UI
@@ -232,10 +232,10 @@ def _run_watcher(
 
     from composewatch.app import Interrupted, Session, run_up, selected_services
     from composewatch.background import StatusRecorder, WatcherFiles, hold_lock
-    from composewatch.builder import check_build_inputs
-    from composewatch.containers import Engine
+    from composewatch.engine.builder import check_build_inputs
+    from composewatch.engine.containers import Engine
     from composewatch.hints import HintingUI
-    from composewatch.ui import LiveUI
+    from composewatch.liveview import LiveUI
 
     chosen = selected_services(loaded, requested)
     check_build_inputs(loaded, chosen)
@@ -304,7 +304,9 @@ def _make_ui(
 ) -> UI:
     """JSON lines when asked; the live view on a terminal; plain lines otherwise (and with
     build or container logs, which do not fit in a table)."""
-    from composewatch.ui import ConsoleUI, JsonUI, LiveUI, make_console
+    from composewatch.jsonui import JsonUI
+    from composewatch.liveview import LiveUI
+    from composewatch.ui import ConsoleUI, make_console
 
     console = make_console()
     if json_output:
@@ -412,7 +414,7 @@ def _up_detached(
         refuse_second_watcher,
         spawn_detached,
     )
-    from composewatch.containers import Engine
+    from composewatch.engine.containers import Engine
     from composewatch.ui import ConsoleUI
 
     project = loaded.project.name
@@ -553,7 +555,7 @@ def unwatch(ctx: typer.Context) -> None:
 def down(ctx: typer.Context) -> None:
     """Stop the watcher, then stop and remove the project's containers and networks."""
     from composewatch.background import WatcherFiles, stop_watcher
-    from composewatch.containers import Engine
+    from composewatch.engine.containers import Engine
 
     loaded = ctx.obj.load()
     engine = Engine.connect()
@@ -629,7 +631,7 @@ def build(
     """Build the services' images (tagged as compose tags them), without starting anything."""
     import time
 
-    from composewatch.builder import build_image, check_build_inputs
+    from composewatch.engine.builder import build_image, check_build_inputs
     from composewatch.spec import image_name
     from composewatch.ui import printable
 
@@ -697,7 +699,7 @@ def _service_containers(
 def _stop_timeout(engine: Engine, row: ContainerRow, given_s: int | None) -> float:
     """-t, else the container's stop_grace_period, else 0 for a PID 1 that ignores SIGTERM
     (it would only be killed after the wait), else compose's 10 s."""
-    from composewatch.stop import choose_stop_timeout
+    from composewatch.core.stop import choose_stop_timeout
 
     if given_s is not None:
         return float(given_s)
@@ -813,7 +815,7 @@ def completion(
 
 
 def _engine() -> Engine:
-    from composewatch.containers import Engine
+    from composewatch.engine.containers import Engine
 
     return Engine.connect()
 

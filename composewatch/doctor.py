@@ -14,17 +14,17 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from composewatch.compose.model import LoadedProject
 from composewatch.config import Settings
 from composewatch.engine.buildcontext import load_dockerfile_text
-from composewatch.engine.context import Endpoint, load_endpoint, open_client
-from composewatch.engine.project import engine_facts, missing_images, published_host_ports
+from composewatch.engine.context import Endpoint, load_endpoint
+from composewatch.engine.neighbours import can_refresh
+from composewatch.engine.survey import EngineSurvey
 from composewatch.errors import EngineContextError
 from composewatch.health import ProbeKind, ProbePlan, ProbeRoute, choose_probe
 from composewatch.mapping import is_noise, load_watch_targets, watch_roots
-from composewatch.neighbours import can_refresh
 
 __all__ = [
     "Check",
@@ -148,11 +148,10 @@ def run_checks(loaded: LoadedProject, settings: Settings) -> list[Check]:
         endpoint = load_endpoint()
     except EngineContextError as err:
         return [Check("engine", "fail", str(err))]
-    client: Any = None
+    survey: EngineSurvey | None = None
     try:
-        client = open_client(endpoint, timeout_s=5)
-        facts = engine_facts(client)
-        checks += judge_api(facts.api_version, facts.version, endpoint)
+        survey = EngineSurvey(endpoint)
+        checks += judge_api(survey.facts.api_version, survey.facts.version, endpoint)
     except Exception as err:  # whatever stops us reaching the engine is the finding
         checks.append(
             Check(
@@ -162,12 +161,12 @@ def run_checks(loaded: LoadedProject, settings: Settings) -> list[Check]:
                 "start Docker, or check DOCKER_HOST / `docker context ls`",
             )
         )
-        client = None
+        survey = None
     checks.append(_inotify(loaded, settings))
     checks.append(_symlinked_root(loaded))
-    if client is not None:
-        checks += _base_images(client, loaded)
-        checks += _ports(client, loaded, endpoint)
+    if survey is not None:
+        checks += _base_images(survey, loaded)
+        checks += _ports(survey, loaded, endpoint)
     plans = {
         name: choose_probe(service, settings.for_service(name).health, remote=not endpoint.local)
         for name, service in loaded.project.services.items()
@@ -208,7 +207,7 @@ def _symlinked_root(loaded: LoadedProject) -> Check:
     return Check("project root", "ok", f"{root} (not a symlink)")
 
 
-def _base_images(client: Any, loaded: LoadedProject) -> list[Check]:
+def _base_images(survey: EngineSurvey, loaded: LoadedProject) -> list[Check]:
     wanted: dict[str, str] = {}
     for name, service in loaded.project.services.items():
         if service.build is None:
@@ -220,7 +219,7 @@ def _base_images(client: Any, loaded: LoadedProject) -> list[Check]:
             continue  # `up` reports a missing Dockerfile itself
         for image in parse_base_images(dockerfile):
             wanted.setdefault(image, name)
-    missing = [f"{image} ({wanted[image]})" for image in missing_images(client, wanted)]
+    missing = [f"{image} ({wanted[image]})" for image in survey.missing_images(wanted)]
     if missing:
         return [
             Check(
@@ -233,7 +232,7 @@ def _base_images(client: Any, loaded: LoadedProject) -> list[Check]:
     return [Check("base images", "ok", f"{len(wanted)} present")]
 
 
-def _ports(client: Any, loaded: LoadedProject, endpoint: Endpoint) -> list[Check]:
+def _ports(survey: EngineSurvey, loaded: LoadedProject, endpoint: Endpoint) -> list[Check]:
     ports = published_ports(loaded)
     if not ports:
         return [Check("ports", "ok", "the project publishes no fixed TCP port")]
@@ -245,7 +244,7 @@ def _ports(client: Any, loaded: LoadedProject, endpoint: Endpoint) -> list[Check
                 f"{len(ports)} published on the remote engine's host (not checked from here)",
             )
         ]
-    ours = published_host_ports(client, loaded.project.name)
+    ours = survey.project_ports(loaded.project.name)
     taken = []
     for service, host_ip, port in ports:
         if port in ours or not _port_taken(host_ip, port):

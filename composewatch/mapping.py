@@ -22,6 +22,7 @@ from composewatch.core import inplace
 from composewatch.core.action import Action
 from composewatch.core.ignore import IgnoreRules, parse_ignore
 from composewatch.core.inplace import Copy
+from composewatch.core.sync import SyncCommand, plan_sync
 from composewatch.engine.buildcontext import load_dockerfile_text, load_ignore_rules
 
 __all__ = [
@@ -35,7 +36,6 @@ __all__ = [
     "locate_dockerfile",
     "map_changes",
     "parse_ignore_file",
-    "sync_destinations",
     "watch_roots",
 ]
 
@@ -81,8 +81,10 @@ class ServiceChange:
     action: Action
     paths: frozenset[Path]
     rules: tuple[WatchRule, ...] = ()  # the develop.watch rules that fired (for sync targets)
-    copies: tuple[Copy, ...] = ()  # for an in-place update: container path <- host file
+    # For an in-place update or a sync: container path <- host file (a missing file is deleted)
+    copies: tuple[Copy, ...] = ()
     why: str = ""  # the Dockerfile line that decided between in place and rebuild
+    commands: tuple[SyncCommand, ...] = ()  # for a sync: the `sync+exec` commands to run
 
 
 def parse_ignore_file(text: str, source: str = ".dockerignore") -> IgnoreRules:
@@ -194,6 +196,9 @@ def map_changes(paths: Iterable[Path], targets: Iterable[WatchTarget]) -> dict[s
         change = ServiceChange(action, frozenset(hits), tuple(rules))
         if action is Action.REBUILD and not rules:
             change = _in_place_or_rebuild(change, target)
+        elif action in (Action.SYNC, Action.SYNC_RESTART):
+            copies, commands = plan_sync(hits, target.rules)
+            change = replace(change, copies=copies, commands=commands)
         if change.action is not Action.UPDATE or change.copies:
             changes[target.service] = change
     return changes
@@ -288,23 +293,6 @@ def _ignored_by_context(path: Path, target: WatchTarget) -> bool:
 
 def _is_remote(context: str) -> bool:
     return "://" in context or context.startswith("git@")
-
-
-def sync_destinations(paths: Iterable[Path], rules: Iterable[WatchRule]) -> dict[Path, str]:
-    """Pure: where each changed host path goes in the container, by the first sync rule
-    (one with a `target`) that covers it."""
-    destinations: dict[Path, str] = {}
-    rules = [rule for rule in rules if rule.target]
-    for path in paths:
-        for rule in rules:
-            assert rule.target is not None
-            if path.is_relative_to(rule.path):
-                relative = path.relative_to(rule.path).as_posix()
-                destinations[path] = (
-                    rule.target if relative == "." else os.path.join(rule.target, relative)
-                )
-                break
-    return destinations
 
 
 # initial_sync ─────────────────────────────────────────────────────────────────────────────

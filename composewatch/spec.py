@@ -6,21 +6,19 @@ first network goes into the create call and the others are connected before star
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from composewatch.compose.model import LoadedProject, PortConfig, Project, Service
-from composewatch.compose.textfile import read_input_bytes
+from composewatch.compose.model import LABEL, LoadedProject, Project, Service
 from composewatch.compose.units import parse_duration
 from composewatch.confighash import service_hash
-from composewatch.errors import ComposeFileError, EngineError
-from composewatch.spec_files import InjectedFile, file_mounts, injected_files
-from composewatch.spec_project import replica_count, startup_order, unsupported_keys
-from composewatch.spec_resources import resources
-from composewatch.spec_volumes import byte_count, volume_binds_and_mounts, volume_name
+from composewatch.core.scale import replica_count
+from composewatch.errors import EngineError
+from composewatch.spec_files import InjectedFile, injected_files
+from composewatch.spec_host import host_config, port_key
+from composewatch.spec_project import startup_order, unsupported_keys
+from composewatch.spec_volumes import volume_name
 
 __all__ = [
     "COMPOSE_VERSION",
@@ -40,7 +38,6 @@ __all__ = [
 ]
 
 COMPOSE_VERSION = "2.40.3"  # written in com.docker.compose.version, as the compose we mimic
-_L = "com.docker.compose."
 
 
 _SERVICE_PREFIX = "service:"
@@ -114,30 +111,26 @@ def _labels(loaded: LoadedProject, name: str, number: int, image_id: str | None)
     # Compose's own labels win over the service's, as in compose's mergeLabels.
     labels.update(
         {
-            _L + "project": project.name,
-            _L + "service": name,
-            _L + "version": COMPOSE_VERSION,
-            _L + "project.working_dir": loaded.working_dir,
-            _L + "project.config_files": ",".join(loaded.config_files),
-            _L + "oneoff": "False",
-            _L + "config-hash": config_hash(service),
-            _L + "container-number": str(number),
-            _L + "depends_on": deps,
+            LABEL + "project": project.name,
+            LABEL + "service": name,
+            LABEL + "version": COMPOSE_VERSION,
+            LABEL + "project.working_dir": loaded.working_dir,
+            LABEL + "project.config_files": ",".join(loaded.config_files),
+            LABEL + "oneoff": "False",
+            LABEL + "config-hash": config_hash(service),
+            LABEL + "container-number": str(number),
+            LABEL + "depends_on": deps,
         }
     )
     if loaded.env_files:  # --env-file, as compose labels it (absolute paths, comma-joined)
-        labels[_L + "project.environment_file"] = ",".join(loaded.env_files)
+        labels[LABEL + "project.environment_file"] = ",".join(loaded.env_files)
     if image_id:
-        labels[_L + "image"] = image_id
+        labels[LABEL + "image"] = image_id
     return labels
 
 
 def _env(service: Service) -> list[str]:
     return [k if v is None else f"{k}={v}" for k, v in (service.environment or {}).items()]
-
-
-def _port_key(port: PortConfig) -> str:
-    return f"{port.target}/{port.protocol or 'tcp'}"
 
 
 def _healthcheck(service: Service) -> dict[str, Any] | None:
@@ -162,7 +155,7 @@ def _config(
 ) -> dict[str, Any]:
     service = loaded.project.services[name]
     exposed: dict[str, dict[str, Any]] = {p: {} for p in service.expose or []}
-    exposed.update({_port_key(p): {} for p in service.ports or []})
+    exposed.update({port_key(p): {} for p in service.ports or []})
     config: dict[str, Any] = {
         "Hostname": service.hostname or "",
         "Domainname": service.domainname or "",
@@ -190,76 +183,6 @@ def _config(
     return config
 
 
-# --- host config --------------------------------------------------------------------------
-
-
-def _restart_policy(service: Service) -> dict[str, Any]:
-    names = {"none": "no", "no": "no", "any": "always", "always": "always"}
-    name, retries = "", 0
-    if service.restart:
-        head, _, count = service.restart.partition(":")
-        name, retries = names.get(head, head), int(count or 0)
-    policy = (service.deploy or {}).get("restart_policy")
-    if policy:
-        name = names.get(policy.get("condition", ""), policy.get("condition", ""))
-        retries = int(policy.get("max_attempts") or 0)
-    return {"Name": name, "MaximumRetryCount": retries}
-
-
-def _caps(caps: list[str] | None) -> list[str] | None:
-    # Docker's Go client (which compose uses) normalizes names to CAP_X before sending.
-    if caps is None:
-        return None
-    return [
-        c.upper()
-        if c.upper() in ("ALL", "") or c.upper().startswith("CAP_")
-        else f"CAP_{c.upper()}"
-        for c in caps
-    ]
-
-
-def _security_opts(loaded: LoadedProject, name: str) -> tuple[list[str] | None, bool]:
-    """Compose's parseSecurityOpts: a seccomp profile file is sent inline as compact JSON,
-    `systempaths=unconfined` clears the masked and read-only paths."""
-    opts = getattr(loaded.project.services[name], "security_opt", None)
-    if opts is None:
-        return None, False
-    parsed, unconfined = [], False
-    for opt in opts:
-        if opt == "systempaths=unconfined":
-            unconfined = True
-            continue
-        key, sep, value = opt.partition("=")
-        if not sep and key != "no-new-privileges":
-            key, sep, value = opt.partition(":")
-            if not sep:
-                raise ComposeFileError(
-                    f"invalid security-opt: {opt!r}",
-                    file=loaded.config_files[0],
-                    key=f"services.{name}.security_opt",
-                )
-        if key == "seccomp" and value not in ("unconfined", "builtin"):
-            path = Path(loaded.working_dir, value)
-            try:
-                profile = json.loads(read_input_bytes(path))
-            except ComposeFileError as exc:
-                raise ComposeFileError(
-                    f"opening seccomp profile ({value}) failed: {exc.reason}",
-                    file=loaded.config_files[0],
-                    key=f"services.{name}.security_opt",
-                ) from None
-            except ValueError as exc:
-                raise ComposeFileError(
-                    f"opening seccomp profile ({value}) failed: {exc}",
-                    file=loaded.config_files[0],
-                    key=f"services.{name}.security_opt",
-                ) from None
-            parsed.append("seccomp=" + json.dumps(profile, separators=(",", ":")))
-        else:
-            parsed.append(opt)
-    return parsed or None, unconfined  # Go sends a nil slice, not []
-
-
 def _links(project: Project, service: Service, number: int, peers: Peers) -> list[str]:
     """Compose's getLinks (which mirrors compose v1): each container of a linked service
     under the link name and two numbered names, then the external links."""
@@ -276,73 +199,6 @@ def _links(project: Project, service: Service, number: int, peers: Peers) -> lis
         target, _, alias = raw.partition(":")
         links.append(f"{target}:{alias or target}")
     return links
-
-
-def _host_config(
-    loaded: LoadedProject, service: Service, name: str, network_mode: str, links: list[str]
-) -> dict[str, Any]:
-    project = loaded.project
-    binds, mounts = volume_binds_and_mounts(project, service)
-    taken = {m["Target"] for m in mounts} | {b.split(":")[-2] for b in binds}
-    mounts += [m for m in file_mounts(loaded, name) if m["Target"] not in taken]
-    bindings: dict[str, list[dict[str, str]]] = {}
-    for port in service.ports or []:
-        bindings.setdefault(_port_key(port), []).append(
-            {"HostIp": port.host_ip or "", "HostPort": port.published or ""}
-        )
-    extra = service.model_extra or {}
-    security, unconfined = _security_opts(loaded, name)
-    host: dict[str, Any] = {
-        "Binds": binds or None,
-        "Mounts": mounts or None,
-        "PortBindings": bindings,
-        "NetworkMode": network_mode,
-        "RestartPolicy": _restart_policy(service),
-        "CapAdd": _caps(service.cap_add),
-        "CapDrop": _caps(service.cap_drop),
-        "Privileged": bool(service.privileged),
-        "ReadonlyRootfs": bool(extra.get("read_only")),
-        "ShmSize": byte_count(service.shm_size),
-        "Dns": service.dns,
-        "DnsSearch": extra.get("dns_search"),
-        "DnsOptions": extra.get("dns_opt"),
-        # The canonical form writes extra hosts as "host=ip"; the engine wants "host:ip".
-        # Always a list, `[]` when none, as compose sends it.
-        "ExtraHosts": [h.replace("=", ":", 1) for h in service.extra_hosts or []],
-        "SecurityOpt": security,
-        "Sysctls": extra.get("sysctls"),
-        "StorageOpt": extra.get("storage_opt"),
-        "GroupAdd": extra.get("group_add"),
-        "Links": links or None,
-        "OomScoreAdj": int(extra.get("oom_score_adj") or 0),
-        "VolumesFrom": extra.get("volumes_from"),
-        **resources(service),
-    }
-    for key, field in (
-        ("ipc", "IpcMode"),
-        ("pid", "PidMode"),
-        ("cgroup", "CgroupnsMode"),
-        ("userns_mode", "UsernsMode"),
-        ("uts", "UTSMode"),
-        ("isolation", "Isolation"),
-        ("runtime", "Runtime"),
-        ("volume_driver", "VolumeDriver"),
-    ):
-        if extra.get(key):
-            host[field] = extra[key]
-    logging = extra.get("logging")
-    if logging:
-        host["LogConfig"] = {"Type": logging.get("driver") or "", "Config": logging.get("options")}
-    if unconfined:
-        host["MaskedPaths"] = []
-        host["ReadonlyPaths"] = []
-    if service.init is not None:
-        host["Init"] = service.init
-    tmpfs = extra.get("tmpfs")
-    if tmpfs:
-        entries = [tmpfs] if isinstance(tmpfs, str) else tmpfs
-        host["Tmpfs"] = dict((*t.split(":", 1), "")[:2] for t in entries)
-    return host
 
 
 # --- networks --------------------------------------------------------------------------
@@ -502,7 +358,7 @@ def container_spec(
         image=image,
         image_id=image_id,
         config=config,
-        host_config=_host_config(resolved, service, service_name, mode, links),
+        host_config=host_config(resolved, service, service_name, mode, links),
         networking_config=networking,
         extra_networks=extra,
         config_hash=config_hash(service),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from composewatch.compose.model import Project, Service
+from composewatch.core.scale import replica_count
 from composewatch.errors import ComposeFileError
 from composewatch.spec_keys import unsupported
 
@@ -10,7 +11,6 @@ __all__ = [
     "MAX_REPLICAS",
     "check_engine_features",
     "check_replicas",
-    "replica_count",
     "startup_order",
     "unsupported_keys",
 ]
@@ -24,15 +24,6 @@ def unsupported_keys(service: Service) -> list[str]:
     """Keys of `service` composewatch does not apply (warned or not possible on this
     engine), for one startup warning per service; the table is spec_keys.KEYS."""
     return [key for key, _ in unsupported(service)]
-
-
-def replica_count(service: Service) -> int:
-    """How many containers compose runs for `service` (compose-go's GetScale): `scale`, else
-    `deploy.replicas`, else 1. Replica n is named `<project>-<service>-<n>`."""
-    if service.scale is not None:
-        return service.scale
-    replicas = (service.deploy or {}).get("replicas")
-    return int(replicas) if replicas is not None else 1
 
 
 def check_replicas(project: Project, services: list[str], file: str | None = None) -> None:

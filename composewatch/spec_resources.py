@@ -134,18 +134,8 @@ def resources(service: Service) -> dict[str, Any]:
         out["PidsLimit"] = pids
     out.update(_blkio(_extra(service, "blkio_config")))
 
-    deploy = (service.deploy or {}).get("resources") or {}
-    limits = deploy.get("limits") or {}
-    reservations = deploy.get("reservations") or {}
-    if memory := byte_count(limits.get("memory")):
-        out["Memory"] = memory
-    if cpus := _number(limits.get("cpus")):
-        out["NanoCpus"] = int(cpus * 1e9)
-    if (pids := int(_number(limits.get("pids")))) > 0:
-        out["PidsLimit"] = pids
-    if memory := byte_count(reservations.get("memory")):
-        out["MemoryReservation"] = memory
-
+    reservations = ((service.deploy or {}).get("resources") or {}).get("reservations") or {}
+    out.update(_deploy_resources(service))
     devices = [
         {
             "PathOnHost": d["source"],
@@ -161,4 +151,21 @@ def resources(service: Service) -> dict[str, Any]:
         out["DeviceRequests"] = requests
     if ulimits := _ulimits(service):
         out["Ulimits"] = ulimits
+    return out
+
+
+def _deploy_resources(service: Service) -> dict[str, Any]:
+    """`deploy.resources`: its limits and reservations win over the service's own keys."""
+    out: dict[str, Any] = {}
+    deploy = (service.deploy or {}).get("resources") or {}
+    limits = deploy.get("limits") or {}
+    reservations = deploy.get("reservations") or {}
+    if memory := byte_count(limits.get("memory")):
+        out["Memory"] = memory
+    if cpus := _number(limits.get("cpus")):
+        out["NanoCpus"] = int(cpus * 1e9)
+    if (pids := int(_number(limits.get("pids")))) > 0:
+        out["PidsLimit"] = pids
+    if memory := byte_count(reservations.get("memory")):
+        out["MemoryReservation"] = memory
     return out

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import os
 import stat
 import time
@@ -14,7 +16,10 @@ from watchfiles import Change, awatch
 
 from composewatch.mapping import is_noise
 
-__all__ = ["ChangeBatch", "OwnWrites", "watch_changes"]
+__all__ = ["ChangeBatch", "OwnWrites", "after_checkouts", "git_locks", "watch_changes"]
+
+CHECKOUT_POLL_S = 0.1  # how often a running `git checkout` (its index.lock) is looked at
+CHECKOUT_MAX_S = 300.0  # a lock older than this is stale (a crashed git): stop waiting
 
 
 @dataclass(frozen=True)
@@ -143,3 +148,92 @@ def _first(exc: BaseException) -> str:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
     return f"{type(exc).__name__}: {exc}"
+
+
+# Checkouts and bursts: what the watcher hands on ───────────────────────────────────────────
+
+
+def git_locks(roots: Sequence[Path]) -> set[Path]:
+    """The `index.lock` of each git repository holding a watched root: present while a
+    `git checkout` (or rebase, merge, stash) rewrites the work tree."""
+    locks = set()
+    for root in roots:
+        for folder in (root, *root.parents):
+            if (folder / ".git").is_dir():
+                locks.add(folder / ".git" / "index.lock")
+                break
+    return locks
+
+
+async def after_checkouts(
+    batches: AsyncIterator[ChangeBatch],
+    locks: set[Path],
+    settle_s: float = 0.2,
+    burst_quiet_s: float = 0.0,
+) -> AsyncIterator[ChangeBatch]:
+    """Pass batches on, except while a git checkout runs (an `index.lock` exists): then its
+    batches are merged, and handed over once the lock has gone and no batch came for
+    `settle_s` (the watcher still holds the last files git wrote), so a branch switch of
+    thousands of files gives one build per service, of the checked-out state.
+
+    A batch that comes less than `burst_quiet_s` after the one before is a burst (an editor's
+    "save all", a formatter, an agent): it is merged with those that follow until the burst
+    pauses for `burst_quiet_s`, so the burst's saves go as one round, not one stale restart or
+    build after another. The first batch of a burst is never held: a lone save goes at once."""
+    queue: asyncio.Queue[ChangeBatch] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+    previous_at = -math.inf
+
+    async def read() -> None:
+        async for batch in batches:
+            queue.put_nowait(batch)
+
+    reader = asyncio.create_task(read())
+    try:
+        while (batch := await _next(queue, reader)) is not None:
+            waited_s = 0.0
+            while any(lock.exists() for lock in locks) and waited_s < CHECKOUT_MAX_S:
+                await asyncio.sleep(CHECKOUT_POLL_S)
+                waited_s += CHECKOUT_POLL_S
+                while not queue.empty():
+                    batch = _merge(batch, queue.get_nowait())
+            if waited_s:
+                with contextlib.suppress(TimeoutError):
+                    while True:
+                        late = await asyncio.wait_for(queue.get(), settle_s)
+                        batch = _merge(batch, late)
+            arrived_at = loop.time()
+            if arrived_at - previous_at < burst_quiet_s:
+                with contextlib.suppress(TimeoutError):
+                    while True:
+                        batch = _merge(batch, await asyncio.wait_for(queue.get(), burst_quiet_s))
+                        arrived_at = loop.time()
+            previous_at = arrived_at
+            while not queue.empty():
+                batch = _merge(batch, queue.get_nowait())
+            yield batch
+    finally:
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+
+
+async def _next(
+    queue: asyncio.Queue[ChangeBatch], reader: asyncio.Task[None]
+) -> ChangeBatch | None:
+    """The next batch; None once the watcher has ended (what ended it is raised)."""
+    getter = asyncio.ensure_future(queue.get())
+    try:
+        await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not getter.done():
+            getter.cancel()
+    if getter.done() and not getter.cancelled():
+        return getter.result()
+    if not queue.empty():
+        return queue.get_nowait()
+    reader.result()  # the watcher ended: raise what ended it
+    return None
+
+
+def _merge(a: ChangeBatch, b: ChangeBatch) -> ChangeBatch:
+    return ChangeBatch(a.paths | b.paths, max(a.delivered_at, b.delivered_at), a.rescan or b.rescan)

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from composewatch import events as ev
+from composewatch.core.state import CancelBuild, Effect, EffectFailed, Input
 from composewatch.engine.context import DEFAULT_HOST, Endpoint
-from composewatch.state import CancelBuild, Effect, EffectFailed, Input
 
 
 class FakeClock:

@@ -27,6 +27,36 @@ FileLoader = Callable[[Path], dict[str, Any]]
 Resolved = dict[tuple[str, str], Any]
 
 
+def _base_of(
+    name: str,
+    ref: str,
+    extends: dict[str, Any],
+    services: dict[str, Any],
+    file: Path,
+    load_file: FileLoader,
+) -> tuple[dict[str, Any], Path]:
+    """The services `ref` is looked up in (this file's, or `extends.file`'s) and that file."""
+    if extends.get("file"):
+        base_file = Path(str(extends["file"]))
+        if not base_file.is_absolute():
+            base_file = file.parent / base_file
+        loaded = load_file(base_file).get("services")
+        if not isinstance(loaded, dict) or ref not in loaded:
+            raise ComposeFileError(
+                f"cannot extend service {name!r}: service {ref!r} not found in {base_file}",
+                file=file,
+                key=f"services.{name}.extends",
+            )
+        return loaded, base_file
+    if ref not in services:
+        raise ComposeFileError(
+            f"cannot extend service {name!r}: service {ref!r} not found",
+            file=file,
+            key=f"services.{name}.extends",
+        )
+    return services, file
+
+
 def _extend(
     name: str,
     services: dict[str, Any],
@@ -49,25 +79,7 @@ def _extend(
         raise ComposeFileError(
             f"extends.{name}.service is required", file=file, key=f"services.{name}.extends"
         )
-    base_services, base_file = services, file
-    if extends.get("file"):
-        base_file = Path(str(extends["file"]))
-        if not base_file.is_absolute():
-            base_file = file.parent / base_file
-        loaded = load_file(base_file).get("services")
-        if not isinstance(loaded, dict) or ref not in loaded:
-            raise ComposeFileError(
-                f"cannot extend service {name!r}: service {ref!r} not found in {base_file}",
-                file=file,
-                key=f"services.{name}.extends",
-            )
-        base_services = loaded
-    elif ref not in services:
-        raise ComposeFileError(
-            f"cannot extend service {name!r}: service {ref!r} not found",
-            file=file,
-            key=f"services.{name}.extends",
-        )
+    base_services, base_file = _base_of(name, ref, extends, services, file, load_file)
     link = (str(file), name)
     if len(chain) >= MAX_EXTENDS:
         raise ComposeFileError(

@@ -15,6 +15,11 @@ from composewatch.compose.layout import GoFloat, shape_document
 from composewatch.compose.redaction import Redaction
 from composewatch.errors import ComposewatchError
 
+#: The prefix of the labels compose writes on what it creates (project, service,
+#: container-number, config-hash, ...) and reads back to find and adopt it: defined once here,
+#: written by spec.py, read by engine/.
+LABEL = "com.docker.compose."
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)

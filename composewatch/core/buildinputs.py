@@ -172,41 +172,8 @@ def parse_build_request(project: Project, service: str, config_file: str) -> Bui
             "out: remove `pull: true` (pull the base images with `docker pull` instead)."
         )
 
-    platform = model.model_extra.get("platform") if model.model_extra else None
-    platforms = list(extra.get("platforms") or [])
-    if not platform and len(platforms) == 1:
-        platform = platforms[0]
-    elif not platform and len(platforms) > 1:
-        raise BuildContextError(
-            f"{where}.platforms: a multi-platform build ({', '.join(platforms)}) cannot be "
-            "loaded into the local image store; set the service's `platform` to the one to run."
-        )
-
-    shm_size: int | None = None
-    if build.shm_size is not None:
-        try:
-            shm_size = parse_size(build.shm_size)
-        except UnitError as exc:
-            raise BuildContextError(f"{where}.shm_size: {exc}") from None
-
-    cache_from: list[str] = []
-    for entry in build.cache_from or []:
-        ref = _cache_ref(entry)
-        if ref is None:
-            raise BuildContextError(
-                f"{where}.cache_from: {entry!r} is a cache exported elsewhere (type=local, gha, "
-                "s3...), which needs a BuildKit session; name an image (`image:tag` or "
-                "`type=registry,ref=image:tag`) or remove the entry."
-            )
-        cache_from.append(ref)
-
-    ulimits: list[tuple[str, int, int]] = []
-    for name, value in sorted((extra.get("ulimits") or {}).items()):
-        if isinstance(value, dict):
-            ulimits.append((name, int(value.get("soft", 0)), int(value.get("hard", 0))))
-        else:
-            ulimits.append((name, int(value), int(value)))
-
+    platform = _platform(model.model_extra or {}, extra, where)
+    shm_size = _shm_size(build.shm_size, where)
     return BuildRequest(
         service=service,
         context=Path(build.context),
@@ -220,9 +187,9 @@ def parse_build_request(project: Project, service: str, config_file: str) -> Bui
         network=build.network,
         extra_hosts=tuple(_host_entry(h) for h in build.extra_hosts or []),
         shm_size=shm_size,
-        cache_from=tuple(cache_from),
+        cache_from=_cache_from(build.cache_from or [], where),
         platform=platform or None,
-        ulimits=tuple(ulimits),
+        ulimits=_ulimits(extra.get("ulimits") or {}),
         isolation=extra.get("isolation"),
         config_file=config_file,
         named_images=named_images,
@@ -230,6 +197,53 @@ def parse_build_request(project: Project, service: str, config_file: str) -> Bui
         ssh=ssh,
         context_dirs=context_dirs,
     )
+
+
+def _platform(service_extra: dict[str, Any], extra: dict[str, Any], where: str) -> str | None:
+    """The service's `platform`, else the build's only one of `platforms`."""
+    platform: str | None = service_extra.get("platform")
+    platforms = list(extra.get("platforms") or [])
+    if not platform and len(platforms) == 1:
+        platform = platforms[0]
+    elif not platform and len(platforms) > 1:
+        raise BuildContextError(
+            f"{where}.platforms: a multi-platform build ({', '.join(platforms)}) cannot be "
+            "loaded into the local image store; set the service's `platform` to the one to run."
+        )
+    return platform
+
+
+def _shm_size(value: int | str | None, where: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_size(value)
+    except UnitError as exc:
+        raise BuildContextError(f"{where}.shm_size: {exc}") from None
+
+
+def _cache_from(entries: list[str], where: str) -> tuple[str, ...]:
+    cache_from: list[str] = []
+    for entry in entries:
+        ref = _cache_ref(entry)
+        if ref is None:
+            raise BuildContextError(
+                f"{where}.cache_from: {entry!r} is a cache exported elsewhere (type=local, gha, "
+                "s3...), which needs a BuildKit session; name an image (`image:tag` or "
+                "`type=registry,ref=image:tag`) or remove the entry."
+            )
+        cache_from.append(ref)
+    return tuple(cache_from)
+
+
+def _ulimits(entries: dict[str, Any]) -> tuple[tuple[str, int, int], ...]:
+    ulimits: list[tuple[str, int, int]] = []
+    for name, value in sorted(entries.items()):
+        if isinstance(value, dict):
+            ulimits.append((name, int(value.get("soft", 0)), int(value.get("hard", 0))))
+        else:
+            ulimits.append((name, int(value), int(value)))
+    return tuple(ulimits)
 
 
 def _build_secrets(entries: Any, project: Project, where: str) -> tuple[tuple[str, str, str], ...]:

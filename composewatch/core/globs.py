@@ -2,14 +2,23 @@ r"""One `.dockerignore` pattern as moby's `patternmatcher` reads it: whether Go'
 `filepath.Match` accepts its syntax (`valid_glob`), the match kind and regular expression
 moby's `Pattern.compile` builds from it (`translate`), and whether Go's regexp parser refuses
 that expression where RE2 takes it (`go_refuses`: `\C`). Pure string functions; the rules,
-the reading of files and the matching are `core/ignore.py`'s.
+the reading of files and the matching are `core/ignore.py`'s. Also Go's `filepath.Match` on
+one path component (`match_component`), as a Dockerfile's COPY sources are matched.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from enum import Enum
+from typing import Any
 
-__all__ = ["Kind", "go_refuses", "translate", "valid_glob"]
+import re2
+
+__all__ = ["Kind", "go_refuses", "has_magic", "match_component", "translate", "valid_glob"]
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
 
 _BOM = "\ufeff"
 # moby's escape bitmap: `|`, `{` and `}` are in its list too, but their bit does not fit in
@@ -153,3 +162,67 @@ def _class_char(pattern: str, i: int) -> int:
             return -1
     i += 1
     return i if i < n else -1
+
+
+# Go's filepath.Match, one path component ───────────────────────────────────────────────
+
+
+def has_magic(pattern: str) -> bool:
+    return any(char in pattern for char in "*?[\\")
+
+
+def match_component(pattern: str, name: str) -> bool:
+    """Go's `filepath.Match` on one path component."""
+    if not has_magic(pattern):
+        return pattern == name
+    compiled = _compiled(pattern)
+    return compiled is not None and compiled.fullmatch(name) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(pattern: str) -> Any:
+    """The RE2 expression for a glob (linear time, as in `core.ignore`); None if invalid."""
+    out, i = [], 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "\\":
+            if i + 1 == len(pattern):
+                return None
+            i += 1
+            out.append(re.escape(pattern[i]))
+        elif char == "[":
+            end = _glob_class_end(pattern, i)
+            if end < 0:
+                return None
+            body = pattern[i + 1 : end]
+            negate = body.startswith("^")
+            body = body[1:] if negate else body
+            escaped = "".join("\\" + c if c in "\\]^[" else c for c in body.replace("\\", ""))
+            out.append(f"[{'^' if negate else ''}{escaped}]")
+            i = end
+        else:
+            out.append(re.escape(char))
+        i += 1
+    try:
+        return re2.compile("".join(out), _RE2_OPTIONS)
+    except re2.error:
+        return None
+
+
+def _glob_class_end(pattern: str, start: int) -> int:
+    i = start + 1
+    if i < len(pattern) and pattern[i] == "^":
+        i += 1
+    first = i
+    while i < len(pattern):
+        if pattern[i] == "\\":
+            i += 2
+            continue
+        if pattern[i] == "]" and i > first:
+            return i
+        i += 1
+    return -1

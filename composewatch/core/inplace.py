@@ -21,22 +21,17 @@ whether a bind mount or volume covers a destination.
 
 from __future__ import annotations
 
-import functools
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import re2
 
 from composewatch.core.copysteps import Source, Step, read_steps
+from composewatch.core.globs import has_magic, match_component
 
 __all__ = ["Copy", "InPlace", "Rebuild", "Routes", "analyse", "plan"]
 
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.log_errors = False
 _Known = Callable[[str], bool | None]  # is this context path a directory? None: unknown
 
 # ADD extracts a local tar archive (plain or compressed) it names directly, whatever its name:
@@ -270,7 +265,7 @@ def _targets(step: Step, rel: str, rel_is_dir: bool) -> list[tuple[str, bool]] |
             out.append((posixpath.join(step.dest, rel), False))
             continue
         pattern = source.pattern.split("/")
-        if not all(_component(p, r) for p, r in zip(pattern, parts, strict=False)):
+        if not all(match_component(p, r) for p, r in zip(pattern, parts, strict=False)):
             continue
         if len(parts) < len(pattern):
             return f"{rel} holds what it copies"
@@ -281,7 +276,7 @@ def _targets(step: Step, rel: str, rel_is_dir: bool) -> list[tuple[str, bool]] |
             return f"{rel} is copied as a whole"
         elif step.into_dir:
             out.append((posixpath.join(step.dest, parts[-1]), True))
-        elif _magic(source.pattern):
+        elif has_magic(source.pattern):
             return f"a glob into {step.dest}, a file or a directory"
         elif _same_kind(parts[-1], posixpath.basename(step.dest)):
             out.append((step.dest, True))
@@ -295,7 +290,7 @@ def _may_write(step: Step, dest: str, rel: str, known: _Known) -> bool:
     if not step.dest or step.sources is None:
         return True
     if dest == step.dest:
-        return any(_magic(s.pattern) or s.pattern != rel for s in step.sources)
+        return any(has_magic(s.pattern) or s.pattern != rel for s in step.sources)
     if not _under(dest, step.dest):
         return False
     rest = posixpath.relpath(dest, step.dest)
@@ -306,13 +301,15 @@ def _may_write(step: Step, dest: str, rel: str, known: _Known) -> bool:
             continue
         head, last = posixpath.split(source.pattern)
         # A file lands in dest/ by its name (a dest without "/" may be a directory too).
-        if "/" not in rest and _component(last, rest):
+        if "/" not in rest and match_component(last, rest):
             candidate = posixpath.join(head, rest)
-            if _magic(head) or candidate != rel:
+            if has_magic(head) or candidate != rel:
                 return True
-        is_dir = None if _magic(source.pattern) else known(source.pattern)
+        is_dir = None if has_magic(source.pattern) else known(source.pattern)
         may_be_dir = source.as_dir or is_dir or (is_dir is None and not posixpath.splitext(last)[1])
-        if may_be_dir and (_magic(source.pattern) or posixpath.join(source.pattern, rest) != rel):
+        if may_be_dir and (
+            has_magic(source.pattern) or posixpath.join(source.pattern, rest) != rel
+        ):
             return True
     return False
 
@@ -324,7 +321,9 @@ def _touches(sources: tuple[Source, ...] | None, rel: str) -> bool:
     parts = rel.split("/")
     return any(
         source.pattern == "."
-        or all(_component(p, r) for p, r in zip(source.pattern.split("/"), parts, strict=False))
+        or all(
+            match_component(p, r) for p, r in zip(source.pattern.split("/"), parts, strict=False)
+        )
         for source in sources
     )
 
@@ -339,64 +338,3 @@ def _same_kind(source_name: str, dest_name: str) -> bool:
     to be the file's new name."""
     extension = posixpath.splitext(source_name)[1]
     return source_name == dest_name or (bool(extension) and dest_name.endswith(extension))
-
-
-def _magic(pattern: str) -> bool:
-    return any(char in pattern for char in "*?[\\")
-
-
-def _component(pattern: str, name: str) -> bool:
-    """Go's `filepath.Match` on one path component."""
-    if not _magic(pattern):
-        return pattern == name
-    compiled = _compiled(pattern)
-    return compiled is not None and compiled.fullmatch(name) is not None
-
-
-@functools.lru_cache(maxsize=1024)
-def _compiled(pattern: str) -> Any:
-    """The RE2 expression for a glob (linear time, as in `core.ignore`); None if invalid."""
-    out, i = [], 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "*":
-            out.append("[^/]*")
-        elif char == "?":
-            out.append("[^/]")
-        elif char == "\\":
-            if i + 1 == len(pattern):
-                return None
-            i += 1
-            out.append(re.escape(pattern[i]))
-        elif char == "[":
-            end = _class_end(pattern, i)
-            if end < 0:
-                return None
-            body = pattern[i + 1 : end]
-            negate = body.startswith("^")
-            body = body[1:] if negate else body
-            escaped = "".join("\\" + c if c in "\\]^[" else c for c in body.replace("\\", ""))
-            out.append(f"[{'^' if negate else ''}{escaped}]")
-            i = end
-        else:
-            out.append(re.escape(char))
-        i += 1
-    try:
-        return re2.compile("".join(out), _RE2_OPTIONS)
-    except re2.error:
-        return None
-
-
-def _class_end(pattern: str, start: int) -> int:
-    i = start + 1
-    if i < len(pattern) and pattern[i] == "^":
-        i += 1
-    first = i
-    while i < len(pattern):
-        if pattern[i] == "\\":
-            i += 2
-            continue
-        if pattern[i] == "]" and i > first:
-            return i
-        i += 1
-    return -1

@@ -46,6 +46,7 @@ __all__ = [
     "parse_found_and_got",
     "parse_found_client",
     "passes",
+    "unhealthy_reason",
 ]
 
 
@@ -115,6 +116,16 @@ class ContainerStatus:
     exit_code: int | None
     health: str | None  # Docker's HEALTHCHECK status, None when the container has none
     has_healthcheck: bool
+
+
+def unhealthy_reason(detail: str, status: ContainerStatus) -> str:
+    """Why a new container was not healthy, for the rollback: its exit code when it has died
+    meanwhile, Docker's HEALTHCHECK verdict when that said unhealthy, else the probe's."""
+    if not status.running and status.exit_code is not None:
+        return f"container exited with code {status.exit_code}"
+    if status.health == "unhealthy":
+        return f"Docker healthcheck: unhealthy ({detail})"
+    return detail
 
 
 def choose_probe(

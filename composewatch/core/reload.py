@@ -5,12 +5,12 @@ with its cause, as `docker compose up` would decide it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from composewatch.compose.model import Project
+from composewatch.compose.model import Project, Service
 from composewatch.core.action import Action
-from composewatch.spec import config_hash, replica_count
+from composewatch.core.scale import replica_count
 
 __all__ = ["Reload", "plan_reload", "render_reload"]
 
@@ -23,7 +23,11 @@ class Reload:
     replicas: int | None = None  # the scale changed: this many replicas from now on
 
 
-def plan_reload(old: Project, new: Project, services: Iterable[str]) -> list[Reload]:
+def plan_reload(
+    old: Project, new: Project, services: Iterable[str], config_hash: Callable[[Service], str]
+) -> list[Reload]:
+    """`config_hash` is compose's config-hash of a service (spec.config_hash), passed in so the
+    decision does not load the container spec composer."""
     plans = []
     for name in services:
         if name not in new.services:

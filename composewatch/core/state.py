@@ -42,6 +42,7 @@ from pathlib import Path
 from composewatch import events as ev
 from composewatch.core.action import Action, merge_actions
 from composewatch.core.inplace import Copy
+from composewatch.core.sync import SyncCommand, merge_commands
 
 __all__ = [
     "BuildFailed",
@@ -128,9 +129,9 @@ class Exchange:
 
 @dataclass(frozen=True)
 class Changed:
-    """A save concerns the service. For an in-place update (`Action.UPDATE`), `copies` say
-    which container paths mirror which saved files; `why` names the Dockerfile line that
-    decided the way (in place or rebuild)."""
+    """A save concerns the service. For an in-place update (`Action.UPDATE`) or a sync,
+    `copies` say which container paths mirror which saved files (a sync's `commands` run
+    after them); `why` names the Dockerfile line that decided the way (in place or rebuild)."""
 
     service: str
     action: Action
@@ -138,6 +139,7 @@ class Changed:
     saved_at: float
     copies: tuple[Copy, ...] = ()
     why: str = ""
+    commands: tuple[SyncCommand, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -354,13 +356,15 @@ class UpdateInPlace:
 
 @dataclass(frozen=True)
 class SyncFiles:
-    """Copy the changed files into each of `containers` (every replica), then restart them
-    when asked."""
+    """Mirror each copy's host file at its container path in each of `containers` (every
+    replica; a missing host file is deleted there), run `commands`, then restart them when
+    asked."""
 
     service: str
     generation: int
     containers: tuple[str, ...]
-    paths: frozenset[Path]
+    copies: tuple[Copy, ...]
+    commands: tuple[SyncCommand, ...]
     restart: bool
 
 
@@ -433,7 +437,8 @@ class ServiceState:
     candidate: str | None = None  # the new container being checked
     exchanged: tuple[Exchange, ...] = ()  # replicas swapped and found healthy this round
     outcome: ev.Event | None = None  # reported when the current rollback is done
-    copies: tuple[Copy, ...] = ()  # the current in-place round's files
+    copies: tuple[Copy, ...] = ()  # the current in-place or sync round's files
+    commands: tuple[SyncCommand, ...] = ()  # the current sync round's commands
     why: str = ""  # why the current round takes its way (in place or rebuild)
     updated: int = 0  # replicas updated in place and found healthy this round
     restoring: bool = False  # the round puts back the image that served (in place failed)
@@ -444,6 +449,7 @@ class ServiceState:
     pending_paths: frozenset[Path] = frozenset()
     pending_saved_at: float | None = None
     pending_copies: tuple[Copy, ...] = ()
+    pending_commands: tuple[SyncCommand, ...] = ()
     pending_why: str = ""
     pending_noticed_at: float | None = None  # when the oldest pending save reached the core
     phase_started_at: float = 0.0
@@ -492,6 +498,7 @@ _ROUND_RESET: dict[str, object] = {
     "outcome": None,
     "timings": (),
     "copies": (),
+    "commands": (),
     "why": "",
     "updated": 0,
     "restoring": False,
@@ -648,6 +655,7 @@ class _Machine:
                     change.copies,
                     change.why,
                     noticed,
+                    change.commands,
                 )
                 service = self.get(name)
                 idle = service.phase is Phase.IDLE and not self.state.engine_lost
@@ -665,6 +673,7 @@ class _Machine:
             change.copies,
             change.why,
             noticed_at=noticed_at,
+            commands=change.commands,
         )
 
     def on_rescaled(self, event: Rescaled) -> None:
@@ -681,6 +690,7 @@ class _Machine:
         copies: tuple[Copy, ...] = (),
         why: str = "",
         noticed_at: float | None = None,
+        commands: tuple[SyncCommand, ...] = (),
     ) -> None:
         service = self.get(name)
         pending = merge_actions(service.pending or action, action)
@@ -691,6 +701,7 @@ class _Machine:
             if action is pending or not service.pending_why
             else service.pending_why,
             pending_copies=_merge_copies(service.pending_copies, copies),
+            pending_commands=merge_commands(service.pending_commands, commands),
             pending_paths=service.pending_paths | paths,
             pending_saved_at=(
                 _earliest(service.pending_saved_at, saved_at)
@@ -715,6 +726,7 @@ class _Machine:
             service.pending_copies,
             service.pending_why,
             noticed_at=service.pending_noticed_at,
+            commands=service.pending_commands,
         )
 
     def begin(
@@ -728,6 +740,7 @@ class _Machine:
         why: str = "",
         *,
         noticed_at: float | None = None,
+        commands: tuple[SyncCommand, ...] = (),
     ) -> None:
         if not timings:
             timings = _opening_timings(saved_at, noticed_at, self.now)
@@ -742,11 +755,13 @@ class _Machine:
                 "saved_at": saved_at,
                 "timings": timings,
                 "copies": copies,
+                "commands": commands,
                 "why": why,
                 "pending": None,
                 "pending_paths": frozenset(),
                 "pending_saved_at": None,
                 "pending_copies": (),
+                "pending_commands": (),
                 "pending_why": "",
                 "pending_noticed_at": None,
             },
@@ -770,10 +785,10 @@ class _Machine:
                 return
             restart = action in (Action.RESTART, Action.SYNC_RESTART)
             self.enter(name, Phase.SYNCING)
-            sync_paths = frozenset() if action is Action.RESTART else paths
-            self.emit(
-                SyncFiles(name, service.generation, service.serving.containers, sync_paths, restart)
-            )
+            # A restart-only round copies no file and runs no command.
+            copies, commands = ((), ()) if action is Action.RESTART else (copies, commands)
+            containers = service.serving.containers
+            self.emit(SyncFiles(name, service.generation, containers, copies, commands, restart))
 
     def way(self, name: str, action: Action, why: str) -> tuple[Action, str]:
         """The way a round goes: an update without a container, or a recreate while the image
@@ -1106,6 +1121,7 @@ class _Machine:
                 service.copies,
                 service.why,
                 noticed,
+                service.commands,
             )
         if isinstance(effect, Swap | CheckHealth):
             self.update(name, settle=self.undo(name))

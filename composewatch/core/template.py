@@ -94,11 +94,8 @@ def fill(cmd: str, values: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: values.get(m.group(1) or m.group(2), m.group(0)), cmd)
 
 
-class _Lexer:
-    """One pass over a template, copying it and writing each placeholder as a reference.
-
-    Each method reads one quoting context from `self.i` up to and including its end, and
-    calls the method of any context opened inside it: the shell's own nesting."""
+class _Cursor:
+    """The text read so far, what is written for it, and the placeholders met."""
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -141,6 +138,69 @@ class _Lexer:
         )
         self.i = match.end()
         return True
+
+
+class _Heredocs(_Cursor):
+    """Here-documents: the operator, and the bodies read at the end of its line."""
+
+    def heredoc_operator(self) -> None:
+        """`<<WORD` or `<<-WORD`: the body is read at the end of the line."""
+        if self.text.startswith("<<<", self.i):  # bash's here-string: a plain word follows
+            self._take(3)
+            return
+        self._take(2)
+        strip = self.text.startswith("-", self.i)
+        if strip:
+            self._take()
+        while self.text.startswith((" ", "\t"), self.i):
+            self._take()
+        start = self.i
+        while self.i < len(self.text) and self.text[self.i] not in _WORD_BREAK:
+            self._take()
+        word = self.text[start : self.i]
+        quoted = any(q in word for q in "'\"\\")
+        delimiter = re.sub(r"\\(.)|['\"]", r"\1", word)
+        if delimiter:
+            self.heredocs.append((delimiter, quoted, strip))
+
+    def heredoc_bodies(self) -> None:
+        """After a newline: the bodies of the heredocs opened on the line, each up to its
+        delimiter line. An unquoted body expands `$…` and backticks but not quotes."""
+        pending, self.heredocs = self.heredocs, []
+        for delimiter, quoted, strip in pending:
+            start = self.i
+            end = len(self.text)
+            while self.i < len(self.text):
+                newline = self.text.find("\n", self.i)
+                line_end = len(self.text) if newline < 0 else newline
+                line = self.text[self.i : line_end]
+                if (line.lstrip("\t") if strip else line) == delimiter:
+                    end = self.i
+                    self.i = min(line_end + 1, len(self.text))
+                    break
+                self.i = line_end + 1
+            body = _Lexer(self.text[start:end])
+            if quoted:
+                body.literal()
+            else:
+                body.double("")
+            self.used |= body.used
+            self.out.append(body.result())
+            self.out.append(self.text[end : self.i])
+            if self.i > len(self.text):
+                self.i = len(self.text)
+
+    def literal(self) -> None:
+        while self.i < len(self.text):
+            if not (self.text[self.i] == "{" and self._placeholder("literal")):
+                self._take()
+
+
+class _Lexer(_Heredocs):
+    """One pass over a template, copying it and writing each placeholder as a reference.
+
+    Each method reads one quoting context from `self.i` up to and including its end, and
+    calls the method of any context opened inside it: the shell's own nesting."""
 
     def command(self, stop: str, *, where: str = "word", commands: bool = True) -> None:
         """Unquoted text up to `stop`: "" (the end), ")" ($(…)), "`", "}" (${…}) or "))".
@@ -244,56 +304,4 @@ class _Lexer:
     def comment(self) -> None:
         while self.i < len(self.text) and self.text[self.i] != "\n":
             if not (self.text[self.i] == "{" and self._placeholder("word")):
-                self._take()
-
-    def heredoc_operator(self) -> None:
-        """`<<WORD` or `<<-WORD`: the body is read at the end of the line."""
-        if self.text.startswith("<<<", self.i):  # bash's here-string: a plain word follows
-            self._take(3)
-            return
-        self._take(2)
-        strip = self.text.startswith("-", self.i)
-        if strip:
-            self._take()
-        while self.text.startswith((" ", "\t"), self.i):
-            self._take()
-        start = self.i
-        while self.i < len(self.text) and self.text[self.i] not in _WORD_BREAK:
-            self._take()
-        word = self.text[start : self.i]
-        quoted = any(q in word for q in "'\"\\")
-        delimiter = re.sub(r"\\(.)|['\"]", r"\1", word)
-        if delimiter:
-            self.heredocs.append((delimiter, quoted, strip))
-
-    def heredoc_bodies(self) -> None:
-        """After a newline: the bodies of the heredocs opened on the line, each up to its
-        delimiter line. An unquoted body expands `$…` and backticks but not quotes."""
-        pending, self.heredocs = self.heredocs, []
-        for delimiter, quoted, strip in pending:
-            start = self.i
-            end = len(self.text)
-            while self.i < len(self.text):
-                newline = self.text.find("\n", self.i)
-                line_end = len(self.text) if newline < 0 else newline
-                line = self.text[self.i : line_end]
-                if (line.lstrip("\t") if strip else line) == delimiter:
-                    end = self.i
-                    self.i = min(line_end + 1, len(self.text))
-                    break
-                self.i = line_end + 1
-            body = _Lexer(self.text[start:end])
-            if quoted:
-                body.literal()
-            else:
-                body.double("")
-            self.used |= body.used
-            self.out.append(body.result())
-            self.out.append(self.text[end : self.i])
-            if self.i > len(self.text):
-                self.i = len(self.text)
-
-    def literal(self) -> None:
-        while self.i < len(self.text):
-            if not (self.text[self.i] == "{" and self._placeholder("literal")):
                 self._take()

@@ -139,18 +139,7 @@ def _run_build(
     on_sent: Callable[[], None],
 ) -> str:
     build_id = uuid.uuid4().hex
-    params: dict[str, str] = {
-        **request.engine_params(),
-        "t": tag,
-        "dockerfile": selection.dockerfile,
-        "rm": "1",
-        "forcerm": "1",
-    }
-    if labels:
-        params["labels"] = json.dumps({**dict(request.labels), **labels})
-    if builder is Builder.BUILDKIT:
-        params["version"] = "2"
-        params["buildid"] = build_id
+    params = _build_params(request, selection.dockerfile, builder, tag, labels, build_id)
     body: Iterator[bytes] | bytes
     if joined is not None:  # the engine asks the session for the context as it builds
         params.update(session=joined.id, remote="client-session", dockerfile=joined.dockerfile)
@@ -189,6 +178,42 @@ def _run_build(
         message = _error_body(response)
         response.close()
         raise before_build_error(request, message)
+    return _follow(response, request, builder, on_log, cancelled, finished)
+
+
+def _build_params(
+    request: BuildRequest,
+    dockerfile: str,
+    builder: Builder,
+    tag: str,
+    labels: dict[str, str] | None,
+    build_id: str,
+) -> dict[str, str]:
+    """The build API's query parameters."""
+    params: dict[str, str] = {
+        **request.engine_params(),
+        "t": tag,
+        "dockerfile": dockerfile,
+        "rm": "1",
+        "forcerm": "1",
+    }
+    if labels:
+        params["labels"] = json.dumps({**dict(request.labels), **labels})
+    if builder is Builder.BUILDKIT:
+        params["version"] = "2"
+        params["buildid"] = build_id
+    return params
+
+
+def _follow(
+    response: requests.Response,
+    request: BuildRequest,
+    builder: Builder,
+    on_log: Callable[[str], None],
+    cancelled: threading.Event | None,
+    finished: threading.Event,
+) -> str:
+    """Read the build's progress to its image id; a cancel shows as BuildCancelled."""
     try:
         if builder is Builder.BUILDKIT:
             image = _follow_buildkit(response, request, on_log)

@@ -15,9 +15,9 @@ import docker.errors
 import requests.exceptions
 import urllib3.exceptions
 
-from composewatch.errors import ComposewatchError
+from composewatch.errors import ComposewatchError, EngineError
 
-__all__ = ["describe", "engine_lost"]
+__all__ = ["api_failed", "describe", "engine_lost"]
 
 _TRANSPORT = (
     requests.exceptions.ConnectionError,
@@ -63,3 +63,10 @@ def describe(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     first = text[0] if text else ""
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def api_failed(action: str, err: Exception) -> EngineError:
+    """An engine API call's failure, as the error composewatch shows: what it was doing, and
+    the engine's explanation."""
+    explanation = getattr(err, "explanation", None) or str(err)
+    return EngineError(f"{action} failed: {explanation}")

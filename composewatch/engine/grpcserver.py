@@ -149,20 +149,85 @@ def unary(function: Callable[[bytes, Mapping[str, str]], bytes]) -> Handler:
     return handle
 
 
-class GrpcServer:
-    """gRPC calls served over one HTTP/2 connection on which the peer is the client."""
+class _Connection:
+    """The HTTP/2 connection's state, and the writing side: responses, messages within the
+    peer's flow-control window, trailers. Every write holds the lock."""
 
-    def __init__(self, sock: socket.socket, handlers: Mapping[str, Handler], name: str) -> None:
+    def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
-        self._handlers = dict(handlers)
-        self._name = name
         self._conn = h2.connection.H2Connection(
             h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
         )
         self._lock = threading.Condition()
         self._calls: dict[int, Call] = {}
-        self._reader: threading.Thread | None = None
         self._closed = False
+
+    def _flush(self) -> None:
+        """Send what h2 has queued; the caller holds the lock."""
+        data = self._conn.data_to_send()
+        if data:
+            self._sock.sendall(data)
+
+    def _response_headers(self, call: Call) -> None:
+        if not call.headers_sent:
+            call.headers_sent = True
+            self._conn.send_headers(
+                call._stream_id, [(":status", "200"), ("content-type", "application/grpc")]
+            )
+
+    def _send_message(self, call: Call, data: bytes) -> None:
+        with self._lock:
+            self._ensure_open(call)
+            self._response_headers(call)
+            self._flush()
+        while data:
+            with self._lock:
+                while True:
+                    self._ensure_open(call)
+                    window = min(
+                        self._conn.local_flow_control_window(call._stream_id),
+                        self._conn.max_outbound_frame_size,
+                    )
+                    if window > 0:
+                        break
+                    self._lock.wait()
+                self._conn.send_data(call._stream_id, data[:window])
+                self._flush()
+            data = data[window:]
+
+    def _ensure_open(self, call: Call) -> None:
+        if self._closed or call.closed.is_set():
+            raise GrpcError(StatusCode.CANCELLED, "the call ended")
+
+    def _finish(self, call: Call, code: int, message: str) -> None:
+        """End the call with trailers (or trailers-only headers when nothing was sent)."""
+        trailers = [("grpc-status", str(code))]
+        if message:
+            trailers.append(("grpc-message", urllib.parse.quote(message, safe=" ")))
+        with self._lock:
+            self._calls.pop(call._stream_id, None)
+            if call.closed.is_set() or self._closed:
+                return
+            call.closed.set()
+            try:
+                if not call.headers_sent:
+                    call.headers_sent = True
+                    trailers = [(":status", "200"), ("content-type", "application/grpc"), *trailers]
+                self._conn.send_headers(call._stream_id, trailers, end_stream=True)
+                self._flush()
+            except (OSError, h2.exceptions.ProtocolError):
+                pass  # the engine went away or reset the stream: nothing left to tell it
+        call._end()
+
+
+class GrpcServer(_Connection):
+    """gRPC calls served over one HTTP/2 connection on which the peer is the client."""
+
+    def __init__(self, sock: socket.socket, handlers: Mapping[str, Handler], name: str) -> None:
+        super().__init__(sock)
+        self._handlers = dict(handlers)
+        self._name = name
+        self._reader: threading.Thread | None = None
         self.failure: str | None = None  # why the connection ended, if not by close()
 
     def start(self, first: bytes) -> None:
@@ -277,62 +342,3 @@ class GrpcServer:
             self._finish(call, StatusCode.INTERNAL, f"{type(exc).__name__} in {call.path}")
         else:
             self._finish(call, StatusCode.OK, "")
-
-    # --- writing -------------------------------------------------------------------------------
-
-    def _flush(self) -> None:
-        """Send what h2 has queued; the caller holds the lock."""
-        data = self._conn.data_to_send()
-        if data:
-            self._sock.sendall(data)
-
-    def _response_headers(self, call: Call) -> None:
-        if not call.headers_sent:
-            call.headers_sent = True
-            self._conn.send_headers(
-                call._stream_id, [(":status", "200"), ("content-type", "application/grpc")]
-            )
-
-    def _send_message(self, call: Call, data: bytes) -> None:
-        with self._lock:
-            self._ensure_open(call)
-            self._response_headers(call)
-            self._flush()
-        while data:
-            with self._lock:
-                while True:
-                    self._ensure_open(call)
-                    window = min(
-                        self._conn.local_flow_control_window(call._stream_id),
-                        self._conn.max_outbound_frame_size,
-                    )
-                    if window > 0:
-                        break
-                    self._lock.wait()
-                self._conn.send_data(call._stream_id, data[:window])
-                self._flush()
-            data = data[window:]
-
-    def _ensure_open(self, call: Call) -> None:
-        if self._closed or call.closed.is_set():
-            raise GrpcError(StatusCode.CANCELLED, "the call ended")
-
-    def _finish(self, call: Call, code: int, message: str) -> None:
-        """End the call with trailers (or trailers-only headers when nothing was sent)."""
-        trailers = [("grpc-status", str(code))]
-        if message:
-            trailers.append(("grpc-message", urllib.parse.quote(message, safe=" ")))
-        with self._lock:
-            self._calls.pop(call._stream_id, None)
-            if call.closed.is_set() or self._closed:
-                return
-            call.closed.set()
-            try:
-                if not call.headers_sent:
-                    call.headers_sent = True
-                    trailers = [(":status", "200"), ("content-type", "application/grpc"), *trailers]
-                self._conn.send_headers(call._stream_id, trailers, end_stream=True)
-                self._flush()
-            except (OSError, h2.exceptions.ProtocolError):
-                pass  # the engine went away or reset the stream: nothing left to tell it
-        call._end()

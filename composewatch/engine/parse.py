@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from composewatch.health import ContainerStatus
+from composewatch.compose.model import LABEL
+from composewatch.core.probe import ContainerStatus
 
 __all__ = [
     "ContainerInfo",
@@ -18,7 +19,6 @@ __all__ = [
     "parse_summary",
 ]
 
-_L = "com.docker.compose."
 _HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
 
 
@@ -38,14 +38,14 @@ def parse_summary(summary: dict[str, Any]) -> ContainerInfo:
     """One entry of `GET /containers/json`."""
     labels = summary.get("Labels") or {}
     match = _HEALTH.search(summary.get("Status", ""))
-    number = str(labels.get(_L + "container-number") or "0")
+    number = str(labels.get(LABEL + "container-number") or "0")
     return ContainerInfo(
         id=summary["Id"],
         name=(summary.get("Names") or ["/"])[0].lstrip("/"),
-        service=labels.get(_L + "service", ""),
+        service=labels.get(LABEL + "service", ""),
         number=int(number) if number.isdigit() else 0,
-        config_hash=labels.get(_L + "config-hash", ""),
-        image_id=labels.get(_L + "image") or summary.get("ImageID", ""),
+        config_hash=labels.get(LABEL + "config-hash", ""),
+        image_id=labels.get(LABEL + "image") or summary.get("ImageID", ""),
         status=summary.get("State", ""),
         health=match.group(1).replace("health: ", "") if match else None,
     )

@@ -18,6 +18,7 @@ from urllib.parse import quote
 import docker
 import docker.errors
 
+from composewatch.compose.model import LABEL
 from composewatch.engine.parse import parse_multiplexed
 from composewatch.errors import EngineError
 
@@ -38,8 +39,6 @@ __all__ = [
     "restart_containers",
     "stop_containers",
 ]
-
-_L = "com.docker.compose."
 
 
 @dataclass(frozen=True)
@@ -85,8 +84,8 @@ def parse_container(info: dict[str, Any]) -> ContainerRow:
     return ContainerRow(
         id=str(info.get("Id", "")),
         name=str(info.get("Name", "")).lstrip("/"),
-        service=labels.get(_L + "service", ""),
-        number=int(labels.get(_L + "container-number") or 0),
+        service=labels.get(LABEL + "service", ""),
+        number=int(labels.get(LABEL + "container-number") or 0),
         state=str(state.get("Status") or ("running" if running else "exited")),
         exit_code=None if running else int(state.get("ExitCode") or 0),
         health=health,
@@ -102,7 +101,7 @@ def list_containers(
 ) -> list[ContainerRow]:
     """The project's service containers (not one-offs), by service then number."""
     wanted = set(services)
-    filters = {"label": [f"{_L}project={project}", f"{_L}oneoff=False"]}
+    filters = {"label": [f"{LABEL}project={project}", f"{LABEL}oneoff=False"]}
     try:
         summaries = client.api.containers(all=True, filters=filters)
         rows = []
@@ -189,7 +188,7 @@ def follow_logs(
 
 def project_events(client: docker.DockerClient, project: str) -> Iterator[tuple[str, str]]:
     """(action, container id) for the project's containers as they start and die."""
-    filters = {"type": "container", "label": f"{_L}project={project}", "event": ["start"]}
+    filters = {"type": "container", "label": f"{LABEL}project={project}", "event": ["start"]}
     try:
         for event in client.api.events(filters=filters, decode=True):
             yield str(event.get("Action") or event.get("status")), str(event.get("id"))
@@ -313,7 +312,7 @@ def missing_images(client: docker.DockerClient, refs: Iterable[str]) -> list[str
 def published_host_ports(client: docker.DockerClient, project: str) -> set[int]:
     """The host ports the project's running containers publish."""
     found: set[int] = set()
-    for summary in client.api.containers(filters={"label": f"{_L}project={project}"}):
+    for summary in client.api.containers(filters={"label": f"{LABEL}project={project}"}):
         for port in summary.get("Ports") or []:
             if port.get("PublicPort"):
                 found.add(int(port["PublicPort"]))

@@ -19,8 +19,8 @@ import docker.errors
 import pytest
 from cwhelpers import COMPOSE, FIXTURES, new_project_name
 
-from composewatch.builder import build_image
 from composewatch.compose import ProjectOptions, load_project
+from composewatch.engine.builder import build_image
 from composewatch.errors import BuildError
 from composewatch.spec import image_name
 
@@ -154,8 +154,8 @@ def test_composewatch_builds_the_image_compose_builds(
 
 def test_a_build_s_image_labels_are_compose_s(docker_client: docker.DockerClient) -> None:
     """The labels compose adds, by builder (as `docker compose build` wrote them, v2.40.3)."""
-    from composewatch.builder import compose_image_labels
     from composewatch.engine.build import Builder
+    from composewatch.engine.builder import compose_image_labels
 
     assert compose_image_labels("p", "web", Builder.CLASSIC) == {
         "com.docker.compose.image.builder": "classic"

@@ -18,10 +18,10 @@ from fakes import ListSink
 from composewatch.buildcache import BuildCache
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.config import SETTINGS_KEY, parse_settings
-from composewatch.containers import Engine
 from composewatch.core import state as st
-from composewatch.runner import DockerRunner
-from composewatch.stop import StopPolicy
+from composewatch.engine.containers import Engine
+from composewatch.engine.executor import DockerRunner
+from composewatch.engine.stopsignal import StopSignals
 
 STORM = 60  # saves, 30 ms apart: each one supersedes the build of the one before
 
@@ -37,7 +37,7 @@ def make_runner(root: Path, project: str, engine: Engine) -> DockerRunner:
     settings = parse_settings(
         loaded.extensions.get(SETTINGS_KEY), file="compose.yaml", service_names={"web"}
     )
-    policy = StopPolicy(loaded.project, settings, engine.ignores_sigterm, lambda _: None)
+    policy = StopSignals(engine.ignores_sigterm, lambda _: None)
     cache = BuildCache(root / "cache.json", {})
     return DockerRunner(loaded, settings, engine, ListSink(), policy, cache)
 

@@ -15,9 +15,9 @@ import docker
 import docker.errors
 import pytest
 
-from composewatch.builder import BuildCancelled, build_image, builder_for, check_build_inputs
 from composewatch.compose.model import LoadedProject, Project
 from composewatch.engine.build import Builder
+from composewatch.engine.builder import BuildCancelled, build_image, builder_for, check_build_inputs
 from composewatch.errors import BuildContextError, BuildError
 
 BUILDERS = [Builder.BUILDKIT.value, Builder.CLASSIC.value]

@@ -31,8 +31,8 @@ import docker.errors
 import pytest
 from conftest import in_ci
 
-from composewatch.builder import build_image, check_build_inputs
 from composewatch.compose.model import LoadedProject, Project
+from composewatch.engine.builder import build_image, check_build_inputs
 from composewatch.errors import BuildContextError, BuildError
 
 

@@ -8,8 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from composewatch.app import _after_checkouts
-from composewatch.watcher import ChangeBatch
+from composewatch.watcher import ChangeBatch, after_checkouts
 
 
 def test_batches_during_a_checkout_are_merged_into_one(tmp_path: Path) -> None:
@@ -25,7 +24,7 @@ def test_batches_during_a_checkout_are_merged_into_one(tmp_path: Path) -> None:
         out: list[ChangeBatch] = []
 
         async def consume() -> None:
-            async for batch in _after_checkouts(batches(), {lock}):
+            async for batch in after_checkouts(batches(), {lock}):
                 out.append(batch)
 
         consumer = asyncio.create_task(consume())
@@ -62,7 +61,7 @@ def test_a_burst_of_saves_goes_as_one_batch_after_its_first(tmp_path: Path) -> N
         loop = asyncio.get_running_loop()
 
         async def consume() -> None:
-            async for batch in _after_checkouts(batches(), set(), burst_quiet_s=0.06):
+            async for batch in after_checkouts(batches(), set(), burst_quiet_s=0.06):
                 out.append((loop.time(), batch))
 
         consumer = asyncio.create_task(consume())

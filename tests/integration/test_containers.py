@@ -16,14 +16,14 @@ import pytest
 from cwhelpers import id_of
 
 from composewatch.buildcache import BuildCache
-from composewatch.builder import build_image
 from composewatch.compose.model import LoadedProject, Project
 from composewatch.config import Settings
-from composewatch.containers import Engine
 from composewatch.core.state import Exchange
-from composewatch.runner import DockerRunner
+from composewatch.engine.builder import build_image
+from composewatch.engine.containers import Engine
+from composewatch.engine.executor import DockerRunner
+from composewatch.engine.stopsignal import StopSignals
 from composewatch.spec import config_hash, container_spec, image_name
-from composewatch.stop import StopPolicy
 
 
 def _port() -> int:
@@ -135,7 +135,7 @@ def test_replace_keeps_name_and_serves_new_content(
 
 def _runner(loaded: LoadedProject, engine: Engine, tmp_path: Path) -> DockerRunner:
     settings = Settings()
-    policy = StopPolicy(loaded.project, settings, engine.ignores_sigterm, lambda _: None)
+    policy = StopSignals(engine.ignores_sigterm, lambda _: None)
     cache = BuildCache(tmp_path / "build-cache.json", {})
     return DockerRunner(loaded, settings, engine, lambda _: None, policy, cache)
 

@@ -31,7 +31,7 @@ from inspectview import differences, leaves, project_view
 from standin import CASES, STANDIN_DOCKERFILE, standin_images, standin_project
 
 from composewatch.compose.model import LoadedProject
-from composewatch.containers import Engine
+from composewatch.engine.containers import Engine
 from composewatch.spec import (
     Peer,
     container_spec,

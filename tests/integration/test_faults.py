@@ -26,10 +26,10 @@ from cwhelpers import id_of
 from test_session import Recorder, fetch, make_session, served, watching, write_page
 
 from composewatch import events as ev
-from composewatch import state as st
 from composewatch.app import Session
-from composewatch.containers import Engine
-from composewatch.runner import DockerRunner
+from composewatch.core import state as st
+from composewatch.engine.containers import Engine
+from composewatch.engine.executor import DockerRunner
 
 FIGURES: dict[str, str] = {}
 WEB = "http://127.0.0.1:18002/"
@@ -246,10 +246,8 @@ def _pump(src: socket.socket, dst: socket.socket) -> None:
 
 def session_through(proxy: Proxy, project: Path, project_name: str, recorder: Recorder) -> Session:
     """A session whose engine is reached through `proxy` (so it can be taken away)."""
-    session = make_session(project, project_name, recorder)
     client = docker.DockerClient(base_url=f"tcp://127.0.0.1:{proxy.port}")
-    session.engine = session.runner.engine = Engine(client)
-    return session
+    return make_session(project, project_name, recorder, Engine(client))
 
 
 def test_engine_losses_are_ridden_out_and_saves_meanwhile_are_served(

@@ -18,7 +18,7 @@ from composeedit import rebuild_on_save
 from test_session import Recorder, container_ids, make_session, served, watching, write_page
 
 from composewatch import events as ev
-from composewatch import state as st
+from composewatch.core import state as st
 
 WEB = "http://127.0.0.1:18002/"
 

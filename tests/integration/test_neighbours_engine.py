@@ -11,8 +11,8 @@ import pytest
 from cwhelpers import id_of
 from docker.models.containers import Container
 
-from composewatch.containers import Engine
-from composewatch.neighbours import can_refresh
+from composewatch.engine.containers import Engine
+from composewatch.engine.neighbours import can_refresh
 
 
 @pytest.fixture

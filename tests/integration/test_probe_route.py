@@ -29,11 +29,11 @@ from composewatch import events as ev
 from composewatch.buildcache import BuildCache
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.config import SETTINGS_KEY, parse_settings
-from composewatch.containers import Engine
+from composewatch.engine.containers import Engine
 from composewatch.engine.context import Endpoint
+from composewatch.engine.executor import DockerRunner
+from composewatch.engine.stopsignal import StopSignals
 from composewatch.health import HttpClient, ProbeRoute, choose_probe, exec_verdict
-from composewatch.runner import DockerRunner
-from composewatch.stop import StopPolicy
 
 BUSYBOX = "busybox:latest"
 HTTPD = (
@@ -60,7 +60,7 @@ def make_runner(
         file="compose.yaml",
         service_names=set(loaded.project.services),
     )
-    policy = StopPolicy(loaded.project, settings, engine.ignores_sigterm, lambda _: None)
+    policy = StopSignals(engine.ignores_sigterm, lambda _: None)
     sink = ListSink()
     runner = DockerRunner(
         loaded, settings, engine, sink, policy, BuildCache(tmp / "cache.json", {})
@@ -232,7 +232,7 @@ x-composewatch:
     ok, detail, _, seconds = check(runner, "web", container)
     assert ok, detail
     assert detail == "HTTP 200 from http://127.0.0.1:8000/ inside the container"
-    assert runner._http_clients["web"] == HttpClient("wget", timeout=False)
+    assert runner.checks._http_clients["web"] == HttpClient("wget", timeout=False)
     assert sink.events == []  # healthy at once: nothing to say
     # The search and the first GET in one exec, then wget bare: no exec of a `timeout` it lacks
     assert [c[0] for c in execs] == ["sh"] + ["wget"] * (len(execs) - 1)

@@ -24,7 +24,7 @@ from composewatch import events as ev
 from composewatch.app import Session, selected_services
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.config import SETTINGS_KEY, parse_settings
-from composewatch.containers import Engine
+from composewatch.engine.containers import Engine
 
 
 class Recorder:
@@ -73,7 +73,9 @@ async def served(url: str, text: str, timeout_s: float = 60) -> bool:
     return False
 
 
-def make_session(project_dir: Path, project_name: str, recorder: Recorder) -> Session:
+def make_session(
+    project_dir: Path, project_name: str, recorder: Recorder, engine: Engine | None = None
+) -> Session:
     options = ProjectOptions(working_dir=str(project_dir), project_name=project_name)
     loaded = load_project(options)
     settings = parse_settings(
@@ -84,7 +86,7 @@ def make_session(project_dir: Path, project_name: str, recorder: Recorder) -> Se
     return Session(
         loaded,
         settings,
-        Engine.connect(),
+        engine or Engine.connect(),
         recorder,
         selected_services(loaded, []),
         reload=lambda: load_project(options),

@@ -16,7 +16,7 @@ from sshd import SshEngine, ssh_engine
 from test_session import Recorder, fetch, make_session, served, watching
 
 from composewatch import events as ev
-from composewatch.containers import Engine
+from composewatch.engine.containers import Engine
 from composewatch.engine.project import exec_output
 
 COMPOSE = """\

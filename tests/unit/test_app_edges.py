@@ -8,8 +8,9 @@ import os
 import signal
 from pathlib import Path
 
-from composewatch.app import git_locks, load_env_file_paths
+from composewatch.app import load_env_file_paths
 from composewatch.compose import ProjectOptions, load_project
+from composewatch.watcher import git_locks
 
 
 def test_env_file_paths_are_the_dot_env_and_each_services_env_file(tmp_path: Path) -> None:

@@ -19,13 +19,12 @@ from composewatch.doctor import judge_api, judge_inotify, parse_base_images
 from composewatch.engine.context import Endpoint
 from composewatch.engine.project import ContainerRow, parse_container, parse_timestamp
 from composewatch.explain import ignore_rule
+from composewatch.jsonui import JsonUI, events_schema
+from composewatch.liveview import LiveUI
 from composewatch.ui import (
     ConsoleUI,
-    JsonUI,
-    LiveUI,
     LogLine,
     LogPrinter,
-    events_schema,
     printable,
     render_ps,
 )
@@ -105,7 +104,7 @@ def test_printable_keeps_newlines_and_text() -> None:
 def test_every_event_renders_and_validates_against_the_committed_schema() -> None:
     committed = json.loads((REPO / "docs" / "events.schema.json").read_text())
     assert committed == json.loads(json.dumps(events_schema())), (
-        "docs/events.schema.json is stale: regenerate it from composewatch.ui.events_schema()"
+        "docs/events.schema.json is stale: regenerate it from composewatch.jsonui.events_schema()"
     )
     out = io.StringIO()
     ui = JsonUI(out)

@@ -54,6 +54,7 @@ PURE_LAYERS = (
     "composewatch.compose.layout",
     "composewatch.compose.redaction",
     "composewatch.compose.scalars",  # Go's number parsing, as compose casts values
+    "composewatch.compose.units",  # sizes and durations, text in, number out
     "composewatch.hiding",  # the values an error must never show (text in, text out)
     "composewatch.config",  # the settings model
     "composewatch.events",  # past-tense facts
@@ -67,16 +68,6 @@ CORE_MODULES = sorted(
     for p in (PACKAGE / "core").glob("*.py")
 )
 CHECKED = [*CORE_MODULES, "composewatch.engine.parse"]
-
-#: Known to fail today (issue 17 point 4 restructures them). strict: once a module is pure,
-#: its XPASS fails the run, so the mark is removed with the fix instead of lingering.
-IMPURE_TODAY = {
-    "composewatch.core.buildinputs": "imports compose.layout (the loader's key layout, which "
-    "brings compose.redaction) for the build section's keys",
-    "composewatch.core.reload": "compares services through spec.py and confighash (the "
-    "container spec composer, outside the pure layers)",
-    "composewatch.engine.parse": "imports health.py (sockets, http.client) for its probe types",
-}
 
 _LIST_LOADED = "import importlib, json, sys; importlib.import_module(sys.argv[1]); " + (
     "print(json.dumps(sorted(sys.modules)))"
@@ -134,15 +125,7 @@ def test_the_check_sees_an_edge_and_an_impure_module() -> None:
     ) == ["composewatch.compose.loader", "composewatch.mapping", "http.client", "tarfile"]
 
 
-@pytest.mark.parametrize(
-    "module",
-    [
-        pytest.param(m, marks=pytest.mark.xfail(strict=True, reason=IMPURE_TODAY[m]))
-        if m in IMPURE_TODAY
-        else m
-        for m in CHECKED
-    ],
-)
+@pytest.mark.parametrize("module", CHECKED)
 def test_a_pure_module_loads_no_edge_and_nothing_impure(
     module: str, loaded_by: dict[str, list[str]]
 ) -> None:

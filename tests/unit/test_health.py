@@ -13,7 +13,7 @@ import pytest
 from composewatch import events as ev
 from composewatch.compose.model import Service
 from composewatch.config import HealthSettings
-from composewatch.core.probe import REPEAT_S, STALLED_S
+from composewatch.core.probe import REPEAT_S, STALLED_S, unhealthy_reason
 from composewatch.health import (
     ContainerStatus,
     ProbeKind,
@@ -246,3 +246,19 @@ def test_probe_progress_by_table(
             case None:
                 said.append(None)
     assert said == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (ContainerStatus(False, 3, None, False), "container exited with code 3"),
+        (
+            ContainerStatus(True, None, "unhealthy", True),
+            "Docker healthcheck: unhealthy (HTTP 500)",
+        ),
+        (ContainerStatus(True, None, "starting", True), "HTTP 500"),
+        (ContainerStatus(False, None, None, False), "HTTP 500"),  # not started: no exit code yet
+    ],
+)
+def test_the_rollback_reason_is_decided_in_the_core(status: ContainerStatus, reason: str) -> None:
+    assert unhealthy_reason("HTTP 500", status) == reason

@@ -20,9 +20,11 @@ from composewatch.buildcache import BuildCache
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.compose.model import Service
 from composewatch.config import SETTINGS_KEY, HealthSettings, parse_settings
-from composewatch.containers import Engine
 from composewatch.core.probe import FOUND_MARK
+from composewatch.engine.containers import Engine
 from composewatch.engine.context import Endpoint
+from composewatch.engine.executor import DockerRunner
+from composewatch.engine.stopsignal import StopSignals
 from composewatch.errors import ConfigError, EngineError
 from composewatch.health import (
     UNREACHABLE_BEFORE_SWITCH,
@@ -45,8 +47,6 @@ from composewatch.health import (
     routed_get,
     wait_until_healthy,
 )
-from composewatch.runner import DockerRunner
-from composewatch.stop import StopPolicy
 
 HOST, ENGINE = ProbeRoute.HOST, ProbeRoute.ENGINE
 URL = "http://127.0.0.1:8000/"
@@ -507,7 +507,7 @@ def make_runner(tmp_path: Path, engine: FakeEngine) -> tuple[DockerRunner, ListS
     settings = parse_settings(
         loaded.extensions.get(SETTINGS_KEY), file="compose.yaml", service_names={"web", "worker"}
     )
-    policy = StopPolicy(loaded.project, settings, engine.ignores_sigterm, lambda _: None)
+    policy = StopSignals(engine.ignores_sigterm, lambda _: None)
     sink = ListSink()
     runner = DockerRunner(
         loaded, settings, cast(Engine, engine), sink, policy, BuildCache(tmp_path / "c.json", {})
@@ -522,7 +522,7 @@ def executed(engine: FakeEngine) -> list[str]:
 
 def test_an_exposed_port_is_probed_through_the_engine(tmp_path: Path) -> None:
     engine = FakeEngine()
-    answers = {"sh": (0, "wget\n"), "wget": BUSYBOX_WGET_200}
+    answers = {"sh": found("wget ", BUSYBOX_WGET_200), "wget": BUSYBOX_WGET_200}
     engine.exec_answers = lambda cid, cmd: answers[cmd[0]]
     runner, _ = make_runner(tmp_path, engine)
     cid = engine.add("probe-worker-1")
@@ -530,10 +530,10 @@ def test_an_exposed_port_is_probed_through_the_engine(tmp_path: Path) -> None:
     assert result.ok and result.detail == (
         "HTTP 200 from http://127.0.0.1:8000/ready inside the container"
     )
-    assert executed(engine) == ["sh", "wget"]
+    assert executed(engine) == ["sh"]  # the search and the first GET in one exec
     assert not any(m == "published_url" for m, _ in engine.calls)
     asyncio.run(runner.check_health("worker", cid))  # the same container: no second search
-    assert executed(engine) == ["sh", "wget", "wget"]
+    assert executed(engine) == ["sh", "wget"]
 
 
 def test_a_local_published_port_makes_no_exec(
@@ -546,7 +546,8 @@ def test_a_local_published_port_makes_no_exec(
         engine, "published_url", lambda c, port, path: f"http://127.0.0.1:8080{path}"
     )
     monkeypatch.setattr(
-        "composewatch.runner.http_probe", lambda url, expected: ProbeResult(True, "HTTP 200")
+        "composewatch.engine.checks.http_probe",
+        lambda url, expected: ProbeResult(True, "HTTP 200"),
     )
     assert asyncio.run(runner.check_health("web", cid)).ok
     assert not any(m == "exec_output" for m, _ in engine.calls)
@@ -572,7 +573,7 @@ def test_an_unreachable_remote_host_moves_the_check_inside_with_one_note(
         tried.append(url)
         return ProbeResult(False, f"{url}: TimeoutError", unreachable=True)
 
-    monkeypatch.setattr("composewatch.runner.http_probe", unreachable)
+    monkeypatch.setattr("composewatch.engine.checks.http_probe", unreachable)
     for _ in range(2):  # two checks (two saves): the note is said once
         result = asyncio.run(runner.check_health("web", cid))
         assert result.ok and "inside the container" in result.detail
@@ -600,7 +601,7 @@ def test_a_new_container_of_the_service_probes_with_the_client_found_before(
     engine.exec_answers = answer
     runner, _ = make_runner(tmp_path, engine)
     monkeypatch.setattr(
-        "composewatch.runner.http_probe",
+        "composewatch.engine.checks.http_probe",
         lambda url, expected: ProbeResult(False, "TimeoutError", unreachable=True),
     )
     monkeypatch.setattr(engine, "published_url", lambda c, port, path: f"http://h:1{path}")

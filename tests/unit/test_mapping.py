@@ -7,12 +7,13 @@ from pathlib import Path
 from composewatch.compose.model import WatchRule
 from composewatch.core.action import Action
 from composewatch.core.ignore import IgnoreRules
+from composewatch.core.inplace import Copy
+from composewatch.core.sync import SyncCommand, merge_commands, split_copies, sync_destinations
 from composewatch.mapping import (
     WatchTarget,
     is_noise,
     map_changes,
     parse_ignore_file,
-    sync_destinations,
     watch_roots,
 )
 
@@ -146,3 +147,28 @@ def test_the_context_directory_itself_moving_counts() -> None:
     """A context moved away or back (one event on the directory) is checked: its digest
     decides, and a vanished context becomes a failed build with a message."""
     assert services(["api"], [target("api", "api")]) == {"api": {"api"}}
+
+
+def test_a_sync_change_carries_its_copies_and_commands_matched_once() -> None:
+    """mapping decides where each file goes and which `sync+exec` commands run; the executor
+    is handed that, and only observes which host files still exist (`split_copies`)."""
+    rules = (
+        WatchRule(path=str(ROOT / "app/src"), action="sync", target="/app/src"),
+        WatchRule.model_validate(
+            {"path": str(ROOT / "app/www"), "action": "sync+exec", "target": "/www"}
+            | {"exec": {"command": ["kill", "-HUP", "1"]}}
+        ),
+    )
+    t = [target("app", "app", rules=rules)]
+    src, www = ROOT / "app/src/a.py", ROOT / "app/www/index.html"
+    change = map_changes([src, www], t)["app"]
+    assert change.action is Action.SYNC
+    assert change.copies == (Copy(src, "/app/src/a.py"), Copy(www, "/www/index.html"))
+    assert change.commands == (SyncCommand(1, ("kill", "-HUP", "1")),)
+    assert map_changes([src], t)["app"].commands == ()
+    files, gone = split_copies(change.copies, present=frozenset({www}))
+    assert (files, gone) == ({str(www): "/www/index.html"}, ["/app/src/a.py"])
+    assert merge_commands(change.commands, (SyncCommand(0, ("true",)), *change.commands)) == (
+        SyncCommand(0, ("true",)),
+        SyncCommand(1, ("kill", "-HUP", "1")),
+    )

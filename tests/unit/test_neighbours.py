@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from composewatch.neighbours import Neighbour, render_batch
+from composewatch.engine.neighbours import Neighbour, render_batch
 
 NEIGHBOUR = Neighbour("172.18.0.2", "02:42:ac:12:00:02", "br-0123456789ab")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from composewatch.plan import Attach, Observed, Wanted, plan_attach, plan_up, render_plan
-from composewatch.stop import choose_stop_timeout
+from composewatch.core.plan import Attach, Observed, Wanted, plan_attach, plan_up, render_plan
+from composewatch.core.stop import choose_stop_timeout
 
 
 def test_plan_adopts_starts_recreates_creates_and_cleans_leftovers_with_causes() -> None:

@@ -13,12 +13,12 @@ from composewatch.buildcache import BuildCache
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.compose.model import Service
 from composewatch.config import parse_settings
-from composewatch.containers import Engine
 from composewatch.core import state as st
 from composewatch.core.ports import explain_port_in_use, port_in_use
+from composewatch.engine.containers import Engine
+from composewatch.engine.executor import DockerRunner
+from composewatch.engine.stopsignal import StopSignals
 from composewatch.errors import EngineError
-from composewatch.runner import DockerRunner
-from composewatch.stop import StopPolicy
 
 ALLOCATED = (
     "starting container 0b1c failed: driver failed programming external connectivity on "
@@ -79,7 +79,7 @@ def test_a_save_whose_new_container_cannot_bind_says_the_key(tmp_path: Path) -> 
     loaded = load_project(ProjectOptions(working_dir=str(tmp_path), project_name="p", environ={}))
     settings = parse_settings({}, file="compose.yaml", service_names={"web"})
     engine = FakeEngine()
-    policy = StopPolicy(loaded.project, settings, engine.ignores_sigterm, lambda _: None)
+    policy = StopSignals(engine.ignores_sigterm, lambda _: None)
     runner = DockerRunner(
         loaded, settings, cast(Engine, engine), ListSink(), policy, BuildCache(tmp_path / "c", {})
     )

@@ -14,6 +14,7 @@ from composewatch.core.backoff import backoff_delays
 from composewatch.core.reload import plan_reload, render_reload
 from composewatch.engine.faults import describe, engine_lost
 from composewatch.errors import EngineError
+from composewatch.spec import config_hash
 
 
 def project(tmp_path: Path, compose: str, env: str = "", env_file: str = "") -> Path:
@@ -54,10 +55,10 @@ def test_an_env_edit_recreates_only_the_services_whose_resolved_config_changed(
     (folder / ".env").write_text("GREETING=hi\nAPI_PORT=9090\n")
     later = load(folder).project
     services = ["web", "api", "worker"]
-    assert render_reload(plan_reload(before, after, services)) == (
+    assert render_reload(plan_reload(before, after, services, config_hash)) == (
         "web: recreate (its resolved configuration changed)"
     )
-    assert render_reload(plan_reload(before, later, services)) == "\n".join(
+    assert render_reload(plan_reload(before, later, services, config_hash)) == "\n".join(
         [
             "web: recreate (its resolved configuration changed)",
             "api: recreate (its resolved configuration changed)",
@@ -72,7 +73,9 @@ def test_added_and_removed_services_are_said_not_applied(tmp_path: Path) -> None
         COMPOSE.replace("  worker:\n    build: ./worker\n", "  cron:\n    image: busybox\n")
     )
     after = load(folder).project
-    assert render_reload(plan_reload(before, after, ["web", "api", "worker"])) == "\n".join(
+    assert render_reload(
+        plan_reload(before, after, ["web", "api", "worker"], config_hash)
+    ) == "\n".join(
         [
             "worker: unchanged (removed from the project: restart composewatch up)",
             "cron: unchanged (added to the project: restart composewatch up)",
@@ -87,16 +90,16 @@ def test_a_scale_change_recreates_with_the_new_count(tmp_path: Path) -> None:
         COMPOSE.replace("    build: ./worker\n", "    build: ./worker\n    scale: 3\n")
     )
     after = load(folder).project
-    assert render_reload(plan_reload(before, after, ["web", "api", "worker"])) == (
+    assert render_reload(plan_reload(before, after, ["web", "api", "worker"], config_hash)) == (
         "worker: recreate (1 → 3 replicas)"
     )
-    (worker,) = plan_reload(before, after, ["web", "api", "worker"])
+    (worker,) = plan_reload(before, after, ["web", "api", "worker"], config_hash)
     assert worker.replicas == 3
     (folder / "compose.yaml").write_text(
         COMPOSE.replace("    build: ./worker\n", "    build: ./worker\n    scale: 0\n")
     )
     stopped = load(folder).project
-    assert render_reload(plan_reload(before, stopped, ["worker"])) == (
+    assert render_reload(plan_reload(before, stopped, ["worker"], config_hash)) == (
         "worker: unchanged (1 → 0 replicas: `composewatch up` stops it)"
     )
 

@@ -10,15 +10,15 @@ from typing import cast
 import pytest
 from fakes import FakeEngine, ListSink
 
-from composewatch import state as st
 from composewatch.buildcache import BuildCache
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.config import SETTINGS_KEY, parse_settings
-from composewatch.containers import Engine
+from composewatch.core import state as st
+from composewatch.engine.containers import Engine
+from composewatch.engine.executor import DockerRunner
+from composewatch.engine.stopsignal import StopSignals
 from composewatch.errors import EngineError
 from composewatch.health import ProbeResult
-from composewatch.runner import DockerRunner
-from composewatch.stop import StopPolicy
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "two-services"
 
@@ -30,7 +30,7 @@ def setup(tmp_path: Path) -> tuple[DockerRunner, FakeEngine, str]:
         loaded.extensions.get(SETTINGS_KEY), file="compose.yaml", service_names={"web", "api"}
     )
     engine = FakeEngine()
-    policy = StopPolicy(loaded.project, settings, engine.ignores_sigterm, lambda _: None)
+    policy = StopSignals(engine.ignores_sigterm, lambda _: None)
     # DockerRunner takes the concrete Engine (no protocol in the package yet); the fake
     # answers the calls the runner makes, which these tests exercise.
     runner = DockerRunner(
@@ -111,7 +111,9 @@ def test_a_crashed_container_is_reported_with_its_exit_code_and_logs(
     runner, engine, old = setup
     new, _ = runner.swap_in("web", "sha256:new", old)
     engine.containers[new].update(running=False, exit=1, logs=("starting", "boom"))
-    reason, tail = runner.why_unhealthy(new, ProbeResult(False, "port 8080 is not published"))
+    reason, tail = runner.checks.why_unhealthy(
+        new, ProbeResult(False, "port 8080 is not published")
+    )
     assert (reason, tail) == ("container exited with code 1", ("starting", "boom"))
 
 
@@ -126,7 +128,7 @@ def test_a_check_on_a_container_that_exits_says_so(
 
 
 def test_a_daemon_thread_hands_back_its_result_or_its_exception() -> None:
-    from composewatch.runner import in_daemon_thread
+    from composewatch.engine.steps import in_daemon_thread
 
     def boom() -> int:
         raise KeyError("gone")

@@ -9,7 +9,7 @@ from pathlib import Path
 from fakes import FakeClock, FakeRunner
 
 from composewatch import events as ev
-from composewatch import state as st
+from composewatch.core import state as st
 from composewatch.core.action import Action
 from composewatch.scheduler import Scheduler
 

@@ -12,7 +12,7 @@ from composewatch import events as ev
 from composewatch.app import Session
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.config import SETTINGS_KEY, parse_settings
-from composewatch.plan import Removal, ServicePlan, Step
+from composewatch.core.plan import Removal, ServicePlan, Step
 from composewatch.ui import render as render_event
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "two-services"

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from composewatch import events as ev
 from composewatch.core.action import Action
-from composewatch.state import (
+from composewatch.core.inplace import Copy
+from composewatch.core.state import (
     BuildFailed,
     BuildSucceeded,
     CancelBuild,
@@ -44,12 +45,17 @@ from composewatch.state import (
     WatchEngine,
     step,
 )
+from composewatch.core.sync import SyncCommand
 
 APP = Path("/src/app.py")
+TO_APP = (Copy(APP, "/app/app.py"),)  # a sync rule's copy of APP
+HUP = (SyncCommand(0, ("kill", "-HUP", "1")),)  # a sync+exec rule's command
 OLD = Serving("old-container", "sha256:old", "digest-old")
 
 
 def changed(service: str = "web", at: float = 0.0, action: Action = Action.REBUILD) -> Changed:
+    if action in (Action.SYNC, Action.SYNC_RESTART):  # mapping hands a sync its copies
+        return Changed(service, action, frozenset({APP}), at, TO_APP)
     return Changed(service, action, frozenset({APP}), saved_at=at)
 
 
@@ -239,13 +245,40 @@ def test_a_finished_build_frees_its_slot_for_the_queue() -> None:
 
 def test_sync_rules_copy_files_into_the_serving_container_without_building() -> None:
     state, effects = run(serving(), (changed(action=Action.SYNC), 0.0))
-    assert work(effects) == [SyncFiles("web", 1, ("web-old",), frozenset({APP}), restart=False)]
+    assert work(effects) == [SyncFiles("web", 1, ("web-old",), TO_APP, (), restart=False)]
     state, effects = run(state, (Synced("web", 1, restarted=False), 0.05))
     assert any(isinstance(e, ev.Live) for e in reports(effects))
     state, effects = run(state, (changed(action=Action.SYNC_RESTART), 1.0))
-    assert work(effects) == [SyncFiles("web", 2, ("web-old",), frozenset({APP}), restart=True)]
+    assert work(effects) == [SyncFiles("web", 2, ("web-old",), TO_APP, (), restart=True)]
     state, effects = run(state, (Synced("web", 2, restarted=True), 1.2))
     assert work(effects) == [CheckHealth("web", 2, "web-old")]
+
+
+def test_a_sync_round_carries_the_mapped_copies_and_commands_and_merges_those_saved_meanwhile() -> (
+    None
+):
+    """The executor gets what mapping decided (no rule is matched again); saves that came
+    while a sync ran go in the next round, each file and command once, commands in rule order;
+    a restart-only round copies nothing."""
+    other = (Copy(Path("/src/b.py"), "/app/b.py"),)
+    later = (SyncCommand(2, ("touch", "/tmp/reload")),)
+    first = Changed("web", Action.SYNC, frozenset({APP}), 0.0, TO_APP, commands=HUP)
+    state, effects = run(serving(), (first, 0.0))
+    assert work(effects) == [SyncFiles("web", 1, ("web-old",), TO_APP, HUP, restart=False)]
+    again = [
+        Changed("web", Action.SYNC, frozenset({Path("/src/b.py")}), 0.01, other, commands=later),
+        Changed("web", Action.SYNC, frozenset({APP}), 0.02, TO_APP, commands=HUP),
+    ]
+    state, effects = run(state, (again[0], 0.01), (again[1], 0.02))
+    assert work(effects) == []
+    state, effects = run(state, (Synced("web", 1, restarted=False), 0.05))
+    assert work(effects) == [
+        SyncFiles("web", 2, ("web-old",), (*other, *TO_APP), (*HUP, *later), restart=False)
+    ]
+    state, _ = run(state, (Synced("web", 2, restarted=False), 0.06))
+    restart = Changed("web", Action.RESTART, frozenset({APP}), 1.0, TO_APP, commands=HUP)
+    _, effects = run(state, (restart, 1.0))
+    assert work(effects) == [SyncFiles("web", 3, ("web-old",), (), (), restart=True)]
 
 
 def test_a_rebuild_change_during_a_sync_is_kept() -> None:
@@ -437,7 +470,7 @@ def test_a_new_dependency_restarts_or_recreates_its_dependents_as_compose_does()
     state, effects = run(state, (Committed("db", 1), 0.7))
     assert work(effects) == [
         Swap("sidecar", 1, "sha256:old", "sidecar-old"),
-        SyncFiles("web", 1, ("web-old",), frozenset(), restart=True),
+        SyncFiles("web", 1, ("web-old",), (), (), restart=True),
     ]
     # Nothing follows a dependency whose swap was rolled back.
     state = built(state, "db", gen=2, at=1.0)
@@ -517,7 +550,7 @@ def test_sync_copies_into_every_replica_and_a_lost_replica_is_restored_on_return
     state, _ = step(ProjectState(), Started("web", THREE), 0.0)
     _, effects = run(state, (changed(action=Action.SYNC), 0.1))
     assert work(effects) == [
-        SyncFiles("web", 1, ("web-1", "web-2", "web-3"), frozenset({APP}), restart=False)
+        SyncFiles("web", 1, ("web-1", "web-2", "web-3"), TO_APP, (), restart=False)
     ]
     lost = EffectFailed(HashContext("web", 1), "gone", engine_lost=True)
     state, _ = run(state, (changed(), 0.1), (lost, 0.2))
