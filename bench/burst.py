@@ -3,9 +3,10 @@
 - **burst**: 10 saves 30 ms apart (an editor's "save all", a formatter, a coding agent), each
   writing a new marker; measured from the LAST write to the first answer carrying the last
   marker, against single saves of the same fixture in the same run (`--single` of them).
-- **up**: with the images already built, `composewatch up` until it says it is watching,
-  against `docker compose up -d --build` until it returns; the containers are removed before
-  each start (the images stay).
+- **up**: with the images already built, `composewatch up` against `docker compose up -d
+  --build`, each timed from its start to the target's first answer (and to `Watching`, or to
+  compose's return): once with the containers removed (the images stay), once more with them
+  running as configured. The two alternate which goes first.
 
     python -m bench.burst [--fixtures flask-init,five] [--bursts 5] [--single 5] [--ups 5]
 
@@ -16,19 +17,23 @@ the same way (`bench.events`).
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
+import signal
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bench.events import EventWatch
 from bench.measure import poll
 from bench.projects import FIXTURES, Prepared, prepare
-from bench.tools import COMPOSE, Composewatch
+from bench.tools import COMPOSE, COMPOSEWATCH, Composewatch
 
 BURST = 10
 GAP_S = 0.03
@@ -75,25 +80,92 @@ def saves(
     return singles, burst_s
 
 
+def _served_s(url: str, started: float, deadline_s: float = 60.0) -> float:
+    """Seconds from `started` to the first 2xx/3xx answer of `url` (polled every 10 ms)."""
+    parts = urlsplit(url)
+    while time.monotonic() - started < deadline_s:
+        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=1)
+        try:
+            conn.request("GET", parts.path or "/")
+            if conn.getresponse().status < 400:
+                return time.monotonic() - started
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.01)
+    raise RuntimeError(f"{url} never served")
+
+
+def _composewatch_up(prepared: Prepared) -> tuple[float, float]:
+    """`composewatch up`: (seconds to the target served, seconds to `Watching`)."""
+    cmd = [str(COMPOSEWATCH), "-p", prepared.project, "up", "--json"]
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        cmd, cwd=prepared.directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    watching: list[float] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if '"Watching"' in line and not watching:
+                watching.append(time.monotonic() - started)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        served = _served_s(prepared.url(prepared.fixture.target), started)
+        while not watching and proc.poll() is None and time.monotonic() - started < 60:
+            time.sleep(0.005)
+        if not watching:
+            raise RuntimeError(f"composewatch up never said Watching (exit {proc.poll()})")
+        return served, watching[0]
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: the containers keep running
+        proc.wait(timeout=30)
+        reader.join(timeout=5)
+
+
+def _compose_up(prepared: Prepared, base: list[str]) -> tuple[float, float]:
+    """`docker compose up -d --build`: (seconds to the target served, seconds to return)."""
+    started = time.monotonic()
+    subprocess.run(
+        [*base, "up", "-d", "--build"], cwd=prepared.directory, check=True, capture_output=True
+    )
+    returned = time.monotonic() - started
+    return _served_s(prepared.url(prepared.fixture.target), started), returned
+
+
 def up_times(prepared: Prepared, ups: int) -> dict[str, list[float]]:
-    """`composewatch up` to watching, and `docker compose up -d --build`, images built."""
+    """`up` with the images already built, both tools timed alike (from the command's start to
+    the target service's first answer; `*_done` to `Watching`, or to compose's return):
+    with the containers removed first (`fresh`), then again with them running as configured
+    (`running`, nothing to do). The order of the two tools alternates between rounds."""
     base = [str(COMPOSE), "-p", prepared.project, "-f", str(prepared.compose_file)]
     cwd = prepared.directory
     subprocess.run([*base, "build"], cwd=cwd, check=True, capture_output=True)
-    times: dict[str, list[float]] = {"composewatch": [], "compose": []}
-    for _ in range(ups):
-        subprocess.run([*base, "down", "-t", "0"], cwd=cwd, check=True, capture_output=True)
-        started = time.monotonic()
-        tool = Composewatch()
-        tool.start(prepared)  # returns once composewatch says it is watching
-        times["composewatch"].append(time.monotonic() - started - 1.0)  # start() sleeps 1 s
-        tool._stop_watcher()
-        subprocess.run([*base, "down", "-t", "0"], cwd=cwd, check=True, capture_output=True)
-        started = time.monotonic()
-        subprocess.run([*base, "up", "-d", "--build"], cwd=cwd, check=True, capture_output=True)
-        times["compose"].append(time.monotonic() - started)
+    times: dict[str, list[float]] = {}
+
+    def add(key: str, figures: tuple[float, float]) -> None:
+        times.setdefault(key, []).append(figures[0])
+        times.setdefault(f"{key}_done", []).append(figures[1])
+
+    for round_ in range(ups):
+        names = ["composewatch", "compose"] if round_ % 2 == 0 else ["compose", "composewatch"]
+        for name in names:
+            subprocess.run([*base, "down", "-t", "0"], cwd=cwd, check=True, capture_output=True)
+            for case in ("fresh", "running"):
+                if name == "composewatch":
+                    add(f"{name}_{case}", _composewatch_up(prepared))
+                else:
+                    add(f"{name}_{case}", _compose_up(prepared, base))
     subprocess.run([*base, "down", "-t", "0", "--rmi", "local"], cwd=cwd, capture_output=True)
     return times
+
+
+def _median(figures: list[float]) -> str:
+    return f"{statistics.median(figures):.2f}" if figures else "-"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -109,26 +181,42 @@ def main(argv: list[str] | None = None) -> None:
         for name in args.fixtures.split(","):
             fixture = FIXTURES[name]
             prepared = prepare(fixture, Path(tmp), f"burst-{name}-{uuid.uuid4().hex[:6]}")
-            tool = Composewatch()
-            watch = EventWatch(prepared.project, fixture.target)
-            try:
-                tool.start(prepared)
-                watch.start()
-                single, burst = saves(prepared, tool, watch, args.single, args.bursts)
-            finally:
-                watch.stop()
-                tool.stop()
-            ups = up_times(
-                prepare(fixture, Path(tmp), f"up-{name}-{uuid.uuid4().hex[:6]}"), args.ups
-            )
-            one, many = statistics.median(single), statistics.median(burst)
+            single: list[float] = []
+            burst: list[float] = []
+            if args.single or args.bursts:
+                tool = Composewatch()
+                watch = EventWatch(prepared.project, fixture.target)
+                try:
+                    tool.start(prepared)
+                    watch.start()
+                    single, burst = saves(prepared, tool, watch, args.single, args.bursts)
+                finally:
+                    watch.stop()
+                    tool.stop()
+            ups: dict[str, list[float]] = {}
+            if args.ups:
+                ups = up_times(
+                    prepare(fixture, Path(tmp), f"up-{name}-{uuid.uuid4().hex[:6]}"), args.ups
+                )
             report[name] = {"single_s": single, "burst_s": burst, "up_s": ups}
-            print(
-                f"{name}: single save {one:.2f} s, burst of {BURST} (from the last write) "
-                f"{many:.2f} s = {many / one:.2f}x; up {statistics.median(ups['composewatch']):.2f}"
-                f" s vs compose up -d --build {statistics.median(ups['compose']):.2f} s",
-                flush=True,
-            )
+            if single and burst:
+                one, many = statistics.median(single), statistics.median(burst)
+                print(
+                    f"{name}: single save {one:.2f} s, burst of {BURST} (from the last write) "
+                    f"{many:.2f} s = {many / one:.2f}x",
+                    flush=True,
+                )
+            if ups:
+                print(
+                    f"{name}: up, containers removed, to served: composewatch "
+                    f"{_median(ups['composewatch_fresh'])} s (Watching at "
+                    f"{_median(ups['composewatch_fresh_done'])} s) vs compose up -d --build "
+                    f"{_median(ups['compose_fresh'])} s (returned at "
+                    f"{_median(ups['compose_fresh_done'])} s); containers running: composewatch "
+                    f"Watching at {_median(ups['composewatch_running_done'])} s vs compose "
+                    f"returned at {_median(ups['compose_running_done'])} s",
+                    flush=True,
+                )
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2))
 

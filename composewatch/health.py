@@ -11,8 +11,8 @@ An HTTP probe takes one of two routes (`choose_route`, pure):
             for a local engine): the fast path, no engine call per attempt
     engine  GET http://127.0.0.1:<container port><path> inside the container, run through
             the engine's exec API with the first HTTP client the image has (wget, curl,
-            python3; `InContainerGet`); for ports that are not published, or not reachable
-            from here
+            python3; `InContainerGet`, one exec per attempt, the first included); for ports
+            that are not published, or not reachable from here
 
 With a remote engine and `via: auto`, the host route goes first and `RouteState` switches to
 the engine route for the rest of the check once the engine's host keeps not answering (a
@@ -34,7 +34,6 @@ from urllib.parse import urlsplit
 from composewatch import events as ev
 from composewatch.core.probe import (
     CANNOT_RUN,
-    FIND_CLIENT,
     HTTP_CLIENTS,
     UNREACHABLE_BEFORE_SWITCH,
     ContainerStatus,
@@ -49,14 +48,15 @@ from composewatch.core.probe import (
     choose_route,
     docker_verdict,
     exec_verdict,
+    find_client_and_get,
     parse_exec_status,
+    parse_found_and_got,
     parse_found_client,
     passes,
 )
 from composewatch.errors import EngineError
 
 __all__ = [
-    "FIND_CLIENT",
     "HTTP_CLIENTS",
     "UNREACHABLE_BEFORE_SWITCH",
     "ContainerStatus",
@@ -71,9 +71,11 @@ __all__ = [
     "choose_probe",
     "choose_route",
     "exec_verdict",
+    "find_client_and_get",
     "http_probe",
     "is_unreachable",
     "parse_exec_status",
+    "parse_found_and_got",
     "parse_found_client",
     "routed_get",
     "wait_until_healthy",
@@ -132,7 +134,10 @@ class Exec(Protocol):
 
 class InContainerGet:
     """The engine route: each call is one GET inside the container, run by the engine's exec
-    API with the first client the image has (found by the first call, then kept)."""
+    API with the first client the image has. The first call finds it and GETs in one exec;
+    it is kept for the next calls. A `client` given (found for the service's container
+    before, most likely the same base image) is used at once, and searched for again if
+    this container cannot run it."""
 
     def __init__(
         self,
@@ -146,6 +151,7 @@ class InContainerGet:
         self.run, self.url, self.expected_status = run, url, expected_status
         self.service = service
         self.client = client
+        self._searched = False  # the client was found in this container
 
     async def __call__(self) -> ProbeResult:
         client = self.client
@@ -163,24 +169,35 @@ class InContainerGet:
             # on rather than fail every attempt the same way.
             client = self.client = replace(client, timeout=False)
             code, output = await self.run(client.command(self.url))
+        if code in CANNOT_RUN and not self._searched:
+            # Found in another container, whose image had it: this one has not.
+            self.client = None
+            return await self._first_get()
         return exec_verdict(client.name, code, output, self.url, self.expected_status)
 
     async def _first_get(self) -> ProbeResult:
-        """Find the image's client (kept in `client`), and GET with it."""
-        code, output = await self.run(FIND_CLIENT)
-        if code in CANNOT_RUN:
-            # No shell: try each client directly; the first that runs gives the first answer.
-            for client in map(HttpClient, HTTP_CLIENTS):
-                code, output = await self.run(client.command(self.url))
-                if code not in CANNOT_RUN:
-                    self.client = client
-                    return exec_verdict(client.name, code, output, self.url, self.expected_status)
+        """Find the image's client (kept in `client`), and GET with it, in one exec."""
+        self._searched = True
+        code, output = await self.run(find_client_and_get(self.url))
+        found = parse_found_and_got(output)
+        if found is None:  # no shell (or none that ran the search): each client directly
+            return await self._try_each()
+        client, said = found
+        if client is None:
             return self._no_client()
-        found = parse_found_client(output)
-        if found is None:
-            return self._no_client()
-        self.client = found
-        return await self._get(found)
+        self.client = client
+        if code in CANNOT_RUN:  # what the shell ran, a direct exec may not: try it so
+            return await self._get(client)
+        return exec_verdict(client.name, code, said, self.url, self.expected_status)
+
+    async def _try_each(self) -> ProbeResult:
+        """Without a shell: the first client that runs gives the first answer."""
+        for client in map(HttpClient, HTTP_CLIENTS):
+            code, output = await self.run(client.command(self.url))
+            if code not in CANNOT_RUN:
+                self.client = client
+                return exec_verdict(client.name, code, output, self.url, self.expected_status)
+        return self._no_client()
 
     def _no_client(self) -> ProbeResult:
         key = f"x-composewatch.services.{self.service}.health"

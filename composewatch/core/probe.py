@@ -10,6 +10,7 @@ client's output. The probes themselves and the wait loop are in `composewatch.he
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from ipaddress import ip_address
@@ -27,7 +28,7 @@ from composewatch.core.progress import (
 
 __all__ = [
     "CANNOT_RUN",
-    "FIND_CLIENT",
+    "FOUND_MARK",
     "HTTP_CLIENTS",
     "IN_CONTAINER_TIMEOUT_S",
     "REPEAT_S",
@@ -46,7 +47,9 @@ __all__ = [
     "choose_route",
     "docker_verdict",
     "exec_verdict",
+    "find_client_and_get",
     "parse_exec_status",
+    "parse_found_and_got",
     "parse_found_client",
     "passes",
     "unhealthy_reason",
@@ -204,20 +207,36 @@ def passes(status: int, expected_status: int | None) -> bool:
     return status == expected_status if expected_status is not None else status < 500
 
 
-# One exec finds the first client and whether `timeout` works (busybox's before 1.30 wanted -t).
+# The search: the first client and whether `timeout` works (busybox's before 1.30 wanted -t).
 # Both are looked for as executable files on PATH rather than asked of `command -v` or run by
 # name: busybox's sh answers `command -v` with the applet's name, and runs `timeout` as its
 # own applet, whether or not the applet's link exists, while the probe's direct exec finds
 # only a file. `timeout` is tried by the path the exec will find (the first on PATH), so the
-# check runs exactly the program the probe runs.
-FIND_CLIENT = [
-    "sh",
-    "-c",
-    f"IFS=:; for c in {' '.join(HTTP_CLIENTS)}; do for d in $PATH; do "
-    'if [ -x "$d/$c" ]; then echo "$c"; break 2; fi; done; done; '
+# check runs exactly the program the probe runs. What it found is printed on one line after
+# FOUND_MARK.
+FOUND_MARK = "composewatch-probe-client:"
+_SEARCH = (
+    f"IFS=:; c=; for n in {' '.join(HTTP_CLIENTS)}; do for d in $PATH; do "
+    'if [ -x "$d/$n" ]; then c=$n; break 2; fi; done; done; t=; '
     'for d in $PATH; do if [ -x "$d/timeout" ]; then '
-    '"$d/timeout" 1 true >/dev/null 2>&1 && echo timeout; break; fi; done; unset IFS; exit 0',
-]
+    '"$d/timeout" 1 true >/dev/null 2>&1 && t=timeout; break; fi; done; unset IFS; '
+    f'echo "{FOUND_MARK} $c $t"; '
+)
+
+
+def find_client_and_get(url: str) -> list[str]:
+    """Pure: a container's first probe as ONE exec (each exec is a new connection to the
+    engine, which over ssh is a new ssh session): the search, then in the same shell the GET
+    with the client found, exactly the command `HttpClient.command` gives (its stderr joined
+    to stdout, so the search's line comes first). A search that finds no client exits 0
+    having printed only its line."""
+    arms = []
+    for name in HTTP_CLIENTS:
+        for timeout in (False, True):
+            found = f"{name} timeout" if timeout else f"{name} "
+            command = shlex.join(HttpClient(name, timeout).command(url))
+            arms.append(f'"{found}") exec {command} 2>&1;;')
+    return ["sh", "-c", _SEARCH + f'case "$c $t" in {" ".join(arms)} esac; exit 0']
 
 
 # urllib without redirects (as the host route and curl): the status the server answered.
@@ -257,10 +276,21 @@ class HttpClient:
 
 
 def parse_found_client(output: str) -> HttpClient | None:
-    """Pure: FIND_CLIENT's output → the image's client, None when it has none."""
+    """Pure: the search's line (after FOUND_MARK) → the image's client, None when it has
+    none."""
     words = output.split()
     name = next((w for w in words if w in HTTP_CLIENTS), None)
     return HttpClient(name, timeout="timeout" in words) if name else None
+
+
+def parse_found_and_got(output: str) -> tuple[HttpClient | None, str] | None:
+    """Pure: `find_client_and_get`'s output → (the client found, None for none; what the GET
+    printed). None when the search's line is missing: the shell did not run it."""
+    before, mark, rest = output.partition(FOUND_MARK)
+    if not mark:
+        return None
+    line, _, after = rest.partition("\n")
+    return parse_found_client(line), before + after
 
 
 def parse_exec_status(client: str, output: str) -> int | None:

@@ -39,8 +39,9 @@ class HealthChecks:
     settings: Settings
     engine: Engine
     ui: UI
-    # service -> (container, the HTTP client its image has): found once per container
-    _http_clients: dict[str, tuple[str, HttpClient]] = field(default_factory=dict)
+    # service -> the HTTP client its last container's image had: a new container (a rebuild,
+    # most likely on the same base) tries it first, and searches only when it cannot run it
+    _http_clients: dict[str, HttpClient] = field(default_factory=dict)
     # Services whose check found the engine's host unreachable (said once; later checks go
     # through the engine directly).
     _host_unreachable: set[str] = field(default_factory=set)
@@ -105,7 +106,7 @@ class HealthChecks:
             )
         finally:
             if inside is not None and inside.client is not None:
-                self._http_clients[service] = (container, inside.client)
+                self._http_clients[service] = inside.client
 
     def _host_get(self, container: str, plan: ProbePlan) -> Callable[[], Awaitable[ProbeResult]]:
         """The host route: GET the published port (the engine's host for a remote engine)."""
@@ -126,19 +127,18 @@ class HealthChecks:
         return get
 
     def _in_container_get(self, service: str, container: str, plan: ProbePlan) -> InContainerGet:
-        """The engine route, with the HTTP client found for this container before, if any
+        """The engine route, with the HTTP client found for this service before, if any
         (created here; nothing runs until the route is taken)."""
 
         async def run(command: list[str]) -> tuple[int, str]:
             return await asyncio.to_thread(self.engine.exec_output, container, command)
 
-        known, client = self._http_clients.get(service, (None, None))
         return InContainerGet(
             run,
             plan.in_container_url,
             plan.expected_status,
             service=service,
-            client=client if known == container else None,
+            client=self._http_clients.get(service),
         )
 
     def _note_switch(self, service: str, result: ProbeResult) -> None:

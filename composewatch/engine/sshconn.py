@@ -17,6 +17,10 @@ a thread per connection keeps the tail of its stderr, for the error when ssh fai
 reaps it. Connections share one ssh connection to the host when they can (OpenSSH's
 multiplexing, in a private folder of ours, kept 60 s after the last use): an exec's stream
 ends its connection, and a new ssh handshake for each would cost a probe most of a second.
+Even a new session on the shared connection takes 0.07 s (ssh's session set-up and the
+host's `docker` starting), so once connections are being used up (a second one dialled),
+one is always dialled ahead and kept as a spare: the next exec or build session takes it
+ready, and another is dialled in the background.
 ssh runs in its own process group, so Ctrl-C reaches composewatch, which still
 needs the engine to settle what is in flight, and not the connections; and in batch mode,
 so it never waits on a password or host-key prompt it cannot show: key or agent auth.
@@ -44,6 +48,7 @@ import requests.adapters
 import urllib3
 import urllib3.connection
 import urllib3.connectionpool
+import urllib3.util
 
 from composewatch.errors import EngineContextError, EngineUnavailable
 
@@ -188,15 +193,68 @@ class _Dialled:
         text = b"".join(self._said).decode(errors="replace").strip()
         return text[-_STDERR_TAIL:]
 
+    def usable(self) -> bool:
+        """Still connected and quiet: ssh runs and nothing (an end, an error) came."""
+        if self.process.poll() is not None:
+            return False
+        try:
+            return not urllib3.util.wait_for_read(self.sock, timeout=0.0)
+        except OSError:
+            return False
+
+
+class _Spares:
+    """Connections dialled ahead. The first `take` dials for itself (a command that needs
+    one connection, `ps`, pays for no spare); from the second on, each `take` gets the spare
+    when there is one and dials the next in the background."""
+
+    def __init__(self, argv: list[str], target: SshTarget) -> None:
+        self._argv, self._target = argv, target
+        self._lock = threading.Lock()
+        self._ready: list[_Dialled] = []
+        self._taken = 0
+        self._closed = False
+
+    def take(self) -> _Dialled:
+        with self._lock:
+            self._taken += 1
+            ahead = self._taken > 1 and not self._closed
+            found = self._ready.pop() if self._ready else None
+        if found is not None and not found.usable():  # the engine or the host dropped it
+            found.sock.close()
+            found = None
+        if ahead:
+            threading.Thread(target=self._dial_spare, name="ssh-spare", daemon=True).start()
+        return found if found is not None else _Dialled(self._argv, self._target)
+
+    def _dial_spare(self) -> None:
+        try:
+            spare = _Dialled(self._argv, self._target)
+        except (EngineUnavailable, OSError):
+            return  # no ssh client, no process left: the next take dials and says why
+        with self._lock:
+            keep = not self._closed and not self._ready
+            if keep:
+                self._ready.append(spare)
+        if not keep:
+            spare.sock.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            ready, self._ready = self._ready, []
+        for spare in ready:
+            spare.sock.close()  # ssh sees the end of its input and exits
+
 
 class _SshConnection(urllib3.connection.HTTPConnection):
-    def __init__(self, argv: list[str], target: SshTarget, timeout: float) -> None:
+    def __init__(self, spares: _Spares, target: SshTarget, timeout: float) -> None:
         super().__init__("localhost", timeout=timeout)
-        self._argv, self._target = argv, target
+        self._spares, self._target = spares, target
         self._dialled: _Dialled | None = None
 
     def connect(self) -> None:
-        self._dialled = _Dialled(self._argv, self._target)
+        self._dialled = self._spares.take()
         self._dialled.sock.settimeout(self.timeout)
         self.sock = self._dialled.sock
 
@@ -214,10 +272,15 @@ class _SshConnection(urllib3.connection.HTTPConnection):
 class _SshPool(urllib3.connectionpool.HTTPConnectionPool):
     def __init__(self, argv: list[str], target: SshTarget, timeout: float, maxsize: int) -> None:
         super().__init__("localhost", timeout=timeout, maxsize=maxsize)
-        self._argv, self._target, self._timeout_s = argv, target, timeout
+        self._target, self._timeout_s = target, timeout
+        self.spares = _Spares(argv, target)
 
     def _new_conn(self) -> _SshConnection:
-        return _SshConnection(self._argv, self._target, self._timeout_s)
+        return _SshConnection(self.spares, self._target, self._timeout_s)
+
+    def close(self) -> None:
+        super().close()
+        self.spares.close()
 
 
 class _SshAdapter(requests.adapters.HTTPAdapter):

@@ -20,13 +20,13 @@ from composewatch.buildcache import BuildCache
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.compose.model import Service
 from composewatch.config import SETTINGS_KEY, HealthSettings, parse_settings
+from composewatch.core.probe import FOUND_MARK
 from composewatch.engine.containers import Engine
 from composewatch.engine.context import Endpoint
 from composewatch.engine.executor import DockerRunner
 from composewatch.engine.stopsignal import StopSignals
 from composewatch.errors import ConfigError, EngineError
 from composewatch.health import (
-    FIND_CLIENT,
     UNREACHABLE_BEFORE_SWITCH,
     ContainerStatus,
     HttpClient,
@@ -39,8 +39,10 @@ from composewatch.health import (
     choose_probe,
     choose_route,
     exec_verdict,
+    find_client_and_get,
     is_unreachable,
     parse_exec_status,
+    parse_found_and_got,
     parse_found_client,
     routed_get,
     wait_until_healthy,
@@ -329,10 +331,22 @@ def test_a_refused_connection_inside_is_not_yet() -> None:
 
 
 def test_parse_found_client() -> None:
-    assert parse_found_client("wget\ntimeout\n") == HttpClient("wget", timeout=True)
-    assert parse_found_client("python3\n") == HttpClient("python3")
-    assert parse_found_client("timeout\n") is None
+    assert parse_found_client("wget timeout") == HttpClient("wget", timeout=True)
+    assert parse_found_client(" python3 ") == HttpClient("python3")
+    assert parse_found_client(" timeout") is None
     assert parse_found_client("") is None
+
+
+def test_parse_found_and_got() -> None:
+    said = BUSYBOX_WGET_200[1]
+    assert parse_found_and_got(f"{FOUND_MARK} wget timeout\n{said}") == (
+        HttpClient("wget", timeout=True),
+        said,
+    )
+    assert parse_found_and_got(f"{FOUND_MARK}  \n") == (None, "")
+    warned = parse_found_and_got(f"sh: warning\n{FOUND_MARK} curl \n200")
+    assert warned == (HttpClient("curl"), "sh: warning\n200")
+    assert parse_found_and_got(NO_SUCH_EXECUTABLE[1]) is None  # the shell never ran
 
 
 def test_client_commands() -> None:
@@ -371,13 +385,19 @@ def twice(get: Callable[[], Awaitable[ProbeResult]]) -> tuple[ProbeResult, Probe
     return asyncio.run(go())
 
 
-def test_the_client_is_found_once_with_sh() -> None:
-    run = FakeExec({"sh": (0, "wget\ntimeout\n"), "wget": BUSYBOX_WGET_200})
+def found(client: str, answer: tuple[int, str]) -> tuple[int, str]:
+    """What `find_client_and_get` prints when the search finds `client` and its GET answers."""
+    return answer[0], f"{FOUND_MARK} {client}\n{answer[1]}"
+
+
+def test_the_client_is_found_with_the_first_get_in_one_exec() -> None:
+    run = FakeExec({"sh": found("wget timeout", BUSYBOX_WGET_200), "wget": BUSYBOX_WGET_200})
     get = get_with(run)
     first, second = twice(get)
     assert first.ok and second.ok
-    assert run.ran[0] == FIND_CLIENT
-    assert run.ran[1:] == [["timeout", "5", "wget", "-q", "-S", "-O", "/dev/null", URL]] * 2
+    assert first.detail == f"HTTP 200 from {URL} inside the container"
+    assert run.ran[0] == find_client_and_get(URL)
+    assert run.ran[1:] == [["timeout", "5", "wget", "-q", "-S", "-O", "/dev/null", URL]]
     assert get.client == HttpClient("wget", timeout=True)
 
 
@@ -387,6 +407,25 @@ def test_a_known_client_skips_the_search() -> None:
     result = asyncio.run(get())
     assert not result.ok and result.detail == f"HTTP 404 from {URL} inside the container"
     assert [c[0] for c in run.ran] == ["curl"]
+
+
+def test_a_known_client_this_container_cannot_run_is_searched_for_again() -> None:
+    run = FakeExec({"sh": found("python3 ", PYTHON_200), "python3": PYTHON_200})
+    get = InContainerGet(run, URL, 200, service="web", client=HttpClient("wget", timeout=True))
+    first, second = twice(get)
+    assert first.ok and second.ok
+    # wget with `timeout`, then without (no `timeout` either?), then the search, then python3
+    assert [c[0] for c in run.ran] == ["timeout", "wget", "sh", "python3"]
+    assert get.client == HttpClient("python3")
+
+
+def test_a_client_found_here_that_the_exec_cannot_run_is_not_searched_for_again() -> None:
+    run = FakeExec({"sh": found("wget ", NO_SUCH_EXECUTABLE)})
+    get = get_with(run)
+    first, second = twice(get)
+    assert not first.ok and not first.final and "executable file not found" in first.detail
+    assert second == first
+    assert [c[0] for c in run.ran] == ["sh", "wget", "wget"]
 
 
 def test_without_sh_each_client_is_tried_directly() -> None:
@@ -401,12 +440,15 @@ def test_without_sh_each_client_is_tried_directly() -> None:
     assert len(run.ran) == 5
 
 
-@pytest.mark.parametrize("shell", [(0, ""), NO_SUCH_EXECUTABLE])
+@pytest.mark.parametrize(
+    ("shell", "execs"), [((0, f"{FOUND_MARK}  \n"), 1), ((0, ""), 4), (NO_SUCH_EXECUTABLE, 4)]
+)
 def test_an_image_without_a_client_gets_one_clear_final_answer(
-    shell: tuple[int, str],
+    shell: tuple[int, str], execs: int
 ) -> None:
     run = FakeExec({"sh": shell})
     result = asyncio.run(get_with(run)())
+    assert len(run.ran) == execs  # the search said "none"; or no shell: each client tried
     assert not result.ok and result.final
     assert "no HTTP client" in result.detail and "wget, curl, python3" in result.detail
     assert "x-composewatch.services.web.health.probe to docker" in result.detail
@@ -480,7 +522,7 @@ def executed(engine: FakeEngine) -> list[str]:
 
 def test_an_exposed_port_is_probed_through_the_engine(tmp_path: Path) -> None:
     engine = FakeEngine()
-    answers = {"sh": (0, "wget\n"), "wget": BUSYBOX_WGET_200}
+    answers = {"sh": found("wget ", BUSYBOX_WGET_200), "wget": BUSYBOX_WGET_200}
     engine.exec_answers = lambda cid, cmd: answers[cmd[0]]
     runner, _ = make_runner(tmp_path, engine)
     cid = engine.add("probe-worker-1")
@@ -488,10 +530,10 @@ def test_an_exposed_port_is_probed_through_the_engine(tmp_path: Path) -> None:
     assert result.ok and result.detail == (
         "HTTP 200 from http://127.0.0.1:8000/ready inside the container"
     )
-    assert executed(engine) == ["sh", "wget"]
+    assert executed(engine) == ["sh"]  # the search and the first GET in one exec
     assert not any(m == "published_url" for m, _ in engine.calls)
     asyncio.run(runner.check_health("worker", cid))  # the same container: no second search
-    assert executed(engine) == ["sh", "wget", "wget"]
+    assert executed(engine) == ["sh", "wget"]
 
 
 def test_a_local_published_port_makes_no_exec(
@@ -518,7 +560,7 @@ def test_an_unreachable_remote_host_moves_the_check_inside_with_one_note(
     engine = FakeEngine()
     engine.endpoint = Endpoint("tcp://10.0.0.5:2375", "default", "DOCKER_HOST")
     assert not engine.endpoint.local
-    answers = {"sh": (0, "curl\n"), "curl": CURL_200}
+    answers = {"sh": found("curl ", CURL_200), "curl": CURL_200}
     engine.exec_answers = lambda cid, cmd: answers[cmd[0]]
     runner, sink = make_runner(tmp_path, engine)
     cid = engine.add("probe-web-1")
@@ -543,11 +585,37 @@ def test_an_unreachable_remote_host_moves_the_check_inside_with_one_note(
     assert "x-composewatch.services.web.health.via: engine" in notes[0].message
 
 
+def test_a_new_container_of_the_service_probes_with_the_client_found_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("composewatch.health.POLL_INTERVAL_S", 0)
+    engine = FakeEngine()
+    engine.endpoint = Endpoint("ssh://root@10.0.0.5", "default", "DOCKER_HOST")
+    answers = {"sh": found("curl ", CURL_200), "curl": CURL_200}
+    ran: list[tuple[str, str]] = []
+
+    def answer(cid: str, command: list[str]) -> tuple[int, str]:
+        ran.append((cid, command[0]))
+        return answers[command[0]]
+
+    engine.exec_answers = answer
+    runner, _ = make_runner(tmp_path, engine)
+    monkeypatch.setattr(
+        "composewatch.engine.checks.http_probe",
+        lambda url, expected: ProbeResult(False, "TimeoutError", unreachable=True),
+    )
+    monkeypatch.setattr(engine, "published_url", lambda c, port, path: f"http://h:1{path}")
+    old, new = engine.add("probe-web-1"), engine.add("probe-web-2")
+    assert asyncio.run(runner.check_health("web", old)).ok
+    assert asyncio.run(runner.check_health("web", new)).ok  # a swap's new container
+    assert ran == [(old, "sh"), (new, "curl")]
+
+
 # where the route is shown: the live view's health column and `doctor` ─────────────────────
 
 
 def test_the_live_view_and_doctor_show_the_route(tmp_path: Path) -> None:
-    from composewatch.cli import _health_shown
+    from composewatch.commands.wiring import health_shown as _health_shown
     from composewatch.doctor import judge_probes
 
     engine = FakeEngine()
@@ -582,22 +650,28 @@ def test_the_live_view_and_doctor_show_the_route(tmp_path: Path) -> None:
 # `timeout`: the search runs what the probe's exec will run ────────────────────────────────
 
 
-def find_client_in(path: Path, *, shell_has_timeout: bool) -> str:
-    """FIND_CLIENT's script under the local sh, with PATH = `path` only. `shell_has_timeout`
-    gives the shell a `timeout` of its own (busybox's sh runs its applet so, with no file):
-    a direct exec cannot use that one."""
+def find_client_in(path: Path, *, shell_has_timeout: bool, url: str = URL) -> str:
+    """`find_client_and_get`'s script under the local sh, with PATH = `path` only.
+    `shell_has_timeout` gives the shell a `timeout` of its own (busybox's sh runs its applet
+    so, with no file): a direct exec cannot use that one."""
     prelude = "timeout() { return 0; }; " if shell_has_timeout else ""
-    sh, flag, script = FIND_CLIENT
+    sh, flag, script = find_client_and_get(url)
     done = subprocess.run(
         ["/bin/sh", flag, prelude + script],
         env={"PATH": str(path)},
         capture_output=True,
         text=True,
         timeout=10,
-        check=True,
+        check=False,
     )
     assert sh == "sh"
     return done.stdout
+
+
+def found_in(path: Path, *, shell_has_timeout: bool) -> HttpClient | None:
+    parsed = parse_found_and_got(find_client_in(path, shell_has_timeout=shell_has_timeout))
+    assert parsed is not None
+    return parsed[0]
 
 
 def executable(path: Path, body: str) -> None:
@@ -607,21 +681,40 @@ def executable(path: Path, body: str) -> None:
 
 def test_a_timeout_only_the_shell_has_is_not_used(tmp_path: Path) -> None:
     executable(tmp_path / "wget", "exit 0")
-    found = parse_found_client(find_client_in(tmp_path, shell_has_timeout=True))
-    assert found == HttpClient("wget", timeout=False)
+    assert found_in(tmp_path, shell_has_timeout=True) == HttpClient("wget", timeout=False)
 
 
 def test_a_timeout_file_that_works_is_used_and_one_that_fails_is_not(tmp_path: Path) -> None:
     executable(tmp_path / "wget", "exit 0")
     executable(tmp_path / "timeout", '[ "$1" = 1 ] && exec "$2"')  # runs `true` by PATH
     executable(tmp_path / "true", "exit 0")
-    assert parse_found_client(find_client_in(tmp_path, shell_has_timeout=False)) == HttpClient(
-        "wget", timeout=True
-    )
+    assert found_in(tmp_path, shell_has_timeout=False) == HttpClient("wget", timeout=True)
     executable(tmp_path / "timeout", "echo 'usage: timeout -t SECS PROG' >&2; exit 1")  # < 1.30
-    assert parse_found_client(find_client_in(tmp_path, shell_has_timeout=False)) == HttpClient(
-        "wget", timeout=False
-    )
+    assert found_in(tmp_path, shell_has_timeout=False) == HttpClient("wget", timeout=False)
+
+
+def test_no_client_found_prints_only_the_search(tmp_path: Path) -> None:
+    assert find_client_in(tmp_path, shell_has_timeout=False) == f"{FOUND_MARK}  \n"
+
+
+@pytest.mark.parametrize("timeout", [False, True])
+def test_the_get_runs_in_the_same_shell_with_the_client_found(
+    tmp_path: Path, timeout: bool
+) -> None:
+    # The first client on the list wins; its stderr (wget -S's status line) is read too.
+    executable(tmp_path / "python3", "echo python3 ran; exit 3")
+    executable(tmp_path / "wget", 'echo "  HTTP/1.1 200 OK" >&2; echo "url: $5" >&2; exit 0')
+    if timeout:
+        executable(tmp_path / "timeout", 'if [ "$1" = 5 ]; then echo timed >&2; fi; shift; "$@"')
+        executable(tmp_path / "true", "exit 0")
+    url = "http://127.0.0.1:8000/it's a [path]?q=$HOME"
+    output = find_client_in(tmp_path, shell_has_timeout=False, url=url)
+    parsed = parse_found_and_got(output)
+    assert parsed is not None
+    client, said = parsed
+    assert client == HttpClient("wget", timeout=timeout)
+    assert f"url: {url}" in said and ("timed" in said) is timeout
+    assert exec_verdict("wget", 0, said, url, 200).ok
 
 
 TIMEOUT_NOT_FOUND = (
@@ -636,12 +729,12 @@ def test_a_timeout_the_exec_cannot_run_is_dropped_after_one_attempt() -> None:
 
     async def run(command: list[str]) -> tuple[int, str]:
         ran.append(command)
-        if command == FIND_CLIENT:
-            return 0, "wget\ntimeout\n"
+        if command[0] == "sh":
+            return found("wget timeout", BUSYBOX_WGET_200)
         return TIMEOUT_NOT_FOUND if command[0] == "timeout" else BUSYBOX_WGET_200
 
     get = InContainerGet(run, URL, None, service="web")
     first, second = twice(get)
     assert first.ok and second.ok
-    assert [c[0] for c in ran] == ["sh", "timeout", "wget", "wget"]
+    assert [c[0] for c in ran] == ["sh", "timeout", "wget"]
     assert get.client == HttpClient("wget", timeout=False)

@@ -66,7 +66,7 @@ FIELDS: dict[str, str] = {
     + f"x-composewatch:\n  services:\n    web:\n      health: {{path: '{REF}'}}\n",
     "health-timeout": SERVICE
     + f"x-composewatch:\n  services:\n    web:\n      health: {{timeout_s: '{REF}'}}\n",
-    # x-composewatch settings are checked after the load (cli._settings): an error there
+    # x-composewatch settings are checked after the load (settings_of): an error there
     # quotes the interpolated value, and the one redaction (composewatch/hiding.py) hides it
     "commands-re": SERVICE
     + f"x-composewatch:\n  commands:\n    - {{ext: .py, re: '({REF}', run: 'true'}}\n",

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 
+import docker
 import pytest
 import requests
 
 from composewatch.engine.sshconn import (
     SshTarget,
+    _Dialled,
+    _SshAdapter,
     control_dir,
     dial_command,
     open_ssh_client,
@@ -81,7 +85,9 @@ def test_control_dir_is_private_or_not_used(
 
 FAKE_SSH = """\
 #!{python}
-import sys
+import os, sys
+with open({log!r}, "a") as log:
+    log.write("%d\\n" % os.getpid())
 if "--" not in sys.argv or sys.argv[-1] != "docker system dial-stdio":
     sys.exit("wrong command: %r" % sys.argv)
 if {refuse!r}:
@@ -102,7 +108,8 @@ while True:
         out.write(b"HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\n\\r\\n%s" % (len(body), body))
         out.flush()
     else:  # a stream the server ends by closing, as the engine ends an exec's output
-        out.write(b"HTTP/1.1 200 OK\\r\\nContent-Type: application/vnd.docker.raw-stream")
+        out.write(b"HTTP/1.1 200 OK\\r\\nX-Pid: %d\\r\\n" % os.getpid())
+        out.write(b"Content-Type: application/vnd.docker.raw-stream")
         out.write(b"\\r\\n\\r\\n")
         for n in range(3):
             out.write(b"part %d\\n" % n)
@@ -115,7 +122,8 @@ def fake_ssh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, refuse: bool = 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     script = bin_dir / "ssh"
-    script.write_text(FAKE_SSH.format(python=sys.executable, refuse=refuse))
+    log = tmp_path / "dialled"
+    script.write_text(FAKE_SSH.format(python=sys.executable, refuse=refuse, log=str(log)))
     script.chmod(0o755)
     monkeypatch.setenv("PATH", str(bin_dir))
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
@@ -133,6 +141,50 @@ def test_a_stream_ended_by_closing_arrives_whole(
     with api.post(f"{api.base_url}/v1.41/exec/y/start", json={}, stream=True) as response:
         assert response.raw.read() == b"part 0\npart 1\npart 2\n"  # a new connection
     client.close()
+
+
+def spares(client: docker.DockerClient) -> list[int]:
+    """The pids of the connections dialled ahead, once the dialling threads are done."""
+    for thread in threading.enumerate():
+        if thread.name == "ssh-spare":
+            thread.join()
+    adapter = client.api.get_adapter("http+docker://localhost")
+    assert isinstance(adapter, _SshAdapter)
+    return [spare.process.pid for spare in adapter._pool.spares._ready]
+
+
+def test_once_connections_are_used_up_the_next_one_is_dialled_ahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_ssh(tmp_path, monkeypatch)
+    client = open_ssh_client("ssh://root@127.0.0.1:2222", timeout_s=10)
+    api = client.api
+
+    def served_by() -> int:
+        with api.post(f"{api.base_url}/v1.41/exec/x/start", json={}, stream=True) as response:
+            assert response.raw.read() == b"part 0\npart 1\npart 2\n"
+            return int(response.headers["X-Pid"])
+
+    first = served_by()  # on the connection `/version` opened: no spare for a single one
+    assert spares(client) == []
+    second = served_by()  # dialled then, and a spare with it
+    ahead = spares(client)
+    assert len(ahead) == 1 and ahead[0] not in (first, second)
+    assert served_by() == ahead[0]  # taken ready
+    after = spares(client)  # and the next is dialled ahead
+    assert len(after) == 1 and after[0] not in (first, second, ahead[0])
+    client.close()  # the spare ends with the client
+    assert spares(client) == []
+
+
+def test_a_dialled_connection_that_ended_is_not_usable() -> None:
+    target = SshTarget("host")
+    waiting = _Dialled([sys.executable, "-c", "import sys; sys.stdin.read()"], target)
+    assert waiting.usable()
+    waiting.sock.close()
+    ended = _Dialled(["true"], target)
+    ended._done.join()  # reaped
+    assert not ended.usable()
 
 
 def test_what_ssh_said_is_the_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
