@@ -5,7 +5,8 @@
     → for each batch of saves: map_changes → Changed → the same Scheduler
 
 The first Ctrl-C (or SIGINT to the process group, or SIGTERM) stops within a second: builds in
-flight are abandoned (the engine cancels them when our connection closes), a swap in flight is
+flight are told to cancel (their cancel flag is set, and the engine also cancels a build whose
+connection closes), a swap in flight is
 settled by the core (see `state.Stopping`), the containers keep running. A second one exits at
 once; what it interrupts, the next `up` recognises and cleans (see `plan`).
 """

@@ -17,7 +17,7 @@ from composewatch.compose.model import LoadedProject
 from composewatch.core import state as st
 from composewatch.core.images import ImageFacts, choose_image
 from composewatch.core.plan import Observed, Wanted, plan_attach
-from composewatch.core.startup import COMPLETED, needs_of
+from composewatch.core.startup import COMPLETED, needs_of, optional_of
 from composewatch.engine.builder import prepare_build
 from composewatch.engine.containers import ContainerInfo, Engine
 from composewatch.engine.executor import DockerRunner
@@ -69,6 +69,7 @@ class UpObserver:
         await asyncio.to_thread(self.engine.ensure_networks, self.loaded)
         await asyncio.to_thread(self.engine.ensure_volumes, self.loaded)
         needs = needs_of(self.loaded.project, self.services)
+        optional = optional_of(self.loaded.project, self.services)
         completes = {d for n in self.services for d, c in needs[n].items() if c == COMPLETED}
         order = [n for n in start_order(self.loaded, self.services) if n in services]
         # Each context is walked in its own daemon thread: a large one takes a while, and
@@ -76,7 +77,7 @@ class UpObserver:
         requests = await asyncio.gather(
             *(
                 in_daemon_thread(
-                    lambda n=name: self.request(n, found, needs[n], n in completes),  # type: ignore[misc]
+                    lambda n=name: self.request(n, found, needs[n], n in completes, optional[n]),  # type: ignore[misc]
                     f"observe-{name}",
                 )
                 for name in order
@@ -85,7 +86,12 @@ class UpObserver:
         return st.UpRequested(tuple(requests))
 
     def request(
-        self, name: str, found: list[ContainerInfo], needs: dict[str, str], completes: bool
+        self,
+        name: str,
+        found: list[ContainerInfo],
+        needs: dict[str, str],
+        completes: bool,
+        optional: tuple[str, ...] = (),
     ) -> st.UpRequest:
         service = self.loaded.project.services[name]
         tag = image_name(self.loaded.project, name)
@@ -117,6 +123,7 @@ class UpObserver:
             fallback=running[0].image_id if running else None,
             needs=tuple(needs.items()),
             completes=completes,
+            optional=optional,
         )
 
     def attach(

@@ -96,6 +96,7 @@ class UpRequest:
     fallback: str | None = None  # the image a running container uses: kept if the build fails
     needs: tuple[tuple[str, str], ...] = ()  # depends_on among those brought up: (dep, condition)
     completes: bool = False  # a one-shot job: someone waits for it to complete
+    optional: tuple[str, ...] = ()  # those of `needs` marked `required: false`
 
 
 @dataclass(frozen=True)

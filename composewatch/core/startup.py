@@ -16,6 +16,8 @@ one whose own start or check failed (that was said, and the dependent starts any
 watched). A dependency found healthy by composewatch's check that the engine then calls
 unhealthy, or that exits non-zero, fails its dependents' start, as compose's "dependency
 failed to start"; so does one not meeting its condition within `timeout_s` of its start.
+A dependency marked `required: false` never fails its dependents: where it would, they start
+anyway with a warning, as compose's "optional dependency … is not healthy".
 
 The same admission decides which queued builds take the free build slots (oldest first), and
 holds everything while the engine is lost or a service's commit or rollback is still owed, so
@@ -33,12 +35,13 @@ from composewatch.core.progress import ContainerStatus
 if TYPE_CHECKING:
     from composewatch.compose.model import Project
 
-__all__ = ["Admission", "Fact", "admit", "needs_of"]
+__all__ = ["Admission", "Fact", "admit", "needs_of", "optional_of"]
 
 STARTED = "service_started"
 HEALTHY = "service_healthy"
 COMPLETED = "service_completed_successfully"
 OWED = "waits for its commit or rollback to be run again"
+MIN_READ_S = 0.05  # the shortest wait between two reads of a dependency's status
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class Admission:
     failed: dict[str, str] = field(default_factory=dict)  # service -> why it cannot start
     poll: tuple[str, ...] = ()  # dependencies whose engine status decides someone waiting
     build: tuple[str, ...] = ()  # queued builds that may take a slot now, oldest first
+    warned: dict[str, str] = field(default_factory=dict)  # service -> an optional dep's failure
 
 
 def needs_of(project: Project, services: Collection[str]) -> dict[str, dict[str, str]]:
@@ -67,6 +71,18 @@ def needs_of(project: Project, services: Collection[str]) -> dict[str, dict[str,
             for dep, condition in (project.services[name].depends_on or {}).items()
             if dep in services
         }
+        for name in services
+    }
+
+
+def optional_of(project: Project, services: Collection[str]) -> dict[str, tuple[str, ...]]:
+    """Per service brought up, its dependencies marked `required: false`."""
+    return {
+        name: tuple(
+            dep
+            for dep, condition in (project.services[name].depends_on or {}).items()
+            if dep in services and not condition.required
+        )
         for name in services
     }
 
@@ -83,6 +99,7 @@ def admit(
     max_builds: int = 1,
     owed: Collection[str] = (),
     engine_lost: bool = False,
+    optional: Mapping[str, Collection[str]] | None = None,
 ) -> Admission:
     """Which of `pending` may start now; for the others, the first unmet condition (waiting)
     or the reason they never will (failed); which dependencies to read again; and which of
@@ -93,6 +110,7 @@ def admit(
     build, waiting = _admit_builds(queued, building, max_builds, owed)
     start: list[str] = []
     failed: dict[str, str] = {}
+    warned: dict[str, str] = {}
     poll: list[str] = []
     for name in pending:
         if name in owed:
@@ -102,7 +120,17 @@ def admit(
             _verdict(dep, condition, facts.get(dep, Fact()), now_s, timeout_s)
             for dep, condition in needs.get(name, {}).items()
         ]
-        failures = [why for held, why in verdicts if held is None]
+        spare = (optional or {}).get(name, ())
+        failures = [
+            why
+            for dep, (held, why) in zip(needs.get(name, {}), verdicts, strict=True)
+            if held is None and dep not in spare
+        ]
+        skipped = [
+            f"optional {why}"
+            for dep, (held, why) in zip(needs.get(name, {}), verdicts, strict=True)
+            if held is None and dep in spare
+        ]
         waits = [
             (dep, why)
             for dep, (held, why) in zip(needs.get(name, {}), verdicts, strict=True)
@@ -119,7 +147,9 @@ def admit(
             ]
         else:
             start.append(name)
-    return Admission(tuple(start), waiting, failed, tuple(poll), build)
+            if skipped:
+                warned[name] = skipped[0]
+    return Admission(tuple(start), waiting, failed, tuple(poll), build, warned)
 
 
 def _admit_builds(

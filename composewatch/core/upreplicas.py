@@ -25,8 +25,6 @@ from composewatch.core.startup import Fact
 
 __all__ = ["UpReplicas"]
 
-MIN_READ_S = 0.05  # the shortest wait between two reads of a dependency's status
-
 
 class UpReplicas(Base):
     """Replicas started, checked, committed; the ones that replace a container swapped."""

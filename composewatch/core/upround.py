@@ -42,8 +42,6 @@ from composewatch.core.startup import Fact
 
 __all__ = ["UpImages"]
 
-MIN_READ_S = 0.05  # the shortest wait between two reads of a dependency's status
-
 
 class UpImages(Base):
     """A service's `up` round begins: its image (built, pulled or known), then `plan_up`'s

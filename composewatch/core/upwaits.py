@@ -32,11 +32,9 @@ from composewatch.core.progress import (
     ProbeProgress,
     ProbeResult,
 )
-from composewatch.core.startup import Admission, Fact, admit
+from composewatch.core.startup import MIN_READ_S, Admission, Fact, admit
 
 __all__ = ["UpAdmission", "UpEnds"]
-
-MIN_READ_S = 0.05  # the shortest wait between two reads of a dependency's status
 
 
 class UpEnds(Base):
@@ -141,10 +139,13 @@ class UpAdmission(Base):
             self.state.timeout_s,
             owed=[n for n in held if self.get(n).settle is not None],
             engine_lost=self.state.engine_lost,
+            optional={n: s.request.optional for n, s in starting.items()},
         )
         if admission.failed:
             self.fail_up(*next(iter(admission.failed.items())))
             return
+        for name, why in admission.warned.items():
+            self.report(ev.Note(f"{name}: {why}; it starts anyway (required: false)", "warning"))
         for name in admission.start:
             self.start_up(name)
         for name, why in admission.waiting.items():

@@ -131,3 +131,19 @@ def test_a_pure_module_loads_no_edge_and_nothing_impure(
 ) -> None:
     assert module in loaded_by[module]
     assert disallowed(loaded_by[module]) == []
+
+
+ENGINE_CLIENTS = {"docker", "requests", "paramiko", "urllib3"}
+OUTSIDE_ENGINE = sorted(p for p in PACKAGE.rglob("*.py") if (PACKAGE / "engine") not in p.parents)
+
+
+@pytest.mark.parametrize("path", OUTSIDE_ENGINE, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_only_the_engine_layer_talks_to_docker(path: Path) -> None:
+    """Every module that imports a Docker client (or its HTTP stack) lives under engine/."""
+    assert imported(path) & ENGINE_CLIENTS == set()
+
+
+def test_the_engine_check_sees_a_docker_import(tmp_path: Path) -> None:
+    stray = tmp_path / "stray.py"
+    stray.write_text("def f():\n    from docker.errors import APIError\n    return APIError\n")
+    assert imported(stray) & ENGINE_CLIENTS == {"docker"}

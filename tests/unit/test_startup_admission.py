@@ -7,7 +7,7 @@ import pytest
 
 from composewatch.compose.model import Project
 from composewatch.core.probe import ContainerStatus
-from composewatch.core.startup import Admission, Fact, admit, needs_of
+from composewatch.core.startup import Admission, Fact, admit, needs_of, optional_of
 
 S, H, C = "service_started", "service_healthy", "service_completed_successfully"
 
@@ -194,3 +194,56 @@ def test_a_dependencys_result_releases_what_waits_on_it() -> None:
     released = admit(NEEDS, {"db": started(running("healthy"))}, pending, 20.1, 300.0)
     assert released.start == ("migrate",)
     assert released.waiting == {"api": "waits for migrate to start"}
+
+
+@pytest.mark.parametrize(
+    ("fact", "why"),
+    [
+        (started(running("unhealthy"), found=True), "optional dependency db is unhealthy"),
+        (started(exited(3), found=True), "optional dependency db exited with code 3"),
+        (started(running("starting")), "optional dependency db did not become healthy"),
+    ],
+    ids=["unhealthy", "exited", "timed-out"],
+)
+def test_an_optional_dependency_that_fails_warns_and_lets_the_dependent_start(
+    fact: Fact, why: str
+) -> None:
+    """`required: false`: compose warns and starts the dependent where a required one fails."""
+    needs = {"db": {}, "api": {"db": H if "exited" not in why else C}}
+    required = admit(needs, {"db": fact}, ["api"], now_s=400.0, timeout_s=300.0)
+    assert required.failed and not required.start
+    optional = admit(
+        needs, {"db": fact}, ["api"], now_s=400.0, timeout_s=300.0, optional={"api": ["db"]}
+    )
+    assert optional.start == ("api",) and not optional.failed
+    assert optional.warned["api"].startswith(why)
+
+
+def test_an_optional_dependency_still_coming_up_is_waited_for() -> None:
+    needs = {"db": {}, "api": {"db": H}}
+    fact = started(running("starting"))
+    held = admit(
+        needs, {"db": fact}, ["api"], now_s=20.0, timeout_s=300.0, optional={"api": ["db"]}
+    )
+    assert held.waiting == {"api": "waits for db to be healthy"} and not held.start
+
+
+def test_optional_of_names_the_dependencies_marked_not_required() -> None:
+    project = Project.model_validate(
+        {
+            "name": "p",
+            "services": {
+                "db": {"image": "x"},
+                "tool": {"image": "x"},
+                "api": {
+                    "image": "x",
+                    "depends_on": {
+                        "db": {"condition": H, "required": True},
+                        "tool": {"condition": S, "required": False},
+                    },
+                },
+            },
+        }
+    )
+    assert optional_of(project, ["db", "tool", "api"])["api"] == ("tool",)
+    assert optional_of(project, ["db", "api"])["api"] == ()

@@ -196,6 +196,22 @@ def test_a_dependency_that_fails_after_its_check_stops_up_as_compose_does() -> N
     assert run.state.up_error == "dependency db is unhealthy" and run.state.up_done
 
 
+def test_an_optional_dependency_that_fails_is_a_warning_and_its_dependent_starts() -> None:
+    run = Run()
+    api = request("api", needs=(("db", H),), optional=("db",))
+    run(st.UpRequested((request("db"), api)))
+    run(st.ImageReady("db", 1, "sha256:db"))
+    run(st.ImageReady("api", 1, "sha256:api"))
+    run(st.ReplicaStarted("db", 1, 1, "db-1"))
+    run(st.Healthy("db", 1))
+    run(st.Committed("db", 1))
+    effects = run(st.StatusRead("db", ContainerStatus(True, None, "unhealthy", True)))
+    assert run.state.up_error is None
+    assert any(isinstance(e, st.StartReplica) and e.service == "api" for e in effects)
+    notes = [n.message for n in run.said(ev.Note)]
+    assert notes == ["api: optional dependency db is unhealthy; it starts anyway (required: false)"]
+
+
 def test_a_build_that_fails_with_nothing_serving_stops_up_and_says_why() -> None:
     run = Run()
     run(st.UpRequested((request("api", BUILD),)))
