@@ -116,26 +116,8 @@ def admit(
         if name in owed:
             waiting[name] = OWED
             continue
-        verdicts = [
-            _verdict(dep, condition, facts.get(dep, Fact()), now_s, timeout_s)
-            for dep, condition in needs.get(name, {}).items()
-        ]
         spare = (optional or {}).get(name, ())
-        failures = [
-            why
-            for dep, (held, why) in zip(needs.get(name, {}), verdicts, strict=True)
-            if held is None and dep not in spare
-        ]
-        skipped = [
-            f"optional {why}"
-            for dep, (held, why) in zip(needs.get(name, {}), verdicts, strict=True)
-            if held is None and dep in spare
-        ]
-        waits = [
-            (dep, why)
-            for dep, (held, why) in zip(needs.get(name, {}), verdicts, strict=True)
-            if held
-        ]
+        failures, waits, skipped = _conditions(needs.get(name, {}), facts, now_s, timeout_s, spare)
         if failures:
             failed[name] = failures[0]
         elif waits:
@@ -150,6 +132,29 @@ def admit(
             if skipped:
                 warned[name] = skipped[0]
     return Admission(tuple(start), waiting, failed, tuple(poll), build, warned)
+
+
+def _conditions(
+    needs: Mapping[str, str],
+    facts: Mapping[str, Fact],
+    now_s: float,
+    timeout_s: float,
+    optional: Collection[str],
+) -> tuple[list[str], list[tuple[str, str]], list[str]]:
+    """One service's dependencies: the failures that stop it, the conditions it still waits
+    on (dependency, why), and the failures of optional ones (`required: false`) it skips."""
+    failures: list[str] = []
+    waits: list[tuple[str, str]] = []
+    skipped: list[str] = []
+    for dep, condition in needs.items():
+        held, why = _verdict(dep, condition, facts.get(dep, Fact()), now_s, timeout_s)
+        if held is None:
+            (skipped if dep in optional else failures).append(
+                f"optional {why}" if dep in optional else why
+            )
+        elif held:
+            waits.append((dep, why))
+    return failures, waits, skipped
 
 
 def _admit_builds(
