@@ -100,6 +100,7 @@ def run_up(session: Session, *, watch: bool) -> bool:
                 raise Interrupted from None
             raise
         finally:
+            session.runner.events.close()
             for sig in installed:
                 loop.remove_signal_handler(sig)
 
@@ -219,6 +220,7 @@ class Session:
                 scheduler.handle(st.Started(name, serving))
             start()
             return healthy
+        await self.runner.events.get()  # followed before the first start (engine/waits.py)
         scheduler.handle(st.UpAsked(tuple(self.services), DEPENDENCY_TIMEOUT_S))
         start()
         await scheduler.until(lambda state: state.up_done)
