@@ -26,13 +26,21 @@ class UpSteps:
     spec_for: Callable[[str, str, int], ContainerSpec]  # replica n's container, as compose's
     explain: Callable[[str, ComposewatchError], str]  # a failure's text, naming file and key
 
-    def run(self, effect: st.PullImage | st.StartReplica) -> st.Input:
+    def run(self, effect: st.PullImage | st.StartReplica | st.CreateAhead) -> st.Input:
         """Carry the effect out (in a thread: each waits on the engine)."""
         match effect:
             case st.PullImage(service, generation, tag):
                 return st.ImageReady(service, generation, self.engine.ensure_image(tag))
             case st.StartReplica():
                 return self.start_replica(effect)
+            case st.CreateAhead(service, generation, image, number, remove):
+                try:
+                    for leftover in remove:
+                        self.engine.remove(leftover)
+                    made = self.engine.create(self.spec_for(service, image, number))
+                except ComposewatchError:  # its start creates it, and says why it cannot
+                    return st.CreatedAhead(service, generation, number, None)
+                return st.CreatedAhead(service, generation, number, made)
 
     def start_replica(self, effect: st.StartReplica) -> st.Input:
         """`up` where nothing is replaced: carry the plan's step out; no decisions."""

@@ -84,7 +84,7 @@ class DockerRunner:
                 )
             case st.CheckHealth(service, generation, container, number):
                 return await self.check(service, generation, container, number)
-            case st.PullImage() | st.StartReplica():
+            case st.PullImage() | st.StartReplica() | st.CreateAhead():
                 steps = UpSteps(self.engine, self.spec_for, self.explain)
                 return await in_daemon_thread(lambda: steps.run(effect), f"up-{effect.service}")
             case st.WatchStatus():

@@ -30,18 +30,33 @@ def request(name: str, choice: ImageChoice = PULL, **fields: object) -> st.UpReq
 
 
 class Run:
-    """The core driven by hand: each input stepped at `now`, effects and reports kept."""
+    """The core driven by hand: each input stepped at `now`, effects and reports kept.
 
-    def __init__(self, max_parallel_builds: int = 2) -> None:
+    A container asked for ahead (`CreateAhead`) is answered at once, by default as one that
+    could not be made (its start then creates it, as before containers were made ahead);
+    with `ahead=True` as made (`<service>-<number>-ahead`). Either way the answer's effects
+    are returned with the rest, and `CreateAhead` is left out unless `ahead` is True."""
+
+    def __init__(self, max_parallel_builds: int = 2, *, ahead: bool = False) -> None:
         self.state = st.ProjectState(max_parallel_builds=max_parallel_builds)
         self.now = 0.0
         self.effects: list[st.Effect] = []
+        self.ahead = ahead
 
     def __call__(self, event: st.Input, at: float | None = None) -> list[st.Effect]:
         self.now = self.now if at is None else at
         self.state, effects = st.step(self.state, event, self.now)
         self.effects += effects
-        return [e for e in effects if not isinstance(e, st.Report)]
+        shown: list[st.Effect] = []
+        for effect in effects:
+            if isinstance(effect, st.CreateAhead):
+                made = f"{effect.service}-{effect.number}-ahead" if self.ahead else None
+                answer = st.CreatedAhead(effect.service, effect.generation, effect.number, made)
+                shown += [effect] if self.ahead else []
+                shown += self(answer)
+            elif not isinstance(effect, st.Report):
+                shown.append(effect)
+        return shown
 
     def said(self, kind: type[ev.Event] | None = None) -> list[ev.Event]:
         events = [e.event for e in self.effects if isinstance(e, st.Report)]
@@ -347,6 +362,8 @@ def test_up_through_the_scheduler_starts_each_service_once_its_conditions_hold()
                 return st.ImageReady(service, generation, f"sha256:{service}")
             case st.StartReplica(service, generation, number=number):
                 return st.ReplicaStarted(service, generation, number, f"{service}-1")
+            case st.CreateAhead(service, generation, number=number):
+                return st.CreatedAhead(service, generation, number, f"{service}-1")
             case st.CheckHealth(service, generation, number=number):
                 return st.Healthy(service, generation, number)
             case st.Commit(service, generation):
