@@ -5,7 +5,7 @@ that only the start is left once the conditions hold."""
 from __future__ import annotations
 
 import pytest
-from test_up_round import HEALTHY, Run, request
+from uprun import Run, request
 
 from composewatch.core import state as st
 from composewatch.core.plan import Step
@@ -13,6 +13,7 @@ from composewatch.core.probe import ContainerStatus
 from composewatch.core.startup import create_early
 
 H = "service_healthy"
+HEALTHY = ContainerStatus(True, None, "healthy", True)
 
 
 @pytest.mark.parametrize(
