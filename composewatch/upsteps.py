@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from composewatch.core import state as st
 from composewatch.core.plan import Step
 from composewatch.engine.containers import Engine
+from composewatch.engine.steps import in_daemon_thread
 from composewatch.engine.waits import FollowedEvents
 from composewatch.errors import ComposewatchError
 from composewatch.spec import ContainerSpec
@@ -25,6 +26,16 @@ class UpSteps:
     engine: Engine
     spec_for: Callable[[str, str, int], ContainerSpec]  # replica n's container, as compose's
     explain: Callable[[str, ComposewatchError], str]  # a failure's text, naming file and key
+    events: FollowedEvents  # the run's engine events (the dependency waits)
+
+    async def carry(
+        self, effect: st.PullImage | st.StartReplica | st.CreateAhead | st.WatchStatus
+    ) -> st.Input:
+        """A dependency's wait on the run's events; the rest in a thread (each waits on the
+        engine, and a Ctrl-C may abandon it)."""
+        if isinstance(effect, st.WatchStatus):
+            return await watch_status(self.engine, self.events, effect)
+        return await in_daemon_thread(lambda: self.run(effect), f"up-{effect.service}")
 
     def run(self, effect: st.PullImage | st.StartReplica | st.CreateAhead) -> st.Input:
         """Carry the effect out (in a thread: each waits on the engine)."""

@@ -43,15 +43,18 @@ class HealthChecks:
     settings: Settings
     engine: Engine
     ui: UI
-    # The run's engine events: a check that reads the container's state (a HEALTHCHECK, not
-    # HTTP) reads it again on its next event, not every few milliseconds (engine/waits.py).
-    events: FollowedEvents | None = None
     # service -> the HTTP client its last container's image had: a new container (a rebuild,
     # most likely on the same base) tries it first, and searches only when it cannot run it
     _http_clients: dict[str, HttpClient] = field(default_factory=dict)
     # Services whose check found the engine's host unreachable (said once; later checks go
     # through the engine directly).
     _host_unreachable: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        # The run's one engine event stream: a check that reads the container's state (a
+        # HEALTHCHECK, not HTTP) reads it again on its next event, not every few
+        # milliseconds; `up`'s dependency waits share it (engine/waits.py).
+        self.events = FollowedEvents(lambda: self.engine.client)
 
     async def check(
         self,
@@ -90,7 +93,7 @@ class HealthChecks:
             host_unreachable=service in self._host_unreachable,
         )
 
-        heard, mark = self.events.current if self.events else None, 0
+        heard, mark = self.events.current, 0
 
         async def status() -> ContainerStatus:
             nonlocal mark
@@ -101,7 +104,7 @@ class HealthChecks:
             """Between two attempts. HTTP attempts keep their pace (a save's probe is not
             slowed); a state is read again once the engine says it changed."""
             nonlocal heard
-            if self.events is None or plan.kind is ProbeKind.HTTP:
+            if plan.kind is ProbeKind.HTTP:
                 await asyncio.sleep(seconds)
             elif heard is None or not heard.following:
                 fresh = await self.events.get()

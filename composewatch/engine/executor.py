@@ -27,15 +27,14 @@ from composewatch.engine.builds import Builds
 from composewatch.engine.checks import HealthChecks
 from composewatch.engine.containers import Engine
 from composewatch.engine.faults import describe, engine_lost
-from composewatch.engine.steps import StepClock, in_daemon_thread
+from composewatch.engine.steps import StepClock
 from composewatch.engine.stopsignal import StopSignals
 from composewatch.engine.swaps import Swaps
-from composewatch.engine.waits import FollowedEvents
 from composewatch.errors import ComposewatchError
 from composewatch.health import ProbeResult
 from composewatch.spec import ContainerSpec
 from composewatch.ui import UI
-from composewatch.upsteps import UpSteps, watch_status
+from composewatch.upsteps import UpSteps
 
 __all__ = ["DockerRunner"]
 
@@ -54,10 +53,7 @@ class DockerRunner:
         # The parts report through `report`, so a UI set on the runner later reaches them too.
         self.builds = Builds(self.settings, self.engine, self.report, self.cache)
         self.swaps = Swaps(self.settings, self.engine, self.signals)
-        # The engine's events for the project, one stream for the run: they wake the
-        # dependency waits and the checks (engine/waits.py) instead of reading on a clock.
-        self.events = FollowedEvents(lambda: self.engine.client, self.loaded.project.name)
-        self.checks = HealthChecks(self.settings, self.engine, self.report, self.events)
+        self.checks = HealthChecks(self.settings, self.engine, self.report)
 
     def report(self, event: ev.Event) -> None:
         self.ui(event)
@@ -84,11 +80,9 @@ class DockerRunner:
                 )
             case st.CheckHealth(service, generation, container, number):
                 return await self.check(service, generation, container, number)
-            case st.PullImage() | st.StartReplica() | st.CreateAhead():
-                steps = UpSteps(self.engine, self.spec_for, self.explain)
-                return await in_daemon_thread(lambda: steps.run(effect), f"up-{effect.service}")
-            case st.WatchStatus():
-                return await watch_status(self.engine, self.events, effect)
+            case st.PullImage() | st.StartReplica() | st.CreateAhead() | st.WatchStatus():
+                steps = UpSteps(self.engine, self.spec_for, self.explain, self.checks.events)
+                return await steps.carry(effect)
             case st.ObserveUp(services) if self.observe_up is not None:
                 return await self.observe_up(services)  # `up` observes again
             case st.Commit(service, generation, exchanges):

@@ -49,7 +49,8 @@ class ContainerEvents:
         when the engine refuses the stream."""
         heard = cls()
         loop = asyncio.get_running_loop()
-        filters = {"type": "container", "label": f"{_L}project={project}", "event": list(WATCHED)}
+        label = f"{_L}project={project}" if project else f"{_L}project"
+        filters = {"type": "container", "label": label, "event": list(WATCHED)}
         try:
             stream = await asyncio.to_thread(client.api.events, filters=filters, decode=True)
         except (docker.errors.DockerException, OSError):
@@ -126,10 +127,12 @@ class FollowedEvents:
     def __init__(
         self,
         client: Callable[[], docker.DockerClient],
-        project: str,
+        project: str = "",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._client, self._project = client, project  # the client once it is needed
+        self._client = client  # the client once it is needed
+        # Whose containers (set before the first `get`); "" any compose project's.
+        self.project = project
         self._clock = clock
         self.current: ContainerEvents | None = None  # as it is now, without waiting
         self._refused_at: float | None = None
@@ -147,7 +150,7 @@ class FollowedEvents:
                 return current
             if current is not None:
                 current.close()
-            self.current = await ContainerEvents.follow(self._client(), self._project)
+            self.current = await ContainerEvents.follow(self._client(), self.project)
             self._refused_at = None if self.current.following else self._clock()
             return self.current
 
