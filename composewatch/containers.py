@@ -5,6 +5,7 @@ Everything composewatch creates carries compose's labels, so `docker compose ps/
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import re
@@ -23,6 +24,7 @@ from composewatch.confighash import network_hash, volume_hash
 from composewatch.core.inplace import Copy
 from composewatch.core.ownership import Owner
 from composewatch.core.plan import LEFTOVER_SUFFIX
+from composewatch.engine import procroot
 from composewatch.engine.archive import copy_tar, deleted, parse_owner
 from composewatch.engine.context import DEFAULT_HOST, Endpoint, load_endpoint, open_client
 from composewatch.engine.parse import (
@@ -159,7 +161,13 @@ class Engine:
 
     def update_files(self, cid: str, copies: tuple[Copy, ...]) -> None:
         """Mirror each copy's host file at its path in the container, as the Dockerfile's
-        COPY would have put it there (owner, mode); a host file that is gone is deleted."""
+        COPY would have put it there (owner, mode); a host file that is gone is deleted.
+        Written directly where a local engine's container root is ours to write
+        (`engine.procroot`), else through the engine's archive API."""
+        if self._local:
+            with contextlib.suppress(procroot.NotHere):
+                self._write_directly(cid, copies)
+                return
         tables: list[str] = []
         if any(c.owner is not None and not c.owner.replace(":", "").isdigit() for c in copies):
             tables = [self.read_file(cid, "/etc/passwd"), self.read_file(cid, "/etc/group")]
@@ -173,6 +181,23 @@ class Engine:
             raise _failed(f"copying files into {cid[:12]}", err) from err
         if gone:
             self.exec(cid, ["rm", "-rf", "--", *gone])
+
+    def _write_directly(self, cid: str, copies: tuple[Copy, ...]) -> None:
+        try:
+            state = self._api.inspect_container(cid)["State"]
+        except docker.errors.APIError as err:
+            raise procroot.NotHere(str(err)) from err
+        pid = int(state.get("Pid") or 0) if state.get("Running") else 0
+        with procroot.open_root(pid, cid) as root:
+            tables = ["", ""]
+            if any(c.owner is not None and not c.owner.replace(":", "").isdigit() for c in copies):
+                tables = [
+                    procroot.read_text(root, "/etc/passwd"),
+                    procroot.read_text(root, "/etc/group"),
+                ]
+            passwd, group = tables
+            procroot.write_copies(root, copies, lambda spec: parse_owner(spec, passwd, group))
+            procroot.delete_paths(root, deleted(copies))
 
     def read_file(self, cid: str, path: str) -> str:
         """A small text file of the container ("" when it has none)."""
