@@ -11,6 +11,7 @@ from pathlib import Path
 import docker
 import pytest
 from cwhelpers import id_of
+from docker.models.containers import Container
 
 from composewatch.containers import Engine
 from composewatch.core.inplace import Copy
@@ -40,11 +41,16 @@ def running(docker_client: docker.DockerClient, project_name: str) -> str:
     return id_of(container)
 
 
-def extractions(client: docker.DockerClient, cid: str, since: float) -> list[object]:
-    found = client.api.events(
-        since=since, until=time.time() + 1, decode=True, filters={"container": cid}
-    )
+def extractions(client: docker.DockerClient, cid: str, since: int) -> list[object]:
+    until = int(time.time()) + 1
+    found = client.api.events(since=since, until=until, decode=True, filters={"container": cid})
     return [e for e in found if e.get("Action") == "extract-to-dir"]
+
+
+def output(container: Container, command: list[str]) -> str:
+    result = container.exec_run(command)
+    assert isinstance(result.output, bytes)
+    return result.output.decode()
 
 
 def test_files_are_written_into_the_container_without_the_archive_api(
@@ -52,11 +58,11 @@ def test_files_are_written_into_the_container_without_the_archive_api(
 ) -> None:
     source = tmp_path / "index.html"
     source.write_text("v2\n")
-    since = time.time() - 1
+    since = int(time.time()) - 1
     Engine(docker_client).update_files(running, (Copy(source, "/srv/index.html", "7:8", 0o604),))
     container = docker_client.containers.get(running)
-    shown = container.exec_run(["sh", "-c", "stat -c '%a %u:%g' /srv/index.html; cat /srv/*"])
-    assert shown.output.decode() == "604 7:8\nv2\n"
+    shown = output(container, ["sh", "-c", "stat -c '%a %u:%g' /srv/index.html; cat /srv/*"])
+    assert shown == "604 7:8\nv2\n"
     assert extractions(docker_client, running, since) == []
 
 
@@ -67,6 +73,6 @@ def test_a_link_on_the_way_is_resolved_inside_the_container(
     source.write_text("through the link\n")
     Engine(docker_client).update_files(running, (Copy(source, "/linked/a.txt"),))
     container = docker_client.containers.get(running)
-    shown = container.exec_run(["cat", f"/{project_name}-real/a.txt"]).output.decode()
+    shown = output(container, ["cat", f"/{project_name}-real/a.txt"])
     assert shown == "through the link\n"
     assert not Path(f"/{project_name}-real").exists()  # never on this machine's own root
