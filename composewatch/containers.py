@@ -12,8 +12,6 @@ import re
 import tarfile
 import threading
 import time
-from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -191,63 +189,15 @@ class Engine:
             raise procroot.NotHere(str(err)) from err
         pid = int(state.get("Pid") or 0) if state.get("Running") else 0
         with procroot.open_root(pid, cid) as root:
-            passwd, group = self._owner_tables(root, copies)
-            procroot.write_copies(root, copies, partial(parse_owner, passwd=passwd, group=group))
+            tables = ["", ""]
+            if any(c.owner is not None and not c.owner.replace(":", "").isdigit() for c in copies):
+                tables = [
+                    procroot.read_text(root, "/etc/passwd"),
+                    procroot.read_text(root, "/etc/group"),
+                ]
+            passwd, group = tables
+            procroot.write_copies(root, copies, lambda spec: parse_owner(spec, passwd, group))
             procroot.delete_paths(root, deleted(copies))
-
-    def restart_updated(
-        self,
-        cid: str,
-        copies: tuple[Copy, ...],
-        timeout_s: float,
-        copied: Callable[[], None] = lambda: None,
-    ) -> None:
-        """Restart the container with the copies in it. Where the files can be written
-        directly (`engine.procroot`), they are written while it is down, between its old
-        process's end and the engine's start of the new one: no request is then answered by
-        the old code reading new files, and no restart ever begins before the files are in.
-        Elsewhere the files are copied first, then the container restarts. `copied` is
-        called once the files are in, or set to go in."""
-        write = self._down_write(cid, copies) if self._local else None
-        if write is None:
-            self.update_files(cid, copies)
-            copied()
-            self.restart(cid, timeout_s)
-            return
-        write.start(wait_s=timeout_s + 30)
-        copied()
-        try:
-            self.restart(cid, timeout_s)
-        finally:
-            written_ns = write.finish()
-        started_ns = procroot.parse_started_ns(
-            self._api.inspect_container(cid)["State"].get("StartedAt", "")
-        )
-        if written_ns is None or started_ns is None or written_ns >= started_ns:
-            # The new process may have read files that were not written yet: again, in order.
-            self.update_files(cid, copies)
-            self.restart(cid, timeout_s)
-
-    def _down_write(self, cid: str, copies: tuple[Copy, ...]) -> procroot.DownWrite | None:
-        try:
-            state = self._api.inspect_container(cid)["State"]
-        except docker.errors.APIError:
-            return None
-        pid = int(state.get("Pid") or 0) if state.get("Running") else 0
-        try:
-            with procroot.open_root(pid, cid) as root:
-                passwd, group = self._owner_tables(root, copies)
-            owner = partial(parse_owner, passwd=passwd, group=group)
-            return procroot.DownWrite(pid, cid, copies, owner)
-        except procroot.NotHere:
-            return None
-
-    @staticmethod
-    def _owner_tables(root: int, copies: tuple[Copy, ...]) -> tuple[str, str]:
-        """The container's /etc/passwd and /etc/group when a `--chown` names a user or group."""
-        if any(c.owner is not None and not c.owner.replace(":", "").isdigit() for c in copies):
-            return procroot.read_text(root, "/etc/passwd"), procroot.read_text(root, "/etc/group")
-        return "", ""
 
     def read_file(self, cid: str, path: str) -> str:
         """A small text file of the container ("" when it has none)."""

@@ -265,14 +265,13 @@ class DockerRunner:
     def update_in_place(
         self, service: str, generation: int, container: str, copies: tuple[Copy, ...]
     ) -> st.Input:
-        """Put the saved files into the container and restart it (the engine's neighbour
-        entries are refreshed as for a new container). Where it can, the engine writes them
-        while the container is down, so only the restarted process serves them."""
+        """Copy the saved files into the running container, then restart it (stop, start:
+        the engine's neighbour entries are refreshed as for a new container)."""
         clock = _StepClock()
         try:
-            timeout_s = self.stop_policy.timeout_s(service, container)
-            copied = partial(clock.lap, "copy")
-            self.engine.restart_updated(container, copies, timeout_s, copied)
+            self.engine.update_files(container, copies)
+            clock.lap("copy")
+            self.engine.restart(container, self.stop_policy.timeout_s(service, container))
             clock.lap("restart")
         except ComposewatchError as exc:
             return st.UpdateFailed(service, generation, str(exc))

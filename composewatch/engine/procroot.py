@@ -20,30 +20,16 @@ and the caller goes through the engine:
 
 from __future__ import annotations
 
-import calendar
 import contextlib
 import os
-import re
 import secrets
-import select
 import stat
-import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from composewatch.core.inplace import Copy
 
-__all__ = [
-    "DownWrite",
-    "NotHere",
-    "check_paths",
-    "delete_paths",
-    "open_root",
-    "parse_started_ns",
-    "read_text",
-    "write_copies",
-]
+__all__ = ["NotHere", "delete_paths", "open_root", "read_text", "write_copies"]
 
 _O_PATH = getattr(os, "O_PATH", 0)  # Linux only; elsewhere nothing here is taken
 _FOLDER = _O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -57,25 +43,19 @@ class NotHere(Exception):
 @contextlib.contextmanager
 def open_root(pid: int, cid: str) -> Iterator[int]:
     """A descriptor of container `cid`'s root folder, through its PID 1 `pid`."""
-    root = _open_root(pid, cid)
-    try:
-        yield root
-    finally:
-        os.close(root)
-
-
-def _open_root(pid: int, cid: str) -> int:
     if not _O_PATH or pid <= 0:
         raise NotHere("no /proc/<pid>/root here")
     try:
         root = os.open(f"/proc/{pid}/root", _O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:  # gone, or not ours to open
         raise NotHere(str(exc)) from exc
-    # Checked after opening: the descriptor is then surely the root of the process read.
-    if not _is_container(pid, cid) or not _ids_unmapped(pid):
+    try:
+        # Checked after opening: the descriptor is then surely the root of the process read.
+        if not _is_container(pid, cid) or not _ids_unmapped(pid):
+            raise NotHere(f"process {pid} is not container {cid[:12]}'s, or maps ids")
+        yield root
+    finally:
         os.close(root)
-        raise NotHere(f"process {pid} is not container {cid[:12]}'s, or maps ids")
-    return root
 
 
 def _is_container(pid: int, cid: str) -> bool:
@@ -190,102 +170,3 @@ def delete_paths(root: int, paths: Iterable[str]) -> None:
                 continue
             except OSError as exc:  # a folder (EISDIR), or not ours to remove
                 raise NotHere(f"{path}: {exc.strerror}") from exc
-
-
-def check_paths(root: int, copies: Iterable[Copy]) -> None:
-    """Raise `NotHere` unless every copy can be written (or deleted) here: its source a file
-    or gone, every folder on the way a real folder, a deletion's target no folder."""
-    for copy in copies:
-        *folders, name = _parts(copy.dest)
-        with _folder(root, folders) as folder:
-            try:
-                info = os.lstat(copy.source)
-            except FileNotFoundError:
-                with contextlib.suppress(FileNotFoundError):
-                    if stat.S_ISDIR(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode):
-                        raise NotHere(f"{copy.dest} is a folder") from None
-                continue
-            if not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
-                raise NotHere(f"{copy.source} is not a file")
-
-
-_STARTED = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z$")
-
-
-def parse_started_ns(text: str) -> int | None:
-    """Pure: the engine's `State.StartedAt` (RFC 3339 in UTC, up to nanoseconds) as ns since
-    the epoch; None for anything else."""
-    found = _STARTED.match(text or "")
-    if found is None:
-        return None
-    seconds = calendar.timegm(time.strptime(found.group(1), "%Y-%m-%dT%H:%M:%S"))
-    fraction = (found.group(2) or "")[:9].ljust(9, "0")
-    return seconds * 1_000_000_000 + int(fraction)
-
-
-class DownWrite:
-    """Copies written while the container is down: through its root, held open from while it
-    ran, once its PID 1 has ended and before the engine starts it again (the engine takes a
-    tenth of a second or more to clean up in between). So no request is answered by the old
-    process reading new files, and the new process reads only new ones.
-
-    `start` arms it (a thread waits for the process's end); `finish` says when the writes
-    were done, or None when they were not (the caller then writes again and restarts again:
-    the new process may have read files that were not there yet)."""
-
-    def __init__(
-        self,
-        pid: int,
-        cid: str,
-        copies: tuple[Copy, ...],
-        owner: Callable[[str | None], tuple[int, int]],
-    ) -> None:
-        self.copies = copies
-        self._owner = owner
-        self._root = _open_root(pid, cid)
-        try:
-            check_paths(self._root, copies)
-            self._ended = os.pidfd_open(pid)
-        except (NotHere, OSError) as exc:
-            os.close(self._root)
-            raise NotHere(str(exc)) from exc
-        self._wake_r, self._wake_w = os.pipe()
-        self._done_ns: int | None = None
-        self._thread = threading.Thread(target=self._run, name="down-write", daemon=True)
-        self._wait_s = 0.0
-
-    def start(self, wait_s: float) -> None:
-        """Write once the process has ended, if that comes within `wait_s`."""
-        self._wait_s = wait_s
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            ready, _, _ = select.select([self._ended, self._wake_r], [], [], self._wait_s)
-            if self._ended in ready and self._wake_r not in ready:
-                write_copies(self._root, self.copies, self._owner)
-                delete_paths(self._root, (c.dest for c in self.copies if not _exists(c)))
-                self._done_ns = time.time_ns()
-        except (NotHere, OSError):
-            self._done_ns = None
-        finally:
-            for fd in (self._root, self._ended, self._wake_r):
-                os.close(fd)
-
-    def finish(self, timeout_s: float = 5.0) -> int | None:
-        """When the writes were done (ns since the epoch), None when they were not. The
-        waiting thread is told to stop first: after this nothing more is written."""
-        if self._thread.is_alive() or not self._thread.ident:
-            with contextlib.suppress(OSError):
-                os.write(self._wake_w, b"x")
-        if self._thread.ident:
-            self._thread.join(timeout_s)
-        else:
-            for fd in (self._root, self._ended, self._wake_r):
-                os.close(fd)
-        os.close(self._wake_w)
-        return None if self._thread.is_alive() else self._done_ns
-
-
-def _exists(copy: Copy) -> bool:
-    return os.path.lexists(copy.source)

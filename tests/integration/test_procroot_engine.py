@@ -17,17 +17,13 @@ from composewatch.containers import Engine
 from composewatch.core.inplace import Copy
 
 
-def needs_root() -> None:
+@pytest.fixture
+def running(docker_client: docker.DockerClient, project_name: str) -> str:
     if os.geteuid() != 0:
         message = "needs root beside a local engine"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-
-
-@pytest.fixture
-def running(docker_client: docker.DockerClient, project_name: str) -> str:
-    needs_root()
     container = docker_client.containers.run(
         "busybox:latest",
         [
@@ -80,33 +76,3 @@ def test_a_link_on_the_way_is_resolved_inside_the_container(
     shown = output(container, ["cat", f"/{project_name}-real/a.txt"])
     assert shown == "through the link\n"
     assert not Path(f"/{project_name}-real").exists()  # never on this machine's own root
-
-
-def test_a_restart_with_copies_writes_them_only_once_the_old_process_has_ended(
-    docker_client: docker.DockerClient, project_name: str, tmp_path: Path
-) -> None:
-    needs_root()
-    # PID 1 notes, as it ends, what the file held: the old content, if nothing was written
-    # before its end.
-    script = "trap 'cat /srv/page > /srv/seen-at-exit; exit 0' TERM; while :; do sleep 0.05; done"
-    container = docker_client.containers.run(
-        "busybox:latest",
-        ["sh", "-c", f"mkdir -p /srv; [ -e /srv/page ] || echo old > /srv/page; {script}"],
-        labels={"com.docker.compose.project": project_name},
-        detach=True,
-    )
-    deadline = time.monotonic() + 10
-    while container.exec_run(["test", "-e", "/srv/page"]).exit_code:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    source = tmp_path / "page"
-    source.write_text("new\n")
-    since = int(time.time()) - 1
-    steps: list[str] = []
-    engine = Engine(docker_client)
-    engine.restart_updated(
-        id_of(container), (Copy(source, "/srv/page"),), 5.0, lambda: steps.append("copied")
-    )
-    assert steps == ["copied"]
-    assert output(container, ["cat", "/srv/seen-at-exit", "/srv/page"]) == "old\nnew\n"
-    assert extractions(docker_client, id_of(container), since) == []

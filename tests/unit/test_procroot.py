@@ -124,32 +124,3 @@ def test_a_process_that_is_not_the_container_is_refused() -> None:
         pass
     with pytest.raises(procroot.NotHere), procroot.open_root(0, "abc"):
         pass
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("2026-12-02T11:40:13.123456789Z", 1_796_211_613_123_456_789),
-        ("2026-12-02T11:40:13.5Z", 1_796_211_613_500_000_000),
-        ("2026-12-02T11:40:13Z", 1_796_211_613_000_000_000),
-        ("0001-01-01T00:00:00Z", -62_135_596_800_000_000_000),  # never started
-        ("2026-12-02T11:40:13+01:00", None),
-        ("", None),
-    ],
-)
-def test_the_engines_start_time_in_nanoseconds(text: str, expected: int | None) -> None:
-    assert procroot.parse_started_ns(text) == expected
-
-
-def test_check_paths_refuses_what_a_write_while_down_could_not_do(
-    root: tuple[Path, int], tmp_path: Path
-) -> None:
-    folder, fd = root
-    (folder / "app" / "sub").mkdir()
-    (tmp_path / "a.txt").write_text("x")
-    procroot.check_paths(fd, [Copy(tmp_path / "a.txt", "/app/a.txt")])
-    procroot.check_paths(fd, [Copy(tmp_path / "gone.txt", "/app/gone.txt")])  # a deletion
-    with pytest.raises(procroot.NotHere):  # a folder to delete: the engine's rm -rf
-        procroot.check_paths(fd, [Copy(tmp_path / "gone", "/app/sub")])
-    with pytest.raises(procroot.NotHere):
-        procroot.check_paths(fd, [Copy(tmp_path / "a.txt", "/missing/a.txt")])
