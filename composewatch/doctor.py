@@ -276,10 +276,10 @@ def _arp(endpoint: Endpoint) -> Check:
     if not endpoint.local:
         return Check("arp refresh", "ok", "skipped: a remote engine's network is not this host's")
     if can_refresh():
-        return Check("arp refresh", "ok", "available (root with `ip`): no 1 s stall after a swap")
+        return Check("arp refresh", "ok", "available (root): no 1 s stall after a swap")
     return Check(
         "arp refresh",
         "warn",
-        "unavailable (needs root and the `ip` command beside the "
+        "unavailable (needs root beside the "
         "engine): a request right after a swap may wait up to 1 s; harmless otherwise",
     )

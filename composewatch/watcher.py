@@ -95,10 +95,12 @@ async def watch_changes(
     """Yield the changed paths under `roots` at most `quiet_ms` after the last event.
 
     watchfiles checks for new events every `step` ms and yields at the first check that finds
-    none, i.e. between one and two steps after the last event: a step of half the quiet
-    period bounds the wait by `quiet_ms`. `max_batch_ms` (its `debounce`) bounds how long a
-    steady stream of events is grouped before a batch is handed over anyway. `on_ready` is
-    called once the OS watches are in place: a save after that is never missed.
+    none, i.e. between one and two steps after the last event: a step of a third of the quiet
+    period hands a save over 10-20 ms after its last event by default, never later than
+    `quiet_ms` (a save's own events come within a millisecond or two; the saves of a burst
+    are merged after this, by `app._after_checkouts`). `max_batch_ms` (its `debounce`) bounds
+    how long a steady stream of events is grouped before a batch is handed over anyway.
+    `on_ready` is called once the OS watches are in place: a save after that is never missed.
 
     The OS watcher can fail (watchfiles gives up on a file name that is not UTF-8, a watched
     folder can vanish): then `on_error` says so, the watches are armed again and a `rescan`
@@ -108,7 +110,7 @@ async def watch_changes(
     stderr, as they are now).
     """
     keep = _filter(own if own is not None else OwnWrites.load())
-    step_ms = max(1, quiet_ms // 2)
+    step_ms = max(1, quiet_ms // 3)
     ready = on_ready
     while True:
         existing = [root for root in roots if root.exists()]

@@ -3,6 +3,7 @@ in-place update, a small file read back, an exec. Part of `Engine` (engine/conta
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tarfile
 
@@ -11,6 +12,7 @@ import docker.errors
 
 from composewatch.core.inplace import Copy
 from composewatch.core.ownership import Owner
+from composewatch.engine import procroot
 from composewatch.engine.archive import copy_tar, deleted, parse_owner
 from composewatch.engine.faults import api_failed
 from composewatch.engine.project import exec_output
@@ -24,6 +26,7 @@ class ContainerFiles:
     client: docker.DockerClient
     _api: docker.APIClient
     _owners: dict[str, Owner]  # who owns what is synced into each container
+    _local: bool  # the engine shares this host's /proc (the container's root is reachable)
 
     def sync_files(self, cid: str, files: dict[str, str]) -> None:
         """Copy host files into the container: {host path: container path}, owned by the
@@ -38,7 +41,13 @@ class ContainerFiles:
 
     def update_files(self, cid: str, copies: tuple[Copy, ...]) -> None:
         """Mirror each copy's host file at its path in the container, as the Dockerfile's
-        COPY would have put it there (owner, mode); a host file that is gone is deleted."""
+        COPY would have put it there (owner, mode); a host file that is gone is deleted.
+        Written directly where a local engine's container root is ours to write
+        (`engine.procroot`), else through the engine's archive API."""
+        if self._local:
+            with contextlib.suppress(procroot.NotHere):
+                self._write_directly(cid, copies)
+                return
         tables: list[str] = []
         if any(c.owner is not None and not c.owner.replace(":", "").isdigit() for c in copies):
             tables = [self.read_file(cid, "/etc/passwd"), self.read_file(cid, "/etc/group")]
@@ -52,6 +61,23 @@ class ContainerFiles:
             raise api_failed(f"copying files into {cid[:12]}", err) from err
         if gone:
             self.exec(cid, ["rm", "-rf", "--", *gone])
+
+    def _write_directly(self, cid: str, copies: tuple[Copy, ...]) -> None:
+        try:
+            state = self._api.inspect_container(cid)["State"]
+        except docker.errors.APIError as err:
+            raise procroot.NotHere(str(err)) from err
+        pid = int(state.get("Pid") or 0) if state.get("Running") else 0
+        with procroot.open_root(pid, cid) as root:
+            tables = ["", ""]
+            if any(c.owner is not None and not c.owner.replace(":", "").isdigit() for c in copies):
+                tables = [
+                    procroot.read_text(root, "/etc/passwd"),
+                    procroot.read_text(root, "/etc/group"),
+                ]
+            passwd, group = tables
+            procroot.write_copies(root, copies, lambda spec: parse_owner(spec, passwd, group))
+            procroot.delete_paths(root, deleted(copies))
 
     def read_file(self, cid: str, path: str) -> str:
         """A small text file of the container ("" when it has none)."""
