@@ -152,6 +152,7 @@ class Session:
             self.stop_policy,
             BuildCache.load(self.loaded.project.name),
         )
+        self.runner.checks.events.project = self.loaded.project.name  # its engine events
         self.observer = UpObserver(self.loaded, self.engine, self.runner, self.services)
         self.runner.observe_up = self.observer
 
@@ -170,6 +171,12 @@ class Session:
         """Bring the project up; then watch when asked. Returns whether every service is
         healthy. The watches are armed first, so a save made during startup is not lost:
         it is acted on as soon as its service is up."""
+        try:
+            return await self.up_and_watch(watch=watch)
+        finally:
+            self.runner.checks.events.close()  # the run's engine events (engine/waits.py)
+
+    async def up_and_watch(self, *, watch: bool) -> bool:
         scheduler = Scheduler(
             self.runner,
             max_parallel_builds=self.settings.max_parallel_builds,
@@ -219,6 +226,7 @@ class Session:
                 scheduler.handle(st.Started(name, serving))
             start()
             return healthy
+        await self.runner.checks.events.get()  # followed before the first start (engine/waits.py)
         scheduler.handle(st.UpAsked(tuple(self.services), DEPENDENCY_TIMEOUT_S))
         start()
         await scheduler.until(lambda state: state.up_done)

@@ -23,7 +23,13 @@ from composewatch.engine.containers import ContainerInfo, Engine
 from composewatch.engine.executor import DockerRunner
 from composewatch.engine.steps import in_daemon_thread
 from composewatch.errors import ComposewatchError
-from composewatch.spec import config_hash, image_name, replica_count, startup_order
+from composewatch.spec import (
+    config_hash,
+    image_name,
+    referenced_services,
+    replica_count,
+    startup_order,
+)
 from composewatch.ui import UI
 
 __all__ = ["UpObserver", "observed_of", "start_order"]
@@ -124,6 +130,7 @@ class UpObserver:
             needs=tuple(needs.items()),
             completes=completes,
             optional=optional,
+            names_others=bool(referenced_services(service)),
         )
 
     def attach(

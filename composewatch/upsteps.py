@@ -4,18 +4,21 @@ each effect says what to do."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from composewatch.core import state as st
 from composewatch.core.plan import Step
 from composewatch.engine.containers import Engine
-from composewatch.engine.waits import ContainerEvents
+from composewatch.engine.steps import in_daemon_thread
+from composewatch.engine.waits import FollowedEvents
 from composewatch.errors import ComposewatchError
-from composewatch.health import ContainerStatus
 from composewatch.spec import ContainerSpec
 
-__all__ = ["UpSteps"]
+__all__ = ["POLL_S", "UpSteps", "watch_status"]
+
+POLL_S = 0.05  # how often a dependency's status is read when the events cannot be followed
 
 
 @dataclass
@@ -23,16 +26,32 @@ class UpSteps:
     engine: Engine
     spec_for: Callable[[str, str, int], ContainerSpec]  # replica n's container, as compose's
     explain: Callable[[str, ComposewatchError], str]  # a failure's text, naming file and key
+    events: FollowedEvents  # the run's engine events (the dependency waits)
 
-    def run(self, effect: st.PullImage | st.StartReplica | st.WatchStatus) -> st.Input:
+    async def carry(
+        self, effect: st.PullImage | st.StartReplica | st.CreateAhead | st.WatchStatus
+    ) -> st.Input:
+        """A dependency's wait on the run's events; the rest in a thread (each waits on the
+        engine, and a Ctrl-C may abandon it)."""
+        if isinstance(effect, st.WatchStatus):
+            return await watch_status(self.engine, self.events, effect)
+        return await in_daemon_thread(lambda: self.run(effect), f"up-{effect.service}")
+
+    def run(self, effect: st.PullImage | st.StartReplica | st.CreateAhead) -> st.Input:
         """Carry the effect out (in a thread: each waits on the engine)."""
         match effect:
             case st.PullImage(service, generation, tag):
                 return st.ImageReady(service, generation, self.engine.ensure_image(tag))
             case st.StartReplica():
                 return self.start_replica(effect)
-            case st.WatchStatus():
-                return st.StatusRead(effect.service, self.watch_status(effect))
+            case st.CreateAhead(service, generation, image, number, remove):
+                try:
+                    for leftover in remove:
+                        self.engine.remove(leftover)
+                    made = self.engine.create(self.spec_for(service, image, number))
+                except ComposewatchError:  # its start creates it, and says why it cannot
+                    return st.CreatedAhead(service, generation, number, None)
+                return st.CreatedAhead(service, generation, number, made)
 
     def start_replica(self, effect: st.StartReplica) -> st.Input:
         """`up` where nothing is replaced: carry the plan's step out; no decisions."""
@@ -52,12 +71,18 @@ class UpSteps:
             return st.ReplicaStarted(service, generation, number, None, message)
         return st.ReplicaStarted(service, generation, number, container)
 
-    def watch_status(self, effect: st.WatchStatus) -> ContainerStatus:
-        """The container's status once it differs from what the core knows, or once the
-        engine said something about it, or after `timeout_s`."""
-        with ContainerEvents(self.engine.client, effect.container) as events:
-            status = self.engine.status(effect.container)
-            if status != effect.known:
-                return status
-            events.wait(effect.timeout_s)
-        return self.engine.status(effect.container)
+
+async def watch_status(
+    engine: Engine, followed: FollowedEvents, effect: st.WatchStatus
+) -> st.StatusRead:
+    """The container's status once it differs from what the core knows, or once the engine
+    said something about it (the run's one event stream), or after `timeout_s`; every
+    `POLL_S` when the stream cannot be followed."""
+    events = await followed.get()
+    mark = events.mark()  # before the read: an event meanwhile is not missed
+    status = await asyncio.to_thread(engine.status, effect.container)
+    if status == effect.known:
+        timeout_s, poll_s = effect.timeout_s, min(POLL_S, effect.timeout_s)
+        await events.wait((effect.container,), mark, timeout_s=timeout_s, poll_s=poll_s)
+        status = await asyncio.to_thread(engine.status, effect.container)
+    return st.StatusRead(effect.service, status)

@@ -21,6 +21,7 @@ __all__ = [
     "CancelBuild",
     "CheckHealth",
     "Commit",
+    "CreateAhead",
     "Effect",
     "Exchange",
     "HashContext",
@@ -126,6 +127,19 @@ class StartReplica:
 
 
 @dataclass(frozen=True)
+class CreateAhead:
+    """`up`, before the service may start: remove `remove`, then create replica `number`'s
+    container of `image` under its compose name, not started (compose creates every
+    container before it starts any); its start is then all that is left (`CreatedAhead`)."""
+
+    service: str
+    generation: int
+    image: str
+    number: int = 1
+    remove: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class UpdateInPlace:
     """Mirror each copy's host file at its container path in replica `number`'s `container`
     (a missing host file is deleted there), then restart that container."""
@@ -215,6 +229,7 @@ Effect = (
     | PullImage
     | Swap
     | StartReplica
+    | CreateAhead
     | UpdateInPlace
     | SyncFiles
     | CheckHealth

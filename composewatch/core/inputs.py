@@ -24,6 +24,7 @@ __all__ = [
     "Changed",
     "Committed",
     "ContextHashed",
+    "CreatedAhead",
     "EffectFailed",
     "EngineReturned",
     "Healthy",
@@ -97,6 +98,9 @@ class UpRequest:
     needs: tuple[tuple[str, str], ...] = ()  # depends_on among those brought up: (dep, condition)
     completes: bool = False  # a one-shot job: someone waits for it to complete
     optional: tuple[str, ...] = ()  # those of `needs` marked `required: false`
+    # Its container names another's (`network_mode: service:x`, `volumes_from`, `links`):
+    # it cannot be created before that one runs.
+    names_others: bool = False
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,17 @@ class ReplicaStarted:
     number: int
     container: str | None
     message: str = ""
+
+
+@dataclass(frozen=True)
+class CreatedAhead:
+    """Replica `number`'s container, created ahead, not started (None: it could not be;
+    its start then creates it as usual)."""
+
+    service: str
+    generation: int
+    number: int
+    container: str | None
 
 
 @dataclass(frozen=True)
@@ -276,6 +291,7 @@ Result = (
     | Swapped
     | SwapFailed
     | ReplicaStarted
+    | CreatedAhead
     | UpdatedInPlace
     | UpdateFailed
     | Synced

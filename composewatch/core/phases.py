@@ -91,6 +91,11 @@ class UpStart:
     verdicts: dict[int, bool] = field(default_factory=dict)
     held: str = ""  # why it waits, as last said
     replacing: bool = False  # its replicas that replace a container are being swapped
+    # Containers created before it may start (number -> container), and those being created
+    ahead: dict[int, str] = field(default_factory=dict)
+    creating: frozenset[int] = frozenset()
+    asked_ahead: bool = False  # its containers were asked for ahead (once per round)
+    admitted: bool = False  # may start: it does once the containers created ahead are
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from composewatch.core.effects import (
     CancelBuild,
     CheckHealth,
     Commit,
+    CreateAhead,
     Effect,
     Exchange,
     HashContext,
@@ -23,7 +24,7 @@ from composewatch.core.effects import (
     WatchEngine,
     WatchStatus,
 )
-from composewatch.core.inputs import EffectFailed, EngineReturned
+from composewatch.core.inputs import CreatedAhead, EffectFailed, EngineReturned
 from composewatch.core.machine import PHASE_OF, Base, without
 from composewatch.core.phases import ROUND_RESET, Phase
 from composewatch.core.startup import admit
@@ -93,6 +94,10 @@ class Settle(Base):
             return  # nothing of a service's round hangs on these
         if isinstance(effect, WatchStatus | ObserveUp):
             self.up_watch_failed(failure)
+            return
+        if isinstance(effect, CreateAhead):  # its start creates it as usual
+            lost = CreatedAhead(effect.service, effect.generation, effect.number, None)
+            self.on_created_ahead(lost)
             return
         name = effect.service
         if not self.current(name, effect.generation, *PHASE_OF[type(effect)]):

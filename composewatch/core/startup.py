@@ -87,6 +87,24 @@ def optional_of(project: Project, services: Collection[str]) -> dict[str, tuple[
     }
 
 
+def create_early(
+    pending: Sequence[str],
+    made: Collection[str],
+    names_others: Collection[str],
+    starting: bool,
+) -> tuple[str, ...]:
+    """Which of `pending` to create now, before their conditions hold, so that only the
+    start is left when they do (compose creates every container before it starts any).
+
+    Not while containers are being made or started (`starting`): the engine does those
+    slower side by side, and the first services' starts are what everything waits on; nor
+    a service whose container names another's (`network_mode: service:x`, `volumes_from`,
+    `links`: `names_others`), made once that one runs; nor one already `made`."""
+    if starting:
+        return ()
+    return tuple(n for n in pending if n not in made and n not in names_others)
+
+
 def admit(
     needs: Mapping[str, Mapping[str, str]],
     facts: Mapping[str, Fact],

@@ -10,18 +10,20 @@ from composewatch.core.action import Action
 from composewatch.core.effects import (
     CheckHealth,
     Commit,
+    CreateAhead,
     Exchange,
     ObserveUp,
     Serving,
     StartReplica,
 )
 from composewatch.core.inputs import (
+    CreatedAhead,
     ReplicaStarted,
 )
 from composewatch.core.machine import Base
 from composewatch.core.phases import Phase
 from composewatch.core.plan import Step
-from composewatch.core.startup import Fact
+from composewatch.core.startup import Fact, create_early
 
 __all__ = ["UpReplicas"]
 
@@ -34,23 +36,54 @@ class UpReplicas(Base):
         container go after, one at a time (`replace_in_turn`)."""
         start, service = self.state.starting[name], self.get(name)
         assert start.image is not None
+        if start.creating:  # created ahead still: started once they are (on_created_ahead)
+            self.put_start(name, replace(start, admitted=True))
+            return
         self.put_start(name, replace(start, began_at=self.now, held=""))
         self.enter(name, Phase.STARTING)
         fresh = [p for p in start.plans if p.step is not Step.RECREATE]
         for plan in fresh:
-            self.emit(
-                StartReplica(
-                    name,
-                    service.generation,
-                    plan.step,
-                    start.image,
-                    plan.keep,
-                    plan.number,
-                    plan.removed,
-                )
-            )
+            made = start.ahead.get(plan.number)  # created ahead: only its start is left
+            step, keep = (Step.START, made) if made else (plan.step, plan.keep)
+            removed = () if made else plan.removed
+            generation = service.generation
+            self.emit(StartReplica(name, generation, step, start.image, keep, plan.number, removed))
         if not fresh:
             self.fresh_done(name)
+
+    def create_ahead(self, held: list[str]) -> None:
+        """Containers of services still held are created before their conditions hold, as
+        compose creates every container before it starts any (`core.startup.create_early`
+        says whose, and when): their start is then all that is left."""
+        starting = self.state.starting
+        under_way = any(
+            self.get(n).phase is Phase.STARTING
+            and self.state.facts.get(n, Fact()).started_at_s is None
+            for n in starting
+        )
+        asked = [n for n in held if starting[n].asked_ahead or starting[n].image is None]
+        others = [n for n in held if starting[n].request.names_others]
+        for name in create_early(held, asked, others, under_way):
+            start, generation = starting[name], self.get(name).generation
+            assert start.image is not None
+            fresh = [p for p in start.plans if p.step is Step.CREATE]
+            numbers = frozenset(p.number for p in fresh)
+            self.put_start(name, replace(start, asked_ahead=True, creating=numbers))
+            for plan in fresh:
+                self.emit(CreateAhead(name, generation, start.image, plan.number, plan.removed))
+
+    def on_created_ahead(self, event: CreatedAhead) -> None:
+        """A container created ahead (or not: its start creates it as usual)."""
+        start = self.state.starting.get(event.service)
+        if start is None or self.get(event.service).generation != event.generation:
+            return
+        ahead = dict(start.ahead)
+        if event.container is not None:
+            ahead[event.number] = event.container
+        creating = start.creating - {event.number}
+        self.put_start(event.service, replace(start, ahead=ahead, creating=creating))
+        if start.admitted and not creating and not self.state.stopping:
+            self.start_up(event.service)
 
     def on_replica_started(self, event: ReplicaStarted) -> None:
         name = event.service

@@ -25,6 +25,7 @@ from composewatch.core.images import ImageStep
 from composewatch.core.inputs import (
     BuildFailed,
     BuildSucceeded,
+    CreatedAhead,
     Healthy,
     ImageReady,
     Input,
@@ -77,6 +78,8 @@ class UpImages(Base):
                 self.verdict(event.service, event.number, False)
             case StatusRead():
                 self.on_status_read(event)
+            case CreatedAhead():
+                self.on_created_ahead(event)
             case _:
                 return False
         return True

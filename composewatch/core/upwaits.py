@@ -129,7 +129,8 @@ class UpAdmission(Base):
             self.say_waits(Admission())
             return
         starting = self.state.starting
-        held = [n for n in starting if self.get(n).phase is Phase.HELD]
+        # One admitted while its containers are created ahead starts once they are.
+        held = [n for n in starting if self.get(n).phase is Phase.HELD and not starting[n].admitted]
         needs = {n: dict(s.request.needs) for n, s in starting.items()}
         admission = admit(
             needs,
@@ -150,9 +151,10 @@ class UpAdmission(Base):
             self.start_up(name)
         for name, why in admission.waiting.items():
             self.say_held(name, why)
+        self.create_ahead([n for n in held if n in admission.waiting])
         self.say_waits(admission)
         stuck = all(self.get(n).phase is Phase.HELD for n in self.state.starting)
-        lost = self.state.engine_lost
+        lost = self.state.engine_lost or any(s.creating for s in starting.values())
         if held and stuck and not admission.start and not admission.poll and not lost:
             # Nothing is left that could change a condition.
             why = "; ".join(f"{n} {w}" for n, w in admission.waiting.items())

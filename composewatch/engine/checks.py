@@ -15,6 +15,7 @@ from composewatch.config import Settings
 from composewatch.core import state as st
 from composewatch.core.probe import unhealthy_reason
 from composewatch.engine.containers import Engine
+from composewatch.engine.waits import FollowedEvents
 from composewatch.health import (
     ContainerStatus,
     HttpClient,
@@ -32,6 +33,9 @@ from composewatch.ui import UI
 __all__ = ["LOG_TAIL_LINES", "HealthChecks"]
 
 LOG_TAIL_LINES = 12
+# A check waiting on the engine's events reads the state again after this long without one
+# (an event lost costs no more).
+HEARD_TIMEOUT_S = 0.5
 
 
 @dataclass
@@ -45,6 +49,12 @@ class HealthChecks:
     # Services whose check found the engine's host unreachable (said once; later checks go
     # through the engine directly).
     _host_unreachable: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        # The run's one engine event stream: a check that reads the container's state (a
+        # HEALTHCHECK, not HTTP) reads it again on its next event, not every few
+        # milliseconds; `up`'s dependency waits share it (engine/waits.py).
+        self.events = FollowedEvents(lambda: self.engine.client)
 
     async def check(
         self,
@@ -83,8 +93,26 @@ class HealthChecks:
             host_unreachable=service in self._host_unreachable,
         )
 
+        heard, mark = self.events.current, 0
+
         async def status() -> ContainerStatus:
+            nonlocal mark
+            mark = heard.mark() if heard is not None else 0
             return await asyncio.to_thread(self.engine.status, container)
+
+        async def pause(seconds: float) -> None:
+            """Between two attempts. HTTP attempts keep their pace (a save's probe is not
+            slowed); a state is read again once the engine says it changed."""
+            nonlocal heard
+            if plan.kind is ProbeKind.HTTP:
+                await asyncio.sleep(seconds)
+            elif heard is None or not heard.following:
+                fresh = await self.events.get()
+                if fresh is heard:  # still not followed: poll
+                    await asyncio.sleep(seconds)
+                heard = fresh  # else opened now: it did not hear the read before; read again
+            else:
+                await heard.wait((container,), mark, timeout_s=HEARD_TIMEOUT_S, poll_s=seconds)
 
         http_get, inside = None, None
         if plan.kind is ProbeKind.HTTP:
@@ -100,7 +128,7 @@ class HealthChecks:
                 plan,
                 status=status,
                 http_get=http_get,
-                sleep=asyncio.sleep,
+                sleep=pause,
                 service=service,
                 report=self.ui,
             )

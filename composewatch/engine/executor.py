@@ -27,7 +27,7 @@ from composewatch.engine.builds import Builds
 from composewatch.engine.checks import HealthChecks
 from composewatch.engine.containers import Engine
 from composewatch.engine.faults import describe, engine_lost
-from composewatch.engine.steps import StepClock, in_daemon_thread
+from composewatch.engine.steps import StepClock
 from composewatch.engine.stopsignal import StopSignals
 from composewatch.engine.swaps import Swaps
 from composewatch.errors import ComposewatchError
@@ -80,9 +80,9 @@ class DockerRunner:
                 )
             case st.CheckHealth(service, generation, container, number):
                 return await self.check(service, generation, container, number)
-            case st.PullImage() | st.StartReplica() | st.WatchStatus():
-                steps = UpSteps(self.engine, self.spec_for, self.explain)
-                return await in_daemon_thread(lambda: steps.run(effect), f"up-{effect.service}")
+            case st.PullImage() | st.StartReplica() | st.CreateAhead() | st.WatchStatus():
+                steps = UpSteps(self.engine, self.spec_for, self.explain, self.checks.events)
+                return await steps.carry(effect)
             case st.ObserveUp(services) if self.observe_up is not None:
                 return await self.observe_up(services)  # `up` observes again
             case st.Commit(service, generation, exchanges):

@@ -31,7 +31,8 @@ def session(engine: FakeEngine) -> Session:
 def test_each_step_does_only_what_the_plan_says() -> None:
     engine = FakeEngine()
     runner = session(engine).runner
-    run = UpSteps(engine, runner.spec_for, runner.explain)  # type: ignore[arg-type]
+    events = runner.checks.events
+    run = UpSteps(engine, runner.spec_for, runner.explain, events)  # type: ignore[arg-type]
     leftover = engine.add("p-web-1_cw-new")
     stopped = engine.add("p-web-1", running=False)
     start = st.StartReplica("web", 1, Step.START, "sha256:i", stopped, 1, (leftover,))

@@ -5,9 +5,8 @@ same words for the same failure."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
+from uprun import Run, request
 
 from composewatch import events as ev
 from composewatch.core import state as st
@@ -22,33 +21,6 @@ BUILD = ImageChoice(ImageStep.BUILD, None, "no image yet")
 REUSE = ImageChoice(ImageStep.REUSE, "sha256:web", "built from this context already")
 STARTING = ContainerStatus(True, None, "starting", True)
 HEALTHY = ContainerStatus(True, None, "healthy", True)
-
-
-def request(name: str, choice: ImageChoice = PULL, **fields: object) -> st.UpRequest:
-    base = st.UpRequest(name, choice, (), f"hash-{name}", 1, f"{name}:latest", f"digest-{name}")
-    return replace(base, **fields)  # type: ignore[arg-type]
-
-
-class Run:
-    """The core driven by hand: each input stepped at `now`, effects and reports kept."""
-
-    def __init__(self, max_parallel_builds: int = 2) -> None:
-        self.state = st.ProjectState(max_parallel_builds=max_parallel_builds)
-        self.now = 0.0
-        self.effects: list[st.Effect] = []
-
-    def __call__(self, event: st.Input, at: float | None = None) -> list[st.Effect]:
-        self.now = self.now if at is None else at
-        self.state, effects = st.step(self.state, event, self.now)
-        self.effects += effects
-        return [e for e in effects if not isinstance(e, st.Report)]
-
-    def said(self, kind: type[ev.Event] | None = None) -> list[ev.Event]:
-        events = [e.event for e in self.effects if isinstance(e, st.Report)]
-        return [e for e in events if kind is None or isinstance(e, kind)]
-
-    def gen(self, name: str) -> int:
-        return self.state.service(name).generation
 
 
 def test_up_asks_for_an_observation_then_each_image_its_own_way() -> None:
@@ -347,6 +319,8 @@ def test_up_through_the_scheduler_starts_each_service_once_its_conditions_hold()
                 return st.ImageReady(service, generation, f"sha256:{service}")
             case st.StartReplica(service, generation, number=number):
                 return st.ReplicaStarted(service, generation, number, f"{service}-1")
+            case st.CreateAhead(service, generation, number=number):
+                return st.CreatedAhead(service, generation, number, f"{service}-1")
             case st.CheckHealth(service, generation, number=number):
                 return st.Healthy(service, generation, number)
             case st.Commit(service, generation):
