@@ -27,9 +27,9 @@ tools:
 test: venv engine tools
 	$(BIN)/pytest
 
-# Unit tests only: no Docker engine needed.
+# Unit tests only: no Docker engine needed; spread over the cores (pytest-xdist).
 test-unit: venv
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest -n auto tests/unit
 
 lint: venv
 	$(BIN)/ruff check .
