@@ -1,4 +1,4 @@
-"""`up` driven through the core by hand (tests/unit/test_up_round.py, test_up_ahead.py): a
+"""`up` driven through the core by hand (tests/unit/test_up_round.py, test_up_ahead_round.py): a
 service's request, and a `Run` that steps each input at an explicit clock."""
 
 from __future__ import annotations
