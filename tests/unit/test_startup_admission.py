@@ -119,8 +119,9 @@ def test_a_condition_not_met_in_time_fails_the_dependent() -> None:
     assert late.failed == {"migrate": "dependency db did not become healthy within 300 s"}
 
 
-def test_needs_leave_out_dependencies_not_brought_up() -> None:
-    project = Project.model_validate(
+def _api_with_an_optional_tool() -> Project:
+    """api needs db (required) and tool (`required: false`)."""
+    return Project.model_validate(
         {
             "name": "p",
             "services": {
@@ -136,6 +137,10 @@ def test_needs_leave_out_dependencies_not_brought_up() -> None:
             },
         }
     )
+
+
+def test_needs_leave_out_dependencies_not_brought_up() -> None:
+    project = _api_with_an_optional_tool()
     assert needs_of(project, ["db", "api"]) == {"db": {}, "api": {"db": H}}
 
 
@@ -229,21 +234,6 @@ def test_an_optional_dependency_still_coming_up_is_waited_for() -> None:
 
 
 def test_optional_of_names_the_dependencies_marked_not_required() -> None:
-    project = Project.model_validate(
-        {
-            "name": "p",
-            "services": {
-                "db": {"image": "x"},
-                "tool": {"image": "x"},
-                "api": {
-                    "image": "x",
-                    "depends_on": {
-                        "db": {"condition": H, "required": True},
-                        "tool": {"condition": S, "required": False},
-                    },
-                },
-            },
-        }
-    )
+    project = _api_with_an_optional_tool()
     assert optional_of(project, ["db", "tool", "api"])["api"] == ("tool",)
     assert optional_of(project, ["db", "api"])["api"] == ()
