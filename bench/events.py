@@ -14,7 +14,18 @@ import time
 from bench.gate import EngineEvent, Gate, parse_event
 from bench.projects import LABEL
 
-__all__ = ["EventWatch"]
+__all__ = ["EventWatch", "follow_events"]
+
+
+def follow_events(since: str, *filters: str) -> subprocess.Popen[str]:
+    """`docker events` from `since` (epoch seconds as text), one JSON object a line, kept
+    to `filters` (e.g. `type=container`, `label=…`); read its stdout line by line."""
+    argv = ["docker", "events", "--since", since, "--format", "{{json .}}"]
+    for condition in filters:
+        argv += ["--filter", condition]
+    return subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1
+    )
 
 
 class EventWatch:
@@ -30,22 +41,7 @@ class EventWatch:
 
     def start(self) -> None:
         since = f"{time.time():.3f}"
-        self._proc = subprocess.Popen(
-            [
-                "docker",
-                "events",
-                "--since",
-                since,
-                "--filter",
-                f"label={LABEL}={self.project}",
-                "--format",
-                "{{json .}}",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            bufsize=1,
-        )
+        self._proc = follow_events(since, f"label={LABEL}={self.project}")
         threading.Thread(target=self._read, daemon=True).start()
         self._seed()
 

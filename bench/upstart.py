@@ -29,6 +29,7 @@ import compose  # type: ignore[import-untyped]
 import docker
 import yaml
 
+from bench.events import follow_events
 from bench.procstat import _cpu_s
 from bench.upstart_report import (
     ContainerEvent,
@@ -52,23 +53,8 @@ class ProjectEvents:
     def __init__(self, project: str, since_s: float) -> None:
         self.events: list[ContainerEvent] = []
         self.changed = threading.Condition()
-        self._proc = subprocess.Popen(
-            [
-                "docker",
-                "events",
-                "--since",
-                f"{since_s:.3f}",
-                "--filter",
-                "type=container",
-                "--filter",
-                f"label=com.docker.compose.project={project}",
-                "--format",
-                "{{json .}}",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            bufsize=1,
+        self._proc = follow_events(
+            f"{since_s:.3f}", "type=container", f"label=com.docker.compose.project={project}"
         )
         threading.Thread(target=self._read, daemon=True).start()
 
