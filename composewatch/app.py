@@ -26,9 +26,11 @@ from composewatch import spec_keys
 from composewatch.buildcache import BuildCache, default_cache_dir
 from composewatch.compose.model import LoadedProject, Project
 from composewatch.config import Settings
-from composewatch.core import state as st
 from composewatch.core.action import Action
 from composewatch.core.deps import dependents_to_recreate, dependents_to_restart
+from composewatch.core.effects import Serving
+from composewatch.core.inputs import Started, UpAsked
+from composewatch.core.phases import ProjectState
 from composewatch.engine.containers import Engine
 from composewatch.engine.executor import DockerRunner
 from composewatch.engine.stopsignal import StopSignals
@@ -134,7 +136,7 @@ class Session:
     reload: Callable[[], LoadedProject] | None = None
     # Told of every batch of saved files (commands on save); must not block.
     on_save: Callable[[frozenset[Path]], None] | None = None
-    serving: dict[str, st.Serving] = field(default_factory=dict)  # what `watch` attached to
+    serving: dict[str, Serving] = field(default_factory=dict)  # what `watch` attached to
     # `watch` without a watcher: serve what runs as it is; build, create, recreate nothing.
     attach: bool = False
 
@@ -180,7 +182,7 @@ class Session:
         scheduler = Scheduler(
             self.runner,
             max_parallel_builds=self.settings.max_parallel_builds,
-            state=st.ProjectState(
+            state=ProjectState(
                 max_parallel_builds=self.settings.max_parallel_builds,
                 dependents=dependents_of(self.loaded.project),
             ),
@@ -223,11 +225,11 @@ class Session:
             attach, learn = self.observer.attach, self.stop_policy.observe
             self.serving, healthy = await asyncio.to_thread(attach, self.ui, learn)
             for name, serving in self.serving.items():
-                scheduler.handle(st.Started(name, serving))
+                scheduler.handle(Started(name, serving))
             start()
             return healthy
         await self.runner.checks.events.get()  # followed before the first start (engine/waits.py)
-        scheduler.handle(st.UpAsked(tuple(self.services), DEPENDENCY_TIMEOUT_S))
+        scheduler.handle(UpAsked(tuple(self.services), DEPENDENCY_TIMEOUT_S))
         start()
         await scheduler.until(lambda state: state.up_done)
         if scheduler.state.up_error is not None:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from composewatch import events as ev
 from composewatch.buildcache import BuildCache
 from composewatch.compose.model import LoadedProject
-from composewatch.core import state as st
+from composewatch.core.effects import Serving
 from composewatch.core.images import ImageFacts, choose_image
+from composewatch.core.inputs import UpRequest, UpRequested
 from composewatch.core.plan import Observed, Wanted, plan_attach
 from composewatch.core.startup import COMPLETED, needs_of, optional_of
 from composewatch.engine.builder import prepare_build
@@ -70,7 +71,7 @@ class UpObserver:
     def cache(self) -> BuildCache:
         return self.runner.cache
 
-    async def __call__(self, services: tuple[str, ...]) -> st.UpRequested:
+    async def __call__(self, services: tuple[str, ...]) -> UpRequested:
         found = await asyncio.to_thread(self.engine.observe, self.loaded.project.name)
         await asyncio.to_thread(self.engine.ensure_networks, self.loaded)
         await asyncio.to_thread(self.engine.ensure_volumes, self.loaded)
@@ -89,7 +90,7 @@ class UpObserver:
                 for name in order
             )
         )
-        return st.UpRequested(tuple(requests))
+        return UpRequested(tuple(requests))
 
     def request(
         self,
@@ -98,7 +99,7 @@ class UpObserver:
         needs: dict[str, str],
         completes: bool,
         optional: tuple[str, ...] = (),
-    ) -> st.UpRequest:
+    ) -> UpRequest:
         service = self.loaded.project.services[name]
         tag = image_name(self.loaded.project, name)
         prepared = prepare_build(self.loaded, name) if service.build is not None else None
@@ -118,7 +119,7 @@ class UpObserver:
                 ),
             )
         )
-        return st.UpRequest(
+        return UpRequest(
             name,
             choice,
             tuple(observed_of(found, [name]).get(name, [])),
@@ -135,7 +136,7 @@ class UpObserver:
 
     def attach(
         self, ui: UI, learn: Callable[[str, str], object]
-    ) -> tuple[dict[str, st.Serving], bool]:
+    ) -> tuple[dict[str, Serving], bool]:
         """`watch`: serve what runs, as it is: observe, let `plan_attach` decide. Returns what
         serves each service, and whether every one has something running. Raises when
         nothing of the project runs (there is nothing to watch)."""
@@ -147,14 +148,14 @@ class UpObserver:
             for n in self.services
         }
         order = start_order(self.loaded, self.services)
-        serving: dict[str, st.Serving] = {}
+        serving: dict[str, Serving] = {}
         for plan in plan_attach(observed_of(found, self.services), wanted, order):
             if not plan.containers:
                 ui(ev.Note(f"{plan.service}: {plan.cause}", "warning"))
                 continue
             first, *rest = plan.containers
             digest = self.cache.digest_of(plan.service, images[first])
-            serving[plan.service] = st.Serving(first, images[first], digest, tuple(rest))
+            serving[plan.service] = Serving(first, images[first], digest, tuple(rest))
             if not plan.current:
                 ui(ev.Note(f"{plan.service}: {plan.cause}", "warning"))
             count = len(plan.containers)

@@ -18,8 +18,8 @@ from composewatch import events as ev
 from composewatch.compose.model import LoadedProject
 from composewatch.compose.treeload import read_text
 from composewatch.compose.yamlload import parse_documents
-from composewatch.core import state as st
 from composewatch.core.action import Action
+from composewatch.core.inputs import Changed, Rescaled
 from composewatch.core.reload import plan_reload
 from composewatch.core.storm import WriteStorms
 from composewatch.core.sync import plan_sync
@@ -128,13 +128,11 @@ class Saves:
         if batch.rescan:  # changes went unseen: every build is checked (its digest decides)
             for target in self.targets:
                 if target.context is not None:
-                    scheduler.submit(
-                        st.Changed(target.service, Action.REBUILD, frozenset(), saved_at)
-                    )
+                    scheduler.submit(Changed(target.service, Action.REBUILD, frozenset(), saved_at))
         if batch.paths & self.reload_triggers():
             await self.apply_new_config(scheduler, saved_at)
         for service, change in map_changes(batch.paths, self.targets).items():
-            changed = st.Changed(
+            changed = Changed(
                 service,
                 change.action,
                 change.paths,
@@ -173,9 +171,9 @@ class Saves:
             what = "rebuilding" if plan.action is Action.REBUILD else "recreating"
             self.session.ui(ev.Note(f"{plan.service}: {plan.cause}, {what}"))
             if plan.replicas is not None:
-                scheduler.submit(st.Rescaled(plan.service, plan.replicas, saved_at))
+                scheduler.submit(Rescaled(plan.service, plan.replicas, saved_at))
             else:
-                scheduler.submit(st.Changed(plan.service, plan.action, files, saved_at))
+                scheduler.submit(Changed(plan.service, plan.action, files, saved_at))
 
     async def initial_sync(self, scheduler: Scheduler) -> None:
         """compose's `initial_sync`: the files of such a rule modified since the serving
@@ -206,7 +204,7 @@ class Saves:
                 )
                 copies, commands = plan_sync(paths, target.rules)
                 scheduler.submit(
-                    st.Changed(
+                    Changed(
                         target.service, Action.SYNC, paths, time.time(), copies, commands=commands
                     )
                 )

@@ -20,23 +20,21 @@ from collections.abc import Callable
 from typing import Protocol
 
 from composewatch import events as ev
-from composewatch.core.state import (
+from composewatch.core.effects import (
     CancelBuild,
     CheckHealth,
     Effect,
-    EffectFailed,
     HashContext,
-    Input,
     ObserveUp,
-    ProjectState,
     PullImage,
     Report,
     StartBuild,
-    Stopping,
     WatchEngine,
     WatchStatus,
-    step,
 )
+from composewatch.core.inputs import EffectFailed, Input, Stopping
+from composewatch.core.phases import ProjectState
+from composewatch.core.state import step
 
 __all__ = ["EffectRunner", "Scheduler"]
 

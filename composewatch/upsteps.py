@@ -8,7 +8,8 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from composewatch.core import state as st
+from composewatch.core.effects import CreateAhead, PullImage, StartReplica, WatchStatus
+from composewatch.core.inputs import CreatedAhead, ImageReady, Input, ReplicaStarted, StatusRead
 from composewatch.core.plan import Step
 from composewatch.engine.containers import Engine
 from composewatch.engine.steps import in_daemon_thread
@@ -28,32 +29,30 @@ class UpSteps:
     explain: Callable[[str, ComposewatchError], str]  # a failure's text, naming file and key
     events: FollowedEvents  # the run's engine events (the dependency waits)
 
-    async def carry(
-        self, effect: st.PullImage | st.StartReplica | st.CreateAhead | st.WatchStatus
-    ) -> st.Input:
+    async def carry(self, effect: PullImage | StartReplica | CreateAhead | WatchStatus) -> Input:
         """A dependency's wait on the run's events; the rest in a thread (each waits on the
         engine, and a Ctrl-C may abandon it)."""
-        if isinstance(effect, st.WatchStatus):
+        if isinstance(effect, WatchStatus):
             return await watch_status(self.engine, self.events, effect)
         return await in_daemon_thread(lambda: self.run(effect), f"up-{effect.service}")
 
-    def run(self, effect: st.PullImage | st.StartReplica | st.CreateAhead) -> st.Input:
+    def run(self, effect: PullImage | StartReplica | CreateAhead) -> Input:
         """Carry the effect out (in a thread: each waits on the engine)."""
         match effect:
-            case st.PullImage(service, generation, tag):
-                return st.ImageReady(service, generation, self.engine.ensure_image(tag))
-            case st.StartReplica():
+            case PullImage(service, generation, tag):
+                return ImageReady(service, generation, self.engine.ensure_image(tag))
+            case StartReplica():
                 return self.start_replica(effect)
-            case st.CreateAhead(service, generation, image, number, remove):
+            case CreateAhead(service, generation, image, number, remove):
                 try:
                     for leftover in remove:
                         self.engine.remove(leftover)
                     made = self.engine.create(self.spec_for(service, image, number))
                 except ComposewatchError:  # its start creates it, and says why it cannot
-                    return st.CreatedAhead(service, generation, number, None)
-                return st.CreatedAhead(service, generation, number, made)
+                    return CreatedAhead(service, generation, number, None)
+                return CreatedAhead(service, generation, number, made)
 
-    def start_replica(self, effect: st.StartReplica) -> st.Input:
+    def start_replica(self, effect: StartReplica) -> Input:
         """`up` where nothing is replaced: carry the plan's step out; no decisions."""
         service, generation, number = effect.service, effect.generation, effect.number
         try:
@@ -68,13 +67,11 @@ class UpSteps:
                     self.engine.start(container)
         except ComposewatchError as exc:
             message = self.explain(service, exc)
-            return st.ReplicaStarted(service, generation, number, None, message)
-        return st.ReplicaStarted(service, generation, number, container)
+            return ReplicaStarted(service, generation, number, None, message)
+        return ReplicaStarted(service, generation, number, container)
 
 
-async def watch_status(
-    engine: Engine, followed: FollowedEvents, effect: st.WatchStatus
-) -> st.StatusRead:
+async def watch_status(engine: Engine, followed: FollowedEvents, effect: WatchStatus) -> StatusRead:
     """The container's status once it differs from what the core knows, or once the engine
     said something about it (the run's one event stream), or after `timeout_s`; every
     `POLL_S` when the stream cannot be followed."""
@@ -85,4 +82,4 @@ async def watch_status(
         timeout_s, poll_s = effect.timeout_s, min(POLL_S, effect.timeout_s)
         await events.wait((effect.container,), mark, timeout_s=timeout_s, poll_s=poll_s)
         status = await asyncio.to_thread(engine.status, effect.container)
-    return st.StatusRead(effect.service, status)
+    return StatusRead(effect.service, status)

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from composewatch import events as ev
-from composewatch.core.state import CancelBuild, Effect, EffectFailed, Input
+from composewatch.core.effects import CancelBuild, Effect
+from composewatch.core.inputs import EffectFailed, Input
 from composewatch.engine.context import DEFAULT_HOST, Endpoint
 
 

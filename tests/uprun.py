@@ -7,15 +7,18 @@ from dataclasses import replace
 from typing import Any, TypeVar, overload
 
 from composewatch import events as ev
-from composewatch.core import state as st
+from composewatch.core.effects import CreateAhead, Effect, Report
 from composewatch.core.images import ImageChoice, ImageStep
+from composewatch.core.inputs import CreatedAhead, Input, UpRequest
+from composewatch.core.phases import ProjectState
+from composewatch.core.state import step
 
 E = TypeVar("E")
 PULL = ImageChoice(ImageStep.PULL, None, "the service names an image")
 
 
-def request(name: str, choice: ImageChoice = PULL, **fields: object) -> st.UpRequest:
-    base = st.UpRequest(name, choice, (), f"hash-{name}", 1, f"{name}:latest", f"digest-{name}")
+def request(name: str, choice: ImageChoice = PULL, **fields: object) -> UpRequest:
+    base = UpRequest(name, choice, (), f"hash-{name}", 1, f"{name}:latest", f"digest-{name}")
     return replace(base, **fields)  # type: ignore[arg-type]
 
 
@@ -28,23 +31,23 @@ class Run:
     are returned with the rest, and `CreateAhead` is left out unless `ahead` is True."""
 
     def __init__(self, max_parallel_builds: int = 2, *, ahead: bool = False) -> None:
-        self.state = st.ProjectState(max_parallel_builds=max_parallel_builds)
+        self.state = ProjectState(max_parallel_builds=max_parallel_builds)
         self.now = 0.0
-        self.effects: list[st.Effect] = []
+        self.effects: list[Effect] = []
         self.ahead = ahead
 
-    def __call__(self, event: st.Input, at: float | None = None) -> list[st.Effect]:
+    def __call__(self, event: Input, at: float | None = None) -> list[Effect]:
         self.now = self.now if at is None else at
-        self.state, effects = st.step(self.state, event, self.now)
+        self.state, effects = step(self.state, event, self.now)
         self.effects += effects
-        shown: list[st.Effect] = []
+        shown: list[Effect] = []
         for effect in effects:
-            if isinstance(effect, st.CreateAhead):
+            if isinstance(effect, CreateAhead):
                 made = f"{effect.service}-{effect.number}-ahead" if self.ahead else None
-                answer = st.CreatedAhead(effect.service, effect.generation, effect.number, made)
+                answer = CreatedAhead(effect.service, effect.generation, effect.number, made)
                 shown += [effect] if self.ahead else []
                 shown += self(answer)
-            elif not isinstance(effect, st.Report):
+            elif not isinstance(effect, Report):
                 shown.append(effect)
         return shown
 
@@ -53,7 +56,7 @@ class Run:
     @overload
     def said(self, kind: type[E]) -> list[E]: ...
     def said(self, kind: type[Any] | None = None) -> list[Any]:
-        events = [e.event for e in self.effects if isinstance(e, st.Report)]
+        events = [e.event for e in self.effects if isinstance(e, Report)]
         return [e for e in events if kind is None or isinstance(e, kind)]
 
     def gen(self, name: str) -> int:

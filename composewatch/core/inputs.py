@@ -3,6 +3,10 @@
 A save's round starts with `Changed`; `up`'s with `UpRequested` (what `choose_image` chose
 and what the engine showed, per service: `plan_up` then decides inside the core). Every
 effect ends in one of the results below, or in `EffectFailed`.
+
+These are what the executor observed; what the user is told is `composewatch.events`, and no
+name is both (`tests/unit/test_twins.py`): a failed build comes in as `BuildErrored` and goes
+out as `ev.BuildFailed`.
 """
 
 from __future__ import annotations
@@ -19,28 +23,28 @@ from composewatch.core.progress import ContainerStatus
 from composewatch.core.sync import SyncCommand
 
 __all__ = [
-    "BuildFailed",
+    "BuildErrored",
     "BuildSucceeded",
     "Changed",
+    "CheckFailed",
     "Committed",
     "ContextHashed",
     "CreatedAhead",
     "EffectFailed",
-    "EngineReturned",
+    "EngineAnswered",
     "Healthy",
     "ImageReady",
     "Input",
     "ReplicaStarted",
     "Rescaled",
-    "RolledBack",
+    "RollbackDone",
     "Started",
     "StatusRead",
     "Stopping",
-    "SwapFailed",
+    "SwapUndone",
     "Swapped",
-    "SyncFailed",
+    "SyncErrored",
     "Synced",
-    "Unhealthy",
     "UpAsked",
     "UpRequest",
     "UpRequested",
@@ -172,7 +176,10 @@ class BuildSucceeded:
 
 
 @dataclass(frozen=True)
-class BuildFailed:
+class BuildErrored:
+    """The build gave no image: `message` says why (the failed step), `log_tail` its last
+    lines. The old container keeps serving; the core tells the user `ev.BuildFailed`."""
+
     service: str
     generation: int
     message: str
@@ -190,8 +197,9 @@ class Swapped:
 
 
 @dataclass(frozen=True)
-class SwapFailed:
-    """The swap failed and was undone by the executor: the old container serves."""
+class SwapUndone:
+    """The swap failed and the executor undid it: the old container serves (the core tells
+    the user `ev.SwapFailed`)."""
 
     service: str
     generation: int
@@ -224,7 +232,9 @@ class Synced:
 
 
 @dataclass(frozen=True)
-class SyncFailed:
+class SyncErrored:
+    """`SyncFiles` failed (a copy, a deletion, a command or the restart): `ev.SyncFailed`."""
+
     service: str
     generation: int
     message: str
@@ -238,7 +248,10 @@ class Healthy:
 
 
 @dataclass(frozen=True)
-class Unhealthy:
+class CheckFailed:
+    """`CheckHealth` gave up on replica `number`: `reason` says why (exit code, failed probe,
+    health status). The core rolls back (`ev.RolledBack`), or at `up` says `ev.Unhealthy`."""
+
     service: str
     generation: int
     reason: str
@@ -254,8 +267,8 @@ class Committed:
 
 
 @dataclass(frozen=True)
-class RolledBack:
-    """The new container is gone and the old one serves again."""
+class RollbackDone:
+    """`Rollback` is done: the new container is gone and the old one serves again."""
 
     service: str
     generation: int
@@ -271,8 +284,9 @@ class EffectFailed:
 
 
 @dataclass(frozen=True)
-class EngineReturned:
-    """The engine answers again after `down_s`; `running` are the container ids it runs."""
+class EngineAnswered:
+    """`WatchEngine`'s end: the engine answers again after `down_s`; `running` are the
+    container ids it runs."""
 
     down_s: float
     running: frozenset[str]
@@ -286,20 +300,20 @@ class Stopping:
 Result = (
     ContextHashed
     | BuildSucceeded
-    | BuildFailed
+    | BuildErrored
     | ImageReady
     | Swapped
-    | SwapFailed
+    | SwapUndone
     | ReplicaStarted
     | CreatedAhead
     | UpdatedInPlace
     | UpdateFailed
     | Synced
-    | SyncFailed
+    | SyncErrored
     | Healthy
-    | Unhealthy
+    | CheckFailed
     | Committed
-    | RolledBack
+    | RollbackDone
     | StatusRead
 )
 Input = (
@@ -310,6 +324,6 @@ Input = (
     | UpRequested
     | Result
     | EffectFailed
-    | EngineReturned
+    | EngineAnswered
     | Stopping
 )

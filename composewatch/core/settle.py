@@ -24,7 +24,7 @@ from composewatch.core.effects import (
     WatchEngine,
     WatchStatus,
 )
-from composewatch.core.inputs import CreatedAhead, EffectFailed, EngineReturned
+from composewatch.core.inputs import CreatedAhead, EffectFailed, EngineAnswered
 from composewatch.core.machine import PHASE_OF, Base, without
 from composewatch.core.phases import ROUND_RESET, Phase
 from composewatch.core.startup import admit
@@ -162,7 +162,7 @@ class Outages(Base):
         if was_building:
             self.start_queued()
 
-    def on_engine_returned(self, event: EngineReturned) -> None:
+    def on_engine_answered(self, event: EngineAnswered) -> None:
         if not self.state.engine_lost:
             return
         self.state = replace(self.state, engine_lost=False)

@@ -2,10 +2,10 @@
 
     idle ─Changed─▶ building ─BuildSucceeded─▶ swapping ─Swapped─▶ checking ─Healthy─▶ committing
       ▲              │ ▲ (HashContext first;        │                  │                  │
-      │              │ │  an unchanged context      │                  └─Unhealthy─┐  Committed
-      │              │ │  ends the round)           └─fails─▶ rolling_back ◀───────┘      │
-      │              │ └─Changed (cancel, build the newest save instead)   │               │
-      └──────────────┴─BuildFailed (the old container keeps serving)    RolledBack ──▶ idle ◀┘
+      │              │ │  an unchanged context      │                  └─CheckFailed─┐  Committed
+      │              │ │  ends the round)           └─fails─▶ rolling_back ◀─────────┘    │
+      │              │ └─Changed (cancel, build the newest save instead)   │              │
+      └──────────────┴─BuildErrored (the old one keeps serving)    RollbackDone ──▶ idle ◀┘
     idle ─Changed (sync / restart rules)─▶ syncing ─Synced─▶ checking | idle
     up: UpRequested ─▶ building | pulling ─▶ held ─admit─▶ starting (StartReplica, CheckHealth
         per replica) ─▶ committing ─▶ swapping … (the replicas it replaces, as a save) ─▶ idle
@@ -25,7 +25,7 @@ Every effect the executor runs ends in a result, and an exception is a result to
 commit or rollback is kept as the service's `settle` effect and run again before the service
 does anything else. When the failure says the engine went away, the round in flight goes back
 to `pending`, saves made meanwhile are kept, one `WatchEngine` waits for the engine, and
-`EngineReturned` settles and restarts what was interrupted.
+`EngineAnswered` settles and restarts what was interrupted.
 
 A change that arrives while a service is busy is kept and starts the next round as soon as the
 service is idle, so the last save is always what ends up served. Every piece of work carries
@@ -44,119 +44,39 @@ from __future__ import annotations
 
 from composewatch import events as ev
 from composewatch.core.changes import Begin, Changes
-from composewatch.core.effects import (
-    CancelBuild,
-    CheckHealth,
-    Commit,
-    CreateAhead,
-    Effect,
-    Exchange,
-    HashContext,
-    ObserveUp,
-    PullImage,
-    Report,
-    Rollback,
-    Serving,
-    StartBuild,
-    StartReplica,
-    Steps,
-    Swap,
-    SyncFiles,
-    UpdateInPlace,
-    WatchEngine,
-    WatchStatus,
-)
+from composewatch.core.effects import Effect
 from composewatch.core.inputs import (
-    BuildFailed,
+    BuildErrored,
     BuildSucceeded,
     Changed,
+    CheckFailed,
     Committed,
     ContextHashed,
-    CreatedAhead,
     EffectFailed,
-    EngineReturned,
+    EngineAnswered,
     Healthy,
-    ImageReady,
     Input,
-    ReplicaStarted,
     Rescaled,
-    RolledBack,
+    RollbackDone,
     Started,
-    StatusRead,
     Stopping,
-    SwapFailed,
     Swapped,
+    SwapUndone,
     Synced,
-    SyncFailed,
-    Unhealthy,
-    UpAsked,
+    SyncErrored,
     UpdatedInPlace,
     UpdateFailed,
-    UpRequest,
-    UpRequested,
 )
-from composewatch.core.phases import Phase, ProjectState, ServiceState, UpStart
+from composewatch.core.phases import Phase, ProjectState
 from composewatch.core.settle import Outages, Settle
 from composewatch.core.swaps import InPlace, Swaps
 from composewatch.core.upreplicas import UpReplicas
 from composewatch.core.upround import UpImages
 from composewatch.core.upwaits import UpAdmission, UpEnds
 
-# The round's public vocabulary, in one place for the shell (`st.Changed`, `st.Swap`, ...).
-__all__ = [
-    "BuildFailed",
-    "BuildSucceeded",
-    "CancelBuild",
-    "Changed",
-    "CheckHealth",
-    "Commit",
-    "Committed",
-    "ContextHashed",
-    "CreateAhead",
-    "CreatedAhead",
-    "Effect",
-    "EffectFailed",
-    "EngineReturned",
-    "Exchange",
-    "HashContext",
-    "Healthy",
-    "ImageReady",
-    "Input",
-    "ObserveUp",
-    "Phase",
-    "ProjectState",
-    "PullImage",
-    "ReplicaStarted",
-    "Report",
-    "Rescaled",
-    "Rollback",
-    "RolledBack",
-    "ServiceState",
-    "Serving",
-    "StartBuild",
-    "StartReplica",
-    "Started",
-    "StatusRead",
-    "Steps",
-    "Stopping",
-    "Swap",
-    "SwapFailed",
-    "Swapped",
-    "SyncFailed",
-    "SyncFiles",
-    "Synced",
-    "Unhealthy",
-    "UpAsked",
-    "UpRequest",
-    "UpRequested",
-    "UpStart",
-    "UpdateFailed",
-    "UpdateInPlace",
-    "UpdatedInPlace",
-    "WatchEngine",
-    "WatchStatus",
-    "step",
-]
+# `step` only: the vocabulary is imported from where it is defined (`core.inputs`,
+# `core.effects`, `core.phases`).
+__all__ = ["step"]
 
 
 def step(state: ProjectState, event: Input, now: float) -> tuple[ProjectState, list[Effect]]:
@@ -189,8 +109,8 @@ class _Machine(
                 self.on_rescaled(event)
             case EffectFailed():
                 self.on_effect_failed(event)
-            case EngineReturned():
-                self.on_engine_returned(event)
+            case EngineAnswered():
+                self.on_engine_answered(event)
             case Stopping():
                 self.on_stopping()
             case _:
@@ -202,7 +122,7 @@ class _Machine(
                 self.on_hashed(event)
             case BuildSucceeded() if self.current(event.service, event.generation, Phase.BUILDING):
                 self.on_built(event)
-            case BuildFailed() if self.current(event.service, event.generation, Phase.BUILDING):
+            case BuildErrored() if self.current(event.service, event.generation, Phase.BUILDING):
                 message = event.message
                 if self.get(event.service).background:
                     message = f"the image could not catch up with the container: {message}"
@@ -210,7 +130,7 @@ class _Machine(
                 self.finish(event.service, failed)
             case Swapped() if self.current(event.service, event.generation, Phase.SWAPPING):
                 self.on_swapped(event)
-            case SwapFailed() if self.current(event.service, event.generation, Phase.SWAPPING):
+            case SwapUndone() if self.current(event.service, event.generation, Phase.SWAPPING):
                 self.finish(event.service, ev.SwapFailed(event.service, event.message))
             case UpdatedInPlace() if self.current(event.service, event.generation, Phase.UPDATING):
                 self.on_updated(event)
@@ -218,11 +138,11 @@ class _Machine(
                 self.update_failed(event.service, event.message)
             case Synced() if self.current(event.service, event.generation, Phase.SYNCING):
                 self.on_synced(event)
-            case SyncFailed() if self.current(event.service, event.generation, Phase.SYNCING):
+            case SyncErrored() if self.current(event.service, event.generation, Phase.SYNCING):
                 self.finish(event.service, ev.SyncFailed(event.service, event.message))
             case Healthy() if self.current(event.service, event.generation, Phase.CHECKING):
                 self.on_healthy(event)
-            case Unhealthy() if self.current(event.service, event.generation, Phase.CHECKING):
+            case CheckFailed() if self.current(event.service, event.generation, Phase.CHECKING):
                 self.roll_back(event.service, self.unhealthy_event(event))
             case Committed() if self.current(event.service, event.generation, Phase.COMMITTING):
                 done = self.get(event.service)
@@ -231,8 +151,8 @@ class _Machine(
                 self.finish(event.service, done.outcome)  # a restore reports why
                 if not brought_up:  # `up` starts every service itself, in its order
                     self.follow_dependents(event.service, done.saved_at)
-            case RolledBack() if self.current(event.service, event.generation, Phase.ROLLING_BACK):
-                self.update(event.service, settle=None)
-                self.finish(event.service, self.get(event.service).outcome)
+            case RollbackDone(name, gen) if self.current(name, gen, Phase.ROLLING_BACK):
+                self.update(name, settle=None)
+                self.finish(name, self.get(name).outcome)
             case _:
                 pass  # a stale result of superseded work

@@ -8,7 +8,7 @@ lets it start. Replicas that replace nothing start together (`StartReplica`) and
 (`CheckHealth`); the healthy ones are committed (`Commit`: the stop policy learned, leftovers
 removed). Replicas that replace a container go as a save's round: `Swap`, one at a time, each
 found healthy before the next, then all committed or all rolled back. A failure is said in a
-save's words; at `up` it is `Unhealthy`, as nothing served before it.
+save's words; at `up` it is `ev.Unhealthy`, as nothing served before it.
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ from composewatch.core.effects import (
 )
 from composewatch.core.images import ImageStep
 from composewatch.core.inputs import (
-    BuildFailed,
+    BuildErrored,
     BuildSucceeded,
+    CheckFailed,
     CreatedAhead,
     Healthy,
     ImageReady,
     Input,
     ReplicaStarted,
     StatusRead,
-    Unhealthy,
     UpAsked,
     UpRequest,
     UpRequested,
@@ -63,17 +63,17 @@ class UpImages(Base):
                 self.report(ev.BuildFinished(event.service, self.now - started))
                 self.image_ready(event.service, event.image, self.get(event.service).digest)
                 self.start_queued()
-            case BuildFailed() if self.up_in(event.service, event.generation, Phase.BUILDING):
+            case BuildErrored() if self.up_in(event.service, event.generation, Phase.BUILDING):
                 self.up_build_failed(event.service, event.message, event.log_tail)
             case ReplicaStarted() if self.current(event.service, event.generation, Phase.STARTING):
                 self.on_replica_started(event)
             case Healthy() if self.current(event.service, event.generation, Phase.STARTING):
                 self.verdict(event.service, event.number, True)
-            case Unhealthy() if self.completed(event, Phase.STARTING):
+            case CheckFailed() if self.completed(event, Phase.STARTING):
                 self.verdict(event.service, event.number, True)
-            case Unhealthy() if self.completed(event, Phase.CHECKING):
+            case CheckFailed() if self.completed(event, Phase.CHECKING):
                 self.on_healthy(Healthy(event.service, event.generation, event.number))
-            case Unhealthy() if self.current(event.service, event.generation, Phase.STARTING):
+            case CheckFailed() if self.current(event.service, event.generation, Phase.STARTING):
                 self.report(self.unhealthy_event(event))
                 self.verdict(event.service, event.number, False)
             case StatusRead():
@@ -96,15 +96,15 @@ class UpImages(Base):
     def up_in(self, name: str, generation: int, phase: Phase) -> bool:
         return name in self.state.starting and self.current(name, generation, phase)
 
-    def completed(self, event: Unhealthy, phase: Phase) -> bool:
+    def completed(self, event: CheckFailed, phase: Phase) -> bool:
         """A one-shot job that exited 0: its check's end, not a failure."""
         start = self.state.starting.get(event.service)
         done = start is not None and start.request.completes and event.exit_code == 0
         return done and self.current(event.service, event.generation, phase)
 
-    def unhealthy_event(self, event: Unhealthy) -> ev.Event:
-        """One failure, one wording: at `up` nothing served before (`Unhealthy`); after a save
-        the old container serves again (`RolledBack`). Same reason, same log lines."""
+    def unhealthy_event(self, event: CheckFailed) -> ev.Event:
+        """One failure, one wording: at `up` nothing served before (`ev.Unhealthy`); after a
+        save the old container serves again (`ev.RolledBack`). Same reason, same log lines."""
         name = event.service
         if name in self.state.starting:
             return ev.Unhealthy(name, event.reason, event.log_tail)

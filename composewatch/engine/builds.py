@@ -11,7 +11,8 @@ from composewatch import events as ev
 from composewatch.buildcache import BuildCache
 from composewatch.compose.model import LoadedProject
 from composewatch.config import Settings
-from composewatch.core import state as st
+from composewatch.core.effects import CancelBuild
+from composewatch.core.inputs import BuildErrored, BuildSucceeded, ContextHashed, Input
 from composewatch.engine.builder import BuildCancelled, PreparedBuild, build_image, prepare_build
 from composewatch.engine.containers import Engine
 from composewatch.engine.steps import StepClock, in_daemon_thread
@@ -34,7 +35,7 @@ class Builds:
     _built: dict[str, threading.Event] = field(default_factory=dict)  # set: its last build ended
     _prepared: dict[str, PreparedBuild] = field(default_factory=dict)  # the last hash's walk
 
-    def cancel(self, effect: st.CancelBuild) -> None:
+    def cancel(self, effect: CancelBuild) -> None:
         flag = self._cancel.get((effect.service, effect.generation))
         if flag is not None:
             flag.set()
@@ -43,28 +44,28 @@ class Builds:
         """A walk made elsewhere (`up`, to choose the image): the build reuses it."""
         self._prepared[service] = prepared
 
-    async def hash_context(self, loaded: LoadedProject, service: str, generation: int) -> st.Input:
+    async def hash_context(self, loaded: LoadedProject, service: str, generation: int) -> Input:
         # A large context takes a while: never block the exit.
         prepared = await in_daemon_thread(lambda: prepare_build(loaded, service), f"hash-{service}")
         # The same walk gives the build's tar members: the build reuses it.
         self._prepared[service] = prepared
-        return st.ContextHashed(service, generation, prepared.digest)
+        return ContextHashed(service, generation, prepared.digest)
 
     async def build(
         self, loaded: LoadedProject, service: str, generation: int, digest: str
-    ) -> st.Input:
+    ) -> Input:
         # One build of a service on the engine at a time: the one this supersedes was told to
         # stop; it is let end first, so a storm of saves never queues builds on the engine.
         cancelled, ended = threading.Event(), threading.Event()
         self._cancel[(service, generation)] = cancelled
         before, self._built[service] = self._built.get(service), ended
 
-        def work() -> st.Input:
+        def work() -> Input:
             try:
                 if before is not None:
                     before.wait(SUPERSEDED_END_S)
                 if cancelled.is_set():
-                    return st.BuildFailed(service, generation, "superseded")  # stale
+                    return BuildErrored(service, generation, "superseded")  # stale
                 return self._build(loaded, service, generation, digest, cancelled)
             finally:
                 ended.set()
@@ -84,7 +85,7 @@ class Builds:
         generation: int,
         digest: str,
         cancelled: threading.Event,
-    ) -> st.Input:
+    ) -> Input:
         clock = StepClock()
 
         def on_log(line: str) -> None:
@@ -107,11 +108,11 @@ class Builds:
                 on_sent=lambda: clock.lap_once("context"),
             )
         except BuildCancelled:
-            return st.BuildFailed(service, generation, "superseded")  # stale: dropped by step
+            return BuildErrored(service, generation, "superseded")  # stale: dropped by step
         except BuildError as exc:
-            return st.BuildFailed(service, generation, exc.step, tuple(exc.log_tail))
+            return BuildErrored(service, generation, exc.step, tuple(exc.log_tail))
         except ComposewatchError as exc:
-            return st.BuildFailed(service, generation, str(exc))
+            return BuildErrored(service, generation, str(exc))
         clock.lap("build")
         self.cache.record(service, prepared.digest, image)
-        return st.BuildSucceeded(service, generation, image, clock.steps())
+        return BuildSucceeded(service, generation, image, clock.steps())

@@ -12,7 +12,7 @@ from functools import partial
 from composewatch import events as ev
 from composewatch.compose.model import LoadedProject
 from composewatch.config import Settings
-from composewatch.core import state as st
+from composewatch.core.inputs import CheckFailed, Healthy, Input
 from composewatch.core.probe import unhealthy_reason
 from composewatch.engine.containers import Engine
 from composewatch.engine.waits import FollowedEvents
@@ -63,13 +63,13 @@ class HealthChecks:
         generation: int,
         container: str,
         number: int = 1,
-    ) -> st.Input:
+    ) -> Input:
         result = await self.check_health(loaded, service, container)
         if result.ok:
-            return st.Healthy(service, generation, number)
+            return Healthy(service, generation, number)
         status = await asyncio.to_thread(self.engine.status, container)
         reason, tail = await asyncio.to_thread(self.why_unhealthy, container, result, status)
-        return st.Unhealthy(service, generation, reason, tail, number, status.exit_code)
+        return CheckFailed(service, generation, reason, tail, number, status.exit_code)
 
     def why_unhealthy(
         self, container: str, result: ProbeResult, status: ContainerStatus | None = None

@@ -19,9 +19,40 @@ from composewatch import events as ev
 from composewatch.buildcache import BuildCache
 from composewatch.compose.model import LoadedProject
 from composewatch.config import Settings
-from composewatch.core import state as st
 from composewatch.core.backoff import backoff_delays
+from composewatch.core.effects import (
+    CancelBuild,
+    CheckHealth,
+    Commit,
+    CreateAhead,
+    Effect,
+    Exchange,
+    HashContext,
+    ObserveUp,
+    PullImage,
+    Rollback,
+    StartBuild,
+    StartReplica,
+    Steps,
+    Swap,
+    SyncFiles,
+    UpdateInPlace,
+    WatchEngine,
+    WatchStatus,
+)
 from composewatch.core.inplace import Copy
+from composewatch.core.inputs import (
+    Committed,
+    EffectFailed,
+    EngineAnswered,
+    Input,
+    RollbackDone,
+    Synced,
+    SyncErrored,
+    UpdatedInPlace,
+    UpdateFailed,
+    UpRequested,
+)
 from composewatch.core.sync import split_copies
 from composewatch.engine.builds import Builds
 from composewatch.engine.checks import HealthChecks
@@ -47,7 +78,7 @@ class DockerRunner:
     ui: UI
     signals: StopSignals
     cache: BuildCache
-    observe_up: Callable[[tuple[str, ...]], Awaitable[st.UpRequested]] | None = None
+    observe_up: Callable[[tuple[str, ...]], Awaitable[UpRequested]] | None = None
 
     def __post_init__(self) -> None:
         # The parts report through `report`, so a UI set on the runner later reaches them too.
@@ -58,44 +89,44 @@ class DockerRunner:
     def report(self, event: ev.Event) -> None:
         self.ui(event)
 
-    def cancel_build(self, effect: st.CancelBuild) -> None:
+    def cancel_build(self, effect: CancelBuild) -> None:
         self.builds.cancel(effect)
 
-    def failure(self, effect: st.Effect, exc: Exception) -> st.EffectFailed:
-        return st.EffectFailed(effect, describe(exc), engine_lost(exc))
+    def failure(self, effect: Effect, exc: Exception) -> EffectFailed:
+        return EffectFailed(effect, describe(exc), engine_lost(exc))
 
-    async def run(self, effect: st.Effect) -> st.Input | None:
+    async def run(self, effect: Effect) -> Input | None:
         match effect:
-            case st.HashContext(service, generation):
+            case HashContext(service, generation):
                 return await self.builds.hash_context(self.loaded, service, generation)
-            case st.StartBuild(service, generation, digest):
+            case StartBuild(service, generation, digest):
                 return await self.builds.build(self.loaded, service, generation, digest)
-            case st.Swap(service, generation, image, replaces, number):
+            case Swap(service, generation, image, replaces, number):
                 return await asyncio.to_thread(
                     self.swap, service, generation, image, replaces, number
                 )
-            case st.UpdateInPlace(service, generation, container, copies):
+            case UpdateInPlace(service, generation, container, copies):
                 return await asyncio.to_thread(
                     self.update_in_place, service, generation, container, copies
                 )
-            case st.CheckHealth(service, generation, container, number):
+            case CheckHealth(service, generation, container, number):
                 return await self.check(service, generation, container, number)
-            case st.PullImage() | st.StartReplica() | st.CreateAhead() | st.WatchStatus():
+            case PullImage() | StartReplica() | CreateAhead() | WatchStatus():
                 steps = UpSteps(self.engine, self.spec_for, self.explain, self.checks.events)
                 return await steps.carry(effect)
-            case st.ObserveUp(services) if self.observe_up is not None:
+            case ObserveUp(services) if self.observe_up is not None:
                 return await self.observe_up(services)  # `up` observes again
-            case st.Commit(service, generation, exchanges):
+            case Commit(service, generation, exchanges):
                 for exchange in exchanges:
                     await asyncio.to_thread(self.commit, service, exchange)
-                return st.Committed(service, generation)
-            case st.Rollback(service, generation, exchanges):
+                return Committed(service, generation)
+            case Rollback(service, generation, exchanges):
                 for exchange in exchanges:
                     await asyncio.to_thread(self.rollback, service, exchange)
-                return st.RolledBack(service, generation)
-            case st.SyncFiles():
+                return RollbackDone(service, generation)
+            case SyncFiles():
                 return await self.sync(effect)
-            case st.WatchEngine():
+            case WatchEngine():
                 return await self.wait_for_engine()
         return None
 
@@ -103,12 +134,12 @@ class DockerRunner:
 
     def swap(
         self, service: str, generation: int, image: str, old: str | None, number: int = 1
-    ) -> st.Input:
+    ) -> Input:
         return self.swaps.swap(self.loaded, service, generation, image, old, number)
 
     def swap_in(
         self, service: str, image: str, old: str | None, number: int = 1
-    ) -> tuple[str, st.Steps]:
+    ) -> tuple[str, Steps]:
         return self.swaps.swap_in(self.loaded, service, image, old, number)
 
     def spec_for(self, service: str, image: str, number: int = 1) -> ContainerSpec:
@@ -117,15 +148,13 @@ class DockerRunner:
     def explain(self, service: str, exc: ComposewatchError) -> str:
         return self.swaps.explain(self.loaded, service, exc)
 
-    def commit(self, service: str, exchange: st.Exchange) -> None:
+    def commit(self, service: str, exchange: Exchange) -> None:
         self.swaps.commit(self.loaded, service, exchange)
 
-    def rollback(self, service: str, exchange: st.Exchange) -> None:
+    def rollback(self, service: str, exchange: Exchange) -> None:
         self.swaps.rollback(self.loaded, service, exchange)
 
-    async def check(
-        self, service: str, generation: int, container: str, number: int = 1
-    ) -> st.Input:
+    async def check(self, service: str, generation: int, container: str, number: int = 1) -> Input:
         return await self.checks.check(self.loaded, service, generation, container, number)
 
     async def check_health(self, service: str, container: str | None) -> ProbeResult:
@@ -135,7 +164,7 @@ class DockerRunner:
 
     def update_in_place(
         self, service: str, generation: int, container: str, copies: tuple[Copy, ...]
-    ) -> st.Input:
+    ) -> Input:
         """Copy the saved files into the running container, then restart it (stop, start:
         the engine's neighbour entries are refreshed as for a new container)."""
         clock = StepClock()
@@ -147,10 +176,10 @@ class DockerRunner:
             )
             clock.lap("restart")
         except ComposewatchError as exc:
-            return st.UpdateFailed(service, generation, str(exc))
-        return st.UpdatedInPlace(service, generation, clock.steps())
+            return UpdateFailed(service, generation, str(exc))
+        return UpdatedInPlace(service, generation, clock.steps())
 
-    async def sync(self, effect: st.SyncFiles) -> st.Input:
+    async def sync(self, effect: SyncFiles) -> Input:
         """Mirror the round's files into every replica (as `docker compose watch` does:
         copies, deletions, then the rules' exec commands or a restart). Which host files
         still exist is observed here; everything else the effect says."""
@@ -171,12 +200,12 @@ class DockerRunner:
         except (ComposewatchError, OSError) as exc:
             if isinstance(exc, OSError) and engine_lost(exc):
                 raise
-            return st.SyncFailed(service, generation, describe(exc))
-        return st.Synced(service, generation, restarted=effect.restart)
+            return SyncErrored(service, generation, describe(exc))
+        return Synced(service, generation, restarted=effect.restart)
 
     # the engine ─────────────────────────────────────────────────────────────────────────
 
-    async def wait_for_engine(self) -> st.EngineReturned:
+    async def wait_for_engine(self) -> EngineAnswered:
         """Ask the engine, with backoff, until it answers; then say what it runs."""
         lost_at = time.monotonic()
         for delay_s in backoff_delays():
@@ -187,5 +216,5 @@ class DockerRunner:
                 if not engine_lost(exc):
                     raise
                 continue
-            return st.EngineReturned(time.monotonic() - lost_at, running)
+            return EngineAnswered(time.monotonic() - lost_at, running)
         raise AssertionError("backoff_delays never ends")

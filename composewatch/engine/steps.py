@@ -11,7 +11,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TypeVar
 
-from composewatch.core import state as st
+from composewatch.core.effects import Steps
 
 __all__ = ["StepClock", "in_daemon_thread"]
 
@@ -59,5 +59,5 @@ class StepClock:
         if not any(name == step for name, _ in self._steps):
             self.lap(step)
 
-    def steps(self) -> st.Steps:
+    def steps(self) -> Steps:
         return tuple(self._steps)

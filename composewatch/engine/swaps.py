@@ -1,6 +1,6 @@
 """The executor's swap, a transaction: `swap` creates the new container under a temporary
 name, stops the old one and starts the new one; if any of that fails it undoes it (removes
-the new, starts the old) before returning `SwapFailed`, and raises only when the undo failed
+the new, starts the old) before returning `SwapUndone`, and raises only when the undo failed
 too, so the core rolls back again. `commit` and `rollback` are idempotent: the core runs them
 again after an interruption, and the next `swap` first removes whatever an interrupted one
 left under the temporary name."""
@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from composewatch.compose.model import LoadedProject
 from composewatch.config import Settings
-from composewatch.core import state as st
+from composewatch.core.effects import Exchange, Steps
+from composewatch.core.inputs import Input, Swapped, SwapUndone
 from composewatch.core.plan import LEFTOVER_SUFFIX
 from composewatch.core.ports import explain_port_in_use
 from composewatch.engine.containers import Engine
@@ -46,14 +47,14 @@ class Swaps:
         image: str,
         old: str | None,
         number: int = 1,
-    ) -> st.Input:
+    ) -> Input:
         try:
             new, steps = self.swap_in(loaded, service, image, old, number)
         except SwapNotUndone:
             raise  # the core rolls back again: the old container may not serve
         except ComposewatchError as exc:
-            return st.SwapFailed(service, generation, self.explain(loaded, service, exc))
-        return st.Swapped(service, generation, new, steps)
+            return SwapUndone(service, generation, self.explain(loaded, service, exc))
+        return Swapped(service, generation, new, steps)
 
     def explain(self, loaded: LoadedProject, service: str, exc: ComposewatchError) -> str:
         """A failure's text; a host port in use names the compose file and key."""
@@ -74,7 +75,7 @@ class Swaps:
 
     def swap_in(
         self, loaded: LoadedProject, service: str, image: str, old: str | None, number: int = 1
-    ) -> tuple[str, st.Steps]:
+    ) -> tuple[str, Steps]:
         """Create the new container beside the old, then stop the old and start the new.
 
         Old and new publish the same host ports, so the new one can only start once the old
@@ -94,13 +95,13 @@ class Swaps:
             clock.lap("start")
         except BaseException as exc:
             try:
-                self.rollback(loaded, service, st.Exchange(number, new, old))
+                self.rollback(loaded, service, Exchange(number, new, old))
             except Exception as undo:  # reported with the cause below
                 raise SwapNotUndone(f"{exc}; undoing the swap failed too: {undo}") from exc
             raise
         return new, clock.steps()
 
-    def commit(self, loaded: LoadedProject, service: str, exchange: st.Exchange) -> None:
+    def commit(self, loaded: LoadedProject, service: str, exchange: Exchange) -> None:
         new, old = exchange.new, exchange.old
         if old is not None and old != new:
             self.engine.remove(old)
@@ -112,7 +113,7 @@ class Swaps:
         # Learn the new container's stop policy now, not on the next save's critical path.
         self.signals.observe(service, new)
 
-    def rollback(self, loaded: LoadedProject, service: str, exchange: st.Exchange) -> None:
+    def rollback(self, loaded: LoadedProject, service: str, exchange: Exchange) -> None:
         new, old = exchange.new, exchange.old
         spec_name = container_name(loaded.project, service, exchange.number)
         if new is not None and new != old:

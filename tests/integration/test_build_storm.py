@@ -18,7 +18,8 @@ from fakes import ListSink
 from composewatch.buildcache import BuildCache
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.config import SETTINGS_KEY, parse_settings
-from composewatch.core import state as st
+from composewatch.core.effects import CancelBuild, StartBuild
+from composewatch.core.inputs import BuildErrored, BuildSucceeded
 from composewatch.engine.containers import Engine
 from composewatch.engine.executor import DockerRunner
 from composewatch.engine.stopsignal import StopSignals
@@ -45,8 +46,8 @@ def make_runner(root: Path, project: str, engine: Engine) -> DockerRunner:
 async def timed_build(runner: DockerRunner, generation: int) -> float:
     (Path(runner.loaded.working_dir) / "app.txt").write_text(f"{generation}\n")
     began = time.monotonic()
-    result = await runner.run(st.StartBuild("web", generation, "-"))
-    assert isinstance(result, st.BuildSucceeded), result
+    result = await runner.run(StartBuild("web", generation, "-"))
+    assert isinstance(result, BuildSucceeded), result
     return time.monotonic() - began
 
 
@@ -58,13 +59,13 @@ async def storm_then_build(runner: DockerRunner) -> tuple[float, float, float]:
     builds = []
     for generation in range(2, STORM + 2):
         (root / "app.txt").write_text(f"{generation}\n")
-        builds.append(asyncio.create_task(runner.run(st.StartBuild("web", generation, "-"))))
+        builds.append(asyncio.create_task(runner.run(StartBuild("web", generation, "-"))))
         await asyncio.sleep(0.03)
-        runner.cancel_build(st.CancelBuild("web", generation))
+        runner.cancel_build(CancelBuild("web", generation))
     after = await timed_build(runner, STORM + 2)
     ended = time.monotonic()
     results = await asyncio.gather(*builds)
-    assert all(isinstance(r, st.BuildFailed) for r in results), results  # each superseded
+    assert all(isinstance(r, BuildErrored) for r in results), results  # each superseded
     return alone, after, time.monotonic() - ended
 
 

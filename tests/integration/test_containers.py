@@ -18,7 +18,7 @@ from cwhelpers import id_of
 from composewatch.buildcache import BuildCache
 from composewatch.compose.model import LoadedProject, Project
 from composewatch.config import Settings
-from composewatch.core.state import Exchange
+from composewatch.core.effects import Exchange
 from composewatch.engine.builder import build_image
 from composewatch.engine.containers import Engine
 from composewatch.engine.executor import DockerRunner

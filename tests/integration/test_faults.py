@@ -27,7 +27,9 @@ from test_session import Recorder, fetch, make_session, served, watching, write_
 
 from composewatch import events as ev
 from composewatch.app import Session
-from composewatch.core import state as st
+from composewatch.core.effects import Effect
+from composewatch.core.inputs import Input
+from composewatch.core.phases import Phase
 from composewatch.engine.containers import Engine
 from composewatch.engine.executor import DockerRunner
 
@@ -137,7 +139,7 @@ class Flaky:
         self.every, self.count, self.raised = every, 0, 0
         self.enabled = True
 
-    async def run(self, effect: st.Effect) -> st.Input | None:
+    async def run(self, effect: Effect) -> Input | None:
         self.count += 1
         if self.enabled and self.count % self.every == 0:
             self.raised += 1
@@ -171,7 +173,7 @@ def test_effects_that_raise_leave_no_service_stuck(
             scheduler = session.scheduler
             assert scheduler is not None
             await asyncio.wait_for(scheduler.idle(), 30)
-            stuck = [n for n, s in scheduler.state.services.items() if s.phase is not st.Phase.IDLE]
+            stuck = [n for n, s in scheduler.state.services.items() if s.phase is not Phase.IDLE]
             FIGURES["effects raising"] = f"{flaky.raised}, services stuck {len(stuck)}"
             assert stuck == [] and flaky.raised >= 5
             assert leftovers(docker_client, project_name) == []

@@ -18,7 +18,7 @@ from composeedit import rebuild_on_save
 from test_session import Recorder, container_ids, make_session, served, watching, write_page
 
 from composewatch import events as ev
-from composewatch.core import state as st
+from composewatch.core.phases import Phase
 
 WEB = "http://127.0.0.1:18002/"
 
@@ -75,7 +75,7 @@ async def settled(session: object, timeout_s: float = 30) -> None:
         await asyncio.wait_for(scheduler.idle(), timeout_s)
         await asyncio.sleep(0.3)  # a batch still in the watcher's quiet period
         if scheduler.inbox.empty() and not scheduler._tasks:
-            busy = [n for n, s in scheduler.state.services.items() if s.phase is not st.Phase.IDLE]
+            busy = [n for n, s in scheduler.state.services.items() if s.phase is not Phase.IDLE]
             assert busy == []
             return
     raise AssertionError("the loop did not settle")

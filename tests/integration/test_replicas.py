@@ -15,7 +15,7 @@ from test_session import Recorder, fetch, make_session, watching
 
 from composewatch import events as ev
 from composewatch.app import Session
-from composewatch.core.state import Phase
+from composewatch.core.phases import Phase
 
 REPLICAS = 3
 COMPOSE = """

@@ -12,7 +12,8 @@ from typing import Any
 import docker.errors
 import pytest
 
-from composewatch.core import state as st
+from composewatch.core.effects import WatchStatus
+from composewatch.core.inputs import StatusRead
 from composewatch.engine import waits
 from composewatch.engine.waits import FollowedEvents
 from composewatch.health import ContainerStatus
@@ -114,7 +115,7 @@ def test_watch_status_reads_again_only_when_nothing_changed(
 ) -> None:
     engine = _Engine(RUNNING, HEALTHY)
     followed = _followed(_Client(refuse=True))
-    effect = st.WatchStatus("db", "c1", known, 0.0)
+    effect = WatchStatus("db", "c1", known, 0.0)
     read = asyncio.run(watch_status(engine, followed, effect))  # type: ignore[arg-type]
     assert engine.reads == reads
-    assert read == st.StatusRead("db", RUNNING if reads == 1 else HEALTHY)
+    assert read == StatusRead("db", RUNNING if reads == 1 else HEALTHY)

@@ -13,7 +13,7 @@ from composewatch.buildcache import BuildCache
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.compose.model import Service
 from composewatch.config import parse_settings
-from composewatch.core import state as st
+from composewatch.core.inputs import SwapUndone
 from composewatch.core.ports import explain_port_in_use, port_in_use
 from composewatch.engine.containers import Engine
 from composewatch.engine.executor import DockerRunner
@@ -86,7 +86,7 @@ def test_a_save_whose_new_container_cannot_bind_says_the_key(tmp_path: Path) -> 
     old = engine.add("p-web-1")
     engine.fail["start"] = EngineError(ALLOCATED)
     result = runner.swap("web", 1, "sha256:new", old)
-    assert isinstance(result, st.SwapFailed)
+    assert isinstance(result, SwapUndone)
     assert result.message.startswith(
         f"{tmp_path / 'compose.yaml'}: services.web.ports[0] publishes host port 18556"
     )

@@ -12,24 +12,22 @@ from fakes import ListSink
 
 from composewatch import events as ev
 from composewatch.core.action import Action
-from composewatch.core.state import (
+from composewatch.core.effects import Report, Serving, StartBuild
+from composewatch.core.inputs import (
     BuildSucceeded,
     Changed,
     Committed,
     ContextHashed,
     EffectFailed,
-    EngineReturned,
+    EngineAnswered,
     Healthy,
     Input,
-    ProjectState,
-    Report,
-    Serving,
-    StartBuild,
     Started,
     Swapped,
     Synced,
-    step,
 )
+from composewatch.core.phases import ProjectState
+from composewatch.core.state import step
 from composewatch.hints import HintingUI
 
 APP = Path("/src/app.py")
@@ -100,7 +98,7 @@ def test_an_engine_outage_is_waiting_not_a_slow_watcher() -> None:
         (ContextHashed("web", 1, "d1"), 0.1),
         (EffectFailed(StartBuild("web", 1, "d1"), "gone", engine_lost=True), 0.5),
         (save(at=2.0), 2.04),  # saved while the engine is away: kept
-        (EngineReturned(6.5, frozenset({"web-old"})), 7.0),
+        (EngineAnswered(6.5, frozenset({"web-old"})), 7.0),
         (ContextHashed("web", 2, "d2"), 7.1),
         (BuildSucceeded("web", 2, "sha256:new"), 7.4),
         (Swapped("web", 2, "web-new"), 7.6),

@@ -13,7 +13,8 @@ from fakes import FakeEngine, ListSink
 from composewatch.buildcache import BuildCache
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.config import SETTINGS_KEY, parse_settings
-from composewatch.core import state as st
+from composewatch.core.effects import Exchange
+from composewatch.core.inputs import CheckFailed, Swapped, SwapUndone
 from composewatch.engine.containers import Engine
 from composewatch.engine.executor import DockerRunner
 from composewatch.engine.stopsignal import StopSignals
@@ -50,7 +51,7 @@ def test_a_swap_leaves_the_new_container_running_beside_the_stopped_old(
 ) -> None:
     runner, engine, old = setup
     result = runner.swap("web", 1, "sha256:new", old)
-    assert isinstance(result, st.Swapped)
+    assert isinstance(result, Swapped)
     assert engine.names() == {"p-web-1": False, "p-web-1_cw-new": True}
 
 
@@ -60,7 +61,7 @@ def test_a_failed_start_is_undone_and_the_old_container_serves(
     runner, engine, old = setup
     engine.fail["start"] = EngineError("port is already allocated")
     result = runner.swap("web", 1, "sha256:new", old)
-    assert result == st.SwapFailed("web", 1, "port is already allocated")
+    assert result == SwapUndone("web", 1, "port is already allocated")
     assert engine.names() == {"p-web-1": True}
 
 
@@ -77,7 +78,7 @@ def test_when_the_undo_fails_too_the_swap_raises_for_the_core_to_roll_back(
     assert engine.names() == {"p-web-1": False, "p-web-1_cw-new": False}
     # The engine is back: the core's Rollback (no container id known) cleans by name.
     engine.fail_when = lambda method, args: None
-    runner.rollback("web", st.Exchange(1, None, old))
+    runner.rollback("web", Exchange(1, None, old))
     assert engine.names() == {"p-web-1": True}
 
 
@@ -86,7 +87,7 @@ def test_a_leftover_from_an_interrupted_swap_never_blocks_the_next(
 ) -> None:
     runner, engine, old = setup
     engine.add("p-web-1_cw-new")  # what a crash left
-    assert isinstance(runner.swap("web", 1, "sha256:new", old), st.Swapped)
+    assert isinstance(runner.swap("web", 1, "sha256:new", old), Swapped)
 
 
 def test_commit_and_rollback_are_idempotent(setup: tuple[DockerRunner, FakeEngine, str]) -> None:
@@ -94,14 +95,14 @@ def test_commit_and_rollback_are_idempotent(setup: tuple[DockerRunner, FakeEngin
     new, _ = runner.swap_in("web", "sha256:new", old)
     engine.fail["rename"] = ConnectionResetError()  # lost after removing the old one
     with pytest.raises(ConnectionResetError):
-        runner.commit("web", st.Exchange(1, new, old))
-    runner.commit("web", st.Exchange(1, new, old))  # run again by the core
-    runner.commit("web", st.Exchange(1, new, old))
+        runner.commit("web", Exchange(1, new, old))
+    runner.commit("web", Exchange(1, new, old))  # run again by the core
+    runner.commit("web", Exchange(1, new, old))
     assert engine.names() == {"p-web-1": True}
     assert engine.by_name("p-web-1") == new
     newer, _ = runner.swap_in("web", "sha256:newer", new)
-    runner.rollback("web", st.Exchange(1, newer, new))
-    runner.rollback("web", st.Exchange(1, newer, new))
+    runner.rollback("web", Exchange(1, newer, new))
+    runner.rollback("web", Exchange(1, newer, new))
     assert engine.names() == {"p-web-1": True} and engine.by_name("p-web-1") == new
 
 
@@ -124,7 +125,7 @@ def test_a_check_on_a_container_that_exits_says_so(
     new, _ = runner.swap_in("web", "sha256:new", old)
     engine.containers[new].update(running=False, exit=3, logs=("bye",))
     result = asyncio.run(runner.check("web", 1, new))
-    assert result == st.Unhealthy("web", 1, "container exited with code 3", ("bye",), 1, 3)
+    assert result == CheckFailed("web", 1, "container exited with code 3", ("bye",), 1, 3)
 
 
 def test_a_daemon_thread_hands_back_its_result_or_its_exception() -> None:

@@ -9,49 +9,74 @@ from pathlib import Path
 from fakes import FakeClock, FakeRunner
 
 from composewatch import events as ev
-from composewatch.core import state as st
 from composewatch.core.action import Action
+from composewatch.core.effects import (
+    CancelBuild,
+    CheckHealth,
+    Commit,
+    Effect,
+    Exchange,
+    HashContext,
+    Rollback,
+    Serving,
+    StartBuild,
+    Swap,
+    WatchEngine,
+)
+from composewatch.core.inputs import (
+    BuildSucceeded,
+    Changed,
+    Committed,
+    ContextHashed,
+    EngineAnswered,
+    Healthy,
+    Input,
+    RollbackDone,
+    Started,
+    Swapped,
+)
+from composewatch.core.phases import Phase, ProjectState
 from composewatch.scheduler import Scheduler
 
 APP = Path("/src/app.py")
 
 
-def change(service: str, at: float = 0.0) -> st.Changed:
-    return st.Changed(service, Action.REBUILD, frozenset({APP}), at)
+def change(service: str, at: float = 0.0) -> Changed:
+    return Changed(service, Action.REBUILD, frozenset({APP}), at)
 
 
-def healthy_script(effect: st.Effect) -> st.Input | None:
+def healthy_script(effect: Effect) -> Input | None:
     """What a working engine would answer."""
     match effect:
-        case st.HashContext(s, g):
-            return st.ContextHashed(s, g, f"digest-{g}")
-        case st.StartBuild(s, g, _):
-            return st.BuildSucceeded(s, g, f"img-{g}")
-        case st.Swap(s, g, _, _, n):
-            return st.Swapped(s, g, f"{s}-new-{g}" if n == 1 else f"{s}-new-{g}-{n}")
-        case st.CheckHealth(s, g, _):
-            return st.Healthy(s, g)
-        case st.Commit(s, g, _):
-            return st.Committed(s, g)
-        case st.Rollback(s, g, _):
-            return st.RolledBack(s, g)
+        case HashContext(s, g):
+            return ContextHashed(s, g, f"digest-{g}")
+        case StartBuild(s, g, _):
+            return BuildSucceeded(s, g, f"img-{g}")
+        case Swap(s, g, _, _, n):
+            return Swapped(s, g, f"{s}-new-{g}" if n == 1 else f"{s}-new-{g}-{n}")
+        case CheckHealth(s, g, _):
+            return Healthy(s, g)
+        case Commit(s, g, _):
+            return Committed(s, g)
+        case Rollback(s, g, _):
+            return RollbackDone(s, g)
     return None
 
 
 def scheduler(runner: FakeRunner, *services: str) -> Scheduler:
     sched = Scheduler(runner, max_parallel_builds=1, clock=FakeClock())
     for name in services:
-        sched.handle(st.Started(name, st.Serving(f"{name}-old", "img-0", "digest-0")))
+        sched.handle(Started(name, Serving(f"{name}-old", "img-0", "digest-0")))
     return sched
 
 
 def test_fifty_raising_effects_leave_no_service_stuck_and_free_every_slot() -> None:
     raised = 0
 
-    def script(effect: st.Effect) -> st.Input | None:
+    def script(effect: Effect) -> Input | None:
         nonlocal raised
         # Every other round, some step raises something the executor did not foresee.
-        if isinstance(effect, st.HashContext | st.Swap | st.CheckHealth) and effect.generation % 2:
+        if isinstance(effect, HashContext | Swap | CheckHealth) and effect.generation % 2:
             raised += 1
             raise OSError(f"{type(effect).__name__} broke")
         return healthy_script(effect)
@@ -68,7 +93,7 @@ def test_fifty_raising_effects_leave_no_service_stuck_and_free_every_slot() -> N
 
     asyncio.run(scenario())
     assert raised == 25 and sched.effects_raised == 25
-    stuck = [n for n, s in sched.state.services.items() if s.phase is not st.Phase.IDLE]
+    stuck = [n for n, s in sched.state.services.items() if s.phase is not Phase.IDLE]
     assert stuck == [] and sched.state.building() == [] and sched.state.queue == ()
     assert len(runner.sink.of(ev.BuildFailed)) == 25  # one per raising round, said
     assert len(runner.sink.of(ev.Live)) == 25
@@ -88,44 +113,44 @@ def test_a_reporter_that_raises_does_not_stop_the_loop() -> None:
         await sched.idle()
 
     asyncio.run(scenario())
-    assert sched.state.service("web").serving == st.Serving("web-new-1", "img-1", "digest-1")
+    assert sched.state.service("web").serving == Serving("web-new-1", "img-1", "digest-1")
     assert sched.effects_raised > 0
 
 
 def test_stop_cancels_the_build_and_rolls_back_the_unchecked_swap() -> None:
     runner = FakeRunner(healthy_script)
-    runner.held = {st.StartBuild, st.CheckHealth}
+    runner.held = {StartBuild, CheckHealth}
     sched = scheduler(runner, "api", "web")
-    sched.state = st.ProjectState(max_parallel_builds=2, services=sched.state.services)
+    sched.state = ProjectState(max_parallel_builds=2, services=sched.state.services)
 
     async def scenario() -> None:
         loop = asyncio.create_task(sched.run())
         sched.submit(change("api"))  # its build hangs
-        sched.submit(st.Changed("web", Action.RECREATE, frozenset(), 0.0))  # its check hangs
-        while not any(isinstance(e, st.CheckHealth) for e in runner.ran):
+        sched.submit(Changed("web", Action.RECREATE, frozenset(), 0.0))  # its check hangs
+        while not any(isinstance(e, CheckHealth) for e in runner.ran):
             await asyncio.sleep(0)
         loop.cancel()
         await asyncio.gather(loop, return_exceptions=True)
 
     asyncio.run(scenario())
-    assert runner.cancelled == [st.CancelBuild("api", 1)]
-    assert st.Rollback("web", 1, (st.Exchange(1, "web-new-1", "web-old"),)) in runner.ran
-    assert sched.state.service("web").serving == st.Serving("web-old", "img-0", "digest-0")
+    assert runner.cancelled == [CancelBuild("api", 1)]
+    assert Rollback("web", 1, (Exchange(1, "web-new-1", "web-old"),)) in runner.ran
+    assert sched.state.service("web").serving == Serving("web-old", "img-0", "digest-0")
     assert not sched._tasks
 
 
 def test_an_engine_loss_is_waited_out_and_the_save_is_acted_on() -> None:
     engine_up = False
 
-    def script(effect: st.Effect) -> st.Input | None:
-        if isinstance(effect, st.WatchEngine):
-            return st.EngineReturned(1.5, frozenset({"web-old"}))
-        if not engine_up and isinstance(effect, st.StartBuild):
+    def script(effect: Effect) -> Input | None:
+        if isinstance(effect, WatchEngine):
+            return EngineAnswered(1.5, frozenset({"web-old"}))
+        if not engine_up and isinstance(effect, StartBuild):
             raise ConnectionError("socket gone")
         return healthy_script(effect)
 
     runner = FakeRunner(script)
-    runner.held = {st.WatchEngine}
+    runner.held = {WatchEngine}
     sched = scheduler(runner, "web")
 
     async def scenario() -> None:

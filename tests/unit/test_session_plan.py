@@ -12,7 +12,8 @@ from composewatch import events as ev
 from composewatch.app import Session
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.config import SETTINGS_KEY, parse_settings
-from composewatch.core import state as st
+from composewatch.core.effects import StartReplica
+from composewatch.core.inputs import ReplicaStarted
 from composewatch.core.plan import Step
 from composewatch.ui import render as render_event
 from composewatch.upsteps import UpSteps
@@ -35,20 +36,20 @@ def test_each_step_does_only_what_the_plan_says() -> None:
     run = UpSteps(engine, runner.spec_for, runner.explain, events)  # type: ignore[arg-type]
     leftover = engine.add("p-web-1_cw-new")
     stopped = engine.add("p-web-1", running=False)
-    start = st.StartReplica("web", 1, Step.START, "sha256:i", stopped, 1, (leftover,))
-    assert run.start_replica(start) == st.ReplicaStarted("web", 1, 1, stopped)
+    start = StartReplica("web", 1, Step.START, "sha256:i", stopped, 1, (leftover,))
+    assert run.start_replica(start) == ReplicaStarted("web", 1, 1, stopped)
     assert engine.names() == {"p-web-1": True}
     assert [c[0] for c in engine.calls] == ["remove", "start"]
 
     engine.calls.clear()
-    made = run.start_replica(st.StartReplica("api", 2, Step.CREATE, "sha256:i", None))
-    assert isinstance(made, st.ReplicaStarted) and made.container is not None
+    made = run.start_replica(StartReplica("api", 2, Step.CREATE, "sha256:i", None))
+    assert isinstance(made, ReplicaStarted) and made.container is not None
     assert engine.names()["p-api-1"] is True
     assert [c[0] for c in engine.calls] == ["create", "start"]
 
     engine.calls.clear()
-    adopted = run.start_replica(st.StartReplica("api", 3, Step.ADOPT, "x", made.container))
-    assert adopted == st.ReplicaStarted("api", 3, 1, made.container)
+    adopted = run.start_replica(StartReplica("api", 3, Step.ADOPT, "x", made.container))
+    assert adopted == ReplicaStarted("api", 3, 1, made.container)
     assert engine.calls == []
 
 

@@ -10,41 +10,42 @@ from pathlib import Path
 
 from composewatch import events as ev
 from composewatch.core.action import Action
-from composewatch.core.inplace import Copy
-from composewatch.core.state import (
-    BuildFailed,
-    BuildSucceeded,
+from composewatch.core.effects import (
     CancelBuild,
-    Changed,
     CheckHealth,
     Commit,
-    Committed,
-    ContextHashed,
     Effect,
-    EffectFailed,
-    EngineReturned,
     Exchange,
     HashContext,
-    Healthy,
-    Input,
-    Phase,
-    ProjectState,
     Report,
-    Rescaled,
     Rollback,
-    RolledBack,
     Serving,
     StartBuild,
+    Swap,
+    SyncFiles,
+    WatchEngine,
+)
+from composewatch.core.inplace import Copy
+from composewatch.core.inputs import (
+    BuildErrored,
+    BuildSucceeded,
+    Changed,
+    CheckFailed,
+    Committed,
+    ContextHashed,
+    EffectFailed,
+    EngineAnswered,
+    Healthy,
+    Input,
+    Rescaled,
+    RollbackDone,
     Started,
     Stopping,
-    Swap,
     Swapped,
     Synced,
-    SyncFiles,
-    Unhealthy,
-    WatchEngine,
-    step,
 )
+from composewatch.core.phases import Phase, ProjectState
+from composewatch.core.state import step
 from composewatch.core.sync import SyncCommand
 
 APP = Path("/src/app.py")
@@ -191,7 +192,7 @@ def test_a_failed_build_keeps_the_old_container_and_the_next_save_retries() -> N
         serving(),
         (changed(), 0.0),
         (ContextHashed("web", 1, "d"), 0.0),
-        (BuildFailed("web", 1, "Step 3/5 : RUN exit 3", ("x",)), 1.0),
+        (BuildErrored("web", 1, "Step 3/5 : RUN exit 3", ("x",)), 1.0),
     )
     assert any(isinstance(e, ev.BuildFailed) for e in reports(effects))
     assert state.service("web").phase is Phase.IDLE
@@ -205,14 +206,14 @@ def test_an_unhealthy_container_is_rolled_back_with_its_reason_and_logs() -> Non
     state, effects = run(
         state,
         (Swapped("web", 1, "web-new"), 0.2),
-        (Unhealthy("web", 1, "container exited with code 1", ("Traceback", "boom")), 5.0),
+        (CheckFailed("web", 1, "container exited with code 1", ("Traceback", "boom")), 5.0),
     )
     assert work(effects)[-1] == Rollback("web", 1, (Exchange(1, "web-new", "web-old"),))
     assert not any(isinstance(e, ev.RolledBack) for e in reports(effects))
     assert state.service("web").phase is Phase.ROLLING_BACK
     state, effects = run(state, (changed(at=5.5), 5.5))
     assert work(effects) == []  # kept until the rollback is done
-    state, effects = run(state, (RolledBack("web", 1), 6.0))
+    state, effects = run(state, (RollbackDone("web", 1), 6.0))
     (rolled,) = [e for e in reports(effects) if isinstance(e, ev.RolledBack)]
     assert rolled == ev.RolledBack("web", "container exited with code 1", ("Traceback", "boom"))
     assert work(effects) == [HashContext("web", 2)]
@@ -225,7 +226,7 @@ def test_builds_beyond_the_slots_wait_and_say_for_whom() -> None:
     assert work(effects) == [HashContext("a", 1), HashContext("b", 1)]
     (queued,) = [e for e in reports(effects) if isinstance(e, ev.BuildQueued)]
     assert queued.service == "c" and queued.waiting_for == ("a", "b")
-    state, effects = run(state, (BuildFailed("a", 1, "boom"), 0.5))
+    state, effects = run(state, (BuildErrored("a", 1, "boom"), 0.5))
     assert work(effects) == [HashContext("c", 1)]
     assert state.queue == ()
 
@@ -333,7 +334,7 @@ def test_a_swap_that_raised_is_rolled_back_and_says_why() -> None:
     state = built(serving())
     state, effects = run(state, (EffectFailed(Swap("web", 1, "sha256:new1", "web-old"), "x"), 1))
     assert work(effects) == [Rollback("web", 1, (Exchange(1, None, "web-old"),))]
-    state, effects = run(state, (RolledBack("web", 1), 2))
+    state, effects = run(state, (RollbackDone("web", 1), 2))
     assert reports(effects)[-1] == ev.SwapFailed("web", "x")
     assert state.service("web").phase is Phase.IDLE
 
@@ -386,13 +387,13 @@ def test_an_engine_loss_keeps_the_round_and_the_saves_and_resumes_on_return() ->
     state, effects = run(state, (changed("web", at=2.0), 2.0), (changed("api", at=2.5), 2.5))
     assert work(effects) == []
     # Back: the interrupted swap is undone first, then the newest save is built.
-    state, effects = run(state, (EngineReturned(3.0, frozenset({"web-old", "api-old"})), 4.0))
+    state, effects = run(state, (EngineAnswered(3.0, frozenset({"web-old", "api-old"})), 4.0))
     assert reports(effects)[0] == ev.EngineReturned(3.0)
     assert work(effects) == [
         HashContext("api", 1),
         Rollback("web", 1, (Exchange(1, None, "web-old"),)),
     ]
-    state, effects = run(state, (RolledBack("web", 1), 4.1))
+    state, effects = run(state, (RollbackDone("web", 1), 4.1))
     assert work(effects) == [HashContext("web", 2)]
     assert state.service("web").saved_at == 0.0  # the first unserved save
 
@@ -401,7 +402,7 @@ def test_after_the_engine_returns_a_container_not_running_is_restored() -> None:
     state = serving("web", "api")
     lost = EffectFailed(HashContext("web", 1), "gone", engine_lost=True)
     state, _ = run(state, (changed("web"), 0.0), (lost, 0.1))
-    state, effects = run(state, (EngineReturned(1.0, frozenset({"web-old"})), 2.0))
+    state, effects = run(state, (EngineAnswered(1.0, frozenset({"web-old"})), 2.0))
     assert work(effects) == [
         Rollback("api", 0, (Exchange(1, None, "api-old"),)),
         HashContext("web", 2),
@@ -427,7 +428,7 @@ def test_stopping_cancels_builds_and_rolls_back_what_was_not_yet_healthy() -> No
     state, effects = run(state, (Swapped("c", 1, "c-new"), 1.1))
     assert work(effects) == [Rollback("c", 1, (Exchange(1, "c-new", "c-old"),))]
     # Nothing new starts while stopping.
-    state, effects = run(state, (changed("a", at=1.2), 1.2), (RolledBack("c", 1), 1.3))
+    state, effects = run(state, (changed("a", at=1.2), 1.2), (RollbackDone("c", 1), 1.3))
     assert work(effects) == []
 
 
@@ -475,9 +476,9 @@ def test_a_new_dependency_restarts_or_recreates_its_dependents_as_compose_does()
     # Nothing follows a dependency whose swap was rolled back.
     state = built(state, "db", gen=2, at=1.0)
     state, effects = run(
-        state, (Swapped("db", 2, "db-bad"), 1.5), (Unhealthy("db", 2, "exit 1"), 1.6)
+        state, (Swapped("db", 2, "db-bad"), 1.5), (CheckFailed("db", 2, "exit 1"), 1.6)
     )
-    state, effects = run(state, (RolledBack("db", 2), 1.7))
+    state, effects = run(state, (RollbackDone("db", 2), 1.7))
     assert not [e for e in work(effects) if getattr(e, "service", "db") != "db"]
 
 
@@ -522,11 +523,11 @@ def test_replicas_are_swapped_one_at_a_time_each_checked_then_committed_together
 def test_an_unhealthy_replica_rolls_back_every_replica_of_the_round_latest_first() -> None:
     state, _ = run(replicated(), (Swapped("web", 1, "n1"), 0.1), (Healthy("web", 1), 0.2))
     state, effects = run(
-        state, (Swapped("web", 1, "n2"), 0.3), (Unhealthy("web", 1, "exit 1"), 0.4)
+        state, (Swapped("web", 1, "n2"), 0.3), (CheckFailed("web", 1, "exit 1"), 0.4)
     )
     undo = Rollback("web", 1, (Exchange(2, "n2", "web-2"), Exchange(1, "n1", "web-1")))
     assert work(effects) == [CheckHealth("web", 1, "n2"), undo]
-    state, effects = run(state, (RolledBack("web", 1), 0.5))
+    state, effects = run(state, (RollbackDone("web", 1), 0.5))
     assert state.service("web").serving == THREE
     assert state.service("web").phase is Phase.IDLE
     assert ev.RolledBack("web", "exit 1", ()) in reports(effects)
@@ -554,7 +555,7 @@ def test_sync_copies_into_every_replica_and_a_lost_replica_is_restored_on_return
     ]
     lost = EffectFailed(HashContext("web", 1), "gone", engine_lost=True)
     state, _ = run(state, (changed(), 0.1), (lost, 0.2))
-    _, effects = run(state, (EngineReturned(1.0, frozenset({"web-1", "web-3"})), 1.2))
+    _, effects = run(state, (EngineAnswered(1.0, frozenset({"web-1", "web-3"})), 1.2))
     assert work(effects)[0] == Rollback("web", 1, (Exchange(2, None, "web-2"),))
 
 
@@ -602,8 +603,8 @@ def test_a_lower_scale_swaps_the_replicas_kept_and_its_commit_removes_the_rest()
         state,
         (Rescaled("web", 1, 0.0), 0.1),
         (Swapped("web", 1, "n1"), 0.2),
-        (Unhealthy("web", 1, "exit 1"), 0.3),
-        (RolledBack("web", 1), 0.4),
+        (CheckFailed("web", 1, "exit 1"), 0.3),
+        (RollbackDone("web", 1), 0.4),
     )
     assert Rollback("web", 1, (Exchange(1, "n1", "web-1"),)) in work(effects)
     assert state.service("web").serving == THREE

@@ -8,37 +8,38 @@ from pathlib import Path
 
 from composewatch import events as ev
 from composewatch.core.action import Action, merge_actions
-from composewatch.core.inplace import Copy
-from composewatch.core.state import (
-    BuildFailed,
-    BuildSucceeded,
+from composewatch.core.effects import (
     CancelBuild,
-    Changed,
     CheckHealth,
     Commit,
-    Committed,
-    ContextHashed,
     Effect,
-    EffectFailed,
     Exchange,
     HashContext,
-    Healthy,
-    Input,
-    Phase,
-    ProjectState,
     Report,
     Serving,
     StartBuild,
+    Swap,
+    UpdateInPlace,
+)
+from composewatch.core.inplace import Copy
+from composewatch.core.inputs import (
+    BuildErrored,
+    BuildSucceeded,
+    Changed,
+    CheckFailed,
+    Committed,
+    ContextHashed,
+    EffectFailed,
+    Healthy,
+    Input,
     Started,
     Stopping,
-    Swap,
     Swapped,
-    Unhealthy,
     UpdatedInPlace,
     UpdateFailed,
-    UpdateInPlace,
-    step,
 )
+from composewatch.core.phases import Phase, ProjectState
+from composewatch.core.state import step
 
 APP = Path("/src/app.py")
 LIB = Path("/src/lib.py")
@@ -152,7 +153,7 @@ def test_replicas_are_updated_one_at_a_time_each_found_healthy_first() -> None:
 def test_an_unhealthy_update_puts_back_a_container_of_the_image_that_served() -> None:
     state, _ = run(serving(), (save(0.0), 0.03), (UpdatedInPlace("web", 1), 0.5))
     state, effects = run(
-        state, (Unhealthy("web", 1, "container exited with code 1", ("boom",)), 2.0)
+        state, (CheckFailed("web", 1, "container exited with code 1", ("boom",)), 2.0)
     )
     assert work(effects) == [Swap("web", 1, "sha256:old", "c1", 1)]
     assert reports(effects) == []  # said once the old code serves again
@@ -227,7 +228,7 @@ def test_a_recreate_while_the_image_is_behind_builds_first() -> None:
 def test_a_failed_catch_up_says_so_and_leaves_the_container_serving() -> None:
     state, _ = live(serving())
     state, _ = run(state, (ContextHashed("web", 2, "d2"), 11.0))
-    state, effects = run(state, (BuildFailed("web", 2, "RUN false", ("x",)), 11.5))
+    state, effects = run(state, (BuildErrored("web", 2, "RUN false", ("x",)), 11.5))
     assert work(effects) == []
     (failed,) = reports(effects)
     assert isinstance(failed, ev.BuildFailed)
