@@ -250,7 +250,8 @@ class Healthy:
 @dataclass(frozen=True)
 class CheckFailed:
     """`CheckHealth` gave up on replica `number`: `reason` says why (exit code, failed probe,
-    health status). The core rolls back (`ev.RolledBack`), or at `up` says `ev.Unhealthy`."""
+    health status). After a save the core rolls back and says `ev.RolledBack`; at `up` it says
+    `ev.Unhealthy` (a one-shot job's exit 0 there is its end, not a failure)."""
 
     service: str
     generation: int
