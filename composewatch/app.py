@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,10 +35,10 @@ from composewatch.engine.containers import Engine
 from composewatch.engine.executor import DockerRunner
 from composewatch.engine.stopsignal import StopSignals
 from composewatch.errors import ComposewatchError
+from composewatch.firstlook import FirstLook, selected_services
 from composewatch.observe import UpObserver
 from composewatch.saves import Saves
 from composewatch.scheduler import Scheduler
-from composewatch.spec import replica_count
 from composewatch.ui import UI
 from composewatch.watcher import OwnWrites, after_checkouts, git_locks, watch_changes
 
@@ -108,23 +108,6 @@ def run_up(session: Session, *, watch: bool) -> bool:
     return asyncio.run(main())
 
 
-def selected_services(loaded: LoadedProject, requested: Sequence[str]) -> list[str]:
-    """The requested services plus everything they depend on (all services when none), but
-    those scaled to 0 replicas, which compose runs no container of."""
-    services = loaded.project.services
-    if not requested:
-        return [name for name in services if replica_count(services[name]) > 0]
-    chosen: list[str] = []
-    todo = list(requested)
-    while todo:
-        name = todo.pop()
-        if name in chosen:
-            continue
-        chosen.append(name)
-        todo.extend((services[name].depends_on or {}).keys())
-    return [name for name in services if name in chosen and replica_count(services[name]) > 0]
-
-
 @dataclass
 class Session:
     loaded: LoadedProject
@@ -139,6 +122,7 @@ class Session:
     serving: dict[str, Serving] = field(default_factory=dict)  # what `watch` attached to
     # `watch` without a watcher: serve what runs as it is; build, create, recreate nothing.
     attach: bool = False
+    first_look: FirstLook | None = None  # `up`'s first observation, asked for early
 
     def __post_init__(self) -> None:
         self.saves = Saves(self)
@@ -155,7 +139,9 @@ class Session:
             BuildCache.load(self.loaded.project.name),
         )
         self.runner.checks.events.project = self.loaded.project.name  # its engine events
-        self.observer = UpObserver(self.loaded, self.engine, self.runner, self.services)
+        self.observer = UpObserver(
+            self.loaded, self.engine, self.runner, self.services, self.first_look
+        )
         self.runner.observe_up = self.observer
 
     # up ─────────────────────────────────────────────────────────────────────────────────

@@ -24,6 +24,7 @@ from composewatch.engine.containers import ContainerInfo, Engine
 from composewatch.engine.executor import DockerRunner
 from composewatch.engine.steps import in_daemon_thread
 from composewatch.errors import ComposewatchError
+from composewatch.firstlook import FirstLook, observe_project
 from composewatch.spec import (
     config_hash,
     image_name,
@@ -66,15 +67,19 @@ class UpObserver:
     engine: Engine
     runner: DockerRunner
     services: list[str]  # all those `up` brings up (their depends_on are among them)
+    first_look: FirstLook | None = None  # the engine's first answers, asked for early
 
     @property
     def cache(self) -> BuildCache:
         return self.runner.cache
 
     async def __call__(self, services: tuple[str, ...]) -> UpRequested:
-        found = await asyncio.to_thread(self.engine.observe, self.loaded.project.name)
-        await asyncio.to_thread(self.engine.ensure_networks, self.loaded)
-        await asyncio.to_thread(self.engine.ensure_volumes, self.loaded)
+        # The first observation was asked for while the watcher loaded (firstlook.py).
+        first = self.first_look.take() if self.first_look is not None else None
+        if first is not None:
+            found = await asyncio.wrap_future(first)
+        else:
+            found = await asyncio.to_thread(observe_project, self.engine, self.loaded)
         needs = needs_of(self.loaded.project, self.services)
         optional = optional_of(self.loaded.project, self.services)
         completes = {d for n in self.services for d, c in needs[n].items() if c == COMPLETED}

@@ -57,7 +57,7 @@ def up(
     loaded = ctx.obj.load()
     settings = settings_of(loaded)
     chosen = check_services(loaded, services)
-    from composewatch.app import selected_services
+    from composewatch.firstlook import selected_services
     from composewatch.spec_project import check_replicas
 
     started = selected_services(loaded, chosen)
@@ -82,7 +82,6 @@ def up(
 def _up_detached(
     options: GlobalOptions, loaded: LoadedProject, services: list[str], *, logs: bool
 ) -> None:
-    from composewatch.app import selected_services
     from composewatch.background import (
         WatcherFiles,
         follow_log,
@@ -91,6 +90,7 @@ def _up_detached(
         spawn_detached,
     )
     from composewatch.engine.containers import Engine
+    from composewatch.firstlook import selected_services
     from composewatch.ui import ConsoleUI
 
     project = loaded.project.name

@@ -46,11 +46,10 @@ def run_watcher(
 ) -> None:
     import contextlib
 
-    from composewatch.app import Interrupted, Session, run_up, selected_services
     from composewatch.background import WatcherFiles, hold_lock
     from composewatch.engine.builder import check_build_inputs
     from composewatch.engine.containers import Engine
-    from composewatch.hints import HintingUI
+    from composewatch.firstlook import FirstLook, selected_services
 
     chosen = selected_services(loaded, requested)
     check_build_inputs(loaded, chosen)
@@ -60,17 +59,24 @@ def run_watcher(
     project = loaded.project.name
     detached = os.environ.get("COMPOSEWATCH_DETACHED") == "1"
     files = WatcherFiles.of(project)
-    ui: Any = HintingUI(make_ui(loaded, settings, chosen, engine, json_output, logs, verbose))
     with contextlib.ExitStack() as stack:
         if watch:
             stack.enter_context(hold_lock(files, project, detached=detached))
+        # What `up` first asks the engine is on its way while the rest loads (firstlook.py).
+        early = None if attach else FirstLook(engine, loaded)
+        from composewatch.app import Interrupted, Session, run_up
+        from composewatch.hints import HintingUI
+
+        ui: Any = HintingUI(make_ui(loaded, settings, chosen, engine, json_output, logs, verbose))
         if isinstance(ui.inner, contextlib.AbstractContextManager):  # the live view draws
             stack.enter_context(ui.inner)  # while it is entered; the others print as they go
         hints = partial(start_hints, loaded, settings, chosen, engine)
         ui = around_session(ui, files if watch else None, hints)
         if logs:
             follow_logs(engine, project, ui, chosen)
-        session = Session(loaded, settings, engine, ui, chosen, reload=reload, attach=attach)
+        session = Session(
+            loaded, settings, engine, ui, chosen, reload=reload, attach=attach, first_look=early
+        )
         session.on_save = command_runner(loaded, engine, session, ui).submit
         # SIGTERM (`unwatch`, a process manager) stops the watcher as Ctrl-C does.
         signal.signal(signal.SIGTERM, interrupted)
@@ -128,14 +134,16 @@ def make_ui(
 ) -> UI:
     """JSON lines when asked; the live view on a terminal; plain lines otherwise (and with
     build or container logs, which do not fit in a table)."""
-    from composewatch.jsonui import JsonUI
-    from composewatch.liveview import LiveUI
     from composewatch.ui import ConsoleUI, make_console
 
     console = make_console()
     if json_output:
+        from composewatch.jsonui import JsonUI
+
         return JsonUI()
     if console.is_terminal and not verbose and not logs:
+        from composewatch.liveview import LiveUI
+
         health = {name: health_shown(loaded, settings, name, engine) for name in services}
         return LiveUI(services, health, console, waits_for(loaded, services))
     return ConsoleUI(console, verbose=verbose, project=loaded.project.name)
