@@ -4,11 +4,14 @@ outside text built to look like markup, the same characters as rich's console pr
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 
 import pytest
 from rich.console import Console
 from rich.markup import escape
-from test_cli_ui import EVERY_EVENT
+from uievents import EVERY_EVENT
 
 from composewatch import events as ev
 from composewatch.plainout import PlainConsole, escape_markup, is_plain_pipe, plain_text
@@ -94,3 +97,34 @@ def test_only_a_pipe_rich_would_not_draw_on_is_plain(monkeypatch: pytest.MonkeyP
     assert not is_plain_pipe(_Tty())
     monkeypatch.setenv("FORCE_COLOR", "1")
     assert not is_plain_pipe(io.StringIO())
+
+
+WATCHER_ON_A_PIPE = """
+import sys
+from types import SimpleNamespace
+import composewatch.app, composewatch.background, composewatch.cli, composewatch.memory
+from composewatch import events as ev
+from composewatch.commands.wiring import make_ui
+
+for json_output in (False, True):
+    project = SimpleNamespace(project=SimpleNamespace(name="p"))
+    ui = make_ui(project, None, ["web"], None, json_output, logs=False, verbose=False)
+    ui(ev.BuildFinished("web", 0.2))
+print(sorted(m for m in sys.modules if m.split(".")[0] == "rich"))
+"""
+
+
+def test_a_watcher_on_a_pipe_never_loads_rich() -> None:
+    """rich costs the idle watcher ~1.8 MiB; piped or as JSON lines it is never imported."""
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    done = subprocess.run(
+        [sys.executable, "-c", WATCHER_ON_A_PIPE],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    lines = done.stdout.splitlines()
+    assert lines[0].endswith(" web built in 0.20 s")
+    assert '"type": "BuildFinished"' in lines[1]
+    assert lines[-1] == "[]"
