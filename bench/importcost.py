@@ -28,7 +28,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("compose loader (+yaml, dotenv, re2)", ("composewatch.compose.loader",)),
     ("settings", ("composewatch.config",)),
     ("typer (+click)", ("typer",)),
-    ("rich console", ("rich.console", "rich.text")),
+    ("rich console (on a terminal only)", ("rich.console", "rich.text")),
     ("watchfiles (+anyio)", ("watchfiles",)),
     ("core state machine", ("composewatch.core.state",)),
     (

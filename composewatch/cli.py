@@ -14,7 +14,6 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.text import Text
 
 from composewatch import hiding
 from composewatch.commands.common import INTERRUPTED, GlobalOptions, app, example, stderr
@@ -84,6 +83,8 @@ def main() -> None:
         try:
             app()
         except ComposewatchError as exc:
+            from rich.text import Text
+
             from composewatch.ui import printable
 
             stderr.print(Text("error: ", style="bold red") + Text(printable(str(exc))))

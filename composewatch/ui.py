@@ -19,13 +19,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Protocol
 
-from rich.console import Console
-from rich.markup import escape
-from rich.text import Text
-
 from composewatch import events as ev
+from composewatch.plainout import PlainConsole, escape_markup
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
     from composewatch.engine.project import ContainerRow
 
 __all__ = [
@@ -82,7 +82,7 @@ def printable(text: str) -> str:
 
 def escaped(text: str) -> str:
     """For rich markup strings: printable, and markup-escaped."""
-    return escape(printable(text))
+    return escape_markup(printable(text))
 
 
 def seconds_text(value: float) -> str:
@@ -91,12 +91,18 @@ def seconds_text(value: float) -> str:
 
 def make_console(stream: IO[str] | None = None) -> Console:
     """A console that never hard-wraps: piped output keeps one event per line."""
+    from rich.console import Console
+
     return Console(file=stream, highlight=False, soft_wrap=True)
 
 
 class ConsoleUI:
     def __init__(
-        self, console: Console | None = None, *, verbose: bool = False, project: str = ""
+        self,
+        console: Console | PlainConsole | None = None,
+        *,
+        verbose: bool = False,
+        project: str = "",
     ) -> None:
         self.console = console or make_console()
         self.verbose = verbose
@@ -311,7 +317,7 @@ def _ago(now: datetime, then: datetime) -> str:
 class LogPrinter:
     """`docker compose logs`' layout: `web-1  | line`, a colour per container on a terminal."""
 
-    def __init__(self, console: Console, names: Iterable[str], project: str) -> None:
+    def __init__(self, console: Console | PlainConsole, names: Iterable[str], project: str) -> None:
         self.console = console
         self.project = project
         self.width = max((len(self.short(n)) for n in names), default=0)
@@ -327,9 +333,14 @@ class LogPrinter:
             colour = self.colours.setdefault(name, _LOG_COLOURS[len(self.colours) % 10])
             self.width = max(self.width, len(name))
             shown = LogLine(line.service, name, line.line)
-            self.console.print(self.format(shown, self.width, colour), soft_wrap=True)
+            if isinstance(self.console, PlainConsole):  # a pipe: no colour, no rich
+                self.console.line(f"{printable(name).ljust(self.width)}  | {printable(line.line)}")
+            else:
+                self.console.print(self.format(shown, self.width, colour), soft_wrap=True)
 
     @staticmethod
     def format(line: LogLine, width: int, colour: str) -> Text:
+        from rich.text import Text
+
         prefix = Text(f"{printable(line.container).ljust(width)}  | ", style=colour)
         return prefix + Text(printable(line.line))

@@ -3,17 +3,19 @@ alike, and the rule for commands that run until stopped."""
 
 from __future__ import annotations
 
+import functools
 import signal
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from composewatch.errors import InputError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from composewatch.compose import ProjectOptions
     from composewatch.compose.model import LoadedProject
     from composewatch.config import Settings
@@ -28,7 +30,26 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _Stderr:
+    """rich's console on stderr, made when first used: a watcher that prints nothing there
+    never loads rich (issue 15, idle memory)."""
+
+    @functools.cached_property
+    def console(self) -> Console:
+        from rich.console import Console
+
+        return Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        self.console.print(*objects, **options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
+
+
+stderr = _Stderr()
 INTERRUPTED = 130  # the exit code of a command stopped by Ctrl-C (128 + SIGINT), as a shell's
 
 

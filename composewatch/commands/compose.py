@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
-from rich.text import Text
 
 from composewatch.commands.common import (
     ServicesArg,
@@ -108,6 +107,8 @@ def build(
 ) -> None:
     """Build the services' images (tagged as compose tags them), without starting anything."""
     import time
+
+    from rich.text import Text
 
     from composewatch.engine.builder import build_image, check_build_inputs
     from composewatch.spec import image_name

@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
 from composewatch.commands.common import PROG_NAME, app, example, settings_of
 from composewatch.errors import InputError
@@ -20,6 +18,9 @@ from composewatch.errors import InputError
 def doctor(ctx: typer.Context) -> None:
     """Check the machine for composewatch: engine, BuildKit, inotify limits, ports, images.
     One line per check (ok / warn / fail) with what to do; exit 1 when a check fails."""
+    from rich.console import Console
+    from rich.text import Text
+
     from composewatch.doctor import run_checks
 
     loaded = ctx.obj.load()

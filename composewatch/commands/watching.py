@@ -6,7 +6,6 @@ import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.text import Text
 
 from composewatch.commands.common import (
     GlobalOptions,
@@ -112,6 +111,8 @@ def _up_detached(
                 failed.append(str(record.get("service")))
             return type(event).__name__ == "Watching"
         if "text" in record:
+            from rich.text import Text
+
             stderr.print(Text(record["text"]))
         return False
 
@@ -202,11 +203,12 @@ def status(
 
 def _describe_record(record: dict[str, Any]) -> str:
     from composewatch.background import parse_event
+    from composewatch.plainout import plain_text
     from composewatch.ui import printable, render
 
     event = parse_event(record)
     markup = render(event) if event is not None else None
-    text = Text.from_markup(markup).plain if markup else str(record.get("type"))
+    text = plain_text(markup) if markup else str(record.get("type"))
     return f"{record.get('ts', '')} {printable(text)}"
 
 

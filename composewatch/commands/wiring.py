@@ -134,13 +134,16 @@ def make_ui(
 ) -> UI:
     """JSON lines when asked; the live view on a terminal; plain lines otherwise (and with
     build or container logs, which do not fit in a table)."""
+    from composewatch.plainout import PlainConsole, is_plain_pipe
     from composewatch.ui import ConsoleUI, make_console
 
-    console = make_console()
     if json_output:
         from composewatch.jsonui import JsonUI
 
         return JsonUI()
+    if is_plain_pipe():  # rich, never loaded, would only strip the markup (issue 15)
+        return ConsoleUI(PlainConsole(), verbose=verbose, project=loaded.project.name)
+    console = make_console()
     if console.is_terminal and not verbose and not logs:
         from composewatch.liveview import LiveUI
 
