@@ -35,14 +35,14 @@ from composewatch.engine.containers import Engine
 from composewatch.engine.executor import DockerRunner
 from composewatch.engine.stopsignal import StopSignals
 from composewatch.errors import ComposewatchError
-from composewatch.firstlook import FirstLook, selected_services
+from composewatch.firstlook import FirstLook
 from composewatch.observe import UpObserver
 from composewatch.saves import Saves
 from composewatch.scheduler import Scheduler
 from composewatch.ui import UI
 from composewatch.watcher import OwnWrites, after_checkouts, git_locks, watch_changes
 
-__all__ = ["DEPENDENCY_TIMEOUT_S", "Interrupted", "Session", "run_up", "selected_services"]
+__all__ = ["DEPENDENCY_TIMEOUT_S", "Interrupted", "Session", "run_up"]
 
 DEPENDENCY_TIMEOUT_S = 300.0  # how long a dependent waits for its dependency's condition
 THREADS = 64  # for engine calls during `up` (see run_up)

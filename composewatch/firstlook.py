@@ -11,39 +11,20 @@ asking again. Observation and resources only, exactly what `UpObserver` asked in
 order: nothing here decides, and the files (the context digests) are read after the
 watches are armed, as before.
 
-Light on purpose: importing this module must not import the watcher (`app`)."""
+Light on purpose: importing this module must not import the watcher (`app`). Which services `up`
+brings is decided in `core.startup.selected_services`."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
-
-from composewatch.spec import replica_count
 
 if TYPE_CHECKING:
     from composewatch.compose.model import LoadedProject
     from composewatch.engine.containers import ContainerInfo, Engine
 
-__all__ = ["FirstLook", "observe_project", "selected_services"]
-
-
-def selected_services(loaded: LoadedProject, requested: Sequence[str]) -> list[str]:
-    """The requested services plus everything they depend on (all services when none), but
-    those scaled to 0 replicas, which compose runs no container of."""
-    services = loaded.project.services
-    if not requested:
-        return [name for name in services if replica_count(services[name]) > 0]
-    chosen: list[str] = []
-    todo = list(requested)
-    while todo:
-        name = todo.pop()
-        if name in chosen:
-            continue
-        chosen.append(name)
-        todo.extend((services[name].depends_on or {}).keys())
-    return [name for name in services if name in chosen and replica_count(services[name]) > 0]
+__all__ = ["FirstLook", "observe_project"]
 
 
 def observe_project(engine: Engine, loaded: LoadedProject) -> list[ContainerInfo]:

@@ -56,7 +56,7 @@ def up(
     loaded = ctx.obj.load()
     settings = settings_of(loaded)
     chosen = check_services(loaded, services)
-    from composewatch.firstlook import selected_services
+    from composewatch.core.startup import selected_services
     from composewatch.spec_project import check_replicas
 
     started = selected_services(loaded, chosen)
@@ -88,8 +88,8 @@ def _up_detached(
         refuse_second_watcher,
         spawn_detached,
     )
+    from composewatch.core.startup import selected_services
     from composewatch.engine.containers import Engine
-    from composewatch.firstlook import selected_services
     from composewatch.ui import ConsoleUI
 
     project = loaded.project.name

@@ -47,9 +47,10 @@ def run_watcher(
     import contextlib
 
     from composewatch.background import WatcherFiles, hold_lock
+    from composewatch.core.startup import selected_services
     from composewatch.engine.builder import check_build_inputs
     from composewatch.engine.containers import Engine
-    from composewatch.firstlook import FirstLook, selected_services
+    from composewatch.firstlook import FirstLook
 
     chosen = selected_services(loaded, requested)
     check_build_inputs(loaded, chosen)

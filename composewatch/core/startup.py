@@ -31,11 +31,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from composewatch.core.progress import ContainerStatus
+from composewatch.core.scale import replica_count
 
 if TYPE_CHECKING:
-    from composewatch.compose.model import Project
+    from composewatch.compose.model import LoadedProject, Project
 
-__all__ = ["Admission", "Fact", "admit", "needs_of", "optional_of"]
+__all__ = ["Admission", "Fact", "admit", "needs_of", "optional_of", "selected_services"]
 
 STARTED = "service_started"
 HEALTHY = "service_healthy"
@@ -61,6 +62,23 @@ class Admission:
     poll: tuple[str, ...] = ()  # dependencies whose engine status decides someone waiting
     build: tuple[str, ...] = ()  # queued builds that may take a slot now, oldest first
     warned: dict[str, str] = field(default_factory=dict)  # service -> an optional dep's failure
+
+
+def selected_services(loaded: LoadedProject, requested: Sequence[str]) -> list[str]:
+    """The requested services plus everything they depend on (all services when none), but
+    those scaled to 0 replicas, which compose runs no container of."""
+    services = loaded.project.services
+    if not requested:
+        return [name for name in services if replica_count(services[name]) > 0]
+    chosen: list[str] = []
+    todo = list(requested)
+    while todo:
+        name = todo.pop()
+        if name in chosen:
+            continue
+        chosen.append(name)
+        todo.extend((services[name].depends_on or {}).keys())
+    return [name for name in services if name in chosen and replica_count(services[name]) > 0]
 
 
 def needs_of(project: Project, services: Collection[str]) -> dict[str, dict[str, str]]:

@@ -21,9 +21,10 @@ from composeedit import add_settings, rebuild_on_save
 from cwhelpers import id_of
 
 from composewatch import events as ev
-from composewatch.app import Session, selected_services
+from composewatch.app import Session
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.config import SETTINGS_KEY, parse_settings
+from composewatch.core.startup import selected_services
 from composewatch.engine.containers import Engine
 
 

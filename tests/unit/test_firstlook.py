@@ -14,9 +14,10 @@ import pytest
 from composewatch.buildcache import BuildCache
 from composewatch.compose import ProjectOptions, load_project
 from composewatch.compose.model import LoadedProject
+from composewatch.core.startup import selected_services
 from composewatch.engine.parse import ContainerInfo
 from composewatch.errors import EngineError
-from composewatch.firstlook import FirstLook, observe_project, selected_services
+from composewatch.firstlook import FirstLook, observe_project
 from composewatch.observe import UpObserver
 
 
